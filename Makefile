@@ -1,0 +1,42 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+NODE_STAMP := node_modules/.installed-stamp
+export CDK_DISABLE_CLI_TELEMETRY=1
+export CDK_DISABLE_VERSION_CHECK=1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1
+
+.PHONY: all demo test bench synth lint clean env
+
+all: test
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "gatewatch needs Python >= 3.11"'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+env: $(STAMP) $(NODE_STAMP)
+
+demo: env
+	$(VENV)/bin/gatewatch analyze samples/
+
+test: env
+	$(PY) -m pytest -q -p no:cacheprovider
+
+bench: env
+	$(PY) bench/bench_engine.py
+
+synth: env
+	npx cdk synth --quiet
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache

@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""Engine throughput on a ~1 MB CloudWatch Logs subscription batch, against the decode floor.
+
+    python bench/bench_engine.py                # human-readable
+    python bench/bench_engine.py --json         # one JSON object
+    python bench/bench_engine.py --profile      # plus a cProfile of the engine path, per kind
+
+What is measured, per kind (access events, execution events), on the same ~1 MB batch:
+- engine: `decode_subscription_data(data)` -> `LogAnalyzer.add_batch` -> `finish()` (-> `aggregate()`
+  when gatewatch.aggregate exists): exactly what the analyzer Lambda does with one delivery;
+- floor: base64 decode + gunzip + JSON parse of the same `awslogs.data` with the fastest parser
+  installed (orjson, else json) — the least any consumer must spend before looking at one event.
+Each is repeated and the best (minimum) time is kept, to reduce noise. Not a test: targets
+(≥150k access events/s per core, engine ≤ 2x the floor) are reported, not asserted.
+"""
+from __future__ import annotations
+
+import argparse
+import binascii
+import cProfile
+import io
+import json
+import pstats
+import sys
+import time
+import zlib
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "functions"))
+
+from gatewatch import simulate as sim  # noqa: E402
+from gatewatch.config import EngineConfig  # noqa: E402
+from gatewatch.decode import decode_subscription_data  # noqa: E402
+from gatewatch.models import Rejection  # noqa: E402
+from gatewatch.pipeline import LogAnalyzer  # noqa: E402
+
+try:
+    from gatewatch.aggregate import aggregate as _aggregate
+except ImportError:  # the aggregation stage is optional for this benchmark
+    _aggregate = None
+
+try:
+    import orjson
+
+    _loads, PARSER = orjson.loads, "orjson"
+except ImportError:  # pragma: no cover
+    _loads, PARSER = json.loads, "json"
+
+BATCH_BYTES = 1_048_576  # PutLogEvents' batch limit: what one delivery carries at most
+TARGET_ACCESS_EVENTS_PER_S = 150_000
+TARGET_RATIO = 2.0
+
+
+def access_batch(seed: int = 42) -> tuple[str, int]:
+    """base64(gzip(json)) of ~1 MB of REST access events (camelCase custom JSON) and its event count."""
+    requests = list(sim.demo_hour(seed=seed, api_id="k7x2m9qp4a", stage="prod", rate_per_minute=60))
+    events = [(r.timestamp_ms, sim.render_access_json(r, "camel")) for r in requests]
+    payload = sim.build_payloads("/aws/apigateway/shop-api/prod", events, max_bytes=BATCH_BYTES)[0]
+    return sim.subscription_event(payload)["awslogs"]["data"], len(payload["logEvents"])
+
+
+def execution_batch(seed: int = 42) -> tuple[str, int]:
+    """base64(gzip(json)) of ~1 MB of interleaved REST execution-log events and its event count."""
+    events = [e for r in sim.demo_hour(seed=seed, api_id="k7x2m9qp4a", stage="prod", rate_per_minute=60)
+              for e in sim.execution_events(r)]
+    events.sort(key=lambda e: e[0])
+    payload = sim.build_payloads(sim.execution_log_group("k7x2m9qp4a", "prod"), events, max_bytes=BATCH_BYTES)[0]
+    return sim.subscription_event(payload)["awslogs"]["data"], len(payload["logEvents"])
+
+
+def floor(data: str) -> int:
+    doc = _loads(zlib.decompress(binascii.a2b_base64(data), 47))
+    return len(doc["logEvents"])
+
+
+def engine(data: str, config: EngineConfig) -> int:
+    analyzer = LogAnalyzer(config)
+    for item in decode_subscription_data(data):
+        if isinstance(item, Rejection):
+            analyzer.add_rejection(item)
+        else:
+            analyzer.add_batch(item)
+    analysis = analyzer.finish(drain_incomplete=False)
+    if _aggregate is not None:
+        _aggregate(analysis, config)
+    return len(analysis.access) + len(analysis.execution)
+
+
+def best_time(fn: Callable[[], object], repeat: int) -> float:
+    fn()  # warm caches (imports, compiled readers) outside the measurement
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def measure(kind: str, data: str, events: int, repeat: int) -> dict:
+    config = EngineConfig()
+    engine_s = best_time(lambda: engine(data, config), repeat)
+    floor_s = best_time(lambda: floor(data), repeat)
+    return {
+        "kind": kind,
+        "events": events,
+        "compressed_bytes": len(data),
+        "engine_s": round(engine_s, 6),
+        "floor_s": round(floor_s, 6),
+        "events_per_s": round(events / engine_s),
+        "floor_events_per_s": round(events / floor_s),
+        "ratio_to_floor": round(engine_s / floor_s, 2),
+    }
+
+
+def profile(data: str, top: int = 25) -> str:
+    config = EngineConfig()
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(5):
+        engine(data, config)
+    prof.disable()
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).strip_dirs().sort_stats("tottime").print_stats(top)
+    return out.getvalue()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="gatewatch engine throughput vs. the base64+gunzip+JSON floor")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--repeat", type=int, default=7, help="measurements per figure; the best is kept")
+    parser.add_argument("--profile", action="store_true", help="print a cProfile of the engine path per kind")
+    args = parser.parse_args(argv)
+
+    batches = {"access": access_batch(), "execution": execution_batch()}
+    results = {kind: measure(kind, data, n, args.repeat) for kind, (data, n) in batches.items()}
+    access = results["access"]
+    summary = {
+        "events_per_s": access["events_per_s"],
+        "floor_events_per_s": access["floor_events_per_s"],
+        "ratio_to_floor": access["ratio_to_floor"],
+        "parser": PARSER,
+        "aggregation": _aggregate is not None,
+        "python": sys.version.split()[0],
+        "targets": {"access_events_per_s": TARGET_ACCESS_EVENTS_PER_S, "ratio_to_floor": TARGET_RATIO},
+        "meets_targets": access["events_per_s"] >= TARGET_ACCESS_EVENTS_PER_S and access["ratio_to_floor"] <= TARGET_RATIO,
+        "access": access,
+        "execution": results["execution"],
+    }
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"gatewatch engine benchmark (Python {summary['python']}, floor parser {PARSER}, "
+              f"aggregation {'on' if summary['aggregation'] else 'off'}, best of {args.repeat})")
+        for r in results.values():
+            print(f"  {r['kind']:<9} {r['events']:>6} events  {r['compressed_bytes'] / 1024:7.0f} KiB b64  "
+                  f"engine {r['events_per_s']:>9,} ev/s  floor {r['floor_events_per_s']:>10,} ev/s  "
+                  f"ratio {r['ratio_to_floor']:.2f}x")
+        verdict = "meets" if summary["meets_targets"] else "misses"
+        print(f"  targets: >= {TARGET_ACCESS_EVENTS_PER_S:,} access events/s and <= {TARGET_RATIO}x the floor -> {verdict}")
+    if args.profile:
+        for kind, (data, _) in batches.items():
+            print(f"\n=== cProfile: engine path, {kind} batch x5 ===", file=sys.stderr)
+            print(profile(data), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

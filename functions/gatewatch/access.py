@@ -1,0 +1,929 @@
+"""Access-log parser: one API Gateway access-log line -> `AccessRecord` (or a counted `Rejection`).
+
+Why this module exists: access logs are the only source of request counts, error counts and
+latencies (DESIGN §5), and their format is whatever the API owner typed into the stage settings.
+So the parser accepts every console default (JSON, CLF, CSV, XML for REST, HTTP and WebSocket APIs),
+any custom JSON whose keys name the `$context` variables in camelCase, dotted, snake_case or nested
+form, and the invalid JSON that API Gateway itself produces because it does not escape values.
+
+Rules (reference §2, §5):
+- `-` and the empty string mean "absent" -> None; numbers that are not numbers -> None.
+- Unknown keys are ignored; `fields_present` says which canonical fields the format carries, so the
+  report can say what the format lacks.
+- Bad input never raises: it becomes a `Rejection(source="access", reason=..., sample=...)`.
+
+Speed: the JSON fast path is one `orjson.loads`, one cached "plan" per key layout (the keys of a
+format repeat on every line, so key -> field resolution happens once per format, not per line) and
+one record construction that bypasses the frozen dataclass's per-field `object.__setattr__` (see
+`_seal`). All scanners are `str.find`/bounded-regex loops: linear on adversarial 100 KB lines.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from functools import lru_cache
+from itertools import islice
+from typing import Any, Callable, Mapping
+
+import orjson
+
+from .constants import SOURCE_ACCESS
+from .models import AccessRecord, Rejection
+
+__all__ = ["CANONICAL_FIELDS", "parse_access_line", "looks_like_access_line"]
+
+FORMAT_JSON = "json"
+FORMAT_CLF = "clf"
+FORMAT_CSV = "csv"
+FORMAT_XML = "xml"
+
+REASON_INVALID_JSON = "invalid-json"
+REASON_UNRECOGNISED = "unrecognised-access-format"
+REASON_NO_REQUEST_FIELDS = "no-status-or-request-id"
+REASON_INTERNAL = "access-parser-error"
+
+SAMPLE_CHARS = 80
+
+# --------------------------------------------------------------------------------------------------
+# The record layout and how values are converted
+# --------------------------------------------------------------------------------------------------
+
+_RECORD_FIELDS: tuple[dataclasses.Field, ...] = dataclasses.fields(AccessRecord)
+_FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in _RECORD_FIELDS)
+_INDEX: dict[str, int] = {name: i for i, name in enumerate(_FIELD_NAMES)}
+_NOT_CARRIED = frozenset({"format", "timestamp", "recovered", "fields_present"})
+
+CANONICAL_FIELDS: frozenset[str] = frozenset(_FIELD_NAMES) - _NOT_CARRIED
+"""The AccessRecord field names an access-log format can carry (valid targets of a field map)."""
+
+_I_FORMAT = _INDEX["format"]
+_I_TIMESTAMP = _INDEX["timestamp"]
+_I_RECOVERED = _INDEX["recovered"]
+_I_PRESENT = _INDEX["fields_present"]
+_I_STATUS = _INDEX["status"]
+_I_REQUEST_ID = _INDEX["request_id"]
+_I_EXTENDED_ID = _INDEX["extended_request_id"]
+
+
+def _default_of(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None  # `format`, the only required field, is always set by the parser
+
+
+_DEFAULTS: tuple[Any, ...] = tuple(_default_of(f) for f in _RECORD_FIELDS)
+
+# Value kinds (STR must stay 0: the generic reader tests `not kind`).
+_STR, _INT, _FLOAT, _EPOCH_MS, _QUOTED_STR = 0, 1, 2, 3, 4
+
+_INT_FIELDS = frozenset({"status", "response_length", "integration_status", "integration_service_status",
+                         "authorizer_status"})
+_FLOAT_FIELDS = frozenset({"integration_latency_ms", "response_latency_ms", "authorizer_latency_ms"})
+
+
+def _kind_of(field_name: str) -> int:
+    if field_name in _INT_FIELDS:
+        return _INT
+    if field_name in _FLOAT_FIELDS:
+        return _FLOAT
+    if field_name == "request_time_epoch_ms":
+        return _EPOCH_MS
+    return _STR
+
+
+def _as_str(value: Any) -> str | None:
+    if value.__class__ is str:
+        return None if value == "-" or not value else value
+    if value is None or value.__class__ is bool or not isinstance(value, (int, float)):
+        return None  # null, true/false, nested objects and arrays are not a value of a scalar field
+    return str(value)
+
+
+def _as_int(value: Any) -> int | None:
+    if value.__class__ is str:
+        if value == "-" or not value:
+            return None
+        try:
+            return int(value)
+        except ValueError:
+            return _float_to_int(_as_float(value))
+    if value.__class__ is int:
+        return value
+    if value.__class__ is float:
+        return _float_to_int(value)
+    return None
+
+
+def _float_to_int(value: float | None) -> int | None:
+    return int(value) if value is not None and value - value == 0.0 else None  # finite: not nan, not inf
+
+
+def _as_float(value: Any) -> float | None:
+    if value.__class__ is str:
+        if value == "-" or not value:
+            return None
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+    elif value.__class__ is int or value.__class__ is float:
+        number = float(value)
+    else:
+        return None
+    return number if number - number == 0.0 else None  # finite (inf - inf and nan - nan are nan)
+
+
+def _as_epoch_ms(value: Any) -> int | None:
+    """`requestTimeEpoch` is milliseconds (REST, WebSocket); a 10-digit value is seconds (HTTP, custom)."""
+    number = _as_int(value)
+    if number is None or number < 0:
+        return None
+    return number * 1000 if number < 100_000_000_000 else number
+
+
+def _as_quoted_str(value: Any) -> str | None:
+    """`$context.error.messageString` is the message wrapped in quotes: `" "Endpoint request timed out""`."""
+    text = _as_str(value)
+    if text is None:
+        return None
+    text = text.strip().strip('"').strip()
+    return None if text == "-" or not text else text
+
+
+_CONVERT: tuple[Callable[[Any], Any], ...] = (_as_str, _as_int, _as_float, _as_epoch_ms, _as_quoted_str)
+
+# --------------------------------------------------------------------------------------------------
+# Building a frozen AccessRecord fast
+# --------------------------------------------------------------------------------------------------
+
+
+class _RecordDraft:
+    """A mutable twin of AccessRecord with the very same slots, sealed into an AccessRecord by `_seal`.
+
+    Why: AccessRecord is a frozen slots dataclass of 33 fields; its generated `__init__` sets every
+    field through `object.__setattr__`, which alone costs more than parsing the JSON line. Filling a
+    slot-compatible draft with plain attribute stores and then switching its `__class__` produces a
+    genuine AccessRecord (same type, equal, frozen) in a fraction of the time. An import-time self-check
+    falls back to the ordinary constructor if the interpreter ever refuses the class switch.
+    """
+
+    __slots__ = tuple(getattr(AccessRecord, "__slots__", ()))  # empty -> the self-check below falls back
+
+
+def _compile_sealer() -> Callable[[list[Any]], AccessRecord]:
+    # The generated source contains only AccessRecord's own field names: no input ever reaches it.
+    lines = ["def seal(values, _draft=_RecordDraft, _record=AccessRecord):", "    o = _draft()"]
+    lines += [f"    o.{name} = values[{i}]" for i, name in enumerate(_FIELD_NAMES)]
+    lines += ["    o.__class__ = _record", "    return o"]
+    namespace: dict[str, Any] = {"_RecordDraft": _RecordDraft, "AccessRecord": AccessRecord}
+    exec(compile("\n".join(lines), "<gatewatch.access.seal>", "exec"), namespace)  # noqa: S102
+    return namespace["seal"]
+
+
+def _constructor_sealer(values: list[Any]) -> AccessRecord:
+    return AccessRecord(*values)
+
+
+def _choose_sealer() -> Callable[[list[Any]], AccessRecord]:
+    probe = list(_DEFAULTS)
+    probe[_I_FORMAT] = FORMAT_JSON
+    probe[_I_STATUS] = 502
+    try:
+        fast = _compile_sealer()
+        made = fast(list(probe))
+        if type(made) is AccessRecord and made == _constructor_sealer(list(probe)):
+            return fast
+    except Exception:  # pragma: no cover - depends on the interpreter's layout rules
+        pass
+    return _constructor_sealer  # pragma: no cover
+
+
+_seal = _choose_sealer()
+
+# --------------------------------------------------------------------------------------------------
+# Key names -> canonical fields
+# --------------------------------------------------------------------------------------------------
+
+# canonical field -> the `$context` variable names (without `$context.`) and common custom names.
+_ALIASES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("request_id", ("requestId",)),
+    ("extended_request_id", ("extendedRequestId",)),
+    ("api_id", ("apiId",)),
+    ("stage", ("stage",)),
+    ("http_method", ("httpMethod", "method")),
+    ("resource_path", ("resourcePath",)),
+    ("route_key", ("routeKey",)),
+    ("path", ("path",)),
+    ("status", ("status", "statusCode")),
+    ("protocol", ("protocol",)),
+    ("response_length", ("responseLength",)),
+    ("request_time", ("requestTime",)),
+    ("request_time_epoch_ms", ("requestTimeEpoch",)),
+    ("ip", ("identity.sourceIp", "sourceIp", "ip")),
+    ("user_agent", ("identity.userAgent", "userAgent")),
+    ("error_response_type", ("error.responseType", "errorResponseType", "responseType")),
+    ("error_message", ("error.message", "errorMessage")),
+    ("integration_error", ("integration.error", "integrationErrorMessage", "integrationError")),
+    ("integration_status", ("integration.status",)),
+    ("integration_service_status", ("integration.integrationStatus", "integrationStatus")),
+    ("integration_latency_ms", ("integration.latency", "integrationLatency")),
+    ("response_latency_ms", ("responseLatency",)),
+    ("authorizer_latency_ms", ("authorizer.latency", "authorizerLatency")),
+    ("authorizer_error", ("authorizer.error", "authorizerError")),
+    ("authorizer_status", ("authorizer.status", "authorizerStatus")),
+    ("waf_response_code", ("wafResponseCode", "waf.status")),
+    ("event_type", ("eventType",)),
+    ("connection_id", ("connectionId",)),
+    ("api_key_id", ("identity.apiKeyId", "apiKeyId")),
+)
+# Second-choice sources of a field: used only when the format has no first-choice key for it.
+_SECONDARY_ALIASES: tuple[tuple[str, str, int], ...] = (
+    ("error_message", "error.messageString", _QUOTED_STR),
+    ("response_latency_ms", "latency", _FLOAT),
+)
+
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+# A resolution target: (slot index, value kind, rank, field name). Lower rank wins within a format.
+_Target = tuple[int, int, int, str]
+_RANK_FIELD_MAP, _RANK_PRIMARY, _RANK_SECONDARY = 0, 1, 2
+
+
+def _normal_form(key: str) -> str:
+    """Case-, separator- and prefix-insensitive form: `$context.error.responseType` -> `error_responsetype`.
+
+    Camel-case boundaries are kept apart from `.`/`_` boundaries on purpose: `integrationStatus` (the
+    Lambda service status) and `integration.status` (what the function returned) are different fields.
+    """
+    text = key.strip().lower().replace(".", "_").replace("-", "_").lstrip("$")
+    if text.startswith("context_"):
+        text = text[8:]
+    return text
+
+
+def _build_alias_table() -> dict[str, _Target]:
+    table: dict[str, _Target] = {}
+    # Levels: 0 = the variable's own name; 1 = its fully snake_cased spelling. A lower level wins a
+    # collision, so snake `integration_status` means `integration.status`, not `integrationStatus`.
+    candidates: list[tuple[int, int, str, str, int]] = []
+    for field_name, variables in _ALIASES:
+        for variable in variables:
+            candidates.append((_RANK_PRIMARY, 0, variable, field_name, _kind_of(field_name)))
+    for field_name, variable, kind in _SECONDARY_ALIASES:
+        candidates.append((_RANK_SECONDARY, 0, variable, field_name, kind))
+    for rank, _level, variable, field_name, kind in list(candidates):
+        snake = _CAMEL_BOUNDARY.sub("_", variable)
+        candidates.append((rank, 1, snake, field_name, kind))
+    for rank, level, variable, field_name, kind in sorted(candidates, key=lambda c: (c[1], c[0])):
+        table.setdefault(_normal_form(variable), (_INDEX[field_name], kind, rank, field_name))
+    return table
+
+
+_ALIAS_TABLE: dict[str, _Target] = _build_alias_table()
+
+
+@lru_cache(maxsize=4096)
+def _builtin_target(key: str) -> _Target | None:
+    """The built-in meaning of a JSON key / XML tag (cached: a format's keys repeat on every line)."""
+    return _ALIAS_TABLE.get(_normal_form(key))
+
+
+class _Plan:
+    """How to read one JSON key layout: which key feeds which slot, and a reader that builds the record.
+
+    A format's keys repeat on every line, so everything that depends only on the keys (alias
+    resolution, duplicate handling, `fields_present`) is decided once here. `read(obj, timestamp)`
+    returns the record, or None when the line has neither a status nor a request id. It starts as a
+    generic loop and, once the layout has proved common (`_COMPILE_AFTER` lines), is replaced by a
+    reader generated for this layout (see `_compile_reader`).
+    """
+
+    __slots__ = ("entries", "present", "nested", "template", "uses", "read")
+
+    def __init__(self, entries: tuple[tuple[str, int, int], ...], present: frozenset[str], nested: bool) -> None:
+        self.entries = entries  # (key, slot index, value kind), one per slot fed
+        self.present = present
+        self.nested = nested
+        template = list(_DEFAULTS)
+        template[_I_FORMAT] = FORMAT_JSON
+        template[_I_PRESENT] = present
+        self.template = template
+        self.uses = 0
+        self.read: Callable[[dict[str, Any], int | None], AccessRecord | None] = self._read_generic
+
+    def _read_generic(self, obj: dict[str, Any], timestamp: int | None) -> AccessRecord | None:
+        values = self.template.copy()
+        for key, index, kind in self.entries:
+            value = obj[key]
+            if not kind and value.__class__ is str:
+                if value != "-" and value:
+                    values[index] = value
+            else:
+                values[index] = _CONVERT[kind](value)
+        values[_I_TIMESTAMP] = timestamp
+        self.uses += 1
+        if self.uses == _COMPILE_AFTER and _seal is not _constructor_sealer:
+            self.read = _compile_reader(self, obj)
+        if values[_I_STATUS] is None and values[_I_REQUEST_ID] is None and values[_I_EXTENDED_ID] is None:
+            return None
+        return _seal(values)
+
+
+_COMPILE_AFTER = 8
+
+
+def _compile_reader(plan: _Plan, probe: dict[str, Any]) -> Callable[[dict[str, Any], int | None], AccessRecord | None]:
+    """Generate `read(obj, timestamp)` for one key layout: one attribute store per slot, no loop.
+
+    About twice as fast as the generic loop. The generated source is built only from AccessRecord's
+    field names and slot numbers: the keys of the line are passed in as default-argument values and
+    never become source text. The result is checked against the generic reader before it is used.
+    """
+    params = ["obj", "timestamp", "_draft=_RecordDraft", "_record=AccessRecord", "_present=_present",
+              "_as_str=_as_str"]
+    env: dict[str, Any] = {"_RecordDraft": _RecordDraft, "AccessRecord": AccessRecord,
+                           "_present": plan.present, "_as_str": _as_str}
+    for kind, convert in enumerate(_CONVERT):
+        params.append(f"_convert{kind}=_convert{kind}")
+        env[f"_convert{kind}"] = convert
+    fed = {index: (n, key, kind) for n, (key, index, kind) in enumerate(plan.entries)}
+    body = ["    o = _draft()"]
+    for index, name in enumerate(_FIELD_NAMES):
+        if index == _I_FORMAT:
+            body.append(f"    o.{name} = {FORMAT_JSON!r}")
+        elif index == _I_TIMESTAMP:
+            body.append(f"    o.{name} = timestamp")
+        elif index == _I_PRESENT:
+            body.append(f"    o.{name} = _present")
+        elif index in fed:
+            n, key, kind = fed[index]
+            params.append(f"_k{n}=_k{n}")
+            env[f"_k{n}"] = key
+            if kind == _STR:
+                body.append(f"    v = obj[_k{n}]")
+                body.append(f"    o.{name} = v if v.__class__ is str and v != '-' and v else _as_str(v)")
+            else:
+                body.append(f"    o.{name} = _convert{kind}(obj[_k{n}])")
+        else:
+            params.append(f"_d{index}=_d{index}")
+            env[f"_d{index}"] = _DEFAULTS[index]
+            body.append(f"    o.{name} = _d{index}")
+    body.append("    if o.status is None and o.request_id is None and o.extended_request_id is None:")
+    body.append("        return None")
+    body += ["    o.__class__ = _record", "    return o"]
+    source = f"def read({', '.join(params)}):\n" + "\n".join(body)
+    try:
+        exec(compile(source, "<gatewatch.access.read>", "exec"), env)  # noqa: S102 - trusted source, see above
+        reader = env["read"]
+        if reader(probe, 0) == plan._read_generic(probe, 0):
+            return reader
+    except Exception:  # pragma: no cover - keep the generic reader
+        pass
+    return plan._read_generic  # pragma: no cover
+
+
+_MAX_PLANS = 256
+_MAX_PLAN_KEYS = 256
+_MAX_TARGET_CACHE = 4096
+
+
+class _FieldResolver:
+    """Key -> field resolution for one field map (the user's keys win over the built-in aliases)."""
+
+    __slots__ = ("_exact", "_normal", "_targets", "_plans", "_last_keys", "_last_plan")
+
+    def __init__(self, field_map: Mapping[str, str] | None) -> None:
+        self._exact: dict[str, _Target] = {}
+        self._normal: dict[str, _Target] = {}
+        for their_key, field_name in (field_map or {}).items():
+            if not isinstance(their_key, str) or field_name not in CANONICAL_FIELDS:
+                continue  # config validation reports these; the parser just ignores them
+            target = (_INDEX[field_name], _kind_of(field_name), _RANK_FIELD_MAP, field_name)
+            self._exact[their_key] = target
+            self._normal.setdefault(_normal_form(their_key), target)
+        self._targets: dict[str, _Target | None] = {}
+        self._plans: dict[tuple[str, ...], _Plan] = {}
+        self._last_keys: tuple[str, ...] = ()
+        self._last_plan: _Plan | None = None
+
+    def resolve(self, key: str) -> _Target | None:
+        try:
+            return self._targets[key]
+        except KeyError:
+            pass
+        target = self._exact.get(key)
+        if target is None and self._normal:
+            target = self._normal.get(_normal_form(key))
+        if target is None:
+            target = _builtin_target(key)
+        if len(self._targets) >= _MAX_TARGET_CACHE:
+            self._targets.clear()
+        self._targets[key] = target
+        return target
+
+    def plan_for(self, obj: dict[str, Any]) -> _Plan:
+        keys = tuple(obj)
+        if keys == self._last_keys:  # consecutive lines of one log group share a layout
+            return self._last_plan  # type: ignore[return-value]
+        plan = self._plans.get(keys)
+        if plan is None:
+            nested = any(v.__class__ is dict for v in obj.values())
+            chosen = self.choose(keys)
+            present = frozenset(target[3] for _key, target in chosen.values())
+            entries = tuple((key, target[0], target[1]) for key, target in chosen.values())
+            plan = _Plan(entries, present, nested)
+            if len(keys) <= _MAX_PLAN_KEYS:
+                if len(self._plans) >= _MAX_PLANS:
+                    self._plans.clear()
+                self._plans[keys] = plan
+        self._last_keys, self._last_plan = keys, plan
+        return plan
+
+    def choose(self, keys: Any) -> dict[int, tuple[str, _Target]]:
+        """Per slot, the key that feeds it: best rank wins, then the first key in line order."""
+        chosen: dict[int, tuple[str, _Target]] = {}
+        for key in keys:
+            target = self.resolve(key)
+            if target is None:
+                continue
+            held = chosen.get(target[0])
+            if held is None or target[2] < held[1][2]:
+                chosen[target[0]] = (key, target)
+        return chosen
+
+
+_DEFAULT_RESOLVER = _FieldResolver(None)
+_RESOLVERS: dict[int, tuple[Mapping[str, str], dict[str, str], _FieldResolver]] = {}
+
+
+def _resolver_for(field_map: Mapping[str, str] | None) -> _FieldResolver:
+    """One resolver per field map, reused across lines (keyed by identity, checked by value)."""
+    if not field_map:
+        return _DEFAULT_RESOLVER
+    hit = _RESOLVERS.get(id(field_map))
+    if hit is not None and hit[0] is field_map and hit[1] == field_map:
+        return hit[2]
+    resolver = _FieldResolver(field_map)
+    if len(_RESOLVERS) >= 16:
+        _RESOLVERS.clear()
+    _RESOLVERS[id(field_map)] = (field_map, dict(field_map), resolver)
+    return resolver
+
+
+# --------------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------------
+
+
+def parse_access_line(message: str, *, field_map: Mapping[str, str] | None = None,
+                      timestamp: int | None = None) -> AccessRecord | Rejection:
+    """Parse one access-log line in any console format (JSON, CLF, CSV, XML) or a custom JSON format.
+
+    `field_map` maps your own JSON keys / XML tags to canonical field names (CANONICAL_FIELDS) and wins
+    over the built-in aliases. `timestamp` (the CloudWatch event time, epoch ms) is copied onto the record.
+    Never raises: unreadable input becomes a Rejection with a short sample.
+    """
+    try:
+        if message[:1] == "{":
+            return _parse_json(message, _resolver_for(field_map), timestamp)
+        return _parse_other(message, field_map, timestamp)
+    except Exception as exc:  # a safety net: a parser bug must cost one line, never the batch
+        if not isinstance(message, str):
+            return _reject(REASON_UNRECOGNISED, message, f"not text: {type(message).__name__}")
+        return Rejection(source=SOURCE_ACCESS, reason=REASON_INTERNAL, sample=_sample(message),
+                         detail=type(exc).__name__)
+
+
+_CLF_TIME = re.compile(r"\d{1,2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}")
+_SNIFF_CHARS = 512
+_LEADING_JUNK = " \t\r\n\ufeff"
+
+
+def looks_like_access_line(message: str) -> bool:
+    """Cheap sniff for lines of unknown kind: a JSON object, an XML `<request>`, or a CLF/CSV time stamp.
+
+    Execution-log lines start with `(requestId)` or plain English and carry no `dd/MMM/yyyy:HH:mm:ss`
+    time, so they answer False.
+    """
+    if not isinstance(message, str):
+        return False
+    head = message[:_SNIFF_CHARS].lstrip(_LEADING_JUNK)
+    first = head[:1]
+    if first == "{":
+        return '"' in head
+    if first == "<":
+        return head.startswith("<request") or "</" in head
+    if first == "(":
+        return False
+    return _CLF_TIME.search(head) is not None
+
+
+# --------------------------------------------------------------------------------------------------
+# JSON
+# --------------------------------------------------------------------------------------------------
+
+
+def _parse_json(message: str, resolver: _FieldResolver, timestamp: int | None) -> AccessRecord | Rejection:
+    try:
+        obj = orjson.loads(message)
+    except orjson.JSONDecodeError as exc:
+        return _recover_json(message, resolver, timestamp, str(exc))
+    if obj.__class__ is not dict:
+        return _reject(REASON_UNRECOGNISED, message)
+    plan = resolver.plan_for(obj)
+    if plan.nested:
+        obj = _flatten(obj)
+        plan = resolver.plan_for(obj)
+    record = plan.read(obj, timestamp)
+    if record is None:
+        return _reject(REASON_NO_REQUEST_FIELDS, message, "no status and no request id: map your keys with a field map")
+    return record
+
+
+_MAX_DEPTH = 16
+
+
+def _flatten(obj: dict[str, Any]) -> dict[str, Any]:
+    """{"error": {"message": m}} -> {"error.message": m}, so nested formats share the dotted aliases."""
+    flat: dict[str, Any] = {}
+    stack: list[tuple[str, dict[str, Any], int]] = [("", obj, 0)]
+    while stack:
+        prefix, current, depth = stack.pop()
+        for key, value in current.items():
+            if value.__class__ is dict:
+                if depth < _MAX_DEPTH:
+                    stack.append((f"{prefix}{key}.", value, depth + 1))
+            else:
+                flat[prefix + key] = value
+    return flat
+
+
+# The tolerant scanner. A key is an identifier in quotes, after `{` or `,`, followed by `:`.
+_JSON_KEY = re.compile(r'[{,][ \t\r\n]{0,64}"([\w$@.\-]{1,128})"[ \t\r\n]{0,64}:[ \t\r\n]{0,64}')
+_WS = " \t\r\n"
+_MAX_CANDIDATES = 4096
+
+
+def _recover_json(message: str, resolver: _FieldResolver, timestamp: int | None, error: str) -> AccessRecord | Rejection:
+    """Repair what API Gateway breaks: unescaped quotes, `{{ }}`, unquoted `-`, trailing garbage, cut lines.
+
+    Walks the `"key":` positions in order and takes each value up to the next key boundary, accepting a
+    boundary only where the value before it is well formed (a quoted string that closes, or a bare token).
+    """
+    pairs = _scan_pairs(message)
+    if not pairs:
+        return _reject(REASON_INVALID_JSON, message, error)
+    chosen = resolver.choose(key for key, _raw in pairs)
+    by_key: dict[str, Any] = {}
+    for key, raw in pairs:
+        by_key.setdefault(key, raw)
+    values = list(_DEFAULTS)
+    values[_I_FORMAT] = FORMAT_JSON
+    for _index, (key, target) in chosen.items():
+        raw = by_key[key]
+        if raw is not None:
+            values[target[0]] = _CONVERT[target[1]](raw)
+    if values[_I_STATUS] is None and values[_I_REQUEST_ID] is None and values[_I_EXTENDED_ID] is None:
+        return _reject(REASON_INVALID_JSON, message, error)
+    values[_I_PRESENT] = frozenset(target[3] for _key, target in chosen.values())
+    values[_I_RECOVERED] = True
+    values[_I_TIMESTAMP] = timestamp
+    return _seal(values)
+
+
+class _Open:
+    """A key whose value is still being read by the scanner."""
+
+    __slots__ = ("path", "first", "quote")
+
+    def __init__(self, s: str, path: str, start: int) -> None:
+        end = len(s)
+        first = start
+        while first < end and s[first] in _WS:
+            first += 1
+        self.path = path
+        self.first = first  # first non-blank character of the value
+        # For a bare token: where the next quote is (a bare token never contains one). Found once per key.
+        self.quote = -1 if first < end and s[first] == '"' else s.find('"', first)
+
+
+def _judge(s: str, item: _Open, end: int) -> tuple[bool, str | None, int]:
+    """Is s[item.first:end] a complete value? Returns (ok, raw value or None when absent, closing braces)."""
+    last = end - 1
+    closes = 0
+    while last >= item.first and (s[last] in _WS or s[last] == "}"):
+        if s[last] == "}":
+            closes += 1
+        last -= 1
+    if last < item.first:
+        return True, None, closes  # empty value (or the start of a nested object)
+    if s[item.first] == '"':
+        if last > item.first and s[last] == '"':
+            return True, _decode_string(s[item.first + 1:last]), closes
+        return False, None, 0
+    if item.quote == -1 or item.quote > last:
+        token = s[item.first:last + 1]
+        return True, (None if token == "null" else token), closes
+    return False, None, 0
+
+
+def _decode_string(inner: str) -> str:
+    if "\\" in inner:
+        try:
+            decoded = orjson.loads(f'"{inner}"')
+            if decoded.__class__ is str:
+                return decoded
+        except orjson.JSONDecodeError:
+            pass
+    return inner
+
+
+def _scan_pairs(s: str) -> list[tuple[str, str | None]]:
+    pairs: list[tuple[str, str | None]] = []
+    prefixes: list[str] = []
+    current: _Open | None = None
+    last_pair_mergeable = False  # the last pair may be undone when the key after it proves to be text
+    previous: _Open | None = None
+    for match in islice(_JSON_KEY.finditer(s), _MAX_CANDIDATES):
+        key_start = match.start()
+        if current is None:
+            current = _Open(s, match.group(1), match.end())
+            continue
+        ok, raw, closes = _judge(s, current, key_start)
+        if ok and raw is None and closes == 0 and s[key_start] == "{":
+            prefixes.append(current.path)  # `"error": {` opens a nested object
+            current = _Open(s, ".".join(prefixes) + "." + match.group(1), match.end())
+            last_pair_mergeable = False
+            continue
+        if not ok and last_pair_mergeable and previous is not None:
+            merged_ok, merged_raw, merged_closes = _judge(s, previous, key_start)
+            if merged_ok and merged_raw is not None:
+                pairs[-1] = (previous.path, merged_raw)  # the "key" we split on was inside a string
+                ok, raw, closes, current = True, None, merged_closes, None
+        if not ok:
+            continue  # a `"x":` inside a string value: keep reading the same value
+        if current is not None:
+            pairs.append((current.path, raw))
+            previous = current
+            last_pair_mergeable = closes == 0 and raw is not None
+        else:
+            last_pair_mergeable = False
+        for _ in range(min(closes, len(prefixes))):
+            prefixes.pop()
+        path = match.group(1) if not prefixes else ".".join(prefixes) + "." + match.group(1)
+        current = _Open(s, path, match.end())
+    if current is not None:
+        final = _final_value(s, current)
+        if final is not None:
+            pairs.append((current.path, final[0]))
+    return pairs
+
+
+def _final_value(s: str, item: _Open) -> tuple[str | None] | None:
+    """The last value runs to the last `}`; without one the line was cut and only a closed string counts."""
+    brace = s.rfind("}", item.first)
+    if brace >= 0:
+        ok, raw, _closes = _judge(s, item, brace + 1)
+        if ok:
+            return (raw,)
+    last = len(s) - 1
+    while last >= item.first and s[last] in _WS:
+        last -= 1
+    if last > item.first and s[item.first] == '"' and s[last] == '"':
+        return (_decode_string(s[item.first + 1:last]),)
+    return None  # a cut bare token (`"status":50`) or a cut string is not a value
+
+
+# --------------------------------------------------------------------------------------------------
+# CLF, CSV, XML
+# --------------------------------------------------------------------------------------------------
+
+
+def _parse_other(message: str, field_map: Mapping[str, str] | None, timestamp: int | None) -> AccessRecord | Rejection:
+    if not isinstance(message, str):
+        return _reject(REASON_UNRECOGNISED, message, f"not text: {type(message).__name__}")
+    text = message.lstrip(_LEADING_JUNK)
+    first = text[:1]
+    if first == "{":
+        return _parse_json(text, _resolver_for(field_map), timestamp)
+    record: list[Any] | None = None
+    if first == "<":
+        record = _parse_xml(text, _resolver_for(field_map))
+    else:
+        head = text[:_SNIFF_CHARS]
+        if "[" in head:
+            record = _parse_clf(text)
+        if record is None and "," in head:
+            record = _parse_csv(text)
+    if record is None:
+        return _reject(REASON_UNRECOGNISED, message)
+    if record[_I_STATUS] is None and record[_I_REQUEST_ID] is None and record[_I_EXTENDED_ID] is None:
+        return _reject(REASON_NO_REQUEST_FIELDS, message)
+    record[_I_TIMESTAMP] = timestamp
+    return _seal(record)
+
+
+class _Fields:
+    """Collects (field, raw text) pairs of a positional format and converts them like JSON values."""
+
+    __slots__ = ("values", "present")
+
+    def __init__(self, fmt: str) -> None:
+        self.values = list(_DEFAULTS)
+        self.values[_I_FORMAT] = fmt
+        self.present: set[str] = set()
+
+    def put(self, field_name: str, raw: str | None, kind: int | None = None) -> None:
+        self.present.add(field_name)
+        if raw is not None:
+            raw = raw.strip()
+            self.values[_INDEX[field_name]] = _CONVERT[_kind_of(field_name) if kind is None else kind](raw)
+
+    def finish(self) -> list[Any]:
+        self.values[_I_PRESENT] = frozenset(self.present)
+        return self.values
+
+
+_ID_TOKEN = re.compile(r"[A-Za-z0-9_+/\-]{6,64}={0,2}")
+
+
+def _looks_like_request_id(token: str) -> bool:
+    return (_ID_TOKEN.fullmatch(token) is not None
+            and (token.endswith("=") or any(c.isdigit() for c in token)))
+
+
+def _put_target(fields: _Fields, target: str, *, default_field: str | None) -> None:
+    """REST logs a resource template (`/pets/{petId}`), HTTP/WebSocket a route key (`GET /pets`, `$default`)."""
+    if target == "-" or not target:
+        if default_field:
+            fields.put(default_field, None)
+    elif target.startswith("/"):
+        fields.put("resource_path", target)
+    else:
+        fields.put("route_key", target)
+
+
+def _parse_clf(s: str) -> list[Any] | None:
+    """`ip caller user [time] "METHOD target PROTOCOL" status length requestId [extendedRequestId | error text]`.
+
+    Also: no prefix at all (A19), `- -` for caller/user (HTTP), extendedRequestId first (the
+    CloudFormation example), no space before the quote, and free error text at the end (terraform).
+    """
+    open_bracket = s.find("[", 0, _SNIFF_CHARS)
+    if open_bracket < 0:
+        return None
+    close_bracket = s.find("]", open_bracket + 1, open_bracket + 40)
+    if close_bracket < 0 or _CLF_TIME.fullmatch(s, open_bracket + 1, close_bracket) is None:
+        return None
+    open_quote = s.find('"', close_bracket + 1, close_bracket + 18)
+    if open_quote < 0 or s[close_bracket + 1:open_quote].strip():
+        return None
+    close_quote = s.find('"', open_quote + 1)
+    if close_quote < 0:
+        return None
+    fields = _Fields(FORMAT_CLF)
+    prefix = s[:open_bracket].split(None, 5)
+    if len(prefix) == 4:
+        fields.put("extended_request_id", prefix[0])
+        fields.put("ip", prefix[1])
+    elif 1 <= len(prefix) <= 3:
+        fields.put("ip", prefix[0])
+    fields.put("request_time", s[open_bracket + 1:close_bracket])
+    request = s[open_quote + 1:close_quote].split()
+    tail = s[close_quote + 1:].split(None, 3)
+    if _is_websocket_request(request, len(tail)):
+        # WebSocket console CLF: "$context.eventType $context.routeKey $context.connectionId" status requestId
+        for name, token in zip(("event_type", "route_key", "connection_id"), request):
+            fields.put(name, token)
+        for name, token in zip(("status", "request_id"), tail):
+            fields.put(name, token)
+        return fields.finish()
+    target_field = None
+    if request:
+        fields.put("http_method", request[0])
+        if len(request) >= 3:
+            fields.put("protocol", request[-1])
+            _put_target(fields, " ".join(request[1:-1]), default_field=None)
+        elif len(request) == 2:
+            _put_target(fields, request[1], default_field=None)
+        target_field = "resource_path" if "resource_path" in fields.present else "route_key"
+    for name, token in zip(("status", "response_length", "request_id"), tail):
+        fields.put(name, token)
+    if len(tail) == 4:
+        extra = tail[3].rstrip()
+        single = len(extra.split(None, 1)) == 1
+        if single and (extra == "-" and target_field == "resource_path" or _looks_like_request_id(extra)):
+            fields.put("extended_request_id", extra)
+        else:
+            fields.put("integration_error", extra)
+    return fields.finish()
+
+
+_WEBSOCKET_EVENTS = frozenset({"CONNECT", "MESSAGE", "DISCONNECT"})
+
+
+def _is_websocket_request(request: list[str], tail_tokens: int) -> bool:
+    """`"CONNECT $connect Iq8gj1UmIAMCKpA="` (eventType routeKey connectionId), not `"GET /pets HTTP/1.1"`.
+    A rejected handshake logs `"- - -"`; then only the short tail (status requestId) tells."""
+    if len(request) != 3:
+        return False
+    if request[0] in _WEBSOCKET_EVENTS:
+        return True
+    return request[2] == "-" and request[0] == "-" and tail_tokens == 2
+
+
+_CSV_MAX_SPLIT = 16
+
+
+def _parse_csv(s: str) -> list[Any] | None:
+    """REST: ip,caller,user,time,method,resourcePath,protocol,status,length,requestId,extendedRequestId.
+    HTTP: ip,time,method,routeKey,protocol,status,length,requestId (time has no comma).
+    WebSocket: ip,caller,user,time,eventType,routeKey,connectionId,status,requestId."""
+    parts = s.rstrip("\r\n").split(",", _CSV_MAX_SPLIT)
+    time_at = next((i for i in range(min(len(parts), 5)) if _CLF_TIME.fullmatch(parts[i].strip())), None)
+    if time_at is None or len(parts) < time_at + 3:
+        return None
+    fields = _Fields(FORMAT_CSV)
+    if time_at >= 1:
+        fields.put("ip", parts[0])
+    fields.put("request_time", parts[time_at])
+    after = [part.strip() for part in parts[time_at + 1:]]
+    if after[0] in _WEBSOCKET_EVENTS or (len(after) == 5 and not any(a.startswith("HTTP/") for a in after)):
+        # WebSocket: ip,caller,user,time,eventType,routeKey,connectionId,status,requestId
+        for name, token in zip(("event_type", "route_key", "connection_id", "status", "request_id"), after):
+            fields.put(name, token)
+        return fields.finish()
+    fields.put("http_method", after[0])
+    protocol_at = next((i for i in range(2, len(after)) if after[i].startswith("HTTP/")), 2)
+    _put_target(fields, ",".join(after[1:protocol_at]),
+                default_field="resource_path" if time_at >= 3 else "route_key")
+    tail = after[protocol_at:protocol_at + 5]
+    for name, token in zip(("protocol", "status", "response_length", "request_id", "extended_request_id"), tail):
+        fields.put(name, token)
+    return fields.finish()
+
+
+_XML_OPEN = re.compile(r"<([A-Za-z_][\w.\-]{0,63})>")
+_XML_CLOSE = re.compile(r"</([A-Za-z_][\w.\-]{0,63})>")
+_XML_ID = re.compile(r'<request\s+id\s*=\s*"([^"<>]{0,256})"')
+_MAX_XML_TAGS = 4096
+
+
+def _parse_xml(s: str, resolver: _FieldResolver) -> list[Any] | None:
+    """`<request id="..."><tag>value</tag>...</request>` read with a linear tag scan, not an XML parser:
+    values are not escaped by API Gateway, and untrusted input must not reach an XML parser."""
+    fields = _Fields(FORMAT_XML)
+    found = False
+    id_match = _XML_ID.match(s)
+    if id_match is not None:
+        fields.put("request_id", id_match.group(1))
+        found = True
+    closes: dict[str, list[tuple[int, int]]] = {}
+    for match in islice(_XML_CLOSE.finditer(s), _MAX_XML_TAGS):
+        closes.setdefault(match.group(1), []).append((match.start(), match.end()))
+    cursor: dict[str, int] = {}
+    taken: list[tuple[str, str]] = []
+    resume = 0
+    for match in islice(_XML_OPEN.finditer(s), _MAX_XML_TAGS):
+        if match.start() < resume:
+            continue  # an opening tag inside a value we already took
+        tag = match.group(1)
+        ends = closes.get(tag)
+        if not ends:
+            continue
+        at = cursor.get(tag, 0)
+        while at < len(ends) and ends[at][0] < match.end():
+            at += 1
+        cursor[tag] = at
+        if at == len(ends):
+            continue
+        taken.append((tag, s[match.end():ends[at][0]]))
+        resume = ends[at][1]
+        cursor[tag] = at + 1
+    chosen = resolver.choose(tag for tag, _value in taken)
+    by_tag = dict(reversed(taken))
+    for _index, (tag, target) in chosen.items():
+        if target[3] == "request_id" and found:
+            continue
+        fields.put(target[3], by_tag[tag], target[1])
+        found = True
+    return fields.finish() if found else None
+
+
+# --------------------------------------------------------------------------------------------------
+# Rejections
+# --------------------------------------------------------------------------------------------------
+
+_CONTROL = {c: "?" for c in [*range(0x20), *range(0x7F, 0xA0)]}
+
+
+def _sample(message: Any) -> str:
+    """The first 80 characters with control characters replaced: enough to recognise, never a full line."""
+    text = message if isinstance(message, str) else repr(message)
+    return text[:SAMPLE_CHARS].translate(_CONTROL)
+
+
+def _reject(reason: str, message: Any, detail: str = "") -> Rejection:
+    return Rejection(source=SOURCE_ACCESS, reason=reason, sample=_sample(message), detail=detail[:200])

@@ -1,0 +1,61 @@
+"""Names and defaults shared by the engine, the handlers, the CLI and the CDK stack (one place)."""
+from __future__ import annotations
+
+# Environment variables (DESIGN §8) — the contract between the stack and the handlers.
+ENV_APIS = "GATEWATCH_APIS"
+ENV_ALERT_TOPIC_ARN = "GATEWATCH_ALERT_TOPIC_ARN"
+ENV_STATE_TABLE = "GATEWATCH_STATE_TABLE"
+ENV_SLACK_SECRET = "GATEWATCH_SLACK_SECRET"
+ENV_SLACK_BOT_SECRET = "GATEWATCH_SLACK_BOT_SECRET"
+ENV_SLACK_CHANNEL = "GATEWATCH_SLACK_CHANNEL"
+ENV_ALERT_CATEGORIES = "GATEWATCH_ALERT_CATEGORIES"
+ENV_ALERT_COOLDOWN_S = "GATEWATCH_ALERT_COOLDOWN_SECONDS"
+ENV_ROUTE_CAP = "GATEWATCH_ROUTE_CAP"
+ENV_FIELD_MAP = "GATEWATCH_FIELD_MAP"
+ENV_DASHBOARD_URL = "GATEWATCH_DASHBOARD_URL"
+ENV_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
+
+# Metric contract (DESIGN §5).
+DEFAULT_NAMESPACE = "Gatewatch"
+SERVICE_NAME = "gatewatch"
+DIM_API = "Api"
+DIM_STAGE = "Stage"
+DIM_ROUTE = "Route"
+DIM_CATEGORY = "Category"
+DIM_STATUS_CODE = "StatusCode"
+DIM_SOURCE = "Source"
+METRIC_REQUESTS = "Requests"
+METRIC_ERRORS_4XX = "Errors4xx"
+METRIC_ERRORS_5XX = "Errors5xx"
+METRIC_ERRORS = "Errors"
+METRIC_LATENCY = "Latency"
+METRIC_INTEGRATION_LATENCY = "IntegrationLatency"
+METRIC_GATEWAY_OVERHEAD = "GatewayOverhead"
+METRIC_NEAR_TIMEOUT = "NearTimeout"
+METRIC_CAUSES = "Causes"
+METRIC_LINES_PARSED = "LinesParsed"
+METRIC_LINES_UNPARSED = "LinesUnparsed"
+
+SOURCE_ACCESS = "access"
+SOURCE_EXECUTION = "execution"
+SOURCE_INPUT = "input"  # a record that could not even be decoded (bad base64, gzip, JSON envelope)
+
+# Classification defaults (DESIGN §4).
+DEFAULT_INTEGRATION_TIMEOUT_MS = 29_000
+DEFAULT_SLOW_MS = 2_000
+NEAR_TIMEOUT_RATIO = 0.9
+ROUTE_UNMATCHED = "UNMATCHED"
+ROUTE_OTHER = "OTHER"
+DEFAULT_ROUTE_CAP = 100
+MAX_DIMENSION_VALUE_LENGTH = 250  # CloudWatch allows 1024; keep dashboards readable
+
+# Alerting defaults (DESIGN §6).
+DEFAULT_ALERT_COOLDOWN_S = 15 * 60
+ALERT_SCHEMA_VERSION = "gatewatch.alert/v1"
+MAX_ALERT_SAMPLES = 5
+
+# Execution-log group naming.
+EXECUTION_LOG_GROUP_PREFIX = "API-Gateway-Execution-Logs_"
+
+# How much of an offending line a rejection keeps (redacted) for the structured log line.
+REJECTION_SAMPLE_CHARS = 120

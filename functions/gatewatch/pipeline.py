@@ -1,0 +1,196 @@
+"""The one place where decode, parse and classify meet — used by the Lambda, the CLI and the demo alike.
+
+`LogAnalyzer` takes batches (whatever the input was) and produces an `Analysis`: one classified
+request per access-log entry (the only source of Requests, errors and latencies) and one per
+execution-log request (the only source of Causes), plus parsed/unparsed line counts and the
+rejections. Nothing here calls AWS.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from .access import looks_like_access_line, parse_access_line
+from .classify import classify_access, classify_execution, merge_classified
+from .config import EngineConfig
+from .constants import SOURCE_ACCESS, SOURCE_EXECUTION
+from .decode import execution_log_group_ids
+from .execution import ExecutionAssembler, looks_like_execution_line
+from .models import AccessRecord, ClassifiedRequest, ExecutionRequest, LogBatch, LogKind, Rejection
+
+MAX_KEPT_REJECTIONS = 1000
+
+
+@dataclass
+class Analysis:
+    """What one run (a Lambda invocation, a CLI run) found."""
+
+    access: list[ClassifiedRequest] = field(default_factory=list)
+    execution: list[ClassifiedRequest] = field(default_factory=list)
+    lines_parsed: Counter = field(default_factory=Counter)
+    lines_unparsed: Counter = field(default_factory=Counter)
+    rejections: list[Rejection] = field(default_factory=list)
+    incomplete_execution_requests: int = 0
+    # (format, fields the entry carried) -> entries; one key per distinct log format, so counting is cheap
+    access_field_sets: Counter = field(default_factory=Counter)
+    recovered_access_lines: int = 0
+    decoded_events: int = 0  # log events the input decoded into (set by the CLI; 0 = nothing readable)
+
+    def merge(self, other: "Analysis") -> "Analysis":
+        """Combine two analyses (e.g. one per Kinesis record) into a new one."""
+        return Analysis(
+            access=self.access + other.access,
+            execution=self.execution + other.execution,
+            lines_parsed=self.lines_parsed + other.lines_parsed,
+            lines_unparsed=self.lines_unparsed + other.lines_unparsed,
+            rejections=(self.rejections + other.rejections)[:MAX_KEPT_REJECTIONS],
+            incomplete_execution_requests=self.incomplete_execution_requests + other.incomplete_execution_requests,
+            access_field_sets=self.access_field_sets + other.access_field_sets,
+            recovered_access_lines=self.recovered_access_lines + other.recovered_access_lines,
+            decoded_events=self.decoded_events + other.decoded_events,
+        )
+
+    @property
+    def access_formats(self) -> Counter:
+        """json/clf/csv/xml -> entries."""
+        out: Counter = Counter()
+        for (fmt, _), n in self.access_field_sets.items():
+            out[fmt] += n
+        return out
+
+    def fields_by_format(self) -> dict[str, set[str]]:
+        """Canonical access-log fields seen at least once, per format."""
+        out: dict[str, set[str]] = {}
+        for (fmt, present), _ in self.access_field_sets.items():
+            out.setdefault(fmt, set()).update(present)
+        return out
+
+    def joined(self) -> list[ClassifiedRequest]:
+        """One answer per request: access entries merged with the execution request of the same id.
+
+        Used by `gatewatch classify`/`analyze`, never for metrics (metrics keep the sources apart so a
+        request is counted once in Requests).
+        """
+        by_id: dict[str, ClassifiedRequest] = {}
+        for req in self.execution:
+            if req.request_id:
+                by_id[req.request_id] = req
+        out: list[ClassifiedRequest] = []
+        used: set[str] = set()
+        for req in self.access:
+            match = by_id.get(req.request_id) if req.request_id else None
+            if match is not None:
+                used.add(req.request_id)
+                out.append(merge_classified(req, match))
+            else:
+                out.append(req)
+        out.extend(r for r in self.execution if not r.request_id or r.request_id not in used)
+        return out
+
+
+class LogAnalyzer:
+    """Feed it batches; `finish()` returns the Analysis. Keeps execution requests open across batches."""
+
+    def __init__(self, config: EngineConfig | None = None) -> None:
+        self.config = config or EngineConfig()
+        self._assembler = ExecutionAssembler()
+        self._analysis = Analysis()
+        self._field_map = dict(self.config.field_map) or None
+
+    # -- input ---------------------------------------------------------------------------------
+    def add_rejection(self, rejection: Rejection) -> None:
+        self._analysis.lines_unparsed[rejection.source] += 1
+        if len(self._analysis.rejections) < MAX_KEPT_REJECTIONS:
+            self._analysis.rejections.append(rejection)
+
+    def add_batch(self, batch: LogBatch) -> None:
+        kind = batch.kind
+        if kind is LogKind.EXECUTION:
+            ids = execution_log_group_ids(batch.log_group)
+            api_id, stage = ids if ids else (None, None)
+            for event in batch.events:
+                self._add_execution_event(event, batch.log_group, api_id, stage)
+            return
+        if kind is LogKind.ACCESS:
+            for event in batch.events:
+                self._add_access_event(event, batch.log_group)
+            return
+        # Unknown kind (user-named access-log groups, text files): sniff each line. JSON/XML access lines
+        # take the fast path; a line that is neither, right after execution text, is a continuation of a
+        # multi-line execution message (a pretty-printed body in a text export).
+        previous_was_execution = False
+        for event in batch.events:
+            message = event.message
+            first = message[:1]
+            if (first == "{" or first == "<") and not previous_was_execution:
+                self._add_access_event(event, batch.log_group)
+            elif looks_like_execution_line(message) or (
+                    previous_was_execution and message.strip() and not looks_like_access_line(message)):
+                previous_was_execution = True
+                self._add_execution_event(event, batch.log_group, None, None)
+            elif not message.strip():
+                continue
+            else:
+                previous_was_execution = False
+                self._add_access_event(event, batch.log_group)
+
+    def _add_access_event(self, event, log_group: str | None) -> None:
+        result = parse_access_line(event.message, field_map=self._field_map, timestamp=event.timestamp)
+        analysis = self._analysis
+        if type(result) is Rejection:
+            if log_group and result.origin == "":
+                result = Rejection(result.source, result.reason, result.sample, result.detail, log_group)
+            self.add_rejection(result)
+            return
+        record: AccessRecord = result  # type: ignore[assignment]
+        analysis.lines_parsed[SOURCE_ACCESS] += 1
+        analysis.access_field_sets[(record.format, record.fields_present)] += 1
+        if record.recovered:
+            analysis.recovered_access_lines += 1
+        if record.api_id is None:
+            owner = self.config.api_for_log_group(log_group)
+            if owner is not None:
+                record.api_id = owner.api_id
+                if record.stage is None:
+                    record.stage = owner.stage
+        settings = self.config.for_api(record.api_id)
+        analysis.access.append(classify_access(record, settings, api_name=settings.name, log_group=log_group))
+
+    def _add_execution_event(self, event, log_group: str | None, api_id: str | None, stage: str | None) -> None:
+        self._analysis.lines_parsed[SOURCE_EXECUTION] += 1
+        for request in self._assembler.add(event, log_group=log_group, api_id=api_id, stage=stage):
+            self._add_execution_request(request)
+
+    def _add_execution_request(self, request: ExecutionRequest) -> None:
+        settings = self.config.for_api(request.api_id)
+        classified = classify_execution(request, settings, api_name=settings.name)
+        if request.status is None and classified.evidence_rank == 0:
+            # No outcome and no cause: nothing to say about it (its end is in another batch or file).
+            self._analysis.incomplete_execution_requests += 1
+            return
+        self._analysis.execution.append(classified)
+
+    # -- output --------------------------------------------------------------------------------
+    def finish(self, *, drain_incomplete: bool) -> Analysis:
+        """Close the run. With drain_incomplete, requests whose last line never came are classified too."""
+        if drain_incomplete:
+            for request in self._assembler.drain():
+                self._add_execution_request(request)
+        else:
+            self._analysis.incomplete_execution_requests += self._assembler.pending
+        analysis, self._analysis = self._analysis, Analysis()
+        return analysis
+
+
+def analyze(items, config: EngineConfig | None = None, *, drain_incomplete: bool = True) -> Analysis:
+    """Convenience: run LogBatch/Rejection items through a fresh LogAnalyzer."""
+    analyzer = LogAnalyzer(config)
+    for item in items:
+        if isinstance(item, Rejection):
+            analyzer.add_rejection(item)
+        else:
+            analyzer.add_batch(item)
+    return analyzer.finish(drain_incomplete=drain_incomplete)
+
+
+__all__ = ["Analysis", "LogAnalyzer", "analyze"]
