@@ -363,38 +363,66 @@ def _decide_access(record: AccessRecord, settings: ApiSettings, lclass: LatencyC
     return cat, f"status={status} (status only)", RANK_STATUS
 
 
+_OK_EVIDENCE: dict[int, str] = {}
+_LC_OK, _LC_SLOW, _LC_NEAR, _LC_TIMEOUT = LatencyClass.OK, LatencyClass.SLOW, LatencyClass.NEAR_TIMEOUT, LatencyClass.TIMEOUT
+
+
 def classify_access(record: AccessRecord, settings: ApiSettings, *, api_name: str | None = None,
                     log_group: str | None = None) -> ClassifiedRequest:
-    """Classify one access-log entry."""
-    lclass = latency_class(record.response_latency_ms, record.integration_latency_ms, settings)
+    """Classify one access-log entry.
+
+    This runs once per access-log event in the Lambda, so the common case (a 2xx/3xx) is written
+    out inline — no helper calls, positional construction — and the rules live in `_decide_access`.
+    """
     status = record.status
-    if status is not None and status < 400:
-        category, evidence, rank = C.OK, f"status={status}", RANK_OK
-    elif status is None and not (record.error_response_type or record.integration_error or record.error_message):
-        category, evidence, rank = C.OK, "no status logged", RANK_OK
+    latency = record.response_latency_ms
+    integration = record.integration_latency_ms
+    basis = integration if integration is not None else latency
+    if basis is None:
+        lclass = None
     else:
-        category, evidence, rank = _decide_access(record, settings, lclass)
-    info = CATEGORY_TABLE[category]
+        timeout = settings.integration_timeout_ms
+        if basis >= timeout:
+            lclass = _LC_TIMEOUT
+        elif basis >= timeout * settings.near_timeout_ratio:
+            lclass = _LC_NEAR
+        elif basis > settings.slow_ms:
+            lclass = _LC_SLOW
+        else:
+            lclass = _LC_OK
+    if latency is not None and integration is not None:
+        overhead = latency - integration
+        if record.authorizer_latency_ms is not None:
+            overhead -= record.authorizer_latency_ms
+        if overhead < 0.0:
+            overhead = 0.0
+    else:
+        overhead = None
+    route_key = record.route_key
+    if route_key and " " in route_key:
+        route = route_key
+    elif not route_key and record.resource_path and record.http_method:
+        route = f"{record.http_method} {record.resource_path}"
+    else:
+        route = route_for_access(record)
+    if status is not None and status < 400:
+        evidence = _OK_EVIDENCE.get(status)
+        if evidence is None:
+            evidence = _OK_EVIDENCE.setdefault(status, f"status={status}")
+        retry = blame = None
+        category, rank = C.OK, RANK_OK
+    else:
+        if status is None and not (record.error_response_type or record.integration_error or record.error_message):
+            category, evidence, rank = C.OK, "no status logged", RANK_OK
+        else:
+            category, evidence, rank = _decide_access(record, settings, lclass)
+        info = CATEGORY_TABLE[category]
+        retry, blame = info.retry, info.blame
     return ClassifiedRequest(
-        request_id=record.request_id or record.extended_request_id,
-        api_id=record.api_id,
-        stage=record.stage,
-        route=route_for_access(record),
-        status=status,
-        category=category,
-        retry=info.retry,
-        blame=info.blame,
-        latency_ms=record.response_latency_ms,
-        integration_latency_ms=record.integration_latency_ms,
-        latency_class=lclass,
-        evidence=evidence,
-        gateway_overhead_ms=gateway_overhead(record),
-        timestamp=record.timestamp if record.timestamp is not None else record.request_time_epoch_ms,
-        source="access",
-        log_group=log_group,
-        api_name=api_name,
-        integration_timeout_ms=settings.integration_timeout_ms,
-        evidence_rank=rank,
+        record.request_id or record.extended_request_id, record.api_id, record.stage, route, status, category,
+        retry, blame, latency, integration, lclass, evidence, overhead,
+        record.timestamp if record.timestamp is not None else record.request_time_epoch_ms,
+        "access", log_group, api_name, settings.integration_timeout_ms, rank,
     )
 
 

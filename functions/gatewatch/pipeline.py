@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 
 from .access import looks_like_access_line, parse_access_line
 from .classify import classify_access, classify_execution, merge_classified
-from .config import EngineConfig
+from .config import ApiSettings, EngineConfig
 from .constants import SOURCE_ACCESS, SOURCE_EXECUTION
 from .decode import execution_log_group_ids
 from .execution import ExecutionAssembler, looks_like_execution_line
-from .models import AccessRecord, ClassifiedRequest, ExecutionRequest, LogBatch, LogKind, Rejection
+from .models import ClassifiedRequest, ExecutionRequest, LogBatch, LogKind, Rejection
 
 MAX_KEPT_REJECTIONS = 1000
 
@@ -96,6 +96,7 @@ class LogAnalyzer:
         self._assembler = ExecutionAssembler()
         self._analysis = Analysis()
         self._field_map = dict(self.config.field_map) or None
+        self._settings_cache: dict[str | None, ApiSettings] = {}
 
     # -- input ---------------------------------------------------------------------------------
     def add_rejection(self, rejection: Rejection) -> None:
@@ -105,56 +106,76 @@ class LogAnalyzer:
 
     def add_batch(self, batch: LogBatch) -> None:
         kind = batch.kind
+        log_group = batch.log_group
         if kind is LogKind.EXECUTION:
-            ids = execution_log_group_ids(batch.log_group)
+            ids = execution_log_group_ids(log_group)
             api_id, stage = ids if ids else (None, None)
             for event in batch.events:
-                self._add_execution_event(event, batch.log_group, api_id, stage)
+                self._add_execution_event(event, log_group, api_id, stage)
             return
         if kind is LogKind.ACCESS:
-            for event in batch.events:
-                self._add_access_event(event, batch.log_group)
+            self._add_access_events(batch.events, log_group)
             return
         # Unknown kind (user-named access-log groups, text files): sniff each line. JSON/XML access lines
         # take the fast path; a line that is neither, right after execution text, is a continuation of a
-        # multi-line execution message (a pretty-printed body in a text export).
+        # multi-line execution message (a pretty-printed body in a text export). Access entries are
+        # independent of each other, so they are collected and parsed in one tight loop.
+        access_events = []
+        collect = access_events.append
         previous_was_execution = False
         for event in batch.events:
             message = event.message
             first = message[:1]
             if (first == "{" or first == "<") and not previous_was_execution:
-                self._add_access_event(event, batch.log_group)
+                collect(event)
             elif looks_like_execution_line(message) or (
                     previous_was_execution and message.strip() and not looks_like_access_line(message)):
                 previous_was_execution = True
-                self._add_execution_event(event, batch.log_group, None, None)
+                self._add_execution_event(event, log_group, None, None)
             elif not message.strip():
                 continue
             else:
                 previous_was_execution = False
-                self._add_access_event(event, batch.log_group)
+                collect(event)
+        if access_events:
+            self._add_access_events(access_events, log_group)
 
-    def _add_access_event(self, event, log_group: str | None) -> None:
-        result = parse_access_line(event.message, field_map=self._field_map, timestamp=event.timestamp)
+    def _settings(self, api_id: str | None) -> ApiSettings:
+        settings = self._settings_cache.get(api_id)
+        if settings is None:
+            settings = self._settings_cache[api_id] = self.config.for_api(api_id)
+        return settings
+
+    def _add_access_events(self, events, log_group: str | None) -> None:
+        """The hot loop of the Lambda: parse and classify every access entry of a batch."""
         analysis = self._analysis
-        if type(result) is Rejection:
-            if log_group and result.origin == "":
-                result = Rejection(result.source, result.reason, result.sample, result.detail, log_group)
-            self.add_rejection(result)
-            return
-        record: AccessRecord = result  # type: ignore[assignment]
-        analysis.lines_parsed[SOURCE_ACCESS] += 1
-        analysis.access_field_sets[(record.format, record.fields_present)] += 1
-        if record.recovered:
-            analysis.recovered_access_lines += 1
-        if record.api_id is None:
-            owner = self.config.api_for_log_group(log_group)
-            if owner is not None:
+        parse, field_map = parse_access_line, self._field_map
+        field_sets = analysis.access_field_sets
+        append = analysis.access.append
+        settings_for = self._settings
+        owner = self.config.api_for_log_group(log_group) if self.config.apis else None
+        parsed = recovered = 0
+        for event in events:
+            record = parse(event.message, field_map=field_map, timestamp=event.timestamp)
+            if type(record) is Rejection:
+                if log_group and not record.origin:
+                    record = Rejection(record.source, record.reason, record.sample, record.detail, log_group)
+                self.add_rejection(record)
+                continue
+            parsed += 1
+            key = (record.format, record.fields_present)
+            field_sets[key] = field_sets.get(key, 0) + 1
+            if record.recovered:
+                recovered += 1
+            if record.api_id is None and owner is not None:
                 record.api_id = owner.api_id
                 if record.stage is None:
                     record.stage = owner.stage
-        settings = self.config.for_api(record.api_id)
-        analysis.access.append(classify_access(record, settings, api_name=settings.name, log_group=log_group))
+            settings = settings_for(record.api_id)
+            append(classify_access(record, settings, api_name=settings.name, log_group=log_group))
+        if parsed:
+            analysis.lines_parsed[SOURCE_ACCESS] += parsed
+        analysis.recovered_access_lines += recovered
 
     def _add_execution_event(self, event, log_group: str | None, api_id: str | None, stage: str | None) -> None:
         self._analysis.lines_parsed[SOURCE_EXECUTION] += 1
@@ -162,7 +183,7 @@ class LogAnalyzer:
             self._add_execution_request(request)
 
     def _add_execution_request(self, request: ExecutionRequest) -> None:
-        settings = self.config.for_api(request.api_id)
+        settings = self._settings(request.api_id)
         classified = classify_execution(request, settings, api_name=settings.name)
         if request.status is None and classified.evidence_rank == 0:
             # No outcome and no cause: nothing to say about it (its end is in another batch or file).

@@ -7,6 +7,7 @@ before it leaves the engine; samples are short so a log line never carries a who
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from .constants import REJECTION_SAMPLE_CHARS
 
@@ -30,9 +31,13 @@ _SECRET_PATTERNS: tuple[re.Pattern[str], ...] = (
 )
 
 
+# One cheap search decides whether any of the patterns above can match at all (most texts: no).
+_MAYBE_SECRET = re.compile(r"(?i)authoriz|bearer|key|token|secret|passw|eyJ|AKIA|ASIA|hooks\.slack|xox")
+
+
 def redact_secrets(text: str) -> str:
     """Replace anything that looks like a credential with [REDACTED] (keeps the key name for context)."""
-    if not text:
+    if not text or _MAYBE_SECRET.search(text) is None:
         return text
     for pattern in _SECRET_PATTERNS:
         if pattern.groups:
@@ -49,7 +54,15 @@ def short_sample(text: str | bytes, limit: int = REJECTION_SAMPLE_CHARS) -> str:
     """A short, printable, redacted excerpt for a structured log line or a report."""
     if isinstance(text, (bytes, bytearray)):
         text = bytes(text[: limit * 4]).decode("utf-8", "replace")
-    excerpt = text[: limit * 4]
+    return _short_sample(text[: limit * 4], limit)
+
+
+@lru_cache(maxsize=4096)
+def _short_sample(excerpt: str, limit: int) -> str:
+    # Cached: the same error message or evidence repeats on every failing request of an incident.
+    if excerpt.isprintable():
+        excerpt = redact_secrets(excerpt)
+        return excerpt if len(excerpt) <= limit else excerpt[: limit - 1] + "…"
     excerpt = _CONTROL.sub("?", excerpt).replace("\n", "\\n").replace("\r", "\\r").replace("\t", " ")
     excerpt = redact_secrets(excerpt)
     return excerpt if len(excerpt) <= limit else excerpt[: limit - 1] + "…"
