@@ -20,23 +20,30 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
+# arm64 wheels for the Lambda asset, fetched at install time so synth and tests never download.
+WHEEL_STAMP := .wheelhouse/.stamp
+$(WHEEL_STAMP): functions/requirements.txt | $(STAMP)
+	$(PY) -m pip download --quiet --disable-pip-version-check --platform manylinux2014_aarch64 --only-binary=:all: --python-version 3.14 --implementation cp -d .wheelhouse -r functions/requirements.txt
+	touch $@
+
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-env: $(STAMP) $(NODE_STAMP)
+env: $(STAMP) $(NODE_STAMP) $(WHEEL_STAMP)
 
 demo: env
-	$(VENV)/bin/gatewatch analyze samples/
+	$(VENV)/bin/gatewatch demo
 
 test: env
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadfile
 
 bench: env
 	$(PY) bench/bench_engine.py
+	$(PY) bench/bench_handler.py
 
 synth: env
 	npx cdk synth --quiet
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .pytest_cache
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache .wheelhouse gatewatch-demo

@@ -105,9 +105,64 @@ def _nothing_read(analysis: Analysis) -> bool:
     return analysis.decoded_events == 0 and sum(analysis.lines_parsed.values()) == 0
 
 
+def _analysis_for(args: argparse.Namespace, config: EngineConfig) -> tuple["Analysis", list[str]]:
+    """Files/stdin, or live log groups when --log-group is given without a PATH."""
+    if args.paths:
+        if args.log_group and len(args.log_group) > 1:
+            raise ConfigError("with PATHs, --log-group names the one group those files came from")
+        log_group = args.log_group[0] if args.log_group else None
+        return run_analysis(args.paths, config, log_group=log_group, progress=not args.no_progress)
+    if not args.log_group:
+        raise ConfigError("give log files (or '-' for stdin), or --log-group NAME --since 1h to read live logs")
+    return run_live_analysis(args.log_group, args.since or "1h", config, progress=not args.no_progress)
+
+
+def run_live_analysis(log_groups: Sequence[str], since: str, config: EngineConfig, *,
+                      progress: bool = True) -> tuple["Analysis", list[str]]:
+    """Read live log groups (FilterLogEvents) through the engine, with a progress line per group."""
+    import time
+
+    from .adapters.cloudwatch_logs import iter_log_group_batches, parse_since
+    from .pipeline import LogAnalyzer
+
+    try:
+        seconds = parse_since(since)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    end_ms = int(time.time() * 1000)
+    start_ms = end_ms - seconds * 1000
+    analyzer = LogAnalyzer(config)
+    failed: list[str] = []
+    decoded = 0
+    bar = None
+    if progress:
+        from rich.progress import Progress, SpinnerColumn, TextColumn
+
+        bar = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}[/bold] {task.completed:,} events"),
+                       transient=True, console=_stderr_console())
+        bar.start()
+    try:
+        for group in log_groups:
+            task = bar.add_task(group, total=None) if bar is not None else None
+            advance = (lambda n, t=task: bar.update(t, advance=n)) if bar is not None else None
+            try:
+                for batch in iter_log_group_batches(group, start_ms=start_ms, end_ms=end_ms, on_page=advance):
+                    decoded += len(batch.events)
+                    analyzer.add_batch(batch)
+            except Exception as exc:  # botocore errors: name the group and the AWS error code, keep going
+                code = getattr(exc, "response", {}).get("Error", {}).get("Code") if hasattr(exc, "response") else None
+                failed.append(f"{group}: {code or type(exc).__name__}")
+    finally:
+        if bar is not None:
+            bar.stop()
+    analysis = analyzer.finish(drain_incomplete=True)
+    analysis.decoded_events = decoded
+    return analysis, failed
+
+
 def cmd_classify(args: argparse.Namespace) -> int:
     config = _load_config(args)
-    analysis, failed = run_analysis(args.paths, config, log_group=args.log_group, progress=not args.no_progress)
+    analysis, failed = _analysis_for(args, config)
     out = sys.stdout
     dumps = _json_dumps()
     for req in analysis.joined():
@@ -121,7 +176,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from .report import build_report, render_json, render_markdown, render_text
 
     config = _load_config(args)
-    analysis, failed = run_analysis(args.paths, config, log_group=args.log_group, progress=not args.no_progress)
+    analysis, failed = _analysis_for(args, config)
     report = build_report(analysis, top_routes=args.top)
     if args.format == "json":
         sys.stdout.write(render_json(report) + "\n")
@@ -175,6 +230,16 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from .demo.runner import DemoOptions
+    from .demo.show import run_and_show
+
+    options = DemoOptions(out_dir=Path(args.out), seed=args.seed, rate_per_minute=args.rate)
+    return run_and_show(options, Console())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gatewatch", description=(
         "Classify AWS API Gateway failures by cause: which are your code, your config or your capacity, "
@@ -182,14 +247,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("paths", nargs="+", metavar="PATH",
+        p.add_argument("paths", nargs="*", metavar="PATH",
                        help="log files or directories ('-' for stdin): subscription events or payloads, Kinesis/"
                             "Firehose events, filter-log-events/get-log-events output, Logs Insights exports, text")
         p.add_argument("--apis", metavar="FILE", help=f"per-API settings as JSON (same shape as ${ENV_APIS})")
         p.add_argument("--field-map", metavar="FILE", help="JSON object mapping your access-log field names to gatewatch's")
-        p.add_argument("--log-group", metavar="NAME",
-                       help="the log group plain-text input came from (API-Gateway-Execution-Logs_{apiId}/{stage} "
-                            "marks execution logs)")
+        p.add_argument("--log-group", metavar="NAME", action="append",
+                       help="with PATHs: the log group plain-text input came from (API-Gateway-Execution-Logs_"
+                            "{apiId}/{stage} marks execution logs); without PATHs: a live log group to read with "
+                            "--since (repeatable; real AWS, or the endpoint in AWS_ENDPOINT_URL)")
+        p.add_argument("--since", metavar="DURATION", help="with --log-group and no PATH: read the last 30m, 1h, 2d ...")
         p.add_argument("--no-progress", action="store_true", help="never show a progress bar")
 
     p = sub.add_parser("classify", help="one JSON object per request (JSON Lines)")
@@ -202,6 +269,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     p.add_argument("--top", type=int, default=10, help="how many failing routes to list (default 10)")
     p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("demo", help="the whole pipeline on this machine: local AWS (moto), alarms, Slack, a dashboard")
+    p.add_argument("--out", default="gatewatch-demo", help="where to write the report, dashboard and logs")
+    p.add_argument("--seed", type=int, default=7, help="traffic seed (the same seed gives the same hour)")
+    p.add_argument("--rate", type=float, default=60.0, help="baseline requests per minute")
+    p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("docs", help="print the category table or troubleshooting guide (generated from the code)")
     p.add_argument("section", nargs="?", choices=("categories", "troubleshooting"), default="troubleshooting")

@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 from ..alerts import DedupeWindow
-from .sns import aws_client
+from .aws import aws_client
 
 _log = logging.getLogger(__name__)
 _CONDITION_FAILED = "ConditionalCheckFailedException"

@@ -1,48 +1,16 @@
-"""Publish analyzer alerts (gatewatch.alert/v1) to the SNS topic; plus the lazily created, cached AWS clients.
-
-Why lazy: `import boto3` costs ~200 ms and a first client ~350 ms (toolchain notes). The analyzer
-imports this module only when alerting is configured, and creates a client only on the first alert
-of a warm container; the client is then reused by every later invocation.
-"""
+"""Publish analyzer alerts (gatewatch.alert/v1) to the SNS topic (client from adapters.aws, created lazily)."""
 from __future__ import annotations
 
 import re
-import threading
 from typing import Any
 
 import orjson
 
 from ..alert_schema import AnalyzerAlert
-
-#: Standard retry mode: throttling and transient errors are retried with backoff before we give up.
-_RETRIES = {"mode": "standard", "max_attempts": 3}
-_CLIENTS: dict[str, Any] = {}
-_LOCK = threading.Lock()  # boto3's default session is not safe for concurrent client creation
+from .aws import aws_client, reset_clients
 
 _SUBJECT_UNSAFE = re.compile(r"[^\x20-\x7e]")
 MAX_SUBJECT_CHARS = 100  # SNS: ASCII, no newlines, < 100 characters
-
-
-def aws_client(service: str) -> Any:
-    """A boto3 client for `service`, created once per container (thread-safe) with bounded retries."""
-    client = _CLIENTS.get(service)
-    if client is not None:
-        return client
-    with _LOCK:
-        client = _CLIENTS.get(service)
-        if client is None:
-            import boto3
-            from botocore.config import Config
-
-            client = boto3.client(service, config=Config(retries=_RETRIES, connect_timeout=3, read_timeout=5))
-            _CLIENTS[service] = client
-    return client
-
-
-def reset_clients() -> None:
-    """Forget the cached clients (tests, or after the endpoint/credentials changed)."""
-    with _LOCK:
-        _CLIENTS.clear()
 
 
 def alert_subject(alert: AnalyzerAlert) -> str:

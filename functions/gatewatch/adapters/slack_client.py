@@ -1,0 +1,332 @@
+"""Deliver Slack messages over HTTP without losing one: retries, Retry-After, pacing, clear failures.
+
+Why stdlib urllib rather than slack_sdk: the rules here are specific — honour 429 Retry-After only
+within the Lambda's remaining time, retry connection errors and 5xx with full-jitter exponential
+backoff and a bounded number of attempts, pace to one message per second per destination, treat
+400/403/404/410 as permanent, and never let a webhook URL or token reach a log line or an exception.
+slack_sdk's retry handlers cover parts of that and would still need wrapping; forty lines of urllib
+are easier to audit.
+
+When delivery finally fails, DeliveryError propagates to the handler, which raises so that Lambda
+retries the event and the stack's dead-letter queue keeps it: an alert is never silently lost.
+"""
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import logging
+import random
+import re
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping, Protocol
+
+from ..slack import Lifecycle, SlackMessage, mark_resolved
+from .secrets import BotSecret, WebhookSecret
+from .threads import ThreadRef, ThreadStore
+
+logger = logging.getLogger("gatewatch.slack")
+
+SLACK_API_BASE = "https://slack.com/api/"
+
+
+class DeliveryError(RuntimeError):
+    """A message could not be delivered. Never carries the URL or the token, only status and Slack's error code."""
+
+    def __init__(self, message: str, *, permanent: bool, status: int | None = None, error: str | None = None,
+                 attempts: int = 0) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.status = status
+        self.error = error
+        self.attempts = attempts
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounds on how hard to try. Defaults suit a notifier with a 60 s Lambda timeout."""
+
+    max_attempts: int = 5  # total attempts per message, the first included
+    base_delay_s: float = 0.5  # backoff: sleep uniform(0, min(max_delay, base * 2**(n-1)))
+    max_delay_s: float = 8.0
+    timeout_s: float = 5.0  # per HTTP request (connect + read)
+    min_interval_s: float = 1.0  # Slack: about one message per second per webhook / channel
+    safety_margin_s: float = 3.0  # Lambda time kept back so the handler can still fail cleanly
+    max_retry_after_s: float = 60.0  # outside Lambda (no deadline), wait at most this long on a 429
+
+
+#: Slack's error codes that will not go away by retrying, with what a person should do.
+PERMANENT_CAUSES: dict[str, str] = {
+    **dict.fromkeys(("no_service", "no_service_id", "no_active_hooks", "invalid_token", "no_team", "team_disabled"),
+                    "the webhook was revoked or its Slack app removed: create a new incoming webhook and update the secret"),
+    **dict.fromkeys(("invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"),
+                    "the bot token is invalid or revoked: reinstall the app and update the secret"),
+    **dict.fromkeys(("channel_is_archived", "is_archived"),
+                    "the channel is archived: unarchive it or point the webhook/secret at another channel"),
+    "channel_not_found": "the channel was deleted or the app cannot see it: check the channel id in the secret",
+    "not_in_channel": "the bot is not a member of the channel: invite it (/invite @your-app)",
+    **dict.fromkeys(("action_prohibited", "posting_to_general_channel_denied", "restricted_action"),
+                    "a workspace admin restricted posting to this channel"),
+    **dict.fromkeys(("invalid_payload", "invalid_blocks", "invalid_blocks_format", "invalid_attachments",
+                     "msg_too_long", "too_many_attachments", "invalid_arguments"),
+                    "Slack rejected the message format: please report this as a gatewatch bug"),
+}
+_STATUS_CAUSES: dict[int, str] = {
+    400: "Slack rejected the request as invalid",
+    401: "the credentials were refused: update the secret",
+    403: "forbidden: the webhook or token was revoked, or posting is restricted",
+    404: "the webhook does not exist (revoked or mistyped): update the secret",
+    410: "the webhook is gone (revoked or the channel archived): update the secret",
+}
+_RETRYABLE_API_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout",
+                                   "ratelimited"})
+_ERROR_CODE = re.compile(r"[a-z][a-z0-9_]{1,63}")
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    headers: Mapping[str, str]  # lower-cased names
+    body: str
+
+
+def urllib_post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> HttpResponse:
+    """POST with the standard library. Connection failures and timeouts raise OSError (URLError, TimeoutError)."""
+    request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - https/loopback only
+            return HttpResponse(response.status, {k.lower(): v for k, v in response.headers.items()},
+                                response.read(65536).decode("utf-8", "replace"))
+    except urllib.error.HTTPError as err:
+        with err:
+            return HttpResponse(err.code, {k.lower(): v for k, v in (err.headers or {}).items()},
+                                err.read(65536).decode("utf-8", "replace"))
+
+
+Transport = Callable[[str, bytes, Mapping[str, str], float], HttpResponse]
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    ok: bool
+    retry: bool = False
+    retry_after_s: float | None = None
+    status: int | None = None
+    error: str | None = None
+    result: dict[str, Any] | None = None
+
+
+def destination_label(secret_value: str) -> str:
+    """A stable, non-reversible name for a webhook or token in logs ("dest-3f2a…")."""
+    return "dest-" + hashlib.sha256(secret_value.encode()).hexdigest()[:10]
+
+
+class SlackClient:
+    """Posts to incoming webhooks and calls the Web API with retries, pacing and deadline awareness."""
+
+    def __init__(self, policy: RetryPolicy | None = None, *, remaining_s: Callable[[], float] | None = None,
+                 transport: Transport = urllib_post, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep, rand: Callable[[], float] = random.random,
+                 api_base: str = SLACK_API_BASE) -> None:
+        self.policy = policy or RetryPolicy()
+        self.remaining_s = remaining_s
+        self._transport = transport
+        self._clock = clock
+        self._sleep = sleep
+        self._rand = rand
+        self._api_base = api_base
+        self._last_sent: dict[str, float] = {}
+
+    def post_webhook(self, url: str, payload: Mapping[str, Any]) -> None:
+        """Post one message to an incoming webhook (exactly once on success)."""
+        body = json.dumps(payload).encode()
+        headers = {"Content-Type": "application/json; charset=utf-8"}
+        self._send(url, body, headers, pace_key=destination_label(url), parse=_webhook_outcome)
+
+    def call(self, token: str, method: str, payload: Mapping[str, Any], *, pace_key: str | None = None) -> dict[str, Any]:
+        """Call a Web API method (chat.postMessage, chat.update) and return Slack's JSON answer."""
+        body = json.dumps(payload).encode()
+        headers = {"Content-Type": "application/json; charset=utf-8", "Authorization": f"Bearer {token}"}
+        outcome = self._send(self._api_base + method, body, headers,
+                             pace_key=pace_key or destination_label(token), parse=_api_outcome, what=method)
+        return outcome.result or {}
+
+    # --- the loop ---
+
+    def _send(self, url: str, body: bytes, headers: Mapping[str, str], *, pace_key: str,
+              parse: Callable[[HttpResponse], _Outcome], what: str = "webhook") -> _Outcome:
+        policy = self.policy
+        attempt = 0
+        while True:
+            attempt += 1
+            self._pace(pace_key)
+            try:
+                outcome = parse(self._transport(url, body, headers, policy.timeout_s))
+            except (OSError, http.client.HTTPException) as exc:  # refused, reset, DNS, timeout
+                outcome = _Outcome(ok=False, retry=True, error=_exception_name(exc))
+            finally:
+                self._last_sent[pace_key] = self._clock()
+            if outcome.ok:
+                if attempt > 1:
+                    logger.info("Slack %s delivered after %d attempts", what, attempt,
+                                extra={"destination": pace_key, "attempts": attempt})
+                return outcome
+            if not outcome.retry:
+                cause = PERMANENT_CAUSES.get(outcome.error or "") or _STATUS_CAUSES.get(outcome.status or 0) \
+                    or "Slack refused the message"
+                logger.error("Slack %s failed permanently: HTTP %s %s — %s", what, outcome.status,
+                             outcome.error or "", cause,
+                             extra={"destination": pace_key, "status": outcome.status, "slack_error": outcome.error})
+                raise DeliveryError(f"Slack {what} failed permanently (HTTP {outcome.status} {outcome.error or ''}): "
+                                    f"{cause}", permanent=True, status=outcome.status, error=outcome.error,
+                                    attempts=attempt)
+            if attempt >= policy.max_attempts:
+                raise self._give_up(what, pace_key, outcome, attempt, f"no success after {attempt} attempts")
+            delay = outcome.retry_after_s if outcome.retry_after_s is not None else self._backoff(attempt)
+            budget = self._time_budget()
+            if delay + policy.timeout_s > budget:
+                raise self._give_up(what, pace_key, outcome, attempt,
+                                    f"waiting {delay:.1f} s would exceed the remaining time ({budget:.1f} s)")
+            logger.warning("Slack %s attempt %d failed (HTTP %s %s); retrying in %.2f s", what, attempt,
+                           outcome.status, outcome.error or "", delay,
+                           extra={"destination": pace_key, "status": outcome.status, "slack_error": outcome.error})
+            self._sleep(delay)
+
+    def _give_up(self, what: str, pace_key: str, outcome: _Outcome, attempts: int, why: str) -> DeliveryError:
+        logger.error("Slack %s not delivered: %s (last: HTTP %s %s)", what, why, outcome.status, outcome.error or "",
+                     extra={"destination": pace_key, "attempts": attempts})
+        return DeliveryError(f"Slack {what} not delivered: {why} (last: HTTP {outcome.status} {outcome.error or ''})",
+                             permanent=False, status=outcome.status, error=outcome.error, attempts=attempts)
+
+    def _backoff(self, attempt: int) -> float:
+        """Full jitter: uniform(0, min(cap, base * 2**(attempt-1)))."""
+        ceiling = min(self.policy.max_delay_s, self.policy.base_delay_s * (2 ** (attempt - 1)))
+        return self._rand() * ceiling
+
+    def _time_budget(self) -> float:
+        if self.remaining_s is None:
+            return self.policy.max_retry_after_s + self.policy.timeout_s
+        return self.remaining_s() - self.policy.safety_margin_s
+
+    def _pace(self, pace_key: str) -> None:
+        last = self._last_sent.get(pace_key)
+        if last is not None:
+            wait = self.policy.min_interval_s - (self._clock() - last)
+            if wait > 0:
+                self._sleep(wait)
+
+
+def _slack_error(text: str) -> str | None:
+    m = _ERROR_CODE.match(text.strip()[:64])
+    return m.group(0) if m else None
+
+
+def _retry_after(headers: Mapping[str, str]) -> float:
+    try:
+        return max(0.0, float(headers.get("retry-after", "1")))
+    except ValueError:
+        return 1.0
+
+
+def _webhook_outcome(resp: HttpResponse) -> _Outcome:
+    if 200 <= resp.status < 300:
+        return _Outcome(ok=True, status=resp.status)
+    error = _slack_error(resp.body)
+    if resp.status == 429:
+        return _Outcome(ok=False, retry=True, retry_after_s=_retry_after(resp.headers), status=429, error=error)
+    if resp.status >= 500 or resp.status == 408:
+        return _Outcome(ok=False, retry=True, status=resp.status, error=error)
+    return _Outcome(ok=False, retry=False, status=resp.status, error=error)
+
+
+def _api_outcome(resp: HttpResponse) -> _Outcome:
+    if resp.status == 429 or resp.status >= 500 or resp.status == 408:
+        return _webhook_outcome(resp)
+    try:
+        answer = json.loads(resp.body)
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        return _Outcome(ok=False, retry=not 400 <= resp.status < 500, status=resp.status, error=_slack_error(resp.body))
+    if answer.get("ok") is True:
+        return _Outcome(ok=True, status=resp.status, result=answer)
+    error = _slack_error(str(answer.get("error") or "")) or "unknown_error"
+    return _Outcome(ok=False, retry=error in _RETRYABLE_API_ERRORS, status=resp.status, error=error,
+                    retry_after_s=_retry_after(resp.headers) if error == "ratelimited" else None)
+
+
+def _exception_name(exc: BaseException) -> str:
+    """A connection failure's class (and errno), never its text: some carry the URL."""
+    reason = getattr(exc, "reason", None)
+    inner = reason if isinstance(reason, BaseException) else exc
+    name = type(inner).__name__
+    errno = getattr(inner, "errno", None)
+    return f"{name}" + (f"[{errno}]" if errno else "")
+
+
+# --- delivery strategies (what the handler picks from its configuration) --------------------------
+
+class Delivery(Protocol):
+    def deliver(self, message: SlackMessage) -> None: ...
+
+
+class LogDelivery:
+    """Slack not configured: log the formatted message so it is still seen (and testable)."""
+
+    def __init__(self, log: Any = logger) -> None:
+        self._log = log
+
+    def deliver(self, message: SlackMessage) -> None:
+        self._log.info("Slack not configured; formatted alert follows",
+                       extra={"slack_text": message.text, "slack_payload": message.to_payload()})
+
+
+class WebhookDelivery:
+    """Incoming webhook: every message is a new post (webhooks cannot thread or edit)."""
+
+    def __init__(self, client: SlackClient, secret: Callable[[], WebhookSecret]) -> None:
+        self._client = client
+        self._secret = secret
+
+    def deliver(self, message: SlackMessage) -> None:
+        self._client.post_webhook(self._secret().url, message.to_payload())
+
+
+class BotDelivery:
+    """Bot token: one thread per alarm; OK replies in the thread and marks the original resolved."""
+
+    def __init__(self, client: SlackClient, secret: Callable[[], BotSecret], threads: ThreadStore | None,
+                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+        self._client = client
+        self._secret = secret
+        self._threads = threads
+        self._now = now
+
+    def deliver(self, message: SlackMessage) -> None:
+        bot = self._secret()
+        payload = message.to_payload()
+        key = message.thread_key if self._threads is not None else None
+        ref = self._threads.get(key) if key and message.lifecycle is not Lifecycle.OPEN else None
+        if ref is None:
+            answer = self._post(bot, {**payload, "channel": bot.channel})
+            if key and message.lifecycle in (Lifecycle.OPEN, Lifecycle.CONTINUE) and answer.get("ts"):
+                self._threads.put(ThreadRef(key=key, channel=str(answer.get("channel") or bot.channel),
+                                            ts=str(answer["ts"]), message=payload))
+            return
+        reply = {**payload, "channel": ref.channel, "thread_ts": ref.ts}
+        if message.lifecycle is Lifecycle.CONTINUE:
+            reply["reply_broadcast"] = True  # a repeat of a critical cause should be seen in the channel
+        self._post(bot, reply)
+        if message.lifecycle is Lifecycle.RESOLVE:
+            if ref.message:
+                when = self._now().strftime("%Y-%m-%d %H:%M:%S UTC")
+                update = {**mark_resolved(ref.message, when), "channel": ref.channel, "ts": ref.ts}
+                self._client.call(bot.token, "chat.update", update, pace_key=ref.channel)
+            self._threads.delete(ref.key)
+
+    def _post(self, bot: BotSecret, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self._client.call(bot.token, "chat.postMessage", body, pace_key=str(body.get("channel")))

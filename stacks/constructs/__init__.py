@@ -1,0 +1,1 @@
+"""One construct per concern: functions, ingestion, alerting, dashboard."""

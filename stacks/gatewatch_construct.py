@@ -1,0 +1,304 @@
+"""`Gatewatch`: add gatewatch to your own CDK app in one line.
+
+    Gatewatch(self, "Gatewatch", rest_apis=[orders_api], http_apis=[users_api],
+              config={"slack": {"webhookSecretName": "gatewatch/slack"}})
+
+For each RestApi / HttpApi (or Stage / HttpStage) it is given, it sets the recommended access-log
+format (every field the classifier reads) with a log group it creates, turns on INFO execution
+logging for REST stages and creates their execution log group, then wires the analyzer, notifier,
+alarms and dashboards exactly as the standalone stack does for the APIs listed in `config["apis"]`.
+A stage that already logs access with a custom format lacking fields the classifier needs fails
+synth with the list of missing `$context` variables.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import aws_cdk as cdk
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from gatewatch.alarm_specs import Thresholds, api_alarm_specs, health_alarm_specs
+from gatewatch.naming import execution_log_group
+
+from .config import GatewatchConfig, GatewatchConfigError, parse_config
+from .constructs.alerting import GatewatchAlerting
+from .constructs.dashboard import GatewatchDashboards, StagePanel, dashboard_url_prefix
+from .constructs.functions import AlertingTargets, GatewatchFunctions, retained_log_group
+from .constructs.ingestion import GatewatchIngestion, LogSource
+
+# --------------------------------------------------------------------------- access-log format
+
+#: key -> $context variable; keys are the variable names themselves (a naming style the parser reads).
+_COMMON_FIELDS = (
+    "requestId", "extendedRequestId", "apiId", "stage", "httpMethod", "status", "protocol", "responseLength",
+    "requestTimeEpoch", "responseLatency", "integrationLatency", "integrationStatus", "integration.status",
+    "integration.error", "integrationErrorMessage", "error.responseType", "error.message", "authorizer.error",
+)
+REST_ACCESS_LOG_VARIABLES = _COMMON_FIELDS + (
+    "resourcePath", "authorizer.latency", "authorizer.status", "wafResponseCode", "waf.status", "waf.error",
+    "identity.apiKeyId",
+)
+HTTP_ACCESS_LOG_VARIABLES = _COMMON_FIELDS + ("routeKey",)
+
+#: What the classifier cannot do without (alternatives: any one of the tuple). The rest are recommended.
+REQUIRED_ACCESS_LOG_VARIABLES: tuple[tuple[str, ...], ...] = (
+    ("requestId", "extendedRequestId"),
+    ("status",),
+    ("apiId",),
+    ("stage",),
+    ("resourcePath", "routeKey"),
+    ("error.responseType",),
+    ("error.message",),
+    ("integration.error", "integrationErrorMessage"),
+    ("integration.status",),
+    ("integrationStatus", "integration.integrationStatus"),
+    ("integrationLatency", "integration.latency"),
+    ("responseLatency",),
+)
+
+
+def recommended_access_log_format(variables: Sequence[str] = REST_ACCESS_LOG_VARIABLES) -> str:
+    """One JSON object per request, every value quoted (`-` stays a valid string when a value is absent)."""
+    return "{" + ",".join(f'"{v}":"$context.{v}"' for v in variables) + "}"
+
+
+def missing_access_log_variables(log_format: str) -> list[str]:
+    """The required `$context` variables a format lacks (each alternative group reported once)."""
+    missing = []
+    for group in REQUIRED_ACCESS_LOG_VARIABLES:
+        if not any(re.search(r"\$context\." + re.escape(v) + r"(?![A-Za-z0-9_.])", log_format) for v in group):
+            missing.append(" or ".join(f"$context.{v}" for v in group))
+    return missing
+
+
+# --------------------------------------------------------------------------- the construct
+
+
+@dataclass(frozen=True)
+class _Target:
+    """One watched stage, with its log groups as constructs."""
+
+    api_id: str
+    stage: str
+    dimension: str
+    settings: dict[str, Any]  # the GATEWATCH_APIS entry
+    thresholds: Thresholds
+    access_log_group: logs.ILogGroup | None
+    execution_log_group: logs.ILogGroup | None
+    existing_filters: int = 0
+
+
+class Gatewatch(Construct):
+    """Everything gatewatch deploys, for the APIs in `config` plus the in-app `rest_apis` / `http_apis`."""
+
+    def __init__(self, scope: Construct, id: str, *, config: GatewatchConfig | Mapping[str, Any] | None = None,
+                 rest_apis: Sequence[apigw.RestApi | apigw.Stage] = (),
+                 http_apis: Sequence[apigwv2.HttpApi | apigwv2.HttpStage] = (),
+                 execution_logging: bool = True) -> None:
+        super().__init__(scope, id)
+        if not isinstance(config, GatewatchConfig):
+            config = parse_config(dict(config or {}), require_apis=False)
+        self.config = config
+        stack = cdk.Stack.of(self)
+        targets = [self._configured_target(i, api) for i, api in enumerate(config.apis)]
+        targets += [self._rest_target(i, api, execution_logging) for i, api in enumerate(rest_apis)]
+        targets += [self._http_target(i, api) for i, api in enumerate(http_apis)]
+        if not targets:
+            raise GatewatchConfigError(["Gatewatch has no API to watch: pass rest_apis / http_apis, or list apis in the config"])
+        self._check_unique(targets)
+        self.targets = tuple(targets)
+
+        self.alerting = GatewatchAlerting(self, "Alerting", alert_email=config.alert_email)
+        self.functions = GatewatchFunctions(
+            self, "Functions", config=config, apis_json=stack.to_json_string([t.settings for t in targets]),
+            dashboard_url_prefix=dashboard_url_prefix(),
+            targets=AlertingTargets(key=self.alerting.key, topic=self.alerting.topic,
+                                    table_name=self.alerting.state_table.table_name,
+                                    table_arn=self.alerting.state_table.table_arn,
+                                    dead_letter_queue=self.alerting.dead_letter_queue),
+        )
+        sources = [LogSource(group, t.existing_filters) for t in targets
+                   for group in (t.access_log_group, t.execution_log_group) if group is not None]
+        self.ingestion = GatewatchIngestion(
+            self, "Ingestion", mode=config.ingestion, sources=sources, analyzer=self.functions.analyzer,
+            dead_letter_queue=self.alerting.dead_letter_queue, kinesis_settings=config.kinesis,
+            excluded_log_group_names=[self.functions.analyzer_log_group.log_group_name,
+                                      self.functions.notifier_log_group.log_group_name],
+        )
+
+        panels = []
+        for i, t in enumerate(targets):
+            specs = api_alarm_specs(t.dimension, t.stage, t.thresholds, config.metric_namespace)
+            alarms = self.alerting.add_alarms(specs, id_prefix=f"Api{i}")
+            panels.append(StagePanel(
+                api=t.dimension, stage=t.stage,
+                access_log_group_name=t.access_log_group.log_group_name if t.access_log_group else None,
+                execution_log_group_name=t.execution_log_group.log_group_name if t.execution_log_group else None,
+                alarms=[self._alarm_ref(a) for a in alarms]))
+        health = self.alerting.add_alarms(health_alarm_specs(
+            stack.stack_name, analyzer_function=self.functions.analyzer.function_name,
+            notifier_function=self.functions.notifier.function_name,
+            dead_letter_queue=self.alerting.dead_letter_queue.queue_name, thresholds=config.health,
+            namespace=config.metric_namespace), id_prefix="Health")
+        self.dashboards = GatewatchDashboards(self, "Dashboards", panels=panels, namespace=config.metric_namespace,
+                                              health_alarms=[self._alarm_ref(a) for a in health])
+        self._outputs()
+
+    # ----------------------------------------------------------------- targets
+
+    def _configured_target(self, i: int, api: Any) -> _Target:
+        access = (logs.LogGroup.from_log_group_name(self, f"AccessLogs{i}", api.access_log_group)
+                  if api.access_log_group else None)
+        execution: logs.ILogGroup | None = None
+        if api.execution_logs and api.create_execution_log_group:
+            # created here so gatewatch owns its retention and can subscribe before API Gateway writes
+            execution = retained_log_group(self, f"ExecutionLogs{i}", self.config.log_retention_days,
+                                           log_group_name=api.execution_log_group)
+        elif api.execution_logs:
+            execution = logs.LogGroup.from_log_group_name(self, f"ExecutionLogs{i}", api.execution_log_group)
+        return _Target(api.api_id, api.stage, api.dimension, api.engine_settings(), api.thresholds, access, execution,
+                       api.existing_subscription_filters)
+
+    def _settings(self, api_id: str, name: str) -> dict[str, Any]:
+        return {"apiId": api_id, "name": name, "integrationTimeoutMs": 29_000}
+
+    def _rest_target(self, i: int, api: apigw.RestApi | apigw.Stage, execution_logging: bool) -> _Target:
+        stage = api.deployment_stage if isinstance(api, apigw.RestApi) else api
+        rest_api = stage.rest_api
+        name = rest_api.rest_api_name if not cdk.Token.is_unresolved(rest_api.rest_api_name) else rest_api.node.id
+        cfn_stage = stage.node.default_child
+        assert isinstance(cfn_stage, apigw.CfnStage)
+        stage_name = _concrete_stage_name(cfn_stage.stage_name, stage.stage_name)
+        access = self._access_log(f"RestAccessLogs{i}", cfn_stage, cfn_stage.access_log_setting, REST_ACCESS_LOG_VARIABLES,
+                                  lambda arn, fmt: setattr(cfn_stage, "access_log_setting",
+                                                           apigw.CfnStage.AccessLogSettingProperty(destination_arn=arn, format=fmt)))
+        execution = None
+        if execution_logging:
+            _enable_execution_logging(cfn_stage)
+            execution = retained_log_group(self, f"RestExecutionLogs{i}", self.config.log_retention_days,
+                                           log_group_name=execution_log_group(rest_api.rest_api_id, stage_name))
+            stage.node.add_dependency(execution)  # exists before API Gateway would create it
+        return _Target(rest_api.rest_api_id, stage_name, name, self._settings(rest_api.rest_api_id, name),
+                       self.config.thresholds, access, execution)
+
+    def _http_target(self, i: int, api: apigwv2.HttpApi | apigwv2.HttpStage) -> _Target:
+        if isinstance(api, apigwv2.HttpApi):
+            if api.default_stage is None:
+                raise GatewatchConfigError([f"Gatewatch: HttpApi {api.node.path} has no default stage; pass its HttpStage"])
+            http_api, stage = api, api.default_stage
+        else:
+            http_api, stage = api.api, api
+        name = getattr(http_api, "http_api_name", None)
+        if not name or cdk.Token.is_unresolved(name):
+            name = http_api.node.id
+        cfn_stage = stage.node.default_child
+        assert isinstance(cfn_stage, apigwv2.CfnStage)
+        stage_name = _concrete_stage_name(cfn_stage.stage_name, stage.stage_name)
+        access = self._access_log(f"HttpAccessLogs{i}", cfn_stage, cfn_stage.access_log_settings, HTTP_ACCESS_LOG_VARIABLES,
+                                  lambda arn, fmt: setattr(cfn_stage, "access_log_settings",
+                                                           apigwv2.CfnStage.AccessLogSettingsProperty(destination_arn=arn, format=fmt)))
+        return _Target(http_api.api_id, stage_name, name, self._settings(http_api.api_id, name),
+                       self.config.thresholds, access, None)
+
+    def _access_log(self, id: str, cfn_stage: cdk.CfnResource, current: Any, variables: Sequence[str],
+                    apply: Any) -> logs.ILogGroup:
+        """Set the recommended format on a stage without access logging, or check the one it has."""
+        if current is None:
+            group = retained_log_group(self, id, self.config.log_retention_days,
+                                       removal_policy=cdk.RemovalPolicy.RETAIN)  # API logs are the user's data
+            apply(group.log_group_arn, recommended_access_log_format(variables))
+            return group
+        log_format = getattr(current, "format", None)
+        destination = getattr(current, "destination_arn", None)
+        if not isinstance(log_format, str) or not destination:
+            raise GatewatchConfigError([f"Gatewatch: stage {cfn_stage.node.path} logs access without a format gatewatch "
+                                        "can check; set a JSON format (Gatewatch.recommended_access_log_format())"])
+        missing = missing_access_log_variables(log_format)
+        if missing:
+            raise GatewatchConfigError([
+                f"Gatewatch: the access-log format of stage {cfn_stage.node.path} lacks fields the classifier needs: "
+                f"{', '.join(missing)}. Add them, or drop the custom format and let Gatewatch set its recommended one "
+                "(gatewatch_construct.recommended_access_log_format())."])
+        in_app = self._in_app_log_group(destination)
+        if in_app is not None:  # refer to it by Ref, like the app's own subscription filters do
+            return logs.LogGroup.from_log_group_name(self, id, in_app.ref)
+        return logs.LogGroup.from_log_group_arn(self, id, destination)
+
+    def _in_app_log_group(self, destination_arn: str) -> logs.CfnLogGroup | None:
+        """The CfnLogGroup of this stack a destination ARN points at (`Fn::GetAtt [id, Arn]`), if any."""
+        stack = cdk.Stack.of(self)
+        resolved = stack.resolve(destination_arn)
+        if not (isinstance(resolved, dict) and "Fn::GetAtt" in resolved):
+            return None
+        logical = resolved["Fn::GetAtt"][0]
+        for node in stack.node.find_all():
+            if isinstance(node, logs.CfnLogGroup) and stack.resolve(stack.get_logical_id(node)) == logical:
+                return node
+        return None
+
+    @staticmethod
+    def _check_unique(targets: Sequence[_Target]) -> None:
+        seen: set[tuple[str, str]] = set()
+        for t in targets:
+            if (t.dimension, t.stage) in seen:
+                raise GatewatchConfigError([f"Gatewatch: two APIs are named {t.dimension!r} with stage {t.stage!r}; "
+                                            "metrics, alarms and dashboards would mix — give each API its own name"])
+            seen.add((t.dimension, t.stage))
+
+    def _alarm_ref(self, alarm: cloudwatch.CfnAlarm) -> cloudwatch.IAlarm:
+        return cloudwatch.Alarm.from_alarm_arn(self, f"{alarm.node.id}Ref", alarm.attr_arn)
+
+    def _outputs(self) -> None:
+        for i, (api, url) in enumerate(self.dashboards.urls.items()):
+            cdk.CfnOutput(self, f"DashboardUrl{i}", value=url, description=f"gatewatch dashboard of {api}")
+        cdk.CfnOutput(self, "AlertTopicArn", value=self.alerting.topic.topic_arn,
+                      description="SNS topic every gatewatch alert goes to (subscribe more endpoints here)")
+        cdk.CfnOutput(self, "DeadLetterQueueUrl", value=self.alerting.dead_letter_queue.queue_url,
+                      description="Events and alerts that failed after retries (inspect and redrive)")
+        if self.ingestion.stream is not None:
+            cdk.CfnOutput(self, "StreamName", value=self.ingestion.stream.stream_name,
+                          description="Kinesis stream the log subscriptions feed")
+        if self.ingestion.cross_account_destination is not None:
+            cdk.CfnOutput(self, "CrossAccountDestinationArn", value=self.ingestion.cross_account_destination.attr_arn,
+                          description="CloudWatch Logs destination other accounts subscribe their log groups to")
+
+    recommended_access_log_format = staticmethod(recommended_access_log_format)
+
+
+def _concrete_stage_name(*candidates: str | None) -> str:
+    """The stage's literal name (the L2 `stage_name` is a Ref; the L1 property holds the string)."""
+    for name in candidates:
+        if name and not cdk.Token.is_unresolved(name):
+            return name
+    raise GatewatchConfigError(["Gatewatch: a stage name must be a literal string (it names the execution log group, "
+                                "the Stage metric dimension and the alarms)"])
+
+
+def _enable_execution_logging(cfn_stage: apigw.CfnStage) -> None:
+    """INFO execution logging on every method of the stage, unless the stage already logs at INFO or ERROR.
+
+    Data tracing (full request/response bodies) stays off: gatewatch needs the cause lines, not payloads.
+    """
+    current = cfn_stage.method_settings
+    settings = list(current) if isinstance(current, list) else []
+    for i, item in enumerate(settings):
+        values = dict(getattr(item, "_values", {}))
+        if values.get("http_method") == "*" and values.get("resource_path") == "/*":
+            if values.get("logging_level") not in ("INFO", "ERROR"):
+                values["logging_level"] = "INFO"
+                settings[i] = apigw.CfnStage.MethodSettingProperty(**values)
+            cfn_stage.method_settings = settings
+            return
+    settings.append(apigw.CfnStage.MethodSettingProperty(http_method="*", resource_path="/*", logging_level="INFO",
+                                                         data_trace_enabled=False))
+    cfn_stage.method_settings = settings
+
+
+__all__ = ["Gatewatch", "HTTP_ACCESS_LOG_VARIABLES", "REQUIRED_ACCESS_LOG_VARIABLES", "REST_ACCESS_LOG_VARIABLES",
+           "missing_access_log_variables", "recommended_access_log_format"]

@@ -1,0 +1,156 @@
+"""A real HTTP server on 127.0.0.1 (ephemeral port) that plays Slack for the delivery tests.
+
+It serves an incoming-webhook path (`/services/T…/B…/…`) and the Web API methods the notifier
+uses (`/api/chat.postMessage`, `/api/chat.update`). Every request is recorded with its body, headers
+and arrival time (time.monotonic). Answers are scripted per request, in order; when the script is
+empty the stub answers like Slack does on success. Scripts: ok, 429 with Retry-After, 500,
+404 no_service, 410, a Web API error, or a hang longer than the client's timeout.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+WEBHOOK_PATH = "/services/T0GATEWATCH/B0GATEWATCH/xyzSECRETwebhookTOKEN42"
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int = 200
+    body: str | None = None  # None: Slack's success body for the path
+    headers: tuple[tuple[str, str], ...] = ()
+    delay_s: float = 0.0  # sleep before answering (a hang when longer than the client timeout)
+
+
+OK = Answer()
+
+
+def rate_limited(retry_after: int | str = 1) -> Answer:
+    return Answer(429, "rate_limited", (("Retry-After", str(retry_after)),))
+
+
+def server_error() -> Answer:
+    return Answer(500, "internal_error")
+
+
+def no_service() -> Answer:
+    return Answer(404, "no_service")
+
+
+def gone() -> Answer:
+    return Answer(410, "channel_is_archived")
+
+
+def hang(seconds: float) -> Answer:
+    return Answer(200, None, (), seconds)
+
+
+def api_error(error: str) -> Answer:
+    return Answer(200, json.dumps({"ok": False, "error": error}))
+
+
+@dataclass(frozen=True)
+class Recorded:
+    path: str
+    body: bytes
+    headers: dict[str, str]
+    at: float  # time.monotonic() on arrival
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class SlackStub:
+    """Start with `with SlackStub() as slack:`; script answers with `slack.script(...)`."""
+
+    requests: list[Recorded] = field(default_factory=list)
+    _answers: deque = field(default_factory=deque)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _ts: int = 0
+
+    def __enter__(self) -> "SlackStub":
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                stub._record(Recorded(self.path, body, {k.lower(): v for k, v in self.headers.items()},
+                                      time.monotonic()))
+                answer = stub._next_answer()
+                if answer.delay_s:
+                    time.sleep(answer.delay_s)
+                text = answer.body if answer.body is not None else stub._success_body(self.path, body)
+                data = text.encode()
+                try:
+                    self.send_response(answer.status)
+                    for name, value in answer.headers:
+                        self.send_header(name, value)
+                    self.send_header("Content-Type", "application/json" if text.startswith("{") else "text/plain")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (timeout): exactly what a hang is for
+
+            def log_message(self, *args: Any) -> None:  # keep test output clean
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def webhook_url(self) -> str:
+        return self.base_url + WEBHOOK_PATH
+
+    @property
+    def api_base(self) -> str:
+        return self.base_url + "/api/"
+
+    def script(self, *answers: Answer) -> None:
+        with self._lock:
+            self._answers.extend(answers)
+
+    def calls(self, path_suffix: str) -> list[Recorded]:
+        return [r for r in self.requests if r.path.endswith(path_suffix)]
+
+    def _record(self, rec: Recorded) -> None:
+        with self._lock:
+            self.requests.append(rec)
+
+    def _next_answer(self) -> Answer:
+        with self._lock:
+            return self._answers.popleft() if self._answers else OK
+
+    def _success_body(self, path: str, body: bytes) -> str:
+        if not path.startswith("/api/"):
+            return "ok"
+        try:
+            sent = json.loads(body)
+        except ValueError:
+            return json.dumps({"ok": False, "error": "invalid_json"})
+        if path.endswith("/chat.update"):
+            return json.dumps({"ok": True, "channel": sent.get("channel"), "ts": sent.get("ts")})
+        with self._lock:
+            self._ts += 1
+            ts = f"1764079200.{self._ts:06d}"
+        return json.dumps({"ok": True, "channel": sent.get("channel"), "ts": ts, "message": {"ts": ts}})

@@ -1,0 +1,128 @@
+"""The chained test: a hostile request -> the real analyzer handler -> moto SNS (tapped by SQS) ->
+the real notifier handler (webhook secret in moto Secrets Manager) -> the loopback Slack stub.
+
+The request's path, error message and user agent carry Slack control sequences and a credential;
+what Slack receives must contain none of them unescaped, and no credential at all.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Iterator
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities import parameters
+from moto import mock_aws
+
+from analyzer import handler as analyzer
+from notifier import handler as notifier
+from gatewatch.adapters.slack_client import RetryPolicy, SlackClient
+from tests.functional.slack_stub import WEBHOOK_PATH, SlackStub
+from tests.helpers import subscription_event, subscription_payload
+
+REGION = "eu-west-1"
+T0_MS = 1764075600000
+ACCESS_GROUP = "/aws/apigateway/orders-prod-access"
+TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJldmlsIn0.c2lnbmF0dXJlLXNlY3JldA"
+INJECTIONS = ("<!channel>", "<!here>", "<http://evil.example|click>")
+HOSTILE = " ".join(INJECTIONS) + f" Authorization: Bearer {TOKEN}"
+ENV_TO_CLEAR = ("GATEWATCH_APIS", "GATEWATCH_ALERT_CATEGORIES", "GATEWATCH_SLACK_BOT_SECRET", "GATEWATCH_ROUTE_CAP",
+                "GATEWATCH_FIELD_MAP", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_DEV", "AWS_ENDPOINT_URL")
+
+
+class Context:
+    function_name = "gatewatch-notifier"
+    memory_limit_in_mb = 256
+    invoked_function_arn = f"arn:aws:lambda:{REGION}:111122223333:function:gatewatch-notifier"
+    aws_request_id = "chain-1"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+def hostile_access_lines(n: int = 3) -> list[str]:
+    """JSON access-log lines of a broken deploy, each request's path and error message hostile."""
+    lines = []
+    for i in range(n):
+        lines.append(json.dumps({
+            "requestId": f"7d1e0c5a-0b3e-4a51-9c1d-{i:012x}", "apiId": "a1b2c3d4e5", "stage": "prod",
+            "httpMethod": "POST", "resourcePath": "/orders/{id}", "path": f"/prod/orders/{HOSTILE}",
+            "status": "500", "protocol": "HTTP/1.1", "responseLength": "36", "ip": "198.51.100.7",
+            "userAgent": HOSTILE, "requestTime": "25/Nov/2025:13:00:00 +0000",
+            "error.responseType": "API_CONFIGURATION_ERROR",
+            "error.message": f"Execution failed due to configuration error: {HOSTILE}",
+            "integrationLatency": "-", "responseLatency": "12",
+        }))
+    return lines
+
+
+def strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield k
+            yield from strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from strings(v)
+
+
+@pytest.fixture
+def chain(monkeypatch):
+    for name in ENV_TO_CLEAR:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in {"AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
+                        "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(name, value)
+    parameters.clear_caches()
+    with mock_aws(), SlackStub() as slack:
+        sns, sqs, ddb = (boto3.client(s) for s in ("sns", "sqs", "dynamodb"))
+        topic = sns.create_topic(Name="gatewatch-alerts")["TopicArn"]
+        queue = sqs.create_queue(QueueName="tap")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+        ddb.create_table(TableName="gatewatch-state", BillingMode="PAY_PER_REQUEST",
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+        boto3.client("secretsmanager").create_secret(Name="gatewatch/slack", SecretString=slack.webhook_url)
+        monkeypatch.setenv("GATEWATCH_ALERT_TOPIC_ARN", topic)
+        monkeypatch.setenv("GATEWATCH_STATE_TABLE", "gatewatch-state")
+        monkeypatch.setenv("GATEWATCH_SLACK_SECRET", "gatewatch/slack")
+        monkeypatch.setattr(analyzer, "clock", lambda: T0_MS / 1000 + 30)
+        monkeypatch.setattr(notifier, "slack_client", SlackClient(
+            RetryPolicy(max_attempts=2, base_delay_s=0.01, timeout_s=2.0, min_interval_s=0.0)))
+        analyzer.reset_state()
+        yield {"sqs": sqs, "queue": queue, "slack": slack}
+        analyzer.reset_state()
+    parameters.clear_caches()
+
+
+def test_a_hostile_request_reaches_slack_escaped_and_without_its_credential(chain, caplog, capsys):
+    caplog.set_level(logging.INFO)
+    slack, sqs = chain["slack"], chain["sqs"]
+    # GIVEN the analyzer reads a broken deploy whose requests carry Slack control sequences and a token
+    analyzer.handle(subscription_event(subscription_payload(ACCESS_GROUP, hostile_access_lines(), start_ms=T0_MS)))
+    (published,) = sqs.receive_message(QueueUrl=chain["queue"], MaxNumberOfMessages=10)["Messages"]
+    envelope = json.loads(published["Body"])
+    assert json.loads(envelope["Message"])["schema"].startswith("gatewatch.alert/v1")
+
+    # WHEN the notifier receives what the analyzer published
+    notifier.lambda_handler({"Records": [{"EventSource": "aws:sns", "Sns": envelope}]}, Context())
+
+    # THEN Slack got one message, about the cause, with the samples' evidence escaped ...
+    (delivered,) = slack.requests
+    payload = delivered.json
+    texts = list(strings(payload))
+    everything = "\n".join(texts)
+    assert "CONFIGURATION_ERROR" in everything and "7d1e0c5a-0b3e-4a51-9c1d-000000000000" in everything
+    # ... none of the injections unescaped, no '<' or '>' at all (we send no mrkdwn links), and no credential
+    for injection in INJECTIONS:
+        assert injection not in everything and injection not in delivered.body.decode()
+    assert not [t for t in texts if "<" in t or ">" in t]
+    assert "&lt;!channel&gt;" in everything  # shown, as text, not dropped: the responder sees what was sent
+    assert TOKEN not in delivered.body.decode() and TOKEN[:20] not in everything
+    # ... and the webhook URL is in no log line
+    captured = capsys.readouterr().out + caplog.text + "".join(str(r.__dict__) for r in caplog.records)
+    assert WEBHOOK_PATH not in captured

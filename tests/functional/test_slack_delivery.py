@@ -1,0 +1,162 @@
+"""Delivery over real HTTP to a loopback Slack: retries, Retry-After, pacing, permanent failures, secrecy."""
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+
+from gatewatch.adapters.slack_client import DeliveryError, RetryPolicy, SlackClient
+from tests.functional.slack_stub import (
+    WEBHOOK_PATH,
+    SlackStub,
+    api_error,
+    gone,
+    hang,
+    no_service,
+    rate_limited,
+    server_error,
+)
+
+FAST = RetryPolicy(max_attempts=4, base_delay_s=0.05, max_delay_s=0.2, timeout_s=0.5, min_interval_s=1.0,
+                   safety_margin_s=0.5)
+PAYLOAD = {"text": "CRITICAL: 3 requests failed with MALFORMED_RESPONSE", "blocks": []}
+SECRET_PART = WEBHOOK_PATH.rsplit("/", 1)[-1]
+BOT_TOKEN = "xoxb-111-222-gatewatchSECRETtoken"
+
+
+@pytest.fixture
+def slack():
+    with SlackStub() as stub:
+        yield stub
+
+
+@pytest.fixture(autouse=True)
+def no_secret_in_logs(caplog, capsys):
+    """Every test: neither the webhook URL nor the bot token may appear in any captured output."""
+    caplog.set_level(logging.DEBUG)
+    yield
+    out, err = capsys.readouterr()
+    captured = caplog.text + out + err + "".join(str(r.__dict__) for r in caplog.records)
+    assert SECRET_PART not in captured
+    assert "127.0.0.1:" not in captured
+    assert BOT_TOKEN not in captured
+
+
+def client(**kw) -> SlackClient:
+    return SlackClient(kw.pop("policy", FAST), **kw)
+
+
+def test_a_message_slack_accepts_is_posted_exactly_once(slack):
+    # GIVEN a healthy webhook WHEN one message is posted
+    client().post_webhook(slack.webhook_url, PAYLOAD)
+    # THEN Slack received exactly that body, once
+    assert [r.json for r in slack.requests] == [PAYLOAD]
+    assert slack.requests[0].headers["content-type"].startswith("application/json")
+
+
+def test_429_waits_for_retry_after_then_delivers_once(slack):
+    # GIVEN Slack rate-limits the first post for 1 s
+    slack.script(rate_limited(retry_after=1))
+    # WHEN the message is posted
+    client().post_webhook(slack.webhook_url, PAYLOAD)
+    # THEN it was retried exactly once, no earlier than Retry-After, and delivered once
+    first, second = slack.requests
+    assert second.at - first.at >= 1.0
+    assert second.json == PAYLOAD and len(slack.requests) == 2
+
+
+def test_429_retry_after_beyond_the_remaining_lambda_time_fails_without_waiting(slack):
+    # GIVEN 2 s of Lambda time left and Slack asks to wait 30 s
+    slack.script(rate_limited(retry_after=30))
+    started = time.monotonic()
+    # WHEN the message is posted THEN it fails at once (not permanent: Lambda retries, then the DLQ)
+    with pytest.raises(DeliveryError) as caught:
+        client(remaining_s=lambda: 2.0).post_webhook(slack.webhook_url, PAYLOAD)
+    assert not caught.value.permanent and caught.value.status == 429
+    assert time.monotonic() - started < 1.0
+    assert len(slack.requests) == 1
+
+
+def test_5xx_is_retried_with_backoff_until_it_succeeds(slack, caplog):
+    # GIVEN two server errors before success
+    slack.script(server_error(), server_error())
+    sleeps: list[float] = []
+    # WHEN posted (full jitter: the random draw is 1.0, so each sleep is the backoff ceiling)
+    client(sleep=lambda s: (sleeps.append(s), time.sleep(s)), rand=lambda: 1.0).post_webhook(slack.webhook_url, PAYLOAD)
+    # THEN exactly three requests; backoff ceilings 0.05 then 0.1 (pacing waits top up to 1 s between sends)
+    assert len(slack.requests) == 3
+    assert sleeps[0] == pytest.approx(0.05) and 0.1 in [pytest.approx(s) for s in sleeps]
+    assert "retrying" in caplog.text
+
+
+def test_full_jitter_draws_between_zero_and_the_exponential_ceiling():
+    # GIVEN a random draw of 0.5 WHEN backing off on attempts 1..5 THEN half of min(cap, base*2^(n-1))
+    c = SlackClient(RetryPolicy(base_delay_s=0.5, max_delay_s=3.0), rand=lambda: 0.5)
+    assert [c._backoff(n) for n in range(1, 6)] == [0.25, 0.5, 1.0, 1.5, 1.5]
+
+
+def test_persistent_5xx_gives_up_after_the_bounded_attempts_and_raises(slack):
+    slack.script(*[server_error()] * 10)
+    with pytest.raises(DeliveryError) as caught:
+        client(policy=RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.02, timeout_s=0.5,
+                                  min_interval_s=0.0)).post_webhook(slack.webhook_url, PAYLOAD)
+    assert len(slack.requests) == 3
+    assert not caught.value.permanent and caught.value.attempts == 3
+    assert SECRET_PART not in str(caught.value) and "127.0.0.1" not in str(caught.value)
+
+
+def test_a_hang_longer_than_the_timeout_is_retried_and_delivered(slack):
+    # GIVEN Slack hangs past the 0.5 s client timeout once
+    slack.script(hang(1.5))
+    client(policy=RetryPolicy(max_attempts=3, base_delay_s=0.01, timeout_s=0.5, min_interval_s=0.0)).post_webhook(
+        slack.webhook_url, PAYLOAD)
+    # THEN a second request carried the same message
+    assert len(slack.requests) == 2 and slack.requests[1].json == PAYLOAD
+
+
+@pytest.mark.parametrize("answer, error, cause", [
+    (no_service(), "no_service", "revoked"),
+    (gone(), "channel_is_archived", "archived"),
+])
+def test_revoked_or_archived_webhook_is_permanent_with_a_clear_log_line(slack, caplog, answer, error, cause):
+    # GIVEN the webhook was revoked (404 no_service) or the channel archived (410)
+    slack.script(answer)
+    # WHEN posting THEN it fails after one request, permanently, naming the cause
+    with pytest.raises(DeliveryError) as caught:
+        client().post_webhook(slack.webhook_url, PAYLOAD)
+    assert len(slack.requests) == 1
+    assert caught.value.permanent and caught.value.error == error
+    line = next(r.getMessage() for r in caplog.records if r.levelno == logging.ERROR)
+    assert error in line and cause in line
+
+
+def test_messages_to_one_destination_are_paced_one_per_second(slack):
+    c = client()
+    for i in range(3):
+        c.post_webhook(slack.webhook_url, {"text": f"message {i}"})
+    arrivals = [r.at for r in slack.requests]
+    assert [r.json["text"] for r in slack.requests] == ["message 0", "message 1", "message 2"]
+    assert all(b - a >= 1.0 for a, b in zip(arrivals, arrivals[1:]))
+
+
+def test_web_api_sends_the_token_as_a_header_and_returns_slacks_answer(slack):
+    answer = client(api_base=slack.api_base).call(BOT_TOKEN, "chat.postMessage", {"channel": "C1", "text": "hi"})
+    assert answer["ok"] is True and answer["channel"] == "C1" and answer["ts"]
+    (req,) = slack.calls("/chat.postMessage")
+    assert req.headers["authorization"] == f"Bearer {BOT_TOKEN}"
+    assert BOT_TOKEN not in req.body.decode()
+
+
+def test_web_api_error_codes_are_permanent_or_retried_by_meaning(slack, caplog):
+    c = client(api_base=slack.api_base)
+    # GIVEN a transient Web API error THEN it is retried
+    slack.script(api_error("internal_error"))
+    c.call(BOT_TOKEN, "chat.postMessage", {"channel": "C1", "text": "x"})
+    assert len(slack.requests) == 2
+    # GIVEN the bot is not in the channel THEN one request, permanent, with the fix in the log
+    slack.script(api_error("not_in_channel"))
+    with pytest.raises(DeliveryError) as caught:
+        c.call(BOT_TOKEN, "chat.postMessage", {"channel": "C1", "text": "y"})
+    assert caught.value.permanent and len(slack.requests) == 3
+    assert "invite" in caplog.text and BOT_TOKEN not in str(caught.value)

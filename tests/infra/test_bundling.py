@@ -1,0 +1,42 @@
+"""The one test that runs the real local bundling (no Docker, no network: wheels come from .wheelhouse)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+from cdk_nag import AwsSolutionsChecks
+
+from stacks.config import parse_config
+from stacks.constructs.functions import WHEELHOUSE_DIR, pip_install_command
+from stacks.gatewatch_stack import GatewatchStack
+
+from .conftest import example_config
+
+
+@pytest.mark.slow
+def test_local_bundling_builds_an_arm64_asset_with_the_engine_and_its_dependencies(tmp_path: Path):
+    # GIVEN the wheelhouse `make env` downloads (so nothing is fetched now)
+    assert WHEELHOUSE_DIR.is_dir(), "run `make env`: it downloads the arm64 wheels into .wheelhouse/"
+    assert "--no-index" in pip_install_command("out", requirements=Path("r.txt"), wheelhouse=WHEELHOUSE_DIR)
+    # WHEN the app is synthesized with bundling on
+    app = cdk.App(outdir=str(tmp_path / "cdk.out"))
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    stack = GatewatchStack(app, "Gatewatch", config=parse_config(example_config()))
+    assembly = app.synth()
+    # THEN both functions point at one asset that holds the handlers, the engine and arm64 wheels
+    template = assembly.get_stack_by_name(stack.stack_name).template
+    keys = {r["Properties"]["Code"]["S3Key"] for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"}
+    assert len(keys) == 1
+    assets = json.loads((Path(assembly.directory) / f"{stack.artifact_id}.assets.json").read_text())["files"]
+    (asset,) = [a for a in assets.values() if a["destinations"] and a["source"].get("packaging") == "zip"]
+    root = Path(assembly.directory) / asset["source"]["path"]
+    for package in ("gatewatch", "analyzer", "notifier"):
+        assert (root / package / "__init__.py").is_file(), package
+    assert (root / "gatewatch" / "taxonomy.py").is_file()
+    assert (root / "aws_lambda_powertools" / "__init__.py").is_file()
+    native = list((root / "orjson").glob("*.so"))
+    assert native and all("aarch64" in so.name for so in native), native
+    assert not (root / "boto3").exists()  # the runtime provides it
+    assert not list(root.rglob("__pycache__"))
