@@ -318,11 +318,16 @@ def _compile_reader(plan: _Plan, probe: dict[str, Any]) -> Callable[[dict[str, A
             n, key, kind = fed[index]
             params.append(f"_k{n}=_k{n}")
             env[f"_k{n}"] = key
+            body.append(f"    v = obj[_k{n}]")
+            # The common shapes are decided inline (no call): a plain string, a digit string, or "-".
             if kind == _STR:
-                body.append(f"    v = obj[_k{n}]")
-                body.append(f"    o.{name} = v if v.__class__ is str and v != '-' and v else _as_str(v)")
+                body.append(f"    o.{name} = (v if v and v != '-' else None) if v.__class__ is str else _as_str(v)")
+            elif kind in (_INT, _FLOAT):
+                cast = "int" if kind == _INT else "float"
+                body.append(f"    o.{name} = {cast}(v) if v.__class__ is str and v.isascii() and v.isdigit() and len(v) < 16 "
+                            f"else (None if v == '-' else _convert{kind}(v))")
             else:
-                body.append(f"    o.{name} = _convert{kind}(obj[_k{n}])")
+                body.append(f"    o.{name} = None if v == '-' else _convert{kind}(v)")
         else:
             params.append(f"_d{index}=_d{index}")
             env[f"_d{index}"] = _DEFAULTS[index]

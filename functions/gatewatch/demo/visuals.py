@@ -211,9 +211,10 @@ def render_dashboard_png(store: MetricStore, path: Path, *, namespace: str, api:
     periods = {name: alarm_periods(transitions, name, start_ms) for name in names}
     for t in transitions:  # transitions of alarms not listed still shade their panels
         periods.setdefault(t.alarm_name, alarm_periods(transitions, t.alarm_name, start_ms))
-    prefix = alarm_name(api, stage, "x")[:-1]
-    keys = {name: next((t.key for t in transitions if t.alarm_name == name), None)
-            or (name[len(prefix):] if name.startswith(prefix) else name) for name in periods}
+    keys = {name: next((t.key for t in transitions if t.alarm_name == name), None) or _alarm_key(name, api, stage)
+            for name in periods}
+    labels = {name: f"health · {name[len(_HEALTH_PREFIX):]}" if name.startswith(_HEALTH_PREFIX) else keys[name]
+              for name in periods}
 
     # ---- layout (inches from the top) ------------------------------------------------------------
     inner = _FIG_WIDTH_IN - 2 * _MARGIN_IN
@@ -270,12 +271,13 @@ def render_dashboard_png(store: MetricStore, path: Path, *, namespace: str, api:
 
         hhmm = mdates.DateFormatter("%H:%M", tz=timezone.utc)
         span_min = (view_end_ms - start_ms) / MINUTE_MS
-        step = next((s for s in (1, 2, 5, 10, 15, 30) if span_min / s <= 8), None)
 
         def time_axis(ax) -> None:
             ax.set_xlim(x_lo, x_hi)
+            max_ticks = max(3, int(ax.get_position().width * _FIG_WIDTH_IN / 0.8))  # ~0.8 in per HH:MM label
+            step = next((s for s in (1, 2, 5, 10, 15, 30) if span_min / s <= max_ticks), None)
             if step is None:
-                ax.xaxis.set_major_locator(mdates.AutoDateLocator(tz=timezone.utc))
+                ax.xaxis.set_major_locator(mdates.AutoDateLocator(tz=timezone.utc, maxticks=max_ticks))
             else:
                 ax.xaxis.set_major_locator(mdates.MinuteLocator(byminute=range(0, 60, step), tz=timezone.utc))
             ax.xaxis.set_major_formatter(hhmm)
@@ -302,17 +304,16 @@ def render_dashboard_png(store: MetricStore, path: Path, *, namespace: str, api:
                             shown.append(keys[name])
             return ("shaded: ALARM of " + ", ".join(shown)) if shown else ""
 
-        def legend(ax, handles=None, labels=None, *, right: bool = False, ncol: int = 1, **kw):
-            args = (handles, labels) if handles is not None else ()
-            if right:
-                leg = ax.legend(*args, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7.5, frameon=False,
-                                ncol=ncol, handlelength=1.2, borderaxespad=0.0, labelspacing=0.35, **kw)
-            else:
-                leg = ax.legend(*args, loc="upper left", fontsize=8, frameon=True, framealpha=0.85,
-                                edgecolor="#ffffff", ncol=ncol, handlelength=1.6, **kw)
+        def legend(ax, handles, labels, **where: Any):
+            """A legend whose labels are shown literally (a `$` in a name must not start mathtext)."""
+            leg = ax.legend(handles, labels, **{"fontsize": 8, "frameon": False, "handlelength": 1.6, **where})
             for text in leg.get_texts():
                 text.set_parse_math(False)
             return leg
+
+        def legend_below(ax, ncol: int = 3):
+            handles, labels = ax.get_legend_handles_labels()
+            return legend(ax, handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=ncol)
 
         def empty(ax, what: str = "no data") -> None:
             ax.text(0.5, 0.5, what, transform=ax.transAxes, ha="center", va="center", color=_GREY, fontsize=10)
@@ -369,10 +370,7 @@ def render_dashboard_png(store: MetricStore, path: Path, *, namespace: str, api:
         rax.spines["right"].set_color("#aab7b8")
         note = shade(ax, _RATE_KEYS | {"requests-anomaly", "5xx-anomaly"})
         handles = ax.get_lines() + rax.get_lines()
-        leg = ax.legend(handles, [h.get_label() for h in handles], loc="upper center", bbox_to_anchor=(0.5, -0.13),
-                        ncol=3, fontsize=8, frameon=False, handlelength=1.6)
-        for text in leg.get_texts():
-            text.set_parse_math(False)
+        legend(ax, handles, [h.get_label() for h in handles], loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3)
         card(requests_p, "Requests and error rate", note)
 
         # ---- errors by category (stacked) and causes --------------------------------------------
@@ -434,11 +432,7 @@ def render_dashboard_png(store: MetricStore, path: Path, *, namespace: str, api:
                 top = max(top, integration_timeout_ms)
             ax.set_ylim(max(1.0, min(plotted) / 1.6), top * 1.8)
             ax.yaxis.set_major_formatter(FuncFormatter(ms_label))
-            handles, labels = ax.get_legend_handles_labels()
-            leg = ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=min(5, len(labels)),
-                            fontsize=8, frameon=False, handlelength=1.8)
-            for text in leg.get_texts():
-                text.set_parse_math(False)
+            legend_below(ax, ncol=5)
             card(p, title, shade(ax, keys_))
 
         latency_panel(latency_p, [(METRIC_LATENCY, "p50", "Latency p50", "#2ca02c", "-"),
@@ -458,7 +452,7 @@ def render_dashboard_png(store: MetricStore, path: Path, *, namespace: str, api:
         card(routes_p, "Top failing routes")
 
         # ---- alarm status ------------------------------------------------------------------------
-        ax = axes_in(alarms_p, left=2.3, right=0.95, bottom=0.42)
+        ax = axes_in(alarms_p, left=2.8, right=0.95, bottom=0.42)
         time_axis(ax)
         ax.grid(False, axis="y")
         ax.spines["left"].set_visible(False)
@@ -476,7 +470,7 @@ def render_dashboard_png(store: MetricStore, path: Path, *, namespace: str, api:
                     fontsize=8.5, fontweight="bold", color=STATE_COLOURS.get(last, _GREY))
         ax.set_ylim(-0.6, max(1, len(order)) - 0.4)
         ax.set_yticks(range(len(order)))
-        ax.set_yticklabels([_shorten(keys[n], 30) for n in reversed(order)], fontsize=8.5)
+        ax.set_yticklabels([_shorten(labels[n], 40) for n in reversed(order)], fontsize=8.5)
         for label in ax.get_yticklabels():
             label.set_parse_math(False)
         if not order:
@@ -497,9 +491,16 @@ _RC = {
     "xtick.color": "#545b64",
     "ytick.color": "#545b64",
     "axes.edgecolor": "#aab7b8",
-    "path.simplify": True,
-    "svg.hashsalt": "gatewatch",
 }
+
+
+_HEALTH_PREFIX = alarm_name("health", "x", "x")[: -len("x-x")]  # gatewatch's own alarms: "gatewatch-health-"
+
+
+def _alarm_key(name: str, api: str, stage: str) -> str:
+    """What an alarm watches ("5xx-rate"), from its name `gatewatch-{api}-{stage}-{key}` (the name otherwise)."""
+    prefix = alarm_name(api, stage, "x")[:-1]
+    return name[len(prefix):] if name.startswith(prefix) else name
 
 
 def _dashboard_name(api: str) -> str:
@@ -588,7 +589,8 @@ def _stacked(ax, x, series, colours, legend, empty, *, what: str = "no errors", 
     ax.set_ylim(0, max([1.0] + tops) * 1.1)
     ax.yaxis.set_major_locator(MaxNLocator(5, integer=True))
     handles, labs = ax.get_legend_handles_labels()
-    legend(ax, handles[::-1], labs[::-1], right=True)  # top of the stack first, as it is drawn
+    legend(ax, handles[::-1], labs[::-1], loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7.5,  # top first
+           handlelength=1.2, borderaxespad=0.0, labelspacing=0.35)
 
 
 def _route_table(ax, routes: Sequence["RouteLine"], colours: Mapping[str, str]) -> None:
