@@ -21,6 +21,12 @@ def test_troubleshooting_guide_covers_every_category_with_its_fix():
 
 
 def test_a_changed_fix_text_would_be_detected():
+    # GIVEN a README whose generated troubleshooting block was edited by hand
     readme = (ROOT / "README.md").read_text()
-    tampered = readme.replace("Return statusCode as a number", "Return statusCode as a string", 1)
+    start = readme.index("<!-- BEGIN GENERATED: troubleshooting -->")
+    block_end = readme.index("<!-- END GENERATED: troubleshooting -->")
+    block = readme[start:block_end]
+    tampered = readme[:start] + block.replace("Return statusCode as a number", "Return statusCode as a string") \
+        + readme[block_end:]
+    # THEN the drift is visible, and regenerating restores the table's text
     assert tampered != readme and render_sections(tampered) == readme
