@@ -38,6 +38,8 @@ for entry in (str(ROOT / "functions"), str(ROOT)):
 
 import orjson  # noqa: E402
 
+from gatewatch.demo.lambda_context import LocalLambdaContext as LambdaContext  # noqa: E402
+
 START_MS = 1764075600000
 ACCESS_LOG_GROUP = "/aws/apigateway/orders-prod-access"
 
@@ -116,17 +118,6 @@ def batch_of_about(target_bytes: int, seed: int = 1) -> tuple[dict, int]:
     return subscription_event(subscription_payload(realistic_access_lines(n, seed=seed))), n
 
 
-class LambdaContext:
-    function_name = "gatewatch-analyzer"
-    memory_limit_in_mb = 512
-    aws_request_id = "bench"
-    invoked_function_arn = "arn:aws:lambda:eu-west-1:111122223333:function:gatewatch-analyzer"
-    function_version = "$LATEST"
-    log_group_name = "/aws/lambda/gatewatch-analyzer"
-    log_stream_name = "bench"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 300_000
 
 
 def _clean_env() -> None:

@@ -262,8 +262,11 @@ def api_alarm_specs(api: str, stage: str, thresholds: Thresholds = Thresholds(),
         _simple_spec(
             key="near-timeout", api=api, stage=stage, name=alarm_name(api, stage, "near-timeout"),
             description=f"Requests of {api}/{stage} within 10% of the integration timeout "
-                        f"(at least {t.near_timeouts_per_minute:g} in a minute): the next slow-down becomes 504s.",
+                        f"(at least {t.near_timeouts_per_minute:g} in a minute, in any of the last 3 minutes): "
+                        "the next slow-down becomes 504s.",
             metric=metric("near", METRIC_NEAR_TIMEOUT, "Sum"), threshold=t.near_timeouts_per_minute,
+            # 1 of 3: any near-timeout alarms at once, but a sparse drift does not flap OK/ALARM every minute.
+            periods=3, datapoints=1,
         ),
         category_burst(ErrorCategory.THROTTLED, t.throttled_per_minute,
                        "Callers hit a stage, method, usage-plan or account throttle limit: retry with backoff."),

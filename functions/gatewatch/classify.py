@@ -367,7 +367,7 @@ _OK_EVIDENCE: dict[int, str] = {}
 _LC_OK, _LC_SLOW, _LC_NEAR, _LC_TIMEOUT = LatencyClass.OK, LatencyClass.SLOW, LatencyClass.NEAR_TIMEOUT, LatencyClass.TIMEOUT
 
 
-def classify_access(record: AccessRecord, settings: ApiSettings, *, api_name: str | None = None,
+def classify_access(record: AccessRecord, settings: ApiSettings, api_name: str | None = None,
                     log_group: str | None = None) -> ClassifiedRequest:
     """Classify one access-log entry.
 

@@ -149,12 +149,12 @@ class LogAnalyzer:
     def _add_access_events(self, events, log_group: str | None) -> None:
         """The hot loop of the Lambda: parse and classify every access entry of a batch."""
         analysis = self._analysis
-        parse, field_map = parse_access_line, self._field_map
         field_sets = analysis.access_field_sets
         append = analysis.access.append
-        settings_for = self._settings
+        settings_cache = self._settings_cache
         owner = self.config.api_for_log_group(log_group) if self.config.apis else None
         parsed = recovered = 0
+        parse, field_map = parse_access_line, self._field_map
         for event in events:
             record = parse(event.message, field_map=field_map, timestamp=event.timestamp)
             if type(record) is Rejection:
@@ -171,8 +171,8 @@ class LogAnalyzer:
                 record.api_id = owner.api_id
                 if record.stage is None:
                     record.stage = owner.stage
-            settings = settings_for(record.api_id)
-            append(classify_access(record, settings, api_name=settings.name, log_group=log_group))
+            settings = settings_cache.get(record.api_id) or self._settings(record.api_id)
+            append(classify_access(record, settings, settings.name, log_group))
         if parsed:
             analysis.lines_parsed[SOURCE_ACCESS] += parsed
         analysis.recovered_access_lines += recovered

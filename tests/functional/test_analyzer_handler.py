@@ -14,6 +14,7 @@ import pytest
 from analyzer import handler
 from bench.bench_handler import realistic_access_lines
 from gatewatch.decode import batches_from_lambda_event
+from gatewatch.demo.lambda_context import LocalLambdaContext as LambdaContext
 from gatewatch.models import Rejection
 from gatewatch.pipeline import LogAnalyzer
 from tests.emf_spec import assert_valid_emf, emf_documents, metric_total
@@ -34,17 +35,6 @@ ENV_TO_CLEAR = ("GATEWATCH_ALERT_TOPIC_ARN", "GATEWATCH_STATE_TABLE", "GATEWATCH
                 "GATEWATCH_ALERT_CATEGORIES", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_DEV", "GATEWATCH_FIELD_MAP")
 
 
-class LambdaContext:
-    function_name = "gatewatch-analyzer"
-    memory_limit_in_mb = 512
-    aws_request_id = "5f8e9c1a-0000-4000-8000-000000000001"
-    invoked_function_arn = "arn:aws:lambda:eu-west-1:111122223333:function:gatewatch-analyzer"
-    function_version = "$LATEST"
-    log_group_name = "/aws/lambda/gatewatch-analyzer"
-    log_stream_name = "2025/11/25/[$LATEST]0123"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 300_000
 
 
 @pytest.fixture(autouse=True)

@@ -20,6 +20,7 @@ from notifier import handler as notifier
 from gatewatch.adapters.slack_client import RetryPolicy, SlackClient
 from tests.functional.slack_stub import WEBHOOK_PATH, SlackStub
 from tests.helpers import subscription_event, subscription_payload
+from gatewatch.demo.lambda_context import LocalLambdaContext
 
 REGION = "eu-west-1"
 T0_MS = 1764075600000
@@ -31,14 +32,8 @@ ENV_TO_CLEAR = ("GATEWATCH_APIS", "GATEWATCH_ALERT_CATEGORIES", "GATEWATCH_SLACK
                 "GATEWATCH_FIELD_MAP", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_DEV", "AWS_ENDPOINT_URL")
 
 
-class Context:
-    function_name = "gatewatch-notifier"
-    memory_limit_in_mb = 256
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:111122223333:function:gatewatch-notifier"
-    aws_request_id = "chain-1"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
+def Context() -> LocalLambdaContext:  # noqa: N802 - reads like the class it stands for
+    return LocalLambdaContext("gatewatch-notifier", 256, region=REGION, aws_request_id="chain-1", remaining_ms=60_000)
 
 
 def hostile_access_lines(n: int = 3) -> list[str]:

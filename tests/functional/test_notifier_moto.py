@@ -17,6 +17,7 @@ from gatewatch.adapters.threads import thread_pk
 from gatewatch.slack import Severity
 from notifier import handler
 from tests.functional.slack_stub import WEBHOOK_PATH, SlackStub, no_service
+from gatewatch.demo.lambda_context import LocalLambdaContext
 
 ALARMS = json.loads((Path(__file__).resolve().parents[1] / "events" / "sns_alarms.json").read_text())
 REGION = "eu-west-1"
@@ -24,14 +25,8 @@ TABLE = "gatewatch-state"
 BOT = {"bot_token": "xoxb-999-888-moto-bot-SECRET", "channel": "C0GATEWATCH"}
 
 
-class Context:
-    function_name = "gatewatch-notifier"
-    memory_limit_in_mb = 256
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:111122223333:function:gatewatch-notifier"
-    aws_request_id = "req-1"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
+def Context() -> LocalLambdaContext:  # noqa: N802 - reads like the class it stands for
+    return LocalLambdaContext("gatewatch-notifier", 256, region=REGION, aws_request_id="req-1", remaining_ms=60_000)
 
 
 @pytest.fixture

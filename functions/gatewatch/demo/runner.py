@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterator
 from ..alarm_specs import api_alarm_specs, health_alarm_specs
 from ..constants import DEFAULT_NAMESPACE, EXECUTION_LOG_GROUP_PREFIX
 from ..naming import dashboard_name
+from .lambda_context import LocalLambdaContext
 from .alarms import AlarmEvaluator, AlarmTransition, alarm_notification, region_name
 from .metrics import MINUTE_MS, MetricStore
 from .slack_receiver import SlackReceiver
@@ -69,20 +70,6 @@ class DemoResult:
     moto_totals: dict[str, float] = field(default_factory=dict)
 
 
-class _Ctx:
-    """The Lambda context the handlers read (name, ARN, remaining time)."""
-
-    def __init__(self, name: str) -> None:
-        self.function_name = name
-        self.memory_limit_in_mb = 512
-        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
-        self.aws_request_id = f"demo-{name}"
-        self.function_version = "$LATEST"
-        self.log_group_name = f"/aws/lambda/{name}"
-        self.log_stream_name = "demo"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
 
 
 @contextlib.contextmanager
@@ -272,7 +259,7 @@ class DemoPipeline:
         self.analyzer.clock = lambda: now_s
         try:
             with contextlib.redirect_stdout(out):
-                self.analyzer.lambda_handler(event, _Ctx("gatewatch-analyzer"))
+                self.analyzer.lambda_handler(event, LocalLambdaContext("gatewatch-analyzer", region=REGION, account=ACCOUNT, remaining_ms=60_000))
         finally:
             if clock is not None:
                 self.analyzer.clock = clock
@@ -309,7 +296,7 @@ class DemoPipeline:
                         self.result.analyzer_alerts.append(parsed)
                 except ValueError:
                     pass
-                self.notifier.lambda_handler({"Records": [record]}, _Ctx("gatewatch-notifier"))
+                self.notifier.lambda_handler({"Records": [record]}, LocalLambdaContext("gatewatch-notifier", 256, region=REGION, account=ACCOUNT, remaining_ms=60_000))
                 sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
                 delivered += 1
 
