@@ -76,7 +76,7 @@ def floor(data: str) -> int:
 
 
 def engine(data: str, config: EngineConfig) -> int:
-    analyzer = LogAnalyzer(config)
+    analyzer = LogAnalyzer(config, keep_successes=False)  # as the analyzer Lambda runs it
     for item in decode_subscription_data(data):
         if isinstance(item, Rejection):
             analyzer.add_rejection(item)

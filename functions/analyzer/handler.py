@@ -204,7 +204,7 @@ def _read_event(event: Any, config: EngineConfig) -> _Invocation:
         if failed:  # the event source mapping resumes from the first failure: leave the rest to the retry
             inv.failures.append(item_id or "")
             continue
-        analyzer = LogAnalyzer(config)
+        analyzer = LogAnalyzer(config, keep_successes=False)
         try:
             for _, item in batches_from_lambda_event(sub_event):
                 if isinstance(item, Rejection):

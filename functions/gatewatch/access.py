@@ -27,9 +27,9 @@ from typing import Any, Callable, Mapping
 import orjson
 
 from .constants import SOURCE_ACCESS
-from .models import AccessRecord, Rejection
+from .models import AccessRecord, AccessSummary, Rejection
 
-__all__ = ["CANONICAL_FIELDS", "parse_access_line", "looks_like_access_line"]
+__all__ = ["CANONICAL_FIELDS", "parse_access_line", "parse_access_line_or_summary", "looks_like_access_line"]
 
 FORMAT_JSON = "json"
 FORMAT_CLF = "clf"
@@ -256,18 +256,30 @@ class _Plan:
     reader generated for this layout (see `_compile_reader`).
     """
 
-    __slots__ = ("entries", "present", "nested", "template", "uses", "read")
+    __slots__ = ("entries", "present", "nested", "template", "uses", "read", "summary_keys", "summary_uses",
+                 "summarize")
 
     def __init__(self, entries: tuple[tuple[str, int, int], ...], present: frozenset[str], nested: bool) -> None:
         self.entries = entries  # (key, slot index, value kind), one per slot fed
         self.present = present
         self.nested = nested
+        by_index = {index: key for key, index, _kind in entries}
+        # The keys feeding AccessSummary (None where the layout lacks the field), in its field order.
+        self.summary_keys = tuple(by_index.get(_INDEX[name]) for name in _SUMMARY_FIELDS)
+        self.summary_uses = 0
+        self.summarize: Callable[[dict[str, Any], int | None], AccessSummary | None] = self._summarize_generic
         template = list(_DEFAULTS)
         template[_I_FORMAT] = FORMAT_JSON
         template[_I_PRESENT] = present
         self.template = template
         self.uses = 0
         self.read: Callable[[dict[str, Any], int | None], AccessRecord | None] = self._read_generic
+
+    def _summarize_generic(self, obj: dict[str, Any], timestamp: int | None) -> AccessSummary | None:
+        self.summary_uses += 1
+        if self.summary_uses == _COMPILE_AFTER:
+            self.summarize = _compile_summarizer(self)
+        return _summarize(self, obj, timestamp)
 
     def _read_generic(self, obj: dict[str, Any], timestamp: int | None) -> AccessRecord | None:
         values = self.template.copy()
@@ -288,6 +300,84 @@ class _Plan:
 
 
 _COMPILE_AFTER = 8
+
+# AccessSummary's fields that come from the line, in order (then timestamp, format, fields_present).
+_SUMMARY_FIELDS = ("status", "request_id", "extended_request_id", "api_id", "stage", "http_method", "resource_path",
+                   "route_key", "response_latency_ms", "integration_latency_ms", "authorizer_latency_ms")
+
+
+def _summary_str(obj: dict[str, Any], key: str | None) -> str | None:
+    if key is None:
+        return None
+    v = obj[key]
+    return (v if v and v != "-" else None) if v.__class__ is str else _as_str(v)
+
+
+def _summary_float(obj: dict[str, Any], key: str | None) -> float | None:
+    if key is None:
+        return None
+    v = obj[key]
+    if v.__class__ is str and v.isascii() and v.isdigit() and len(v) < 16:
+        return float(v)
+    return None if v == "-" else _as_float(v)
+
+
+def _compile_summarizer(plan: _Plan) -> Callable[[dict[str, Any], int | None], AccessSummary | None]:
+    """Generate `summarize(obj, timestamp)` for one key layout: the fast path's reader, no calls inline.
+
+    Same rules and the same safety as `_compile_reader`: the source holds only generated names; the
+    line's keys are passed in as default-argument values, never as source text.
+    """
+    params = ["obj", "timestamp", "_new=_new", "_cls=_cls", "_present=_present", "_as_int=_as_int",
+              "_as_str=_as_str", "_as_float=_as_float"]
+    env: dict[str, Any] = {"_new": tuple.__new__, "_cls": AccessSummary, "_present": plan.present,
+                           "_as_int": _as_int, "_as_str": _as_str, "_as_float": _as_float}
+    body: list[str] = []
+    names: list[str] = []
+    for n, (field_name, key) in enumerate(zip(_SUMMARY_FIELDS, plan.summary_keys)):
+        name = f"f{n}"
+        names.append(name)
+        if key is None:
+            body.append(f"    {name} = None")
+            continue
+        params.append(f"_k{n}=_k{n}")
+        env[f"_k{n}"] = key
+        body.append(f"    v = obj[_k{n}]")
+        if field_name == "status":
+            body.append(f"    {name} = int(v) if v.__class__ is str and v.isascii() and v.isdigit() and len(v) < 4 "
+                        f"else _as_int(v)")
+            body.append(f"    if {name} is None or not 100 <= {name} < 400:")
+            body.append("        return None")
+        elif _kind_of(field_name) == _FLOAT:
+            body.append(f"    {name} = float(v) if v.__class__ is str and v.isascii() and v.isdigit() and len(v) < 16 "
+                        f"else (None if v == '-' else _as_float(v))")
+        else:
+            body.append(f"    {name} = (v if v and v != '-' else None) if v.__class__ is str else _as_str(v)")
+    # (status, request_id or extended_request_id, api_id, stage, method, resource path, route key, 3 latencies)
+    values = [names[0], f"{names[1]} or {names[2]}"] + names[3:]
+    body.append(f"    return _new(_cls, ({', '.join(values)}, timestamp, {FORMAT_JSON!r}, _present))")
+    source = f"def summarize({', '.join(params)}):\n" + "\n".join(body)
+    exec(compile(source, "<gatewatch.access.summarize>", "exec"), env)  # noqa: S102 - generated, see docstring
+    return env["summarize"]
+
+
+def _summarize(plan: _Plan, obj: dict[str, Any], timestamp: int | None) -> AccessSummary | None:
+    """AccessSummary for a 2xx/3xx line; None for anything else (which takes the full path)."""
+    keys = plan.summary_keys
+    if keys[0] is None:
+        return None
+    v = obj[keys[0]]
+    status = int(v) if v.__class__ is str and v.isascii() and v.isdigit() and len(v) < 4 else _as_int(v)
+    if status is None or not 100 <= status < 400:
+        return None
+    return AccessSummary(
+        status,
+        _summary_str(obj, keys[1]) or _summary_str(obj, keys[2]),
+        _summary_str(obj, keys[3]), _summary_str(obj, keys[4]), _summary_str(obj, keys[5]),
+        _summary_str(obj, keys[6]), _summary_str(obj, keys[7]),
+        _summary_float(obj, keys[8]), _summary_float(obj, keys[9]), _summary_float(obj, keys[10]),
+        timestamp, FORMAT_JSON, plan.present,
+    )
 
 
 def _compile_reader(plan: _Plan, probe: dict[str, Any]) -> Callable[[dict[str, Any], int | None], AccessRecord | None]:
@@ -487,11 +577,35 @@ def looks_like_access_line(message: str) -> bool:
 # --------------------------------------------------------------------------------------------------
 
 
+def parse_access_line_or_summary(message: str, *, field_map: Mapping[str, str] | None = None,
+                                 timestamp: int | None = None) -> AccessSummary | AccessRecord | Rejection:
+    """The analyzer's fast path: a successful request in a JSON format comes back as an AccessSummary
+    (only what its metrics need); everything else exactly as `parse_access_line` returns it."""
+    try:
+        if message[:1] == "{":
+            obj = orjson.loads(message)
+            if obj.__class__ is dict:
+                resolver = _resolver_for(field_map)
+                plan = resolver.plan_for(obj)
+                if not plan.nested:
+                    summary = plan.summarize(obj, timestamp)
+                    if summary is not None:
+                        return summary
+                return _read_json_object(obj, message, resolver, timestamp)
+    except Exception:  # invalid JSON (repaired below) or a parser bug (a rejection below): one line, never the batch
+        pass
+    return parse_access_line(message, field_map=field_map, timestamp=timestamp)
+
+
 def _parse_json(message: str, resolver: _FieldResolver, timestamp: int | None) -> AccessRecord | Rejection:
     try:
         obj = orjson.loads(message)
     except orjson.JSONDecodeError as exc:
         return _recover_json(message, resolver, timestamp, str(exc))
+    return _read_json_object(obj, message, resolver, timestamp)
+
+
+def _read_json_object(obj: Any, message: str, resolver: _FieldResolver, timestamp: int | None) -> AccessRecord | Rejection:
     if obj.__class__ is not dict:
         return _reject(REASON_UNRECOGNISED, message)
     plan = resolver.plan_for(obj)

@@ -46,7 +46,7 @@ from .constants import (
     ROUTE_UNMATCHED,
     SOURCE_INPUT,
 )
-from .models import ClassifiedRequest, LatencyClass
+from .models import ClassifiedRequest, LatencyClass, SuccessRow
 from .taxonomy import CATEGORY_TABLE, ErrorCategory
 
 if TYPE_CHECKING:  # the pipeline imports the parsers; aggregation needs only the Analysis' shape
@@ -204,6 +204,7 @@ class MetricAggregator:
 
     # -- input -----------------------------------------------------------------------------------
     def add_analysis(self, analysis: "Analysis") -> "MetricAggregator":
+        self.add_successes(analysis.successes)
         self.add_access(analysis.access)
         self.add_execution(analysis.execution)
         self.add_line_counts(analysis.lines_parsed, analysis.lines_unparsed)
@@ -262,6 +263,35 @@ class MetricAggregator:
                 # response - integration latency slightly negative, which means "no overhead".
                 totals.overhead.append(value if value > 0 else 0.0)
             ts = req.timestamp
+            if ts is not None and (latest is None or ts > latest):
+                latest = ts
+        self._latest_ms = latest
+
+    def add_successes(self, rows: Iterable[SuccessRow]) -> None:
+        """Successful requests from the fast path: counted, timed, never an error (see add_access)."""
+        totals_for = self._totals_for
+        by_raw = self._by_raw
+        near = _NEAR_TIMEOUT
+        latest = self._latest_ms
+        for api_id, stage, api_name, raw_route, latency, integration, overhead, lclass, ts in rows:
+            key = (api_id, stage, api_name)
+            totals = by_raw.get(key)
+            if totals is None:
+                totals = totals_for(*key)
+            totals.requests += 1
+            route = totals.by_raw_route.get(raw_route)
+            if route is None:
+                route = totals.route(raw_route)
+            route.requests += 1
+            if lclass in near:
+                totals.near_timeout += 1
+            if latency is not None and 0 <= latency < _INF:
+                totals.latency.append(latency)
+                route.latency.append(latency)
+            if integration is not None and 0 <= integration < _INF:
+                totals.integration_latency.append(integration)
+            if overhead is not None and -_INF < overhead < _INF:
+                totals.overhead.append(overhead if overhead > 0 else 0.0)
             if ts is not None and (latest is None or ts > latest):
                 latest = ts
         self._latest_ms = latest

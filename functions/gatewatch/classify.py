@@ -16,7 +16,7 @@ from typing import Iterable
 
 from .config import ApiSettings
 from .constants import ROUTE_UNMATCHED
-from .models import AccessRecord, ClassifiedRequest, ExecutionRequest, LatencyClass
+from .models import AccessRecord, AccessSummary, ClassifiedRequest, ExecutionRequest, LatencyClass, SuccessRow
 from .redact import short_sample
 from .taxonomy import CATEGORY_TABLE, ErrorCategory, fallback_category
 
@@ -235,7 +235,7 @@ def _received_status(lines: Iterable[str]) -> int | None:
     return None
 
 
-def route_for_access(record: AccessRecord) -> str:
+def route_for_access(record: AccessRecord | AccessSummary) -> str:
     """`METHOD /resource/{template}`, a WebSocket/HTTP route key, or UNMATCHED — never the raw path."""
     rk = record.route_key
     if rk:
@@ -289,7 +289,7 @@ def latency_class(latency_ms: float | None, integration_latency_ms: float | None
     return LatencyClass.OK
 
 
-def gateway_overhead(record: AccessRecord) -> float | None:
+def gateway_overhead(record: AccessRecord | AccessSummary) -> float | None:
     """Response latency − integration latency (− authorizer latency when logged); None when unknown."""
     if record.response_latency_ms is None or record.integration_latency_ms is None:
         return None
@@ -423,6 +423,16 @@ def classify_access(record: AccessRecord, settings: ApiSettings, api_name: str |
         retry, blame, latency, integration, lclass, evidence, overhead,
         record.timestamp if record.timestamp is not None else record.request_time_epoch_ms,
         "access", log_group, api_name, settings.integration_timeout_ms, rank,
+    )
+
+
+def classify_success(summary: AccessSummary, settings: ApiSettings, api_id: str | None, stage: str | None,
+                     api_name: str | None) -> SuccessRow:
+    """A successful request, for metrics only: route, latencies, latency class (the analyzer's fast path)."""
+    return SuccessRow(
+        api_id, stage, api_name, route_for_access(summary), summary.response_latency_ms,
+        summary.integration_latency_ms, gateway_overhead(summary),
+        latency_class(summary.response_latency_ms, summary.integration_latency_ms, settings), summary.timestamp,
     )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
 from .taxonomy import Blame, ErrorCategory, Retry
 
@@ -105,6 +105,43 @@ class AccessRecord:
     timestamp: int | None = None  # CloudWatch event timestamp, epoch ms
     recovered: bool = False  # invalid JSON that was repaired
     fields_present: frozenset[str] = frozenset()  # canonical names the format carries
+
+
+class AccessSummary(NamedTuple):
+    """What a *successful* access-log entry contributes to metrics — the analyzer's fast path.
+
+    A tuple, not a dataclass: it is built once per 2xx/3xx event in the Lambda, where building a full
+    AccessRecord and ClassifiedRequest for every successful request cost more than everything else
+    (see bench/). Field names match AccessRecord's, so the route and latency helpers read either.
+    """
+
+    status: int
+    request_id: str | None
+    api_id: str | None
+    stage: str | None
+    http_method: str | None
+    resource_path: str | None
+    route_key: str | None
+    response_latency_ms: float | None
+    integration_latency_ms: float | None
+    authorizer_latency_ms: float | None
+    timestamp: int | None
+    format: str
+    fields_present: frozenset[str]
+
+
+class SuccessRow(NamedTuple):
+    """One successful request, classified for metrics only (no category, no evidence: it is OK)."""
+
+    api_id: str | None
+    stage: str | None
+    api_name: str | None
+    route: str
+    latency_ms: float | None
+    integration_latency_ms: float | None
+    gateway_overhead_ms: float | None
+    latency_class: "LatencyClass | None"
+    timestamp: int | None
 
 
 @dataclass(frozen=True, slots=True)

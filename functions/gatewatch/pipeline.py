@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .access import looks_like_access_line, parse_access_line
-from .classify import classify_access, classify_execution, merge_classified
+from .access import looks_like_access_line, parse_access_line, parse_access_line_or_summary
+from .classify import classify_access, classify_execution, classify_success, merge_classified
 from .config import ApiSettings, EngineConfig
 from .constants import SOURCE_ACCESS, SOURCE_EXECUTION
 from .decode import execution_log_group_ids
 from .execution import ExecutionAssembler, looks_like_execution_line
-from .models import ClassifiedRequest, ExecutionRequest, LogBatch, LogKind, Rejection
+from .models import AccessSummary, ClassifiedRequest, ExecutionRequest, LogBatch, LogKind, Rejection, SuccessRow
 
 MAX_KEPT_REJECTIONS = 1000
 
@@ -27,6 +27,8 @@ class Analysis:
 
     access: list[ClassifiedRequest] = field(default_factory=list)
     execution: list[ClassifiedRequest] = field(default_factory=list)
+    # With keep_successes=False (the Lambda), successful access entries are here instead of in `access`.
+    successes: list[SuccessRow] = field(default_factory=list)
     lines_parsed: Counter = field(default_factory=Counter)
     lines_unparsed: Counter = field(default_factory=Counter)
     rejections: list[Rejection] = field(default_factory=list)
@@ -41,6 +43,7 @@ class Analysis:
         return Analysis(
             access=self.access + other.access,
             execution=self.execution + other.execution,
+            successes=self.successes + other.successes,
             lines_parsed=self.lines_parsed + other.lines_parsed,
             lines_unparsed=self.lines_unparsed + other.lines_unparsed,
             rejections=(self.rejections + other.rejections)[:MAX_KEPT_REJECTIONS],
@@ -68,6 +71,8 @@ class Analysis:
     def joined(self) -> list[ClassifiedRequest]:
         """One answer per request: access entries merged with the execution request of the same id.
 
+        (An analysis made with keep_successes=False has its successful requests only as SuccessRows.)
+
         Used by `gatewatch classify`/`analyze`, never for metrics (metrics keep the sources apart so a
         request is counted once in Requests).
         """
@@ -91,8 +96,13 @@ class Analysis:
 class LogAnalyzer:
     """Feed it batches; `finish()` returns the Analysis. Keeps execution requests open across batches."""
 
-    def __init__(self, config: EngineConfig | None = None) -> None:
+    def __init__(self, config: EngineConfig | None = None, *, keep_successes: bool = True) -> None:
+        """keep_successes=False is the analyzer's metrics-only mode: a successful request in a JSON
+        access-log format becomes a SuccessRow (route and latencies) instead of a full ClassifiedRequest,
+        which is what most of the per-event time went to. Failed requests are classified in full either way.
+        """
         self.config = config or EngineConfig()
+        self.keep_successes = keep_successes
         self._assembler = ExecutionAssembler()
         self._analysis = Analysis()
         self._field_map = dict(self.config.field_map) or None
@@ -154,10 +164,23 @@ class LogAnalyzer:
         settings_cache = self._settings_cache
         owner = self.config.api_for_log_group(log_group) if self.config.apis else None
         parsed = recovered = 0
-        parse, field_map = parse_access_line, self._field_map
+        parse = parse_access_line if self.keep_successes else parse_access_line_or_summary
+        field_map = self._field_map
+        success = analysis.successes.append
         for event in events:
             record = parse(event.message, field_map=field_map, timestamp=event.timestamp)
-            if type(record) is Rejection:
+            kind = type(record)
+            if kind is AccessSummary:
+                parsed += 1
+                key = (record.format, record.fields_present)
+                field_sets[key] = field_sets.get(key, 0) + 1
+                api_id, stage = record.api_id, record.stage
+                if api_id is None and owner is not None:
+                    api_id, stage = owner.api_id, stage or owner.stage
+                settings = settings_cache.get(api_id) or self._settings(api_id)
+                success(classify_success(record, settings, api_id, stage, settings.name))
+                continue
+            if kind is Rejection:
                 if log_group and not record.origin:
                     record = Rejection(record.source, record.reason, record.sample, record.detail, log_group)
                 self.add_rejection(record)

@@ -1,0 +1,55 @@
+"""The analyzer's metrics-only fast path (keep_successes=False) must give exactly the metrics of the full path."""
+import pytest
+
+from gatewatch import simulate as sim
+from gatewatch.access import parse_access_line, parse_access_line_or_summary
+from gatewatch.aggregate import aggregate
+from gatewatch.config import load_engine_config
+from gatewatch.models import AccessSummary, LogBatch, LogEvent, LogKind
+from gatewatch.pipeline import LogAnalyzer
+
+from tests.helpers import SAMPLES, access_corpus_lines
+
+CONFIG = load_engine_config('{"k7x2m9qp4a": {"name": "shop", "integrationTimeoutMs": 20000, '
+                            '"accessLogGroup": "/aws/apigateway/shop"}}')
+
+
+def _lines(style: str) -> list[str]:
+    reqs = list(sim.demo_hour(seed=11, rate_per_minute=25))
+    return [sim.render_access_json(r, style) for r in reqs] + access_corpus_lines() + ["{broken", "\x00\x01"]
+
+
+def _metrics(lines: list[str], keep_successes: bool):
+    analyzer = LogAnalyzer(CONFIG, keep_successes=keep_successes)
+    events = tuple(LogEvent(m, 1764075600000 + i, str(i)) for i, m in enumerate(lines))
+    for start in range(0, len(events), 500):  # several deliveries, as the Lambda sees them
+        analyzer.add_batch(LogBatch(events[start:start + 500], log_group="/aws/apigateway/shop", kind=LogKind.UNKNOWN))
+    analysis = analyzer.finish(drain_incomplete=False)
+    docs = {doc.dimensions: (doc.counts, {k: sorted(v) for k, v in doc.distributions.items()})
+            for doc in aggregate(analysis, CONFIG).documents}
+    return analysis, docs
+
+
+@pytest.mark.parametrize("style", ["camel", "dotted", "snake"])
+def test_fast_path_metrics_equal_the_full_path(style):
+    # GIVEN realistic traffic (every category) plus the real corpus and garbage, in each JSON naming style
+    lines = _lines(style)
+    # WHEN analysed with and without the fast path
+    full, full_docs = _metrics(lines, keep_successes=True)
+    fast, fast_docs = _metrics(lines, keep_successes=False)
+    # THEN every EMF document carries the same counts and the same latency values
+    assert fast_docs == full_docs
+    assert fast.lines_parsed == full.lines_parsed and fast.lines_unparsed == full.lines_unparsed
+    # AND the failed requests are classified in full either way (alerts, Causes and evidence need them)
+    assert [(r.request_id, r.category, r.evidence) for r in fast.access] == \
+        [(r.request_id, r.category, r.evidence) for r in full.access if r.category.value != "OK"]
+    assert len(fast.successes) == sum(1 for r in full.access if r.category.value == "OK")
+
+
+def test_only_successful_json_lines_take_the_fast_path():
+    ok = '{"requestId":"r1","httpMethod":"GET","resourcePath":"/a","status":"200","responseLatency":"12"}'
+    assert isinstance(parse_access_line_or_summary(ok), AccessSummary)
+    for line in ('{"requestId":"r1","status":"502"}', '{"requestId":"r1","status":"-"}',
+                 '{"requestId":"r1","status":"2OO"}', '1.2.3.4 - - [24/Jan/2023:17:52:06 +0000] "GET /a HTTP/1.1" 200 35 x',
+                 '{"requestId":"r1","status":"200"', '{"error": {"message": "x"}, "status": "200"}'):
+        assert parse_access_line_or_summary(line) == parse_access_line(line)
