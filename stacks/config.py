@@ -97,6 +97,11 @@ class WatchedApi:
             out["slowMs"] = self.slow_ms
         if self.route_cap != DEFAULT_ROUTE_CAP:
             out["routeCap"] = self.route_cap
+        # The access-log group and stage let the analyzer attribute lines whose format has no apiId/stage,
+        # and let the notifier's Logs Insights links search the API's access log.
+        out["stage"] = self.stage
+        if self.access_log_group:
+            out["accessLogGroup"] = self.access_log_group
         return out
 
 
