@@ -6,11 +6,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from .config import ConfigError, EngineConfig, load_engine_config
 from .constants import ENV_APIS, ENV_FIELD_MAP
@@ -63,15 +64,8 @@ def run_analysis(paths: Sequence[str], config: EngineConfig, *, log_group: str |
     failed: list[str] = []
     decoded_events = 0
     show = progress and sum(sizes.values()) >= PROGRESS_THRESHOLD_BYTES
-    bar = None
-    if show:
-        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
-
-        bar = Progress(TextColumn("[bold]reading[/bold] {task.description}"), BarColumn(), DownloadColumn(),
-                       TimeRemainingColumn(), transient=True, console=_stderr_console())
-        bar.start()
-        task = bar.add_task("logs", total=sum(sizes.values()))
-    try:
+    with _progress_bar(show, "bytes") as bar:
+        task = bar.add_task("logs", total=sum(sizes.values())) if bar is not None else None
         for f in files:
             try:
                 data = _read(f)
@@ -86,18 +80,27 @@ def run_analysis(paths: Sequence[str], config: EngineConfig, *, log_group: str |
                     analyzer.add_batch(item)
             if bar is not None:
                 bar.update(task, advance=sizes[f], description=os.path.basename(f))
-    finally:
-        if bar is not None:
-            bar.stop()
     analysis = analyzer.finish(drain_incomplete=True)
     analysis.decoded_events = decoded_events
     return analysis, failed
 
 
-def _stderr_console():
+@contextlib.contextmanager
+def _progress_bar(show: bool, unit: str) -> Iterator[Any]:
+    """A transient rich progress bar on stderr (None when not shown): bytes of files, or events of log groups."""
+    if not show:
+        yield None
+        return
     from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeRemainingColumn
 
-    return Console(stderr=True)
+    if unit == "bytes":
+        columns = (TextColumn("[bold]reading[/bold] {task.description}"), BarColumn(), DownloadColumn(),
+                   TimeRemainingColumn())
+    else:
+        columns = (SpinnerColumn(), TextColumn("[bold]{task.description}[/bold] {task.completed:,} events"))
+    with Progress(*columns, transient=True, console=Console(stderr=True)) as bar:
+        yield bar
 
 
 def _nothing_read(analysis: Analysis) -> bool:
@@ -134,14 +137,7 @@ def run_live_analysis(log_groups: Sequence[str], since: str, config: EngineConfi
     analyzer = LogAnalyzer(config)
     failed: list[str] = []
     decoded = 0
-    bar = None
-    if progress:
-        from rich.progress import Progress, SpinnerColumn, TextColumn
-
-        bar = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}[/bold] {task.completed:,} events"),
-                       transient=True, console=_stderr_console())
-        bar.start()
-    try:
+    with _progress_bar(progress, "events") as bar:
         for group in log_groups:
             task = bar.add_task(group, total=None) if bar is not None else None
             advance = (lambda n, t=task: bar.update(t, advance=n)) if bar is not None else None
@@ -152,9 +148,6 @@ def run_live_analysis(log_groups: Sequence[str], since: str, config: EngineConfi
             except Exception as exc:  # botocore errors: name the group and the AWS error code, keep going
                 code = getattr(exc, "response", {}).get("Error", {}).get("Code") if hasattr(exc, "response") else None
                 failed.append(f"{group}: {code or type(exc).__name__}")
-    finally:
-        if bar is not None:
-            bar.stop()
     analysis = analyzer.finish(drain_incomplete=True)
     analysis.decoded_events = decoded
     return analysis, failed
