@@ -276,10 +276,13 @@ class _Plan:
         self.read: Callable[[dict[str, Any], int | None], AccessRecord | None] = self._read_generic
 
     def _summarize_generic(self, obj: dict[str, Any], timestamp: int | None) -> AccessSummary | None:
+        summary = _summarize(self, obj, timestamp)
         self.summary_uses += 1
         if self.summary_uses == _COMPILE_AFTER:
-            self.summarize = _compile_summarizer(self)
-        return _summarize(self, obj, timestamp)
+            compiled = _compile_summarizer(self)
+            if compiled(obj, timestamp) == summary:  # checked against the generic reader before use
+                self.summarize = compiled
+        return summary
 
     def _read_generic(self, obj: dict[str, Any], timestamp: int | None) -> AccessRecord | None:
         values = self.template.copy()
