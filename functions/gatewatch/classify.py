@@ -16,7 +16,7 @@ from typing import Iterable
 
 from .config import ApiSettings
 from .constants import ROUTE_UNMATCHED
-from .models import AccessRecord, AccessSummary, ClassifiedRequest, ExecutionRequest, LatencyClass, SuccessRow
+from .models import AccessRecord, AccessSummary, ClassifiedRequest, ExecutionRequest, LatencyClass, RouteTally
 from .redact import short_sample
 from .taxonomy import CATEGORY_TABLE, ErrorCategory, fallback_category
 
@@ -426,14 +426,49 @@ def classify_access(record: AccessRecord, settings: ApiSettings, api_name: str |
     )
 
 
-def classify_success(summary: AccessSummary, settings: ApiSettings, api_id: str | None, stage: str | None,
-                     api_name: str | None) -> SuccessRow:
-    """A successful request, for metrics only: route, latencies, latency class (the analyzer's fast path)."""
-    return SuccessRow(
-        api_id, stage, api_name, route_for_access(summary), summary.response_latency_ms,
-        summary.integration_latency_ms, gateway_overhead(summary),
-        latency_class(summary.response_latency_ms, summary.integration_latency_ms, settings), summary.timestamp,
-    )
+def tally_success(tallies: dict, summary: AccessSummary, api_id: str | None, stage: str | None,
+                  api_name: str | None, settings: ApiSettings) -> None:
+    """Count one successful request in its route's tally — the analyzer's fast path (no per-request objects).
+
+    Same route and latency rules as classify_access: the route template, the gateway overhead, and a
+    near-timeout when the integration latency (else the response latency) reaches 90 % of the timeout.
+    """
+    # Keyed by the route's parts: the route text is made once per key (see route_tallies), not per request.
+    key = (api_id, stage, api_name, summary.http_method, summary.resource_path, summary.route_key)
+    tally = tallies.get(key)
+    if tally is None:
+        tally = tallies[key] = RouteTally()
+    tally.requests += 1
+    latency, integration = summary.response_latency_ms, summary.integration_latency_ms
+    basis = integration if integration is not None else latency
+    if basis is not None and basis >= settings.integration_timeout_ms * settings.near_timeout_ratio:
+        tally.near_timeouts += 1
+    if latency is not None and 0 <= latency < _INF:
+        tally.latency_ms.append(latency)
+    if integration is not None and 0 <= integration < _INF:
+        tally.integration_latency_ms.append(integration)
+        if latency is not None and 0 <= latency < _INF:
+            overhead = latency - integration
+            if summary.authorizer_latency_ms is not None:
+                overhead -= summary.authorizer_latency_ms
+            tally.gateway_overhead_ms.append(overhead if overhead > 0 else 0.0)
+    ts = summary.timestamp
+    if ts is not None and (tally.latest_timestamp is None or ts > tally.latest_timestamp):
+        tally.latest_timestamp = ts
+
+
+_INF = float("inf")
+
+
+def route_tallies(tallies: dict) -> dict:
+    """(api_id, stage, api_name, method, resource path, route key) tallies -> per (api_id, stage, api_name, route)."""
+    out: dict = {}
+    for (api_id, stage, api_name, method, resource_path, route_key), tally in tallies.items():
+        route = route_for_access(AccessSummary(200, api_id, stage, method, resource_path, route_key,
+                                               None, None, None, None, "", frozenset()))
+        key = (api_id, stage, api_name, route)
+        out[key] = out[key].merge(tally) if key in out else tally
+    return out
 
 
 def classify_execution(request: ExecutionRequest, settings: ApiSettings, *, api_name: str | None = None) -> ClassifiedRequest:

@@ -116,7 +116,6 @@ class AccessSummary(NamedTuple):
     """
 
     status: int
-    request_id: str | None
     api_id: str | None
     stage: str | None
     http_method: str | None
@@ -130,18 +129,30 @@ class AccessSummary(NamedTuple):
     fields_present: frozenset[str]
 
 
-class SuccessRow(NamedTuple):
-    """One successful request, classified for metrics only (no category, no evidence: it is OK)."""
+@dataclass(slots=True)
+class RouteTally:
+    """The successful requests of one (api, stage, route) in one run, for metrics only.
 
-    api_id: str | None
-    stage: str | None
-    api_name: str | None
-    route: str
-    latency_ms: float | None
-    integration_latency_ms: float | None
-    gateway_overhead_ms: float | None
-    latency_class: "LatencyClass | None"
-    timestamp: int | None
+    The analyzer's fast path adds each successful request here directly instead of making a record
+    and a classified request of it; failed requests are always classified in full.
+    """
+
+    requests: int = 0
+    near_timeouts: int = 0
+    latency_ms: list[float] = field(default_factory=list)
+    integration_latency_ms: list[float] = field(default_factory=list)
+    gateway_overhead_ms: list[float] = field(default_factory=list)
+    latest_timestamp: int | None = None
+
+    def merge(self, other: "RouteTally") -> "RouteTally":
+        latest = max((t for t in (self.latest_timestamp, other.latest_timestamp) if t is not None), default=None)
+        return RouteTally(self.requests + other.requests, self.near_timeouts + other.near_timeouts,
+                          self.latency_ms + other.latency_ms, self.integration_latency_ms + other.integration_latency_ms,
+                          self.gateway_overhead_ms + other.gateway_overhead_ms, latest)
+
+
+#: (api_id, stage, api_name, route) -> RouteTally
+SuccessKey = tuple
 
 
 @dataclass(frozen=True, slots=True)

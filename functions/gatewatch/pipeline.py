@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .access import looks_like_access_line, parse_access_line, parse_access_line_or_summary
-from .classify import classify_access, classify_execution, classify_success, merge_classified
+from .access import looks_like_access_line, parse_access_line, parse_access_lines_or_summaries
+from .classify import classify_access, classify_execution, merge_classified, route_tallies, tally_success
 from .config import ApiSettings, EngineConfig
 from .constants import SOURCE_ACCESS, SOURCE_EXECUTION
 from .decode import execution_log_group_ids
 from .execution import ExecutionAssembler, looks_like_execution_line
-from .models import AccessSummary, ClassifiedRequest, ExecutionRequest, LogBatch, LogKind, Rejection, SuccessRow
+from .models import AccessSummary, ClassifiedRequest, ExecutionRequest, LogBatch, LogKind, Rejection, RouteTally
 
 MAX_KEPT_REJECTIONS = 1000
 
@@ -27,8 +27,9 @@ class Analysis:
 
     access: list[ClassifiedRequest] = field(default_factory=list)
     execution: list[ClassifiedRequest] = field(default_factory=list)
-    # With keep_successes=False (the Lambda), successful access entries are here instead of in `access`.
-    successes: list[SuccessRow] = field(default_factory=list)
+    # With keep_successes=False (the Lambda), successful access entries are tallied here per
+    # (api_id, stage, api_name, route) instead of being listed in `access`.
+    successes: dict[tuple, RouteTally] = field(default_factory=dict)
     lines_parsed: Counter = field(default_factory=Counter)
     lines_unparsed: Counter = field(default_factory=Counter)
     rejections: list[Rejection] = field(default_factory=list)
@@ -43,7 +44,7 @@ class Analysis:
         return Analysis(
             access=self.access + other.access,
             execution=self.execution + other.execution,
-            successes=self.successes + other.successes,
+            successes=_merge_tallies(self.successes, other.successes),
             lines_parsed=self.lines_parsed + other.lines_parsed,
             lines_unparsed=self.lines_unparsed + other.lines_unparsed,
             rejections=(self.rejections + other.rejections)[:MAX_KEPT_REJECTIONS],
@@ -71,7 +72,7 @@ class Analysis:
     def joined(self) -> list[ClassifiedRequest]:
         """One answer per request: access entries merged with the execution request of the same id.
 
-        (An analysis made with keep_successes=False has its successful requests only as SuccessRows.)
+        (An analysis made with keep_successes=False has its successful requests only in `successes`.)
 
         Used by `gatewatch classify`/`analyze`, never for metrics (metrics keep the sources apart so a
         request is counted once in Requests).
@@ -93,12 +94,19 @@ class Analysis:
         return out
 
 
+def _merge_tallies(a: dict[tuple, RouteTally], b: dict[tuple, RouteTally]) -> dict[tuple, RouteTally]:
+    out = dict(a)
+    for key, tally in b.items():
+        out[key] = out[key].merge(tally) if key in out else tally
+    return out
+
+
 class LogAnalyzer:
     """Feed it batches; `finish()` returns the Analysis. Keeps execution requests open across batches."""
 
     def __init__(self, config: EngineConfig | None = None, *, keep_successes: bool = True) -> None:
         """keep_successes=False is the analyzer's metrics-only mode: a successful request in a JSON
-        access-log format becomes a SuccessRow (route and latencies) instead of a full ClassifiedRequest,
+        access-log format is only tallied per route (count, latencies) instead of becoming a ClassifiedRequest,
         which is what most of the per-event time went to. Failed requests are classified in full either way.
         """
         self.config = config or EngineConfig()
@@ -107,6 +115,7 @@ class LogAnalyzer:
         self._analysis = Analysis()
         self._field_map = dict(self.config.field_map) or None
         self._settings_cache: dict[str | None, ApiSettings] = {}
+        self._success_tallies: dict[tuple, RouteTally] = {}  # by route parts until finish()
 
     # -- input ---------------------------------------------------------------------------------
     def add_rejection(self, rejection: Rejection) -> None:
@@ -164,11 +173,14 @@ class LogAnalyzer:
         settings_cache = self._settings_cache
         owner = self.config.api_for_log_group(log_group) if self.config.apis else None
         parsed = recovered = 0
-        parse = parse_access_line if self.keep_successes else parse_access_line_or_summary
         field_map = self._field_map
-        success = analysis.successes.append
-        for event in events:
-            record = parse(event.message, field_map=field_map, timestamp=event.timestamp)
+        if self.keep_successes:
+            records = [parse_access_line(e.message, field_map=field_map, timestamp=e.timestamp) for e in events]
+        else:
+            records = parse_access_lines_or_summaries([e.message for e in events], [e.timestamp for e in events],
+                                                      field_map=field_map)
+        tallies = self._success_tallies
+        for record in records:
             kind = type(record)
             if kind is AccessSummary:
                 parsed += 1
@@ -178,7 +190,7 @@ class LogAnalyzer:
                 if api_id is None and owner is not None:
                     api_id, stage = owner.api_id, stage or owner.stage
                 settings = settings_cache.get(api_id) or self._settings(api_id)
-                success(classify_success(record, settings, api_id, stage, settings.name))
+                tally_success(tallies, record, api_id, stage, settings.name, settings)
                 continue
             if kind is Rejection:
                 if log_group and not record.origin:
@@ -223,6 +235,8 @@ class LogAnalyzer:
         else:
             self._analysis.incomplete_execution_requests += self._assembler.pending
         analysis, self._analysis = self._analysis, Analysis()
+        analysis.successes = route_tallies(self._success_tallies)
+        self._success_tallies = {}
         return analysis
 
 
