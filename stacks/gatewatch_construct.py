@@ -165,8 +165,10 @@ class Gatewatch(Construct):
         return _Target(api.api_id, api.stage, api.dimension, api.engine_settings(), api.thresholds, access, execution,
                        api.existing_subscription_filters)
 
-    def _settings(self, api_id: str, name: str) -> dict[str, Any]:
-        return {"apiId": api_id, "name": name, "integrationTimeoutMs": 29_000}
+    def _settings(self, api_id: str, name: str, stage: str, access: logs.ILogGroup) -> dict[str, Any]:
+        """The API's GATEWATCH_APIS entry (stage and access log group: Logs Insights links, attribution)."""
+        return {"apiId": api_id, "name": name, "integrationTimeoutMs": 29_000, "stage": stage,
+                "accessLogGroup": access.log_group_name}
 
     def _rest_target(self, i: int, api: apigw.RestApi | apigw.Stage, execution_logging: bool) -> _Target:
         stage = api.deployment_stage if isinstance(api, apigw.RestApi) else api
@@ -184,7 +186,8 @@ class Gatewatch(Construct):
             execution = retained_log_group(self, f"RestExecutionLogs{i}", self.config.log_retention_days,
                                            log_group_name=execution_log_group(rest_api.rest_api_id, stage_name))
             stage.node.add_dependency(execution)  # exists before API Gateway would create it
-        return _Target(rest_api.rest_api_id, stage_name, name, self._settings(rest_api.rest_api_id, name),
+        return _Target(rest_api.rest_api_id, stage_name, name,
+                       self._settings(rest_api.rest_api_id, name, stage_name, access),
                        self.config.thresholds, access, execution)
 
     def _http_target(self, i: int, api: apigwv2.HttpApi | apigwv2.HttpStage) -> _Target:
@@ -203,7 +206,7 @@ class Gatewatch(Construct):
         access = self._access_log(f"HttpAccessLogs{i}", cfn_stage, cfn_stage.access_log_settings, HTTP_ACCESS_LOG_VARIABLES,
                                   lambda arn, fmt: setattr(cfn_stage, "access_log_settings",
                                                            apigwv2.CfnStage.AccessLogSettingsProperty(destination_arn=arn, format=fmt)))
-        return _Target(http_api.api_id, stage_name, name, self._settings(http_api.api_id, name),
+        return _Target(http_api.api_id, stage_name, name, self._settings(http_api.api_id, name, stage_name, access),
                        self.config.thresholds, access, None)
 
     def _access_log(self, id: str, cfn_stage: cdk.CfnResource, current: Any, variables: Sequence[str],
