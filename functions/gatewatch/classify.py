@@ -12,7 +12,8 @@ A request whose status is 2xx/3xx is OK whatever else it carries.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Iterable
+from functools import lru_cache
+from typing import Callable, Iterable
 
 from .config import ApiSettings
 from .constants import ROUTE_UNMATCHED
@@ -119,8 +120,11 @@ _BODY_LINE = "Endpoint response body before transformations:"
 _RESPONSE_HEADERS = "Endpoint response headers:"
 
 
+@lru_cache(maxsize=4096)
 def text_category(text: str | None) -> ErrorCategory | None:
-    """The category a free-text error message points to, or None when it says nothing specific."""
+    """The category a free-text error message points to, or None when it says nothing specific.
+
+    Cached: during an incident the same message repeats on every failing request."""
     if not text:
         return None
     low = text.lower()
@@ -427,27 +431,30 @@ def classify_access(record: AccessRecord, settings: ApiSettings, api_name: str |
 
 
 def tally_success(tallies: dict, summary: AccessSummary, api_id: str | None, stage: str | None,
-                  api_name: str | None, settings: ApiSettings) -> None:
+                  near_timeout_ms: float) -> None:
     """Count one successful request in its route's tally — the analyzer's fast path (no per-request objects).
 
-    Same route and latency rules as classify_access: the route template, the gateway overhead, and a
-    near-timeout when the integration latency (else the response latency) reaches 90 % of the timeout.
+    Same route and latency rules as classify_access: the tally is keyed by the route's parts (the route
+    text is made once per key, see route_tallies), the gateway overhead is response − integration −
+    authorizer latency, and a near-timeout is an integration latency (else the response latency) at or
+    above `near_timeout_ms` (90 % of the API's integration timeout). gatewatch.fastpath generates the
+    same rules per key layout.
     """
-    # Keyed by the route's parts: the route text is made once per key (see route_tallies), not per request.
-    key = (api_id, stage, api_name, summary.http_method, summary.resource_path, summary.route_key)
+    key = (api_id, stage, summary.http_method, summary.resource_path, summary.route_key)
     tally = tallies.get(key)
     if tally is None:
         tally = tallies[key] = RouteTally()
     tally.requests += 1
     latency, integration = summary.response_latency_ms, summary.integration_latency_ms
     basis = integration if integration is not None else latency
-    if basis is not None and basis >= settings.integration_timeout_ms * settings.near_timeout_ratio:
+    if basis is not None and basis >= near_timeout_ms:
         tally.near_timeouts += 1
-    if latency is not None and 0 <= latency < _INF:
+    latency_ok = latency is not None and 0 <= latency < _INF
+    if latency_ok:
         tally.latency_ms.append(latency)
     if integration is not None and 0 <= integration < _INF:
         tally.integration_latency_ms.append(integration)
-        if latency is not None and 0 <= latency < _INF:
+        if latency_ok:
             overhead = latency - integration
             if summary.authorizer_latency_ms is not None:
                 overhead -= summary.authorizer_latency_ms
@@ -460,13 +467,13 @@ def tally_success(tallies: dict, summary: AccessSummary, api_id: str | None, sta
 _INF = float("inf")
 
 
-def route_tallies(tallies: dict) -> dict:
-    """(api_id, stage, api_name, method, resource path, route key) tallies -> per (api_id, stage, api_name, route)."""
+def route_tallies(tallies: dict, name_for: "Callable[[str | None], str | None]") -> dict:
+    """(api_id, stage, method, resource path, route key) tallies -> per (api_id, stage, api_name, route)."""
     out: dict = {}
-    for (api_id, stage, api_name, method, resource_path, route_key), tally in tallies.items():
+    for (api_id, stage, method, resource_path, route_key), tally in tallies.items():
         route = route_for_access(AccessSummary(200, api_id, stage, method, resource_path, route_key,
                                                None, None, None, None, "", frozenset()))
-        key = (api_id, stage, api_name, route)
+        key = (api_id, stage, name_for(api_id), route)
         out[key] = out[key].merge(tally) if key in out else tally
     return out
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .access import looks_like_access_line, parse_access_line, parse_access_lines_or_summaries
+from .access import load_json_lines, looks_like_access_line, parse_access_line, parse_access_line_or_summary, \
+    read_json_access
 from .classify import classify_access, classify_execution, merge_classified, route_tallies, tally_success
 from .config import ApiSettings, EngineConfig
+from .fastpath import tally_json_lines
 from .constants import SOURCE_ACCESS, SOURCE_EXECUTION
 from .decode import execution_log_group_ids
 from .execution import ExecutionAssembler, looks_like_execution_line
@@ -116,6 +118,10 @@ class LogAnalyzer:
         self._field_map = dict(self.config.field_map) or None
         self._settings_cache: dict[str | None, ApiSettings] = {}
         self._success_tallies: dict[tuple, RouteTally] = {}  # by route parts until finish()
+        # Near-timeout thresholds (90 % of each API's integration timeout), for the fast path.
+        self._near_for = {api_id: s.integration_timeout_ms * s.near_timeout_ratio for api_id, s in self.config.apis.items()}
+        d = self.config.default
+        self._near_for_default = d.integration_timeout_ms * d.near_timeout_ratio
 
     # -- input ---------------------------------------------------------------------------------
     def add_rejection(self, rejection: Rejection) -> None:
@@ -177,21 +183,10 @@ class LogAnalyzer:
         if self.keep_successes:
             records = [parse_access_line(e.message, field_map=field_map, timestamp=e.timestamp) for e in events]
         else:
-            records = parse_access_lines_or_summaries([e.message for e in events], [e.timestamp for e in events],
-                                                      field_map=field_map)
-        tallies = self._success_tallies
+            records, tallied = self._tally_successes(events, owner)
+            parsed += tallied
         for record in records:
             kind = type(record)
-            if kind is AccessSummary:
-                parsed += 1
-                key = (record.format, record.fields_present)
-                field_sets[key] = field_sets.get(key, 0) + 1
-                api_id, stage = record.api_id, record.stage
-                if api_id is None and owner is not None:
-                    api_id, stage = owner.api_id, stage or owner.stage
-                settings = settings_cache.get(api_id) or self._settings(api_id)
-                tally_success(tallies, record, api_id, stage, settings.name, settings)
-                continue
             if kind is Rejection:
                 if log_group and not record.origin:
                     record = Rejection(record.source, record.reason, record.sample, record.detail, log_group)
@@ -211,6 +206,38 @@ class LogAnalyzer:
         if parsed:
             analysis.lines_parsed[SOURCE_ACCESS] += parsed
         analysis.recovered_access_lines += recovered
+
+    def _tally_successes(self, events, owner: ApiSettings | None) -> tuple[list, int]:
+        """The metrics-only fast path: tally successful JSON lines per route; return the rest, fully parsed."""
+        field_map, field_sets = self._field_map, self._analysis.access_field_sets
+        messages = [e.message for e in events]
+        timestamps = [e.timestamp for e in events]
+        owner_api, owner_stage = (owner.api_id, owner.stage) if owner is not None else (None, None)
+        default_near = self._near_for_default
+        objs = load_json_lines(messages)
+        if objs is not None:
+            rest, layouts = tally_json_lines(objs, timestamps, field_map=field_map, tallies=self._success_tallies,
+                                             near_for=self._near_for, default_near=default_near,
+                                             owner_api=owner_api, owner_stage=owner_stage)
+            for present, n in layouts.items():
+                key = ("json", present)
+                field_sets[key] = field_sets.get(key, 0) + n
+            return [read_json_access(objs[i], messages[i], field_map, timestamps[i]) for i in rest], \
+                sum(layouts.values())
+        records, tallied = [], 0
+        for message, timestamp in zip(messages, timestamps):
+            record = parse_access_line_or_summary(message, field_map=field_map, timestamp=timestamp)
+            if type(record) is not AccessSummary:
+                records.append(record)
+                continue
+            tallied += 1
+            key = (record.format, record.fields_present)
+            field_sets[key] = field_sets.get(key, 0) + 1
+            api_id, stage = record.api_id, record.stage
+            if api_id is None and owner_api is not None:
+                api_id, stage = owner_api, stage or owner_stage
+            tally_success(self._success_tallies, record, api_id, stage, self._near_for.get(api_id, default_near))
+        return records, tallied
 
     def _add_execution_event(self, event, log_group: str | None, api_id: str | None, stage: str | None) -> None:
         self._analysis.lines_parsed[SOURCE_EXECUTION] += 1
@@ -235,7 +262,7 @@ class LogAnalyzer:
         else:
             self._analysis.incomplete_execution_requests += self._assembler.pending
         analysis, self._analysis = self._analysis, Analysis()
-        analysis.successes = route_tallies(self._success_tallies)
+        analysis.successes = route_tallies(self._success_tallies, lambda api_id: self._settings(api_id).name)
         self._success_tallies = {}
         return analysis
 
