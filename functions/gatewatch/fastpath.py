@@ -56,9 +56,14 @@ class _GenericTally:
 
 def _compile(plan: Any) -> Tally:
     """Generate the layout's tally function. The source holds only generated names: the line's keys are
-    passed in as default-argument values, never as source text (as in access._compile_reader)."""
+    passed in as default-argument values, never as source text (as in access._compile_reader).
+
+    Conversions are inline (`int(v)`, `float(v)` on the usual strings); anything they refuse raises,
+    and the caller sends that line down the full path, which judges it as parse_access_line does.
+    """
     params = ["obj", "timestamp", "tallies", "near_for", "default_near", "owner_api", "owner_stage",
-              "_RouteTally=_RouteTally", "_as_int=_as_int", "_as_str=_as_str", "_as_float=_as_float", "_INF=_INF"]
+              "_RouteTally=_RouteTally", "_as_int=_as_int", "_as_str=_as_str", "_as_float=_as_float", "_INF=_INF",
+              "_str=str"]
     env: dict[str, Any] = {"_RouteTally": RouteTally, "_as_int": _as_int, "_as_str": _as_str, "_as_float": _as_float,
                            "_INF": _INF}
     body: list[str] = []
@@ -72,15 +77,16 @@ def _compile(plan: Any) -> Tally:
         env[f"_k{n}"] = key
         body.append(f"    v = obj[_k{n}]")
         if field_name == "status":
-            body.append(f"    {name} = int(v) if v.__class__ is str and v.isascii() and v.isdigit() and len(v) < 4 "
-                        f"else _as_int(v)")
+            body.append(f"    {name} = int(v) if v.__class__ is _str and len(v) == 3 and v.isdigit() else _as_int(v)")
             body.append(f"    if {name} is None or not 100 <= {name} < 400:")
             body.append("        return False")
         elif _kind_of(field_name) == _FLOAT:
-            body.append(f"    {name} = float(v) if v.__class__ is str and v.isascii() and v.isdigit() and len(v) < 16 "
-                        f"else (None if v == '-' else _as_float(v))")
+            # Digit strings are the norm; anything else (decimals, "-", NaN, huge) goes through _as_float,
+            # which turns "-" and non-finite values into None exactly as the generic path does.
+            body.append(f"    {name} = (float(v) if len(v) < 16 and v.isdigit() else _as_float(v)) "
+                        f"if v.__class__ is _str else _as_float(v)")
         else:
-            body.append(f"    {name} = (v if v and v != '-' else None) if v.__class__ is str else _as_str(v)")
+            body.append(f"    {name} = (v if v and v != '-' else None) if v.__class__ is _str else _as_str(v)")
     api, stage = names["api_id"], names["stage"]
     rl, il, al = names["response_latency_ms"], names["integration_latency_ms"], names["authorizer_latency_ms"]
     body += [
@@ -140,7 +146,12 @@ def tally_json_lines(objs: Sequence[Any], timestamps: Sequence[int | None], *, f
                 tally = plan.tally
         elif tally is not None and tally is not plan.tally:
             tally = plan.tally  # compiled since the last line
-        if tally is not None and tally(obj, timestamps[i], tallies, near_for, default_near, owner_api, owner_stage):
+        try:
+            tallied = tally is not None and tally(obj, timestamps[i], tallies, near_for, default_near,
+                                                  owner_api, owner_stage)
+        except (ValueError, TypeError, OverflowError):
+            tallied = False  # an odd value: the full path judges the line (nothing was tallied yet)
+        if tallied:
             layouts[plan] = layouts.get(plan, 0) + 1
         else:
             rest.append(i)
