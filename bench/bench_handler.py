@@ -120,9 +120,16 @@ def batch_of_about(target_bytes: int, seed: int = 1) -> tuple[dict, int]:
 
 
 
+#: What the stack puts in the analyzer's environment for this API (stacks/config.py engine_settings).
+DEPLOYED_APIS = json.dumps({"a1b2c3d4e5": {"name": "orders", "stage": "prod", "integrationTimeoutMs": 29000,
+                                          "accessLogGroup": ACCESS_LOG_GROUP}})
+
+
 def _clean_env() -> None:
+    """The analyzer's environment as deployed (alerts off: no AWS here)."""
     for name in ("GATEWATCH_ALERT_TOPIC_ARN", "GATEWATCH_STATE_TABLE", "POWERTOOLS_DEV"):
         os.environ.pop(name, None)
+    os.environ["GATEWATCH_APIS"] = DEPLOYED_APIS
 
 
 def _timed(fn, seconds: float) -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Mapping
 
 from .constants import DEFAULT_INTEGRATION_TIMEOUT_MS, DEFAULT_ROUTE_CAP, DEFAULT_SLOW_MS, NEAR_TIMEOUT_RATIO
@@ -38,10 +39,11 @@ class EngineConfig:
         """The configured API whose access logs go to this group (access-log groups are user-named)."""
         if not log_group:
             return None
-        for settings in self.apis.values():
-            if settings.access_log_group == log_group:
-                return settings
-        return None
+        return self._by_access_log_group.get(log_group)
+
+    @cached_property
+    def _by_access_log_group(self) -> dict[str, ApiSettings]:
+        return {s.access_log_group: s for s in self.apis.values() if s.access_log_group}
 
     def for_api(self, api_id: str | None) -> ApiSettings:
         if api_id is not None:

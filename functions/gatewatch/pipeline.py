@@ -138,7 +138,8 @@ class LogAnalyzer:
             for event in batch.events:
                 self._add_execution_event(event, log_group, api_id, stage)
             return
-        if kind is LogKind.ACCESS:
+        if kind is LogKind.ACCESS or (kind is LogKind.UNKNOWN and self.config.api_for_log_group(log_group) is not None):
+            # A configured access-log group (GATEWATCH_APIS accessLogGroup) holds access lines only: no sniffing.
             self._add_access_events(batch.events, log_group)
             return
         # Unknown kind (user-named access-log groups, text files): sniff each line. JSON/XML access lines
