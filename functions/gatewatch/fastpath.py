@@ -45,79 +45,110 @@ class _GenericTally:
         tally_success(tallies, summary, api_id, stage, near_for.get(api_id, default_near))
         self.uses += 1
         if self.uses == _COMPILE_AFTER:
-            compiled = _compile(self.plan)
+            single, run = _compile(self.plan)
             mine: dict = {}
             theirs: dict = {}
             tally_success(theirs, summary, api_id, stage, near_for.get(api_id, default_near))
-            if compiled(obj, timestamp, mine, near_for, default_near, owner_api, owner_stage) and mine == theirs:
-                self.plan.tally = compiled
+            if single(obj, timestamp, mine, near_for, default_near, owner_api, owner_stage) and mine == theirs:
+                self.plan.tally = run  # checked before use: from now on the layout's lines run in one loop
         return True
 
 
-def _compile(plan: Any) -> Tally:
-    """Generate the layout's tally function. The source holds only generated names: the line's keys are
+def _compile(plan: Any) -> tuple[Tally, Callable[..., tuple[int, int]]]:
+    """Generate the layout's tally functions from one set of statements: `tally` for one line (checked
+    against the generic rules before use) and `run`, the same statements in a loop over consecutive
+    lines of this layout (no call per line). The source holds only generated names: the line's keys are
     passed in as default-argument values, never as source text (as in access._compile_reader).
 
-    Conversions are inline (`int(v)`, `float(v)` on the usual strings); anything they refuse raises,
-    and the caller sends that line down the full path, which judges it as parse_access_line does.
+    Conversions are inline (`int(v)`, `float(v)` on the usual strings); anything they refuse raises, and
+    that line goes down the full path, which judges it as parse_access_line does.
     """
-    params = ["obj", "timestamp", "tallies", "near_for", "default_near", "owner_api", "owner_stage",
-              "_RouteTally=_RouteTally", "_as_int=_as_int", "_as_str=_as_str", "_as_float=_as_float", "_INF=_INF",
-              "_str=str"]
+    defaults = ["_RouteTally=_RouteTally", "_as_int=_as_int", "_as_str=_as_str", "_as_float=_as_float",
+                "_INF=_INF", "_str=str", "_dict=dict", "_tuple=tuple"]
     env: dict[str, Any] = {"_RouteTally": RouteTally, "_as_int": _as_int, "_as_str": _as_str, "_as_float": _as_float,
                            "_INF": _INF}
-    body: list[str] = []
+    reads: list[str] = []  # REJECT marks where a line that is not a success leaves
     names: dict[str, str] = {}
     for n, (field_name, key) in enumerate(zip(_SUMMARY_FIELDS, plan.summary_keys)):
         name = names[field_name] = f"f{n}"
         if key is None:
-            body.append(f"    {name} = None")
+            reads.append(f"{name} = None")
             continue
-        params.append(f"_k{n}=_k{n}")
+        defaults.append(f"_k{n}=_k{n}")
         env[f"_k{n}"] = key
-        body.append(f"    v = obj[_k{n}]")
+        reads.append(f"v = obj[_k{n}]")
         if field_name == "status":
-            body.append(f"    {name} = int(v) if v.__class__ is _str and len(v) == 3 and v.isdigit() else _as_int(v)")
-            body.append(f"    if {name} is None or not 100 <= {name} < 400:")
-            body.append("        return False")
+            reads.append(f"{name} = int(v) if v.__class__ is _str and len(v) == 3 and v.isdigit() else _as_int(v)")
+            reads.append(f"if {name} is None or not 100 <= {name} < 400:")
+            reads.append("    REJECT")
         elif _kind_of(field_name) == _FLOAT:
             # Digit strings are the norm; anything else (decimals, "-", NaN, huge) goes through _as_float,
             # which turns "-" and non-finite values into None exactly as the generic path does.
-            body.append(f"    {name} = (float(v) if len(v) < 16 and v.isdigit() else _as_float(v)) "
-                        f"if v.__class__ is _str else _as_float(v)")
+            reads.append(f"{name} = (float(v) if len(v) < 16 and v.isdigit() else _as_float(v)) "
+                         f"if v.__class__ is _str else _as_float(v)")
         else:
-            body.append(f"    {name} = (v if v and v != '-' else None) if v.__class__ is _str else _as_str(v)")
+            reads.append(f"{name} = (v if v and v != '-' else None) if v.__class__ is _str else _as_str(v)")
     api, stage = names["api_id"], names["stage"]
     rl, il, al = names["response_latency_ms"], names["integration_latency_ms"], names["authorizer_latency_ms"]
-    body += [
-        f"    if {api} is None and owner_api is not None:",
-        f"        {api} = owner_api",
-        f"        {stage} = {stage} or owner_stage",
-        f"    key = ({api}, {stage}, {names['http_method']}, {names['resource_path']}, {names['route_key']})",
-        "    t = tallies.get(key)",
-        "    if t is None:",
-        "        t = tallies[key] = _RouteTally()",
-        "    t.requests += 1",
-        f"    basis = {il} if {il} is not None else {rl}",
-        f"    if basis is not None and basis >= near_for.get({api}, default_near):",
-        "        t.near_timeouts += 1",
-        f"    rl_ok = {rl} is not None and 0 <= {rl} < _INF",
+    updates = [
+        f"if {api} is None and owner_api is not None:",
+        f"    {api} = owner_api",
+        f"    {stage} = {stage} or owner_stage",
+        f"key = ({api}, {stage}, {names['http_method']}, {names['resource_path']}, {names['route_key']})",
+        "t = tallies.get(key)",
+        "if t is None:",
+        "    t = tallies[key] = _RouteTally()",
+        "t.requests += 1",
+        f"basis = {il} if {il} is not None else {rl}",
+        f"if basis is not None and basis >= near_for.get({api}, default_near):",
+        "    t.near_timeouts += 1",
+        f"rl_ok = {rl} is not None and 0 <= {rl} < _INF",
+        "if rl_ok:",
+        f"    t.latency_ms.append({rl})",
+        f"if {il} is not None and 0 <= {il} < _INF:",
+        f"    t.integration_latency_ms.append({il})",
         "    if rl_ok:",
-        f"        t.latency_ms.append({rl})",
-        f"    if {il} is not None and 0 <= {il} < _INF:",
-        f"        t.integration_latency_ms.append({il})",
-        "        if rl_ok:",
-        f"            o = {rl} - {il}",
-        f"            if {al} is not None:",
-        f"                o -= {al}",
-        "            t.gateway_overhead_ms.append(o if o > 0 else 0.0)",
-        "    if timestamp is not None and (t.latest_timestamp is None or timestamp > t.latest_timestamp):",
-        "        t.latest_timestamp = timestamp",
-        "    return True",
+        f"        o = {rl} - {il}",
+        f"        if {al} is not None:",
+        f"            o -= {al}",
+        "        t.gateway_overhead_ms.append(o if o > 0 else 0.0)",
+        "if timestamp is not None and (t.latest_timestamp is None or timestamp > t.latest_timestamp):",
+        "    t.latest_timestamp = timestamp",
     ]
-    source = f"def tally({', '.join(params)}):\n" + "\n".join(body)
-    exec(compile(source, "<gatewatch.fastpath.tally>", "exec"), env)  # noqa: S102 - generated, see docstring
-    return env["tally"]
+
+    def indent(lines: list[str], spaces: int, reject: str) -> list[str]:
+        out = []
+        for line in lines:
+            stripped = line.lstrip(" ")
+            pad = " " * (spaces + len(line) - len(stripped))
+            if stripped == "REJECT":
+                out += [pad + r for r in reject.split("\n")]
+            else:
+                out.append(pad + stripped)
+        return out
+
+    single = (["def tally(obj, timestamp, tallies, near_for, default_near, owner_api, owner_stage, "
+               + ", ".join(defaults) + "):"]
+              + indent(reads, 4, "return False") + indent(updates, 4, "") + ["    return True"])
+    run = (["def run(objs, i, n, timestamps, keys, tallies, near_for, default_near, owner_api, owner_stage, rest, "
+            + ", ".join(defaults) + "):",
+            "    count = 0",
+            "    while i < n:",
+            "        obj = objs[i]",
+            "        if obj.__class__ is not _dict or _tuple(obj) != keys:",
+            "            break",
+            "        timestamp = timestamps[i]",
+            "        try:"]
+           + indent(reads, 12, "rest.append(i)\ni += 1\ncontinue")
+           + ["        except (ValueError, TypeError, OverflowError):",
+              "            rest.append(i)  # an odd value: the full path judges the line (nothing tallied yet)",
+              "            i += 1",
+              "            continue"]
+           + indent(updates, 8, "")
+           + ["        count += 1", "        i += 1", "    return i, count"])
+    source = "\n".join(single) + "\n\n\n" + "\n".join(run) + "\n"
+    exec(compile(source, "<gatewatch.fastpath>", "exec"), env)  # noqa: S102 - generated, see docstring
+    return env["tally"], env["run"]
 
 
 def tally_json_lines(objs: Sequence[Any], timestamps: Sequence[int | None], *, field_map: Mapping[str, str] | None,
@@ -127,32 +158,34 @@ def tally_json_lines(objs: Sequence[Any], timestamps: Sequence[int | None], *, f
     path) and, per key layout, how many lines were tallied (`fields_present` -> count)."""
     rest: list[int] = []
     layouts: dict[Any, int] = {}
-    plan = None
-    last_keys: tuple = ()
-    tally: Any = None
-    for i, obj in enumerate(objs):
+    i, n = 0, len(objs)
+    while i < n:
+        obj = objs[i]
         if obj.__class__ is not dict:
             rest.append(i)
+            i += 1
             continue
-        keys = tuple(obj)
-        if keys != last_keys:
-            plan = json_layout(obj, field_map)
-            last_keys = keys
-            if plan.nested:
-                tally = None
-            else:
-                if plan.tally is None:
-                    plan.tally = _GenericTally(plan)
-                tally = plan.tally
-        elif tally is not None and tally is not plan.tally:
-            tally = plan.tally  # compiled since the last line
-        try:
-            tallied = tally is not None and tally(obj, timestamps[i], tallies, near_for, default_near,
-                                                  owner_api, owner_stage)
-        except (ValueError, TypeError, OverflowError):
-            tallied = False  # an odd value: the full path judges the line (nothing was tallied yet)
-        if tallied:
-            layouts[plan] = layouts.get(plan, 0) + 1
-        else:
+        plan = json_layout(obj, field_map)
+        tally = plan.tally
+        if plan.nested:
             rest.append(i)
-    return rest, {p.present: n for p, n in layouts.items()}
+            i += 1
+            continue
+        if tally is None:
+            tally = plan.tally = _GenericTally(plan)
+        if tally.__class__ is _GenericTally:
+            try:
+                tallied = tally(obj, timestamps[i], tallies, near_for, default_near, owner_api, owner_stage)
+            except (ValueError, TypeError, OverflowError):
+                tallied = False  # an odd value: the full path judges the line (nothing was tallied yet)
+            if tallied:
+                layouts[plan] = layouts.get(plan, 0) + 1
+            else:
+                rest.append(i)
+            i += 1
+            continue
+        # The compiled loop takes every following line of the same layout in one call.
+        i, count = tally(objs, i, n, timestamps, tuple(obj), tallies, near_for, default_near, owner_api,
+                         owner_stage, rest)
+        layouts[plan] = layouts.get(plan, 0) + count
+    return rest, {p.present: c for p, c in layouts.items() if c}

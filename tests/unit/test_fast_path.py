@@ -1,4 +1,6 @@
 """The analyzer's metrics-only fast path (keep_successes=False) must give exactly the metrics of the full path."""
+import json
+
 import pytest
 
 from gatewatch import simulate as sim
@@ -14,9 +16,22 @@ CONFIG = load_engine_config('{"k7x2m9qp4a": {"name": "shop", "integrationTimeout
                             '"accessLogGroup": "/aws/apigateway/shop"}}')
 
 
+def _odd_values(line: str) -> str:
+    """The same layout with values the fast path's inline conversions refuse or must treat with care."""
+    obj = json.loads(line)
+    for key in obj:
+        low = key.lower()
+        if "latency" in low:
+            obj[key] = {"responseLatency": "\u00b2", "integrationLatency": "NaN"}.get(key, "9" * 400)
+        elif low.endswith("status") and "integration" not in low:
+            obj[key] = "\uff12\uff10\uff10"  # fullwidth "200": a digit string int() reads
+    return json.dumps(obj)
+
+
 def _lines(style: str) -> list[str]:
     reqs = list(sim.demo_hour(seed=11, rate_per_minute=25))
-    return [sim.render_access_json(r, style) for r in reqs] + access_corpus_lines() + ["{broken", "\x00\x01"]
+    rendered = [sim.render_access_json(r, style) for r in reqs]
+    return rendered + [_odd_values(line) for line in rendered[-5:]] + access_corpus_lines() + ["{broken", "\x00\x01"]
 
 
 def _metrics(lines: list[str], keep_successes: bool):
