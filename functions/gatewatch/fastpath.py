@@ -184,8 +184,13 @@ def tally_json_lines(objs: Sequence[Any], timestamps: Sequence[int | None], *, f
                 rest.append(i)
             i += 1
             continue
-        # The compiled loop takes every following line of the same layout in one call.
+        # The compiled loop takes the following lines of exactly this key layout in one call (a line with
+        # other keys ends the run: a layout that lacks a key could otherwise misread another's line).
         i, count = tally(objs, i, n, timestamps, tuple(obj), tallies, near_for, default_near, owner_api,
                          owner_stage, rest)
         layouts[plan] = layouts.get(plan, 0) + count
-    return rest, {p.present: c for p, c in layouts.items() if c}
+    counts: dict[frozenset, int] = {}
+    for plan, c in layouts.items():  # two key layouts (e.g. camelCase and snake_case) can carry the same fields
+        if c:
+            counts[plan.present] = counts.get(plan.present, 0) + c
+    return rest, counts

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from .access import load_json_lines, looks_like_access_line, parse_access_line, parse_access_line_or_summary, \
     read_json_access
@@ -94,6 +95,10 @@ class Analysis:
                 out.append(req)
         out.extend(r for r in self.execution if not r.request_id or r.request_id not in used)
         return out
+
+
+_message = attrgetter("message")
+_timestamp = attrgetter("timestamp")
 
 
 def _merge_tallies(a: dict[tuple, RouteTally], b: dict[tuple, RouteTally]) -> dict[tuple, RouteTally]:
@@ -211,8 +216,8 @@ class LogAnalyzer:
     def _tally_successes(self, events, owner: ApiSettings | None) -> tuple[list, int]:
         """The metrics-only fast path: tally successful JSON lines per route; return the rest, fully parsed."""
         field_map, field_sets = self._field_map, self._analysis.access_field_sets
-        messages = [e.message for e in events]
-        timestamps = [e.timestamp for e in events]
+        messages = list(map(_message, events))
+        timestamps = list(map(_timestamp, events))
         owner_api, owner_stage = (owner.api_id, owner.stage) if owner is not None else (None, None)
         default_near = self._near_for_default
         objs = load_json_lines(messages)
