@@ -282,7 +282,11 @@ class _Plan:
         self.summary_uses += 1
         if self.summary_uses == _COMPILE_AFTER:
             compiled = _compile_summarizer(self)
-            if compiled(obj, timestamp) == summary:  # checked against the generic reader before use
+            try:
+                same = compiled(obj, timestamp) == summary  # checked against the generic reader before use
+            except (ValueError, TypeError, OverflowError):
+                same = False
+            if same:
                 self.summarize = compiled
         return summary
 
@@ -327,37 +331,50 @@ def _summary_float(obj: dict[str, Any], key: str | None) -> float | None:
     return None if v == "-" else _as_float(v)
 
 
-def _compile_summarizer(plan: _Plan) -> Callable[[dict[str, Any], int | None], AccessSummary | None]:
-    """Generate `summarize(obj, timestamp)` for one key layout: the fast path's reader, no calls inline.
+def summary_read_statements(plan: _Plan, env: dict[str, Any], params: list[str], reject: str) -> list[str]:
+    """Statements that read AccessSummary's fields (status, api, stage, route parts, latencies) into
+    `f0`…`f8` for one key layout; `reject` is what a line that is not a 2xx/3xx does. Shared by the
+    summarizer below and gatewatch.fastpath's tally, so both read a line the same way.
 
-    Same rules and the same safety as `_compile_reader`: the source holds only generated names; the
-    line's keys are passed in as default-argument values, never as source text.
+    The line's keys go into `params`/`env` as default-argument values, never into the source text.
+    Conversions are inline on plain ASCII digit strings; anything else goes through `_as_*`, exactly
+    as the generic reader does (callers still send a line that raises down the full path).
     """
-    params = ["obj", "timestamp", "_new=_new", "_cls=_cls", "_present=_present", "_as_int=_as_int",
-              "_as_str=_as_str", "_as_float=_as_float"]
-    env: dict[str, Any] = {"_new": tuple.__new__, "_cls": AccessSummary, "_present": plan.present,
-                           "_as_int": _as_int, "_as_str": _as_str, "_as_float": _as_float}
-    body: list[str] = []
-    names: list[str] = []
+    env.update({"_as_int": _as_int, "_as_str": _as_str, "_as_float": _as_float})
+    params += ["_as_int=_as_int", "_as_str=_as_str", "_as_float=_as_float", "_str=str"]
+    lines: list[str] = []
     for n, (field_name, key) in enumerate(zip(_SUMMARY_FIELDS, plan.summary_keys)):
         name = f"f{n}"
-        names.append(name)
         if key is None:
-            body.append(f"    {name} = None")
+            lines.append(f"{name} = None")
             continue
         params.append(f"_k{n}=_k{n}")
         env[f"_k{n}"] = key
-        body.append(f"    v = obj[_k{n}]")
+        lines.append(f"v = obj[_k{n}]")
         if field_name == "status":
-            body.append(f"    {name} = int(v) if v.__class__ is str and v.isascii() and v.isdigit() and len(v) < 4 "
-                        f"else _as_int(v)")
-            body.append(f"    if {name} is None or not 100 <= {name} < 400:")
-            body.append("        return None")
+            lines.append(f"{name} = int(v) if v.__class__ is _str and len(v) == 3 and v.isascii() and v.isdigit() "
+                         f"else _as_int(v)")
+            lines.append(f"if {name} is None or not 100 <= {name} < 400:")
+            lines += [f"    {r}" for r in reject.split("\n")]
         elif _kind_of(field_name) == _FLOAT:
-            body.append(f"    {name} = float(v) if v.__class__ is str and v.isascii() and v.isdigit() and len(v) < 16 "
-                        f"else (None if v == '-' else _as_float(v))")
+            # Digit strings are the norm; anything else (decimals, "-", NaN, huge) goes through _as_float,
+            # which turns "-" and non-finite values into None exactly as the generic path does.
+            lines.append(f"{name} = (float(v) if len(v) < 16 and v.isascii() and v.isdigit() else _as_float(v)) "
+                         f"if v.__class__ is _str else _as_float(v)")
         else:
-            body.append(f"    {name} = (v if v and v != '-' else None) if v.__class__ is str else _as_str(v)")
+            lines.append(f"{name} = (v if v and v != '-' else None) if v.__class__ is _str else _as_str(v)")
+    return lines
+
+
+def _compile_summarizer(plan: _Plan) -> Callable[[dict[str, Any], int | None], AccessSummary | None]:
+    """Generate `summarize(obj, timestamp)` for one key layout: the fast path's reader, no calls inline.
+
+    Same rules and the same safety as `_compile_reader`: the source holds only generated names.
+    """
+    params = ["obj", "timestamp", "_new=_new", "_cls=_cls", "_present=_present"]
+    env: dict[str, Any] = {"_new": tuple.__new__, "_cls": AccessSummary, "_present": plan.present}
+    body = ["    " + line for line in summary_read_statements(plan, env, params, "return None")]
+    names = [f"f{n}" for n in range(len(_SUMMARY_FIELDS))]
     body.append(f"    return _new(_cls, ({', '.join(names)}, timestamp, {FORMAT_JSON!r}, _present))")
     source = f"def summarize({', '.join(params)}):\n" + "\n".join(body)
     exec(compile(source, "<gatewatch.access.summarize>", "exec"), env)  # noqa: S102 - generated, see docstring

@@ -241,14 +241,17 @@ def _received_status(lines: Iterable[str]) -> int | None:
 
 def route_for_access(record: AccessRecord | AccessSummary) -> str:
     """`METHOD /resource/{template}`, a WebSocket/HTTP route key, or UNMATCHED — never the raw path."""
-    rk = record.route_key
-    if rk:
-        if " " in rk:
-            return rk
-        if rk.startswith("$"):
-            return f"{record.http_method} {rk}" if record.http_method and rk == "$default" else rk
-    if record.resource_path and record.http_method:
-        return f"{record.http_method} {record.resource_path}"
+    return route_of(record.http_method, record.resource_path, record.route_key)
+
+
+def route_of(http_method: str | None, resource_path: str | None, route_key: str | None) -> str:
+    if route_key:
+        if " " in route_key:
+            return route_key
+        if route_key.startswith("$"):
+            return f"{http_method} {route_key}" if http_method and route_key == "$default" else route_key
+    if resource_path and http_method:
+        return f"{http_method} {resource_path}"
     return ROUTE_UNMATCHED
 
 
@@ -471,9 +474,7 @@ def route_tallies(tallies: dict, name_for: "Callable[[str | None], str | None]")
     """(api_id, stage, method, resource path, route key) tallies -> per (api_id, stage, api_name, route)."""
     out: dict = {}
     for (api_id, stage, method, resource_path, route_key), tally in tallies.items():
-        route = route_for_access(AccessSummary(200, api_id, stage, method, resource_path, route_key,
-                                               None, None, None, None, "", frozenset()))
-        key = (api_id, stage, name_for(api_id), route)
+        key = (api_id, stage, name_for(api_id), route_of(method, resource_path, route_key))
         out[key] = out[key].merge(tally) if key in out else tally
     return out
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Sequence
 
-from .access import _as_float, _as_int, _as_str, _kind_of, _FLOAT, _SUMMARY_FIELDS, json_layout
+from .access import _SUMMARY_FIELDS, json_layout, summary_read_statements
 from .classify import tally_success
 from .models import RouteTally
 
@@ -63,31 +63,10 @@ def _compile(plan: Any) -> tuple[Tally, Callable[..., tuple[int, int]]]:
     Conversions are inline (`int(v)`, `float(v)` on the usual strings); anything they refuse raises, and
     that line goes down the full path, which judges it as parse_access_line does.
     """
-    defaults = ["_RouteTally=_RouteTally", "_as_int=_as_int", "_as_str=_as_str", "_as_float=_as_float",
-                "_INF=_INF", "_str=str", "_dict=dict", "_tuple=tuple"]
-    env: dict[str, Any] = {"_RouteTally": RouteTally, "_as_int": _as_int, "_as_str": _as_str, "_as_float": _as_float,
-                           "_INF": _INF}
-    reads: list[str] = []  # REJECT marks where a line that is not a success leaves
-    names: dict[str, str] = {}
-    for n, (field_name, key) in enumerate(zip(_SUMMARY_FIELDS, plan.summary_keys)):
-        name = names[field_name] = f"f{n}"
-        if key is None:
-            reads.append(f"{name} = None")
-            continue
-        defaults.append(f"_k{n}=_k{n}")
-        env[f"_k{n}"] = key
-        reads.append(f"v = obj[_k{n}]")
-        if field_name == "status":
-            reads.append(f"{name} = int(v) if v.__class__ is _str and len(v) == 3 and v.isdigit() else _as_int(v)")
-            reads.append(f"if {name} is None or not 100 <= {name} < 400:")
-            reads.append("    REJECT")
-        elif _kind_of(field_name) == _FLOAT:
-            # Digit strings are the norm; anything else (decimals, "-", NaN, huge) goes through _as_float,
-            # which turns "-" and non-finite values into None exactly as the generic path does.
-            reads.append(f"{name} = (float(v) if len(v) < 16 and v.isdigit() else _as_float(v)) "
-                         f"if v.__class__ is _str else _as_float(v)")
-        else:
-            reads.append(f"{name} = (v if v and v != '-' else None) if v.__class__ is _str else _as_str(v)")
+    defaults = ["_RouteTally=_RouteTally", "_INF=_INF", "_dict=dict", "_tuple=tuple"]
+    env: dict[str, Any] = {"_RouteTally": RouteTally, "_INF": _INF}
+    reads = summary_read_statements(plan, env, defaults, "REJECT")  # REJECT: where a non-success leaves
+    names = {field_name: f"f{n}" for n, field_name in enumerate(_SUMMARY_FIELDS)}
     api, stage = names["api_id"], names["stage"]
     rl, il, al = names["response_latency_ms"], names["integration_latency_ms"], names["authorizer_latency_ms"]
     updates = [
