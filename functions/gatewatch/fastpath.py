@@ -3,7 +3,7 @@
 Why: in the Lambda, nine requests in ten are successes whose only use is a count and three latencies
 for their route. Reading them into an AccessRecord, classifying them into a ClassifiedRequest and
 aggregating those objects cost more than everything else per event (bench/). Here a delivery is
-parsed with one orjson call (`access.load_json_lines`) and, per key layout, a function generated once
+parsed with one orjson call per line (`access.load_json_lines`) and, per key layout, a function generated once
 reads a line's status, API, stage, route parts and latencies and updates its RouteTally in place.
 Anything that is not a 2xx/3xx JSON line is handed back for the full path (parse, classify, alerts).
 
@@ -12,14 +12,14 @@ line before it is used, and tests prove the metrics identical to the full path.
 """
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any, Callable, Mapping, Sequence
 
-from .access import _SUMMARY_FIELDS, json_layout, summary_read_statements
+from .access import _SUMMARY_FIELDS, _as_str, json_layout, summary_read_statements
 from .classify import tally_success
 from .models import RouteTally
 
 _COMPILE_AFTER = 8
-_INF = float("inf")
 
 #: tally(obj, timestamp, tallies, near_for, default_near, owner_api, owner_stage) -> tallied?
 Tally = Callable[[dict[str, Any], "int | None", dict, Mapping[Any, float], float, "str | None", "str | None"], bool]
@@ -54,45 +54,115 @@ class _GenericTally:
         return True
 
 
+class _RouteEntries(dict):
+    """One delivery's route entries for one key layout, keyed by the route fields exactly as the lines
+    carry them (`raw`: the layout's api, stage, method, resource path, route key that are present).
+
+    Why: normalising those strings per line ("-" and "" mean absent, numbers become text, the log
+    group's API fills a missing api id) cost more than the rest of a line's tally. Lines of one route
+    repeat the same raw values, so each distinct raw key is normalised once, in `__missing__`; the
+    generated loop finds its entry with one lookup. An entry is (tally, near-timeout threshold, and
+    the bound appends of its three latency lists).
+
+    Only keys whose values are all strings (or null) are remembered: `1`, `1.0` and `true` are equal
+    dict keys but not the same text, so a key holding a number is normalised every time. Every tally
+    handed out is noted in `touched` (the delivery's newest timestamp is set on those afterwards).
+    """
+
+    __slots__ = ("positions", "tallies", "near_for", "default_near", "owner_api", "owner_stage", "touched")
+
+    def __init__(self, positions: tuple[int | None, ...], tallies: dict, near_for: Mapping[Any, float],
+                 default_near: float, owner_api: str | None, owner_stage: str | None, touched: list) -> None:
+        super().__init__()
+        self.positions = positions
+        self.tallies = tallies
+        self.near_for = near_for
+        self.default_near = default_near
+        self.owner_api = owner_api
+        self.owner_stage = owner_stage
+        self.touched = touched
+
+    def __missing__(self, raw: tuple) -> tuple:
+        api, stage, method, resource, route_key = (None if p is None else _as_str(raw[p]) for p in self.positions)
+        if api is None and self.owner_api is not None:
+            api, stage = self.owner_api, stage or self.owner_stage
+        key = (api, stage, method, resource, route_key)
+        tally = self.tallies.get(key)
+        if tally is None:
+            tally = self.tallies[key] = RouteTally()
+        self.touched.append(tally)
+        entry = (tally, self.near_for.get(api, self.default_near), tally.latency_ms.append,
+                 tally.integration_latency_ms.append, tally.gateway_overhead_ms.append)
+        if all(v.__class__ is str or v is None for v in raw):
+            self[raw] = entry
+        return entry
+
+
+def _set_latest(touched: list, timestamps: Sequence[int | None]) -> None:
+    """The newest event time of a delivery onto the tallies it added to (the EMF timestamp; see aggregate)."""
+    if touched:
+        newest = max(filter(None, timestamps), default=None)
+        if newest is not None:
+            for tally in touched:
+                if tally.latest_timestamp is None or newest > tally.latest_timestamp:
+                    tally.latest_timestamp = newest
+
+
+_ROUTE_FIELDS = ("api_id", "stage", "http_method", "resource_path", "route_key")
+
+
+class _Layout:
+    """What the generated functions of one key layout need besides the statements: its route getter."""
+
+    __slots__ = ("positions", "route_of")
+
+    def __init__(self, plan: Any) -> None:
+        keys = dict(zip(_SUMMARY_FIELDS, plan.summary_keys))
+        present = [name for name in _ROUTE_FIELDS if keys[name] is not None]
+        self.positions = tuple(present.index(name) if name in present else None for name in _ROUTE_FIELDS)
+        getter = itemgetter(*(keys[name] for name in present)) if present else None
+        if len(present) == 1:
+            self.route_of = lambda obj, _get=getter: (_get(obj),)
+        elif getter is None:
+            self.route_of = lambda obj: ()
+        else:
+            self.route_of = getter
+
+
 def _compile(plan: Any) -> tuple[Tally, Callable[..., tuple[int, int]]]:
     """Generate the layout's tally functions from one set of statements: `tally` for one line (checked
     against the generic rules before use) and `run`, the same statements in a loop over consecutive
     lines of this layout (no call per line). The source holds only generated names: the line's keys are
     passed in as default-argument values, never as source text (as in access._compile_reader).
 
-    Conversions are inline (`int(v)`, `float(v)` on the usual strings); anything they refuse raises, and
-    that line goes down the full path, which judges it as parse_access_line does.
+    The status and latencies are table lookups; a value the tables do not cover raises, and that line
+    goes down the full path, which judges it as parse_access_line does. The newest timestamp is set
+    per delivery (`_set_latest`), not per line.
     """
-    defaults = ["_RouteTally=_RouteTally", "_INF=_INF", "_dict=dict", "_tuple=tuple"]
-    env: dict[str, Any] = {"_RouteTally": RouteTally, "_INF": _INF}
-    reads = summary_read_statements(plan, env, defaults, "REJECT")  # REJECT: where a non-success leaves
+    layout = _Layout(plan)
+    defaults = ["_dict=dict", "_tuple=tuple", "_route_of=_route_of"]
+    env: dict[str, Any] = {"_route_of": layout.route_of, "_RouteEntries": _RouteEntries, "_set_latest": _set_latest,
+                           "_positions": layout.positions}
+    reads = summary_read_statements(plan, env, defaults, "REJECT", raw_strings=True)
     names = {field_name: f"f{n}" for n, field_name in enumerate(_SUMMARY_FIELDS)}
-    api, stage = names["api_id"], names["stage"]
     rl, il, al = names["response_latency_ms"], names["integration_latency_ms"], names["authorizer_latency_ms"]
+    has_authorizer = plan.summary_keys[_SUMMARY_FIELDS.index("authorizer_latency_ms")] is not None
+    reads.append("t, near, add_latency, add_integration, add_overhead = entries[_route_of(obj)]")
     updates = [
-        f"if {api} is None and owner_api is not None:",
-        f"    {api} = owner_api",
-        f"    {stage} = {stage} or owner_stage",
-        f"key = ({api}, {stage}, {names['http_method']}, {names['resource_path']}, {names['route_key']})",
-        "t = tallies.get(key)",
-        "if t is None:",
-        "    t = tallies[key] = _RouteTally()",
         "t.requests += 1",
         f"basis = {il} if {il} is not None else {rl}",
-        f"if basis is not None and basis >= near_for.get({api}, default_near):",
+        "if basis is not None and basis >= near:",
         "    t.near_timeouts += 1",
-        f"rl_ok = {rl} is not None and 0 <= {rl} < _INF",
-        "if rl_ok:",
-        f"    t.latency_ms.append({rl})",
-        f"if {il} is not None and 0 <= {il} < _INF:",
-        f"    t.integration_latency_ms.append({il})",
-        "    if rl_ok:",
+        f"if {rl} is not None:",
+        f"    add_latency({rl})",
+        f"    if {il} is not None:",
+        f"        add_integration({il})",
         f"        o = {rl} - {il}",
-        f"        if {al} is not None:",
-        f"            o -= {al}",
-        "        t.gateway_overhead_ms.append(o if o > 0 else 0.0)",
-        "if timestamp is not None and (t.latest_timestamp is None or timestamp > t.latest_timestamp):",
-        "    t.latest_timestamp = timestamp",
+    ] + ([f"        if {al} is not None:",
+          f"            o -= {al}"] if has_authorizer else []) + [
+        "        add_overhead(o if o > 0 else 0.0)",
+        f"elif {il} is not None:",
+        f"    add_integration({il})",
     ]
 
     def indent(lines: list[str], spaces: int, reject: str) -> list[str]:
@@ -107,27 +177,35 @@ def _compile(plan: Any) -> tuple[Tally, Callable[..., tuple[int, int]]]:
         return out
 
     single = (["def tally(obj, timestamp, tallies, near_for, default_near, owner_api, owner_stage, "
-               + ", ".join(defaults) + "):"]
-              + indent(reads, 4, "return False") + indent(updates, 4, "") + ["    return True"])
-    run = (["def run(objs, i, n, timestamps, keys, tallies, near_for, default_near, owner_api, owner_stage, rest, "
-            + ", ".join(defaults) + "):",
-            "    count = 0",
-            "    while i < n:",
+               + ", ".join(defaults) + ", _RouteEntries=_RouteEntries, _set_latest=_set_latest, "
+               "_positions=_positions):",
+               "    touched = []",
+               "    entries = _RouteEntries(_positions, tallies, near_for, default_near, owner_api, owner_stage, touched)"]
+              + indent(reads, 4, "return False") + indent(updates, 4, "")
+              + ["    _set_latest(touched, (timestamp,))", "    return True"])
+    run = (["def run(objs, start, n, keys, entries, rest, " + ", ".join(defaults) + "):",
+            "    rejected = len(rest)",
+            "    for i in range(start, n):",
             "        obj = objs[i]",
             "        if obj.__class__ is not _dict or _tuple(obj) != keys:",
             "            break",
-            "        timestamp = timestamps[i]",
             "        try:"]
-           + indent(reads, 12, "rest.append(i)\ni += 1\ncontinue")
+           + indent(reads, 12, "rest.append(i)\ncontinue")
            + ["        except (ValueError, TypeError, OverflowError):",
               "            rest.append(i)  # an odd value: the full path judges the line (nothing tallied yet)",
-              "            i += 1",
               "            continue"]
            + indent(updates, 8, "")
-           + ["        count += 1", "        i += 1", "    return i, count"])
+           + ["    else:",
+              "        i = n",
+              "    return i, (i - start) - (len(rest) - rejected)"])
     source = "\n".join(single) + "\n\n\n" + "\n".join(run) + "\n"
     exec(compile(source, "<gatewatch.fastpath>", "exec"), env)  # noqa: S102 - generated, see docstring
-    return env["tally"], env["run"]
+    return env["tally"], _with_layout(env["run"], layout)
+
+
+def _with_layout(run: Callable[..., tuple[int, int]], layout: _Layout) -> Callable[..., tuple[int, int]]:
+    run.layout = layout  # type: ignore[attr-defined]
+    return run
 
 
 def tally_json_lines(objs: Sequence[Any], timestamps: Sequence[int | None], *, field_map: Mapping[str, str] | None,
@@ -137,6 +215,8 @@ def tally_json_lines(objs: Sequence[Any], timestamps: Sequence[int | None], *, f
     path) and, per key layout, how many lines were tallied (`fields_present` -> count)."""
     rest: list[int] = []
     layouts: dict[Any, int] = {}
+    entries_by_plan: dict[Any, _RouteEntries] = {}
+    touched: list[RouteTally] = []
     i, n = 0, len(objs)
     while i < n:
         obj = objs[i]
@@ -165,9 +245,13 @@ def tally_json_lines(objs: Sequence[Any], timestamps: Sequence[int | None], *, f
             continue
         # The compiled loop takes the following lines of exactly this key layout in one call (a line with
         # other keys ends the run: a layout that lacks a key could otherwise misread another's line).
-        i, count = tally(objs, i, n, timestamps, tuple(obj), tallies, near_for, default_near, owner_api,
-                         owner_stage, rest)
+        entries = entries_by_plan.get(plan)
+        if entries is None:
+            entries = entries_by_plan[plan] = _RouteEntries(tally.layout.positions, tallies, near_for, default_near,
+                                                            owner_api, owner_stage, touched)
+        i, count = tally(objs, i, n, tuple(obj), entries, rest)
         layouts[plan] = layouts.get(plan, 0) + count
+    _set_latest(touched, timestamps)
     counts: dict[frozenset, int] = {}
     for plan, c in layouts.items():  # two key layouts (e.g. camelCase and snake_case) can carry the same fields
         if c:
