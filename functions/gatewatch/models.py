@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, NamedTuple
+from typing import Any, Iterator, NamedTuple, Sequence
 
 from .taxonomy import Blame, ErrorCategory, Retry
 
@@ -45,11 +45,62 @@ class LogEvent:
     event_id: str | None = None
 
 
+class LogEvents(Sequence[LogEvent]):
+    """A decoded payload's events as the columns the analyzer reads: messages and timestamps.
+
+    Why: a 1 MB subscription delivery holds ~1,200-5,000 events, and making a LogEvent of each cost
+    more than everything the analyzer does with a successful request but parse it (bench/). The
+    metrics-only fast path reads `messages` and `timestamps` directly; anything that iterates or
+    indexes (execution logs, the CLI, tests) gets LogEvent objects, made once on first use.
+    `as_id` turns a raw id value into the event id (str or None), also only then.
+    """
+
+    __slots__ = ("messages", "timestamps", "_ids", "_as_id", "_events")
+
+    def __init__(self, messages: list[str], timestamps: list[int | None], ids: Sequence[Any] | None = None,
+                 as_id: Any = None) -> None:
+        self.messages = messages
+        self.timestamps = timestamps
+        self._ids = ids
+        self._as_id = as_id
+        self._events: tuple[LogEvent, ...] | None = None
+
+    def _made(self) -> tuple[LogEvent, ...]:
+        events = self._events
+        if events is None:
+            ids: Any = self._ids if self._ids is not None else (None for _ in self.messages)
+            if self._as_id is not None:
+                ids = map(self._as_id, ids)
+            events = self._events = tuple(map(LogEvent, self.messages, self.timestamps, ids))
+            self._ids = None
+        return events
+
+    def __len__(self) -> int:
+        return len(self.messages)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._made()[index]
+
+    def __iter__(self) -> Iterator[LogEvent]:
+        return iter(self._made())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (LogEvents, tuple, list)):
+            return tuple(self) == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._made())
+
+    def __repr__(self) -> str:
+        return f"LogEvents({len(self)} events)"
+
+
 @dataclass(frozen=True, slots=True)
 class LogBatch:
     """A group of events from one log group/stream: one subscription payload, one file, one page."""
 
-    events: tuple[LogEvent, ...]
+    events: "tuple[LogEvent, ...] | LogEvents"
     log_group: str | None = None
     log_stream: str | None = None
     owner: str | None = None

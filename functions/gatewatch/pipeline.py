@@ -19,7 +19,8 @@ from .fastpath import tally_json_lines
 from .constants import SOURCE_ACCESS, SOURCE_EXECUTION
 from .decode import execution_log_group_ids
 from .execution import ExecutionAssembler, looks_like_execution_line
-from .models import AccessSummary, ClassifiedRequest, ExecutionRequest, LogBatch, LogKind, Rejection, RouteTally
+from .models import AccessSummary, ClassifiedRequest, ExecutionRequest, LogBatch, LogEvents, LogKind, Rejection, \
+    RouteTally
 
 MAX_KEPT_REJECTIONS = 1000
 
@@ -216,8 +217,11 @@ class LogAnalyzer:
     def _tally_successes(self, events, owner: ApiSettings | None) -> tuple[list, int]:
         """The metrics-only fast path: tally successful JSON lines per route; return the rest, fully parsed."""
         field_map, field_sets = self._field_map, self._analysis.access_field_sets
-        messages = list(map(_message, events))
-        timestamps = list(map(_timestamp, events))
+        if events.__class__ is LogEvents:  # a decoded payload: its columns, no LogEvent objects
+            messages, timestamps = events.messages, events.timestamps
+        else:
+            messages = list(map(_message, events))
+            timestamps = list(map(_timestamp, events))
         owner_api, owner_stage = (owner.api_id, owner.stage) if owner is not None else (None, None)
         default_near = self._near_for_default
         objs = load_json_lines(messages)

@@ -523,8 +523,10 @@ def test_decoded_batches_do_not_share_mutable_state():
     payload = copy.deepcopy(s01_payloads()[0])
     batch = batch_from_payload(payload, origin="o")
     payload["logEvents"][0]["message"] = "changed"
+    payload["logEvents"][0]["id"] = "changed"
     assert batch.events[0].message == s01_payloads()[0]["logEvents"][0]["message"]
-    assert isinstance(batch.events, tuple) and isinstance(batch.events[0], LogEvent)
+    assert batch.events[0].event_id == s01_payloads()[0]["logEvents"][0]["id"]
+    assert len(batch.events) == len(s01_payloads()[0]["logEvents"]) and isinstance(batch.events[0], LogEvent)
 
 
 def test_zlib_file_is_read():
