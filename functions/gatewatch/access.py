@@ -155,6 +155,33 @@ def _as_quoted_str(value: Any) -> str | None:
 
 _CONVERT: tuple[Callable[[Any], Any], ...] = (_as_str, _as_int, _as_float, _as_epoch_ms, _as_quoted_str)
 
+
+class _Converted(dict):
+    """string value -> what `convert` makes of it, remembered (short strings only, bounded).
+
+    The generated reader's numbers: status codes, lengths and latencies repeat, so a value is one
+    dict lookup instead of string tests and a conversion. Keys are strings only (the reader checks),
+    so `1`, `1.0` and `true` never meet here.
+    """
+
+    __slots__ = ("convert",)
+
+    def __init__(self, convert: Callable[[str], Any]) -> None:
+        super().__init__()
+        self.convert = convert
+
+    def __missing__(self, value: str) -> Any:
+        result = self.convert(value)
+        if len(value) < 24:
+            if len(self) >= _CONVERTED_LIMIT:
+                self.clear()
+            self[value] = result
+        return result
+
+
+_CONVERTED_LIMIT = 50_000
+_CONVERTED: dict[int, _Converted] = {_INT: _Converted(_as_int), _FLOAT: _Converted(_as_float)}
+
 def _seal(values: list[Any]) -> AccessRecord:
     """The record from its slot values, in AccessRecord field order."""
     return AccessRecord(*values)
@@ -474,8 +501,15 @@ def _compile_reader(plan: _Plan, probe: dict[str, Any]) -> Callable[[dict[str, A
     for kind, convert in enumerate(_CONVERT):
         params.append(f"_convert{kind}=_convert{kind}")
         env[f"_convert{kind}"] = convert
+    for kind, table in _CONVERTED.items():
+        params.append(f"_table{kind}=_table{kind}")
+        env[f"_table{kind}"] = table
     fed = {index: (n, key, kind) for n, (key, index, kind) in enumerate(plan.entries)}
     body = ["    o = _new(_record)"]
+    if fed:  # every fed key in one itemgetter call (one key: it returns the value itself)
+        env["_values_of"] = itemgetter(*(key for key, _index, _kind in plan.entries))
+        params.append("_values_of=_values_of")
+        body.append(f"    {', '.join(f'v{n}' for n in range(len(plan.entries)))} = _values_of(obj)")
     for index, name in enumerate(_FIELD_NAMES):
         if index == _I_FORMAT:
             body.append(f"    o.{name} = {FORMAT_JSON!r}")
@@ -484,19 +518,15 @@ def _compile_reader(plan: _Plan, probe: dict[str, Any]) -> Callable[[dict[str, A
         elif index == _I_PRESENT:
             body.append(f"    o.{name} = _present")
         elif index in fed:
-            n, key, kind = fed[index]
-            params.append(f"_k{n}=_k{n}")
-            env[f"_k{n}"] = key
-            body.append(f"    v = obj[_k{n}]")
-            # The common shapes are decided inline (no call): a plain string, a digit string, or "-".
+            n, _key, kind = fed[index]
+            v = f"v{n}"
+            # The common shapes are decided inline (no call): a plain string, "-", a number string seen before.
             if kind == _STR:
-                body.append(f"    o.{name} = (v if v and v != '-' else None) if v.__class__ is str else _as_str(v)")
-            elif kind in (_INT, _FLOAT):
-                cast = "int" if kind == _INT else "float"
-                body.append(f"    o.{name} = {cast}(v) if v.__class__ is str and v.isascii() and v.isdigit() and len(v) < 16 "
-                            f"else (None if v == '-' else _convert{kind}(v))")
+                body.append(f"    o.{name} = ({v} if {v} and {v} != '-' else None) if {v}.__class__ is str else _as_str({v})")
+            elif kind in _CONVERTED:
+                body.append(f"    o.{name} = _table{kind}[{v}] if {v}.__class__ is str else _convert{kind}({v})")
             else:
-                body.append(f"    o.{name} = None if v == '-' else _convert{kind}(v)")
+                body.append(f"    o.{name} = None if {v} == '-' else _convert{kind}({v})")
         else:
             params.append(f"_d{index}=_d{index}")
             env[f"_d{index}"] = _DEFAULTS[index]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 
 from .access import load_json_lines, looks_like_access_line, parse_access_line, parse_access_line_or_summary, \
     read_json_access
@@ -99,6 +99,8 @@ class Analysis:
 
 
 _message = attrgetter("message")
+_first_char = itemgetter(slice(0, 1))
+_JSON_ONLY = {"{"}
 _timestamp = attrgetter("timestamp")
 
 
@@ -147,6 +149,13 @@ class LogAnalyzer:
         if kind is LogKind.ACCESS or (kind is LogKind.UNKNOWN and self.config.api_for_log_group(log_group) is not None):
             # A configured access-log group (GATEWATCH_APIS accessLogGroup) holds access lines only: no sniffing.
             self._add_access_events(batch.events, log_group)
+            return
+        events = batch.events
+        messages = events.messages if events.__class__ is LogEvents else list(map(_message, events))
+        if set(map(_first_char, messages)) == _JSON_ONLY:
+            # Every line is a JSON object: access lines, all of them (an account-level subscription's
+            # access-log groups come this way); no line can be execution text or its continuation.
+            self._add_access_events(events, log_group)
             return
         # Unknown kind (user-named access-log groups, text files): sniff each line. JSON/XML access lines
         # take the fast path; a line that is neither, right after execution text, is a continuation of a
