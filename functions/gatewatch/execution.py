@@ -352,7 +352,12 @@ class ExecutionAssembler:
     def add(self, event: LogEvent, *, log_group: str | None = None, api_id: str | None = None,
             stage: str | None = None) -> list[ExecutionRequest]:
         """Add one event; return the requests it completed (usually [] or [one]) plus any it evicted."""
-        rid, text, _, prefixed = _split(event.message)
+        return self.add_message(event.message, event.timestamp, log_group, api_id, stage)
+
+    def add_message(self, message: str, ts: int | None, log_group: str | None = None, api_id: str | None = None,
+                    stage: str | None = None) -> list[ExecutionRequest]:
+        """`add` for a message and its timestamp (a decoded payload's columns: no LogEvent needed)."""
+        rid, text, _, prefixed = _split(message)
         kind = _DISPATCH.get(text[:6], -1)
         out: list[ExecutionRequest] = []
 
@@ -384,7 +389,6 @@ class ExecutionAssembler:
         n = len(lines)
         if n < self._max_lines or (n < 2 * self._max_lines and text.startswith(_KEY_LINE_STARTS)):
             lines.append(text if len(text) <= MAX_LINE_CHARS else text[:MAX_LINE_CHARS])
-        ts = event.timestamp
         if ts is not None:
             if p.first_ts is None or ts < p.first_ts:
                 p.first_ts = ts

@@ -143,8 +143,18 @@ class LogAnalyzer:
         if kind is LogKind.EXECUTION:
             ids = execution_log_group_ids(log_group)
             api_id, stage = ids if ids else (None, None)
-            for event in batch.events:
-                self._add_execution_event(event, log_group, api_id, stage)
+            events = batch.events
+            if events.__class__ is LogEvents:  # a decoded payload: its columns, no LogEvent objects
+                pairs = zip(events.messages, events.timestamps)
+            else:
+                pairs = ((event.message, event.timestamp) for event in events)
+            if events:
+                self._analysis.lines_parsed[SOURCE_EXECUTION] += len(events)
+            add = self._assembler.add_message
+            add_request = self._add_execution_request
+            for message, timestamp in pairs:
+                for request in add(message, timestamp, log_group, api_id, stage):
+                    add_request(request)
             return
         if kind is LogKind.ACCESS or (kind is LogKind.UNKNOWN and self.config.api_for_log_group(log_group) is not None):
             # A configured access-log group (GATEWATCH_APIS accessLogGroup) holds access lines only: no sniffing.
