@@ -99,9 +99,17 @@ class Analysis:
 
 
 _message = attrgetter("message")
+_timestamp = attrgetter("timestamp")
 _first_char = itemgetter(slice(0, 1))
 _JSON_ONLY = {"{"}
-_timestamp = attrgetter("timestamp")
+
+
+def _columns(events) -> tuple[list[str], list[int | None]]:
+    """A batch's messages and timestamps: a decoded payload's own columns (no LogEvent objects made),
+    else read from its events."""
+    if events.__class__ is LogEvents:
+        return events.messages, events.timestamps
+    return list(map(_message, events)), list(map(_timestamp, events))
 
 
 def _merge_tallies(a: dict[tuple, RouteTally], b: dict[tuple, RouteTally]) -> dict[tuple, RouteTally]:
@@ -144,15 +152,11 @@ class LogAnalyzer:
             ids = execution_log_group_ids(log_group)
             api_id, stage = ids if ids else (None, None)
             events = batch.events
-            if events.__class__ is LogEvents:  # a decoded payload: its columns, no LogEvent objects
-                pairs = zip(events.messages, events.timestamps)
-            else:
-                pairs = ((event.message, event.timestamp) for event in events)
             if events:
                 self._analysis.lines_parsed[SOURCE_EXECUTION] += len(events)
             add = self._assembler.add_message
             add_request = self._add_execution_request
-            for message, timestamp in pairs:
+            for message, timestamp in zip(*_columns(events)):
                 for request in add(message, timestamp, log_group, api_id, stage):
                     add_request(request)
             return
@@ -161,7 +165,7 @@ class LogAnalyzer:
             self._add_access_events(batch.events, log_group)
             return
         events = batch.events
-        messages = events.messages if events.__class__ is LogEvents else list(map(_message, events))
+        messages, _ = _columns(events)
         if set(map(_first_char, messages)) == _JSON_ONLY:
             # Every line is a JSON object: access lines, all of them (an account-level subscription's
             # access-log groups come this way); no line can be execution text or its continuation.
@@ -236,11 +240,7 @@ class LogAnalyzer:
     def _tally_successes(self, events, owner: ApiSettings | None) -> tuple[list, int]:
         """The metrics-only fast path: tally successful JSON lines per route; return the rest, fully parsed."""
         field_map, field_sets = self._field_map, self._analysis.access_field_sets
-        if events.__class__ is LogEvents:  # a decoded payload: its columns, no LogEvent objects
-            messages, timestamps = events.messages, events.timestamps
-        else:
-            messages = list(map(_message, events))
-            timestamps = list(map(_timestamp, events))
+        messages, timestamps = _columns(events)
         owner_api, owner_stage = (owner.api_id, owner.stage) if owner is not None else (None, None)
         default_near = self._near_for_default
         objs = load_json_lines(messages)
