@@ -182,6 +182,7 @@ class _Converted(dict):
 _CONVERTED_LIMIT = 50_000
 _CONVERTED: dict[int, _Converted] = {_INT: _Converted(_as_int), _FLOAT: _Converted(_as_float)}
 
+
 def _seal(values: list[Any]) -> AccessRecord:
     """The record from its slot values, in AccessRecord field order."""
     return AccessRecord(*values)

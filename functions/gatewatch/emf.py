@@ -98,8 +98,9 @@ def representative_values(values: Sequence[float], limit: int = MAX_VALUES_PER_M
     n = len(values)
     if n <= limit:
         return [float(v) for v in values]
-    picked = _quantile_ranks(n, limit)(sorted(values)) if limit > 1 else (sorted(values)[n // 2],)
-    return list(map(_BUCKETS.__getitem__, picked))
+    if limit < 2:  # an itemgetter of one rank returns the value, not a tuple
+        return [_BUCKETS[sorted(values)[n // 2]]] if limit == 1 else []
+    return list(map(_BUCKETS.__getitem__, _quantile_ranks(n, limit)(sorted(values))))
 
 
 def emf_timestamp_ms(latest_event_ms: int | None, now_ms: int) -> int:

@@ -94,6 +94,17 @@ def test_large_distributions_become_exactly_100_quantile_representatives(n):
     assert reps[0] >= bucket_ms(min(values)) and reps[-1] <= bucket_ms(max(values))
 
 
+@pytest.mark.parametrize("limit", [1, 2, 7, 100])
+def test_representatives_are_the_bucketed_values_at_their_ranks(limit):
+    # GIVEN more values than the limit WHEN reduced THEN representative i is the bucketed value at
+    # rank (i + 0.5) / limit · N of the sorted values (the memo of buckets changes nothing)
+    rng = random.Random(limit)
+    values = [rng.choice([3.0, 40.0, 120.0, 950.0, 29000.0]) + rng.random() for _ in range(500)]
+    ordered = sorted(values)
+    assert representative_values(values, limit) == \
+        [bucket_ms(ordered[(2 * i + 1) * 500 // (2 * limit)]) for i in range(limit)]
+
+
 @pytest.mark.parametrize("value", [0.4, 7.0, 99.4, 100.0, 250.3, 1234.5, 29000.0, 1e6])
 def test_buckets_are_1ms_below_100ms_and_about_2_percent_above(value):
     b = bucket_ms(value)
