@@ -30,7 +30,7 @@ import orjson
 from .constants import SOURCE_ACCESS
 from .models import AccessRecord, AccessSummary, Rejection
 
-__all__ = ["CANONICAL_FIELDS", "NOT_JSON", "json_layout", "load_json_lines", "looks_like_access_line", "parse_access_line",
+__all__ = ["CANONICAL_FIELDS", "NOT_JSON", "json_layout", "looks_like_access_line", "parse_access_line",
            "parse_access_line_or_summary", "read_json_access"]
 
 FORMAT_JSON = "json"
@@ -687,36 +687,8 @@ def looks_like_access_line(message: str) -> bool:
 # --------------------------------------------------------------------------------------------------
 
 
-#: What `load_json_lines` puts in place of a line that is not one JSON document.
+#: A line that orjson could not parse, as gatewatch.fastpath hands it to `read_json_access`.
 NOT_JSON = object()
-
-
-def load_json_lines(messages: Sequence[str]) -> list[Any] | None:
-    """Each line of a JSON access-log delivery parsed on its own (`NOT_JSON` where orjson refuses it);
-    None when the delivery is not JSON lines at all (its first line does not start with "{").
-
-    One orjson call per line, mapped in C. Why not one call on the lines joined into an array (the
-    previous approach): it was no faster (measured, bench/), and a line is not trusted to be one
-    document — API Gateway does not escape values, so a crafted user agent can leave an array open
-    and swallow the next request's line into its own, shifting every line after it. The caller
-    reads the objects with `json_layout` and sends anything odd to `read_json_access` or
-    `parse_access_line`, which repair or reject it.
-    """
-    if not messages or messages[0][:1] != "{":
-        return None
-    loads = orjson.loads
-    try:
-        return list(map(loads, messages))
-    except (orjson.JSONDecodeError, TypeError):
-        pass
-    objs: list[Any] = []
-    add = objs.append
-    for message in messages:
-        try:
-            add(loads(message) if message[:1] == "{" else NOT_JSON)
-        except (orjson.JSONDecodeError, TypeError):
-            add(NOT_JSON)
-    return objs
 
 
 def json_layout(obj: dict[str, Any], field_map: Mapping[str, str] | None = None) -> _Plan:

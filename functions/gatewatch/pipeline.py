@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
 
-from .access import load_json_lines, looks_like_access_line, parse_access_line, parse_access_line_or_summary, \
+from .access import looks_like_access_line, parse_access_line, parse_access_line_or_summary, \
     read_json_access
 from .classify import classify_access, classify_execution, merge_classified, route_tallies, tally_success
 from .config import ApiSettings, EngineConfig
@@ -243,15 +243,14 @@ class LogAnalyzer:
         messages, timestamps = _columns(events)
         owner_api, owner_stage = (owner.api_id, owner.stage) if owner is not None else (None, None)
         default_near = self._near_for_default
-        objs = load_json_lines(messages)
-        if objs is not None:
-            rest, layouts = tally_json_lines(objs, timestamps, field_map=field_map, tallies=self._success_tallies,
+        if messages and messages[0][:1] == "{":  # JSON lines (a line that is not goes to the full path)
+            rest, layouts = tally_json_lines(messages, timestamps, field_map=field_map, tallies=self._success_tallies,
                                              near_for=self._near_for, default_near=default_near,
                                              owner_api=owner_api, owner_stage=owner_stage)
             for present, n in layouts.items():
                 key = ("json", present)
                 field_sets[key] = field_sets.get(key, 0) + n
-            return [read_json_access(objs[i], messages[i], field_map, timestamps[i]) for i in rest], \
+            return [read_json_access(obj, messages[i], field_map, timestamps[i]) for i, obj in rest], \
                 sum(layouts.values())
         records, tallied = [], 0
         for message, timestamp in zip(messages, timestamps):
