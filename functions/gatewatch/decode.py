@@ -258,7 +258,8 @@ _ONLY_STR = frozenset({str})
 _ONLY_INT = frozenset({int})
 
 
-_ID_OF = methodcaller("get", "id")
+_ID_OF = itemgetter("id")
+_ID_OR_NONE_OF = methodcaller("get", "id")
 
 
 def _event_id(value: Any) -> str | None:
@@ -274,9 +275,12 @@ def _fast_events(raw_events: list) -> LogEvents | None:
     try:
         messages = list(map(_MESSAGE_OF, raw_events))
         timestamps = list(map(_TIMESTAMP_OF, raw_events))
-        ids = list(map(_ID_OF, raw_events))
-    except (KeyError, TypeError, IndexError, AttributeError):  # an entry without one of them, or not an object
+    except (KeyError, TypeError, IndexError):  # an entry without one of them, or not an object
         return None
+    try:
+        ids = list(map(_ID_OF, raw_events))
+    except KeyError:  # an entry without an id (itemgetter is 4x faster than .get, so this is the exception)
+        ids = list(map(_ID_OR_NONE_OF, raw_events))
     if set(map(type, messages)) <= _ONLY_STR and set(map(type, timestamps)) <= _ONLY_INT:
         return LogEvents(messages, timestamps, ids, _event_id)
     return None

@@ -518,6 +518,18 @@ def test_json_array_of_access_objects_becomes_one_entry_each():
     assert batch.origin == "json"
 
 
+def test_an_event_without_an_id_keeps_its_message_and_time():
+    # GIVEN a payload whose second event has no id and whose third has a numeric one
+    payload = copy.deepcopy(s01_payloads()[0])
+    del payload["logEvents"][1]["id"]
+    payload["logEvents"][2]["id"] = 42
+    # WHEN decoded  THEN every event is there, the ids as far as they exist (as text)
+    batch = batch_from_payload(payload, origin="o")
+    expected = [(e["message"], e["timestamp"]) for e in payload["logEvents"]]
+    assert [(e.message, e.timestamp) for e in batch.events] == expected
+    assert [e.event_id for e in batch.events][:3] == [payload["logEvents"][0]["id"], None, "42"]
+
+
 def test_decoded_batches_do_not_share_mutable_state():
     # GIVEN a payload decoded twice WHEN the source dict changes THEN the batch does not
     payload = copy.deepcopy(s01_payloads()[0])
