@@ -422,21 +422,21 @@ def summary_read_statements(plan: _Plan, env: dict[str, Any], params: list[str],
     The status and latencies are read with one itemgetter and looked up in `_SUCCESS_STATUS` and
     `_MILLISECONDS`; a latency those tables do not cover raises ValueError (callers send that line
     down the full path, which reads it as the generic reader does). With `raw_strings` the route
-    fields (api, stage, method, resource path, route key) are left to the caller, which reads them
-    itself; otherwise they are read and normalised here. The line's keys go into `params`/`env` as
+    fields (api, stage, method, resource path, route key) are read into `v<n>` as the line has them
+    and left to the caller; otherwise they are normalised into `f<n>` here. The line's keys go into `params`/`env` as
     default-argument values, never into the source text.
     """
     env.update({"_as_str": _as_str, "_status": _SUCCESS_STATUS, "_ms": _MILLISECONDS})
     params += ["_as_str=_as_str", "_status=_status", "_ms=_ms", "_str=str"]
     lines: list[str] = []
     keys = dict(zip(_SUMMARY_FIELDS, plan.summary_keys))
-    numeric = [(n, name) for n, name in enumerate(_SUMMARY_FIELDS)
-               if keys[name] is not None and (name == "status" or _kind_of(name) == _FLOAT)]
+    read = [(n, name) for n, name in enumerate(_SUMMARY_FIELDS) if keys[name] is not None
+            and (raw_strings or name == "status" or _kind_of(name) == _FLOAT)]
     if keys["status"] is None:
         return reject.split("\n")  # no status: not a success this reader can vouch for
-    env["_numbers_of"] = itemgetter(*(keys[name] for _n, name in numeric))
-    params.append("_numbers_of=_numbers_of")
-    lines.append(f"{', '.join(f'v{n}' for n, _name in numeric)} = _numbers_of(obj)")  # one key: the value itself
+    env["_values_of"] = itemgetter(*(keys[name] for _n, name in read))
+    params.append("_values_of=_values_of")
+    lines.append(f"{', '.join(f'v{n}' for n, _name in read)} = _values_of(obj)")  # one key: the value itself
     for n, name in enumerate(_SUMMARY_FIELDS):
         if name == "status":
             lines.append(f"f{n} = _status[v{n}]")

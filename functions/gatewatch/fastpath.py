@@ -12,7 +12,6 @@ line before it is used, and tests prove the metrics identical to the full path.
 """
 from __future__ import annotations
 
-from operator import itemgetter
 from typing import Any, Callable, Mapping, Sequence
 
 import orjson
@@ -115,21 +114,21 @@ _ROUTE_FIELDS = ("api_id", "stage", "http_method", "resource_path", "route_key")
 
 
 class _Layout:
-    """What the generated functions of one key layout need besides the statements: its route getter."""
+    """The route fields one key layout carries: the raw key is their values, in `_ROUTE_FIELDS` order;
+    `positions` says where each of the five is in it (None: the layout lacks it)."""
 
-    __slots__ = ("positions", "route_of")
+    __slots__ = ("present", "positions")
 
     def __init__(self, plan: Any) -> None:
         keys = dict(zip(_SUMMARY_FIELDS, plan.summary_keys))
-        present = [name for name in _ROUTE_FIELDS if keys[name] is not None]
-        self.positions = tuple(present.index(name) if name in present else None for name in _ROUTE_FIELDS)
-        getter = itemgetter(*(keys[name] for name in present)) if present else None
-        if len(present) == 1:
-            self.route_of = lambda obj, _get=getter: (_get(obj),)
-        elif getter is None:
-            self.route_of = lambda obj: ()
-        else:
-            self.route_of = getter
+        self.present = [_SUMMARY_FIELDS.index(name) for name in _ROUTE_FIELDS if keys[name] is not None]
+        order = [name for name in _ROUTE_FIELDS if keys[name] is not None]
+        self.positions = tuple(order.index(name) if name in order else None for name in _ROUTE_FIELDS)
+
+    def raw_key(self) -> str:
+        """The expression of the raw key in the generated source (the `v<n>` summary_read_statements read)."""
+        names = [f"v{n}" for n in self.present]
+        return f"({', '.join(names)}{',' if len(names) == 1 else ''})"
 
 
 def _compile(plan: Any) -> tuple[Tally, Callable[..., tuple[int, int]]]:
@@ -143,15 +142,15 @@ def _compile(plan: Any) -> tuple[Tally, Callable[..., tuple[int, int]]]:
     per delivery (`_set_latest`), not per line.
     """
     layout = _Layout(plan)
-    defaults = ["_dict=dict", "_tuple=tuple", "_route_of=_route_of"]
-    env: dict[str, Any] = {"_route_of": layout.route_of, "_RouteEntries": _RouteEntries, "_set_latest": _set_latest,
+    defaults = ["_dict=dict", "_tuple=tuple"]
+    env: dict[str, Any] = {"_RouteEntries": _RouteEntries, "_set_latest": _set_latest,
                            "_positions": layout.positions, "_loads": orjson.loads, "_UNREAD": _UNREAD,
                            "_NOT_JSON": NOT_JSON}
     reads = summary_read_statements(plan, env, defaults, "REJECT", raw_strings=True)
     names = {field_name: f"f{n}" for n, field_name in enumerate(_SUMMARY_FIELDS)}
     rl, il, al = names["response_latency_ms"], names["integration_latency_ms"], names["authorizer_latency_ms"]
     has_authorizer = plan.summary_keys[_SUMMARY_FIELDS.index("authorizer_latency_ms")] is not None
-    reads.append("t, near, add_latency, add_integration, add_overhead = entries[_route_of(obj)]")
+    reads.append(f"t, near, add_latency, add_integration, add_overhead = entries[{layout.raw_key()}]")
     updates = [
         "t.requests += 1",
         f"basis = {il} if {il} is not None else {rl}",

@@ -4,7 +4,8 @@ import json
 import pytest
 
 from gatewatch import simulate as sim
-from gatewatch.access import parse_access_line, parse_access_line_or_summary
+from gatewatch.access import json_layout, parse_access_line, parse_access_line_or_summary
+from gatewatch.fastpath import _GenericTally
 from gatewatch.aggregate import aggregate
 from gatewatch.config import load_engine_config
 from gatewatch.models import AccessSummary, LogBatch, LogEvent, LogKind
@@ -131,3 +132,15 @@ def test_odd_status_values_give_the_full_path_metrics(status):
     lines = [('{"requestId":"r%d","status":%s,"httpMethod":"GET","resourcePath":"/a","responseLatency":"5"}'
               % (i, status if i % 3 == 0 else '"200"')) for i in range(40)]
     assert _metrics(lines, keep_successes=False)[1] == _metrics(lines, keep_successes=True)[1]
+
+
+@pytest.mark.parametrize("route_fields", ['', '"routeKey":"GET /pets",', '"resourcePath":"/pets","httpMethod":"GET",',
+                                          '"apiId":"k7x2m9qp4a","stage":"prod","routeKey":"$default","httpMethod":"POST",'])
+def test_layouts_with_few_or_many_route_fields_give_the_full_path_metrics(route_fields):
+    # GIVEN formats that carry no route field, one, or several (HTTP APIs log a route key only)
+    lines = ['{"requestId":"r%d",%s"status":"%s","responseLatency":"%d"}' % (i, route_fields, "200" if i % 4 else "502", i)
+             for i in range(60)]
+    # WHEN analysed with and without the fast path  THEN the metrics are identical
+    assert _metrics(lines, keep_successes=False)[1] == _metrics(lines, keep_successes=True)[1]
+    # AND the layout's generated loop took the lines (it was checked against the generic rules)
+    assert json_layout(json.loads(lines[1])).tally.__class__ is not _GenericTally
