@@ -268,6 +268,10 @@ def _build_alias_table() -> dict[str, _Target]:
 
 
 _ALIAS_TABLE: dict[str, _Target] = _build_alias_table()
+_SUMMARY_ALIAS_NORMALS: frozenset[str] = frozenset(
+    name for name, target in _ALIAS_TABLE.items() if target[3] in ("status", "api_id", "stage", "http_method",
+                                                                   "resource_path", "route_key", "response_latency_ms",
+                                                                   "integration_latency_ms", "authorizer_latency_ms"))
 
 
 @lru_cache(maxsize=4096)
@@ -286,13 +290,16 @@ class _Plan:
     reader generated for this layout (see `_compile_reader`).
     """
 
-    __slots__ = ("entries", "present", "nested", "template", "uses", "read", "summary_keys", "summary_uses",
+    __slots__ = ("entries", "present", "risky", "template", "uses", "read", "summary_keys", "summary_uses",
                  "summarize", "tally")
 
-    def __init__(self, entries: tuple[tuple[str, int, int], ...], present: frozenset[str], nested: bool) -> None:
+    def __init__(self, entries: tuple[tuple[str, int, int], ...], present: frozenset[str], risky: bool) -> None:
         self.entries = entries  # (key, slot index, value kind), one per slot fed
         self.present = present
-        self.nested = nested
+        # A key of this layout that the fast paths do not read could, holding an object, flatten into a
+        # key that feeds a summary field (`{"integration": {"latency": 5}}` -> integration.latency): the
+        # fast paths check such a layout's lines for object values (and its lines never take the loop).
+        self.risky = risky
         by_index = {index: key for key, index, _kind in entries}
         # The keys feeding AccessSummary (None where the layout lacks the field), in its field order.
         self.summary_keys = tuple(by_index.get(_INDEX[name]) for name in _SUMMARY_FIELDS)
@@ -348,7 +355,15 @@ def _summary_str(obj: dict[str, Any], key: str | None) -> str | None:
     if key is None:
         return None
     v = obj[key]
-    return (v if v and v != "-" else None) if v.__class__ is str else _as_str(v)
+    return (v if v and v != "-" else None) if v.__class__ is str else _as_summary_str(v)
+
+
+def _as_summary_str(value: Any) -> str | None:
+    """`_as_str` for the summary readers, which cannot vouch for an object value: the full path
+    flattens it, and another key may then feed the field. TypeError sends the line there."""
+    if value.__class__ is dict:
+        raise TypeError("an object value: the full path reads this line")
+    return _as_str(value)
 
 
 def _summary_float(obj: dict[str, Any], key: str | None) -> float | None:
@@ -357,6 +372,8 @@ def _summary_float(obj: dict[str, Any], key: str | None) -> float | None:
     v = obj[key]
     if v.__class__ is str and v.isascii() and v.isdigit() and len(v) < 16:
         return float(v)
+    if v.__class__ is dict:
+        raise TypeError("an object value: the full path reads this line")
     return None if v == "-" else _as_float(v)
 
 
@@ -426,8 +443,8 @@ def summary_read_statements(plan: _Plan, env: dict[str, Any], params: list[str],
     and left to the caller; otherwise they are normalised into `f<n>` here. The line's keys go into `params`/`env` as
     default-argument values, never into the source text.
     """
-    env.update({"_as_str": _as_str, "_status": _SUCCESS_STATUS, "_ms": _MILLISECONDS})
-    params += ["_as_str=_as_str", "_status=_status", "_ms=_ms", "_str=str"]
+    env.update({"_as_summary_str": _as_summary_str, "_status": _SUCCESS_STATUS, "_ms": _MILLISECONDS})
+    params += ["_as_summary_str=_as_summary_str", "_status=_status", "_ms=_ms", "_str=str"]
     lines: list[str] = []
     keys = dict(zip(_SUMMARY_FIELDS, plan.summary_keys))
     read = [(n, name) for n, name in enumerate(_SUMMARY_FIELDS) if keys[name] is not None
@@ -451,7 +468,7 @@ def summary_read_statements(plan: _Plan, env: dict[str, Any], params: list[str],
                 params.append(f"_k{n}=_k{n}")
                 env[f"_k{n}"] = keys[name]
                 lines.append(f"v = obj[_k{n}]")
-                lines.append(f"f{n} = (v if v and v != '-' else None) if v.__class__ is _str else _as_str(v)")
+                lines.append(f"f{n} = (v if v and v != '-' else None) if v.__class__ is _str else _as_summary_str(v)")
     return lines
 
 
@@ -554,7 +571,8 @@ _MAX_TARGET_CACHE = 4096
 class _FieldResolver:
     """Key -> field resolution for one field map (the user's keys win over the built-in aliases)."""
 
-    __slots__ = ("_exact", "_normal", "_targets", "_plans", "_last_keys", "_last_plan")
+    __slots__ = ("_exact", "_normal", "_targets", "_summary_normals", "_summary_exact", "_risky", "_plans",
+                 "_last_keys", "_last_plan")
 
     def __init__(self, field_map: Mapping[str, str] | None) -> None:
         self._exact: dict[str, _Target] = {}
@@ -566,6 +584,11 @@ class _FieldResolver:
             self._exact[their_key] = target
             self._normal.setdefault(_normal_form(their_key), target)
         self._targets: dict[str, _Target | None] = {}
+        # What a flattened key must start with to feed a summary field (see risky_key).
+        self._summary_normals = _SUMMARY_ALIAS_NORMALS | {
+            _normal_form(k) for k, t in (field_map or {}).items() if isinstance(k, str) and t in _SUMMARY_FIELDS}
+        self._summary_exact = tuple(k for k, t in (field_map or {}).items() if isinstance(k, str) and t in _SUMMARY_FIELDS)
+        self._risky: dict[str, bool] = {}
         self._plans: dict[tuple[str, ...], _Plan] = {}
         self._last_keys: tuple[str, ...] = ()
         self._last_plan: _Plan | None = None
@@ -585,17 +608,32 @@ class _FieldResolver:
         self._targets[key] = target
         return target
 
+    def risky_key(self, key: str) -> bool:
+        """Could an object under `key` flatten into a key that feeds a summary field (status, route,
+        latencies)? `integration` can (integration.latency), `$context` can (anything), `user` cannot."""
+        risky = self._risky.get(key)
+        if risky is None:
+            prefix = _normal_form(key + ".")
+            risky = (not prefix or any(t.startswith(prefix) for t in self._summary_normals)
+                     or any(k.startswith(key + ".") for k in self._summary_exact))
+            if len(self._risky) >= _MAX_TARGET_CACHE:
+                self._risky.clear()
+            self._risky[key] = risky
+        return risky
+
     def plan_for(self, obj: dict[str, Any]) -> _Plan:
         keys = tuple(obj)
         if keys == self._last_keys:  # consecutive lines of one log group share a layout
             return self._last_plan  # type: ignore[return-value]
         plan = self._plans.get(keys)
         if plan is None:
-            nested = any(v.__class__ is dict for v in obj.values())
             chosen = self.choose(keys)
             present = frozenset(target[3] for _key, target in chosen.values())
             entries = tuple((key, target[0], target[1]) for key, target in chosen.values())
-            plan = _Plan(entries, present, nested)
+            plan = _Plan(entries, present, False)
+            # The readers of the fast paths refuse an object in a key they read; the others they skip.
+            read = set(plan.summary_keys)
+            plan.risky = any(self.risky_key(key) for key in keys if key not in read)
             if len(keys) <= _MAX_PLAN_KEYS:
                 if len(self._plans) >= _MAX_PLANS:
                     self._plans.clear()
@@ -692,7 +730,7 @@ NOT_JSON = object()
 
 
 def json_layout(obj: dict[str, Any], field_map: Mapping[str, str] | None = None) -> _Plan:
-    """The plan for a JSON object's key layout (cached): `summary_keys`, `present`, `nested`, `summarize`."""
+    """The plan for a JSON object's key layout (cached): `summary_keys`, `present`, `risky`, `summarize`."""
     return _resolver_for(field_map).plan_for(obj)
 
 
@@ -715,7 +753,7 @@ def parse_access_line_or_summary(message: str, *, field_map: Mapping[str, str] |
             if obj.__class__ is dict:
                 resolver = _resolver_for(field_map)
                 plan = resolver.plan_for(obj)
-                if not plan.nested:
+                if not has_object_value(obj):  # one call per line here: exactness is cheap
                     summary = plan.summarize(obj, timestamp)
                     if summary is not None:
                         return summary
@@ -736,14 +774,17 @@ def _parse_json(message: str, resolver: _FieldResolver, timestamp: int | None) -
 def _read_json_object(obj: Any, message: str, resolver: _FieldResolver, timestamp: int | None) -> AccessRecord | Rejection:
     if obj.__class__ is not dict:
         return _reject(REASON_UNRECOGNISED, message)
-    plan = resolver.plan_for(obj)
-    if plan.nested:
+    if has_object_value(obj):  # decided per line: a layout's lines need not all nest the same way
         obj = _flatten(obj)
-        plan = resolver.plan_for(obj)
-    record = plan.read(obj, timestamp)
+    record = resolver.plan_for(obj).read(obj, timestamp)
     if record is None:
         return _reject(REASON_NO_REQUEST_FIELDS, message, "no status and no request id: map your keys with a field map")
     return record
+
+
+def has_object_value(obj: dict[str, Any]) -> bool:
+    """Does a parsed line hold an object as a value (which the full path flattens into dotted keys)?"""
+    return dict in map(type, obj.values())
 
 
 _MAX_DEPTH = 16

@@ -251,17 +251,19 @@ class MetricAggregator:
             if req.latency_class in near:
                 totals.near_timeout += 1
             value = req.latency_ms
-            if value is not None and 0 <= value < _INF:
+            latency_ok = value is not None and 0 <= value < _INF
+            if latency_ok:
                 totals.latency.append(value)
                 route.latency.append(value)
             value = req.integration_latency_ms
             if value is not None and 0 <= value < _INF:
                 totals.integration_latency.append(value)
-            value = req.gateway_overhead_ms
-            if value is not None and -_INF < value < _INF:
-                # CloudWatch refuses percentiles for metrics with negative values; rounding can make
-                # response - integration latency slightly negative, which means "no overhead".
-                totals.overhead.append(value if value > 0 else 0.0)
+                value = req.gateway_overhead_ms
+                if latency_ok and value is not None and -_INF < value < _INF:
+                    # Only from two valid latencies (as classify.tally_success). CloudWatch refuses
+                    # percentiles for negative values; rounding can make response - integration
+                    # latency slightly negative, which means "no overhead".
+                    totals.overhead.append(value if value > 0 else 0.0)
             ts = req.timestamp
             if ts is not None and (latest is None or ts > latest):
                 latest = ts

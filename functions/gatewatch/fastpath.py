@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import orjson
 
-from .access import _SUMMARY_FIELDS, NOT_JSON, _as_str, json_layout, summary_read_statements
+from .access import _SUMMARY_FIELDS, NOT_JSON, _as_str, has_object_value, json_layout, summary_read_statements
 from .classify import tally_success
 from .models import RouteTally
 
@@ -28,13 +28,19 @@ Tally = Callable[[dict[str, Any], "int | None", dict, Mapping[Any, float], float
 
 
 class _GenericTally:
-    """The first lines of a layout: summarize + tally_success; compiles the layout's own function after a few."""
+    """The first lines of a layout: summarize + tally_success; compiles the layout's own function after a few.
 
-    __slots__ = ("plan", "uses")
+    The compiled function is checked against `tally_success` on a line before it takes over. A line it
+    cannot read (an odd value raises) proves nothing: the check waits for the next line. A line it
+    reads differently keeps the layout on this generic path for good.
+    """
+
+    __slots__ = ("plan", "uses", "compiled")
 
     def __init__(self, plan: Any) -> None:
         self.plan = plan
         self.uses = 0
+        self.compiled: Any = None  # (single, run) once generated; _GAVE_UP when it read a line differently
 
     def __call__(self, obj: dict[str, Any], timestamp: int | None, tallies: dict, near_for: Mapping[Any, float],
                  default_near: float, owner_api: str | None, owner_stage: str | None) -> bool:
@@ -44,16 +50,35 @@ class _GenericTally:
         api_id, stage = summary.api_id, summary.stage
         if api_id is None and owner_api is not None:
             api_id, stage = owner_api, stage or owner_stage
-        tally_success(tallies, summary, api_id, stage, near_for.get(api_id, default_near))
+        near = near_for.get(api_id, default_near)
+        tally_success(tallies, summary, api_id, stage, near)
         self.uses += 1
-        if self.uses == _COMPILE_AFTER:
-            single, run = _compile(self.plan)
-            mine: dict = {}
-            theirs: dict = {}
-            tally_success(theirs, summary, api_id, stage, near_for.get(api_id, default_near))
-            if single(obj, timestamp, mine, near_for, default_near, owner_api, owner_stage) and mine == theirs:
-                self.plan.tally = run  # checked before use: from now on the layout's lines run in one loop
-        return True
+        # A risky layout stays here, where each line is checked for object values (the loop does not check).
+        if self.uses >= _COMPILE_AFTER and self.compiled is not _GAVE_UP and not self.plan.risky:
+            self._check_compiled(summary, api_id, stage, near, obj, timestamp, near_for, default_near, owner_api,
+                                 owner_stage)
+        return True  # the line is tallied, whatever the check found
+
+    def _check_compiled(self, summary: Any, api_id: str | None, stage: str | None, near: float, obj: dict[str, Any],
+                        timestamp: int | None, near_for: Mapping[Any, float], default_near: float,
+                        owner_api: str | None, owner_stage: str | None) -> None:
+        if self.compiled is None:
+            self.compiled = _compile(self.plan)
+        single, run = self.compiled
+        mine: dict = {}
+        theirs: dict = {}
+        tally_success(theirs, summary, api_id, stage, near)
+        try:
+            read = single(obj, timestamp, mine, near_for, default_near, owner_api, owner_stage)
+        except (ValueError, TypeError, OverflowError):
+            return  # a value the compiled reader leaves to the full path: check on the next line
+        if read and mine == theirs:
+            self.plan.tally = run  # checked before use: from now on the layout's lines run in one loop
+        else:
+            self.compiled = _GAVE_UP
+
+
+_GAVE_UP = object()
 
 
 class _RouteEntries(dict):
@@ -249,7 +274,7 @@ def tally_json_lines(messages: Sequence[str], timestamps: Sequence[int | None], 
             continue
         plan = json_layout(obj, field_map)
         tally = plan.tally
-        if plan.nested:
+        if plan.risky and has_object_value(obj):  # the full path flattens it first (see _Plan.risky)
             rest.append((i, obj))
             i, obj = i + 1, _UNREAD
             continue

@@ -170,12 +170,14 @@ def test_latency_distributions_skip_missing_and_impossible_values():
     reqs = [access_request(1, latency_ms=80.0, integration_latency_ms=70.0, gateway_overhead_ms=10.0),
             access_request(2, latency_ms=None, integration_latency_ms=None, gateway_overhead_ms=None),
             access_request(3, latency_ms=float("nan"), integration_latency_ms=float("inf"), gateway_overhead_ms=-1.0),
-            access_request(4, latency_ms=-5.0, integration_latency_ms=12.0, gateway_overhead_ms=float("nan"))]
+            access_request(4, latency_ms=-5.0, integration_latency_ms=12.0, gateway_overhead_ms=0.0),
+            access_request(5, latency_ms=12.0, integration_latency_ms=12.4, gateway_overhead_ms=-0.4)]
     stage = next(d for d in aggregate(Analysis(access=reqs)).documents if d.dimension_names == ("Api", "Stage"))
-    assert stage.distributions["Latency"] == (80.0,)
-    assert stage.distributions["IntegrationLatency"] == (70.0, 12.0)
-    assert stage.distributions["GatewayOverhead"] == (10.0, 0.0)  # a negative overhead is "none", never < 0
-    assert stage.counts["Requests"] == 4
+    assert stage.distributions["Latency"] == (80.0, 12.0)
+    assert stage.distributions["IntegrationLatency"] == (70.0, 12.0, 12.4)
+    # an overhead only from two valid latencies (not from request 3 or 4), and a negative one is "none", never < 0
+    assert stage.distributions["GatewayOverhead"] == (10.0, 0.0)
+    assert stage.counts["Requests"] == 5
 
 
 def test_line_counts_by_source_and_input_has_no_parsed_count():

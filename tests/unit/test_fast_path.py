@@ -144,3 +144,50 @@ def test_layouts_with_few_or_many_route_fields_give_the_full_path_metrics(route_
     assert _metrics(lines, keep_successes=False)[1] == _metrics(lines, keep_successes=True)[1]
     # AND the layout's generated loop took the lines (it was checked against the generic rules)
     assert json_layout(json.loads(lines[1])).tally.__class__ is not _GenericTally
+
+
+
+def test_a_line_the_generated_loop_cannot_read_is_counted_once_when_it_is_the_one_that_checks_it():
+    # GIVEN a new layout whose eighth success (the line the generated loop is checked on) carries a
+    # method the generic rules read as absent but the loop cannot use as a key (a list)
+    template = '{"requestId":"r%d","status":"200","httpMethod":%s,"resourcePath":"/a","responseLatency":"7","checkedOn":1}'
+    lines = [template % (i, '"GET"') for i in range(7)] + [template % (7, "[1]")] + \
+        [template % (i, '"GET"') for i in range(8, 20)]
+    # WHEN analysed with and without the fast path  THEN the metrics are identical (the line is not also
+    # sent down the full path after it was tallied), and the loop took over on the next line
+    fast_docs = _metrics(lines, keep_successes=False)[1]
+    assert fast_docs == _metrics(lines, keep_successes=True)[1]
+    assert sum(counts["Requests"] for dims, (counts, _) in fast_docs.items() if len(dims) == 2) == 20
+    assert json_layout(json.loads(lines[0])).tally.__class__ is not _GenericTally
+
+# -- property: any values, any layouts, the same metrics ---------------------------------------------
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+_KEYS = ["requestId", "status", "httpMethod", "resourcePath", "routeKey", "apiId", "stage", "responseLatency",
+         "integrationLatency", "integration.latency", "integration_latency", "authorizer.latency", "latency",
+         "error.responseType", "errorMessage", "integrationStatus", "integration.status", "Status", "userAgent", "x",
+         "integration", "$context", "error", "user"]  # the last four may hold objects that flatten into aliases
+_PLAIN = st.sampled_from(["200", "204", "302", "12", "350", "GET", "/pets", "prod"])  # what most lines carry
+_VALUES = st.one_of(
+    _PLAIN, _PLAIN, _PLAIN, _PLAIN,
+    st.sampled_from(["200", "204", "302", "404", "502", "-", "", "0", "1", "12", "0012", "29000", " 200", "2e2",
+                     "GET", "/pets", "$default", "prod", "NaN", "-5", "1.5", "\uff12\uff10\uff10", "9" * 40]),
+    st.integers(min_value=-5, max_value=30_000), st.sampled_from([True, False, None, 1.0, 0.0, -0.0, 200.0, 1e300]),
+    st.sampled_from([{"nested": "1"}, {"latency": "50"}, {"status": "502"}, {"responseLatency": "9", "stage": "b"},
+                     {"message": "x"}, {"agent": "curl"}]),
+    st.just([1]),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(layouts=st.lists(st.lists(st.sampled_from(_KEYS), min_size=1, max_size=8, unique=True), min_size=1, max_size=3),
+       data=st.data())
+def test_any_values_in_any_layouts_give_the_full_path_metrics(layouts, data):
+    # GIVEN runs of lines in one to three key layouts (long enough for their generated loops), any values
+    lines = []
+    for _ in range(data.draw(st.integers(min_value=1, max_value=4))):
+        keys = data.draw(st.sampled_from(layouts))
+        for _ in range(data.draw(st.integers(min_value=1, max_value=24))):
+            lines.append(json.dumps({k: data.draw(_VALUES) for k in keys}))
+    # WHEN analysed with and without the fast path  THEN the metrics are identical
+    assert _metrics(lines, keep_successes=False)[1] == _metrics(lines, keep_successes=True)[1]
