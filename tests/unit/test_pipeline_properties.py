@@ -17,10 +17,11 @@ LINES = st.lists(st.one_of(st.sampled_from(REAL_LINES), GARBAGE), min_size=1, ma
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(lines=LINES, kind=st.sampled_from(list(LogKind)),
-       group=st.sampled_from([None, "/aws/apigateway/orders", "API-Gateway-Execution-Logs_a1b2c3/prod"]))
-def test_every_line_is_parsed_or_counted_with_a_reason(lines, kind, group):
-    # GIVEN any mix of real lines and garbage, in any kind of batch
-    analyzer = LogAnalyzer()
+       group=st.sampled_from([None, "/aws/apigateway/orders", "API-Gateway-Execution-Logs_a1b2c3/prod"]),
+       keep_successes=st.booleans())
+def test_every_line_is_parsed_or_counted_with_a_reason(lines, kind, group, keep_successes):
+    # GIVEN any mix of real lines and garbage, in any kind of batch, in the CLI's mode or the Lambda's
+    analyzer = LogAnalyzer(keep_successes=keep_successes)
     events = tuple(LogEvent(m, 1764075600000 + i, str(i)) for i, m in enumerate(lines))
     # WHEN it goes through the engine
     analyzer.add_batch(LogBatch(events, log_group=group, kind=kind))
