@@ -156,7 +156,7 @@ class _Layout:
         return f"({', '.join(names)}{',' if len(names) == 1 else ''})"
 
 
-def _compile(plan: Any) -> tuple[Tally, Callable[..., tuple[int, int]]]:
+def _compile(plan: Any) -> tuple[Tally, Callable[..., tuple[int, int, Any]]]:
     """Generate the layout's tally functions from one set of statements: `tally` for one line (checked
     against the generic rules before use) and `run`, the same statements in a loop over consecutive
     lines of this layout (no call per line). The source holds only generated names: the line's keys are
@@ -238,7 +238,9 @@ def _compile(plan: Any) -> tuple[Tally, Callable[..., tuple[int, int]]]:
     return env["tally"], _with_layout(env["run"], layout)
 
 
-def _with_layout(run: Callable[..., tuple[int, int]], layout: _Layout) -> Callable[..., tuple[int, int]]:
+def _with_layout(run: Callable[..., tuple[int, int, Any]], layout: _Layout) -> Callable[..., tuple[int, int, Any]]:
+    """`run(messages, start, n, obj, keys, entries, rest)` -> (where it stopped, lines tallied, the parsed
+    line there or _UNREAD/NOT_JSON), with its layout attached (tally_json_lines keys route entries by it)."""
     run.layout = layout  # type: ignore[attr-defined]
     return run
 
