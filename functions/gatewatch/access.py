@@ -268,10 +268,6 @@ def _build_alias_table() -> dict[str, _Target]:
 
 
 _ALIAS_TABLE: dict[str, _Target] = _build_alias_table()
-_SUMMARY_ALIAS_NORMALS: frozenset[str] = frozenset(
-    name for name, target in _ALIAS_TABLE.items() if target[3] in ("status", "api_id", "stage", "http_method",
-                                                                   "resource_path", "route_key", "response_latency_ms",
-                                                                   "integration_latency_ms", "authorizer_latency_ms"))
 
 
 @lru_cache(maxsize=4096)
@@ -349,6 +345,9 @@ _COMPILE_AFTER = 8
 # AccessSummary's fields that come from the line, in order (then timestamp, format, fields_present).
 _SUMMARY_FIELDS = ("status", "api_id", "stage", "http_method", "resource_path", "route_key", "response_latency_ms",
                    "integration_latency_ms", "authorizer_latency_ms")
+#: The normal forms of the built-in keys that feed those fields (see _FieldResolver.risky_key).
+_SUMMARY_ALIAS_NORMALS: frozenset[str] = frozenset(
+    name for name, target in _ALIAS_TABLE.items() if target[3] in _SUMMARY_FIELDS)
 
 
 def _summary_str(obj: dict[str, Any], key: str | None) -> str | None:
