@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -44,15 +44,12 @@ _NAMESPACE = re.compile(r"^[\w.\-/#:]{1,255}$")
 _SLACK_CHANNEL = re.compile(r"^[#@]?[\w.-]{1,80}$|^[CGD][A-Z0-9]{8,}$")
 
 
-class IngestionMode(str, Enum):
+class IngestionMode(StrEnum):
     """How log lines reach the analyzer (docs/deploy.md explains when to pick which)."""
 
     SUBSCRIPTION = "subscription"  # one subscription filter per log group -> analyzer
     ACCOUNT_POLICY = "account-policy"  # one account-level subscription filter policy -> analyzer
     KINESIS = "kinesis"  # subscription filters -> Kinesis stream -> event source mapping -> analyzer
-
-    def __str__(self) -> str:
-        return self.value
 
 
 class GatewatchConfigError(ValueError):

@@ -16,7 +16,7 @@ the specs; the demo passes real names.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Mapping
 
 from .constants import (
@@ -46,7 +46,7 @@ ONE_MINUTE = 60
 FIVE_MINUTES = 300
 
 
-class Comparison(str, Enum):
+class Comparison(StrEnum):
     """CloudWatch's ComparisonOperator values (the anomaly ones compare against a band)."""
 
     GREATER_THAN = "GreaterThanThreshold"
@@ -55,24 +55,18 @@ class Comparison(str, Enum):
     OUTSIDE_BAND = "LessThanLowerOrGreaterThanUpperThreshold"
     ABOVE_BAND = "GreaterThanUpperThreshold"
 
-    def __str__(self) -> str:
-        return self.value
-
     @property
     def is_band(self) -> bool:
         return self in (Comparison.OUTSIDE_BAND, Comparison.ABOVE_BAND)
 
 
-class MissingData(str, Enum):
+class MissingData(StrEnum):
     """TreatMissingData: no traffic is not an outage, so most gatewatch alarms say notBreaching."""
 
     NOT_BREACHING = "notBreaching"
     BREACHING = "breaching"
     IGNORE = "ignore"
     MISSING = "missing"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,31 +6,25 @@ ClassifiedRequest -> aggregate/report. Rejection is the counted outcome of anyth
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Iterator, NamedTuple, Sequence
 
 from .taxonomy import Blame, ErrorCategory, Retry
 
 
-class LogKind(str, Enum):
+class LogKind(StrEnum):
     """Which parser a log line belongs to; also the `Source` dimension of LinesParsed/LinesUnparsed."""
 
     ACCESS = "access"
     EXECUTION = "execution"
     UNKNOWN = "unknown"  # decide per line by sniffing
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class LatencyClass(str, Enum):
+class LatencyClass(StrEnum):
     OK = "OK"
     SLOW = "SLOW"
     NEAR_TIMEOUT = "NEAR_TIMEOUT"
     TIMEOUT = "TIMEOUT"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 # Hot-path records (one per log event) are slotted but not frozen: a frozen dataclass's __init__ sets

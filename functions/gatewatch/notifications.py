@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Iterable, Mapping, Union
 
 from .alert_schema import AnalyzerAlert, _opt_int, _opt_str, is_analyzer_alert
@@ -27,25 +27,19 @@ from .constants import (
 from .taxonomy import ErrorCategory
 
 
-class AlarmState(str, Enum):
+class AlarmState(StrEnum):
     ALARM = "ALARM"
     OK = "OK"
     INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class AlarmKind(str, Enum):
+class AlarmKind(StrEnum):
     """How the alarm decides: one metric against a number, an expression, or a learned band."""
 
     STATIC = "static"
     METRIC_MATH = "metric_math"
     ANOMALY_DETECTION = "anomaly_detection"
     COMPOSITE = "composite"  # no Trigger: a rule over other alarms
-
-    def __str__(self) -> str:
-        return self.value
 
 
 #: Comparison operators as a person reads them ("value is above 5").

@@ -18,7 +18,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Iterable, Mapping
 from urllib.parse import quote
 
@@ -59,14 +59,11 @@ MAX_FALLBACK_TEXT = 3000  # Slack cuts at 40,000; the fallback is a notification
 ELLIPSIS = "…"
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     CRITICAL = "critical"
     WARNING = "warning"
     INFO = "info"
     RESOLVED = "resolved"
-
-    def __str__(self) -> str:
-        return self.value
 
     @property
     def emoji(self) -> str:
@@ -102,16 +99,13 @@ RETRY_ADVICE: dict[Retry, str] = {
 }
 
 
-class Lifecycle(str, Enum):
+class Lifecycle(StrEnum):
     """What the message does to its Slack thread (bot-token mode; webhooks just post)."""
 
     OPEN = "open"  # a new top-level message; remember its thread
     CONTINUE = "continue"  # reply in the remembered thread, else open one
     RESOLVE = "resolve"  # reply in the thread and mark the original resolved; forget the thread
     NOTE = "note"  # reply in the thread if there is one, else post top-level; remember nothing
-
-    def __str__(self) -> str:
-        return self.value
 
 
 # --- text safety ---------------------------------------------------------------------------------

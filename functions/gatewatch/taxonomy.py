@@ -7,7 +7,7 @@ fix it. Change a fix text here and the README, the Slack alerts and the report f
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import Enum, StrEnum
 
 
 class ErrorCategory(str, Enum):
@@ -48,7 +48,7 @@ class ErrorCategory(str, Enum):
         return self.value
 
 
-class Retry(str, Enum):
+class Retry(StrEnum):
     """Whether the caller should retry: never, at once, with exponential backoff, or after a reset."""
 
     NO = "no"
@@ -56,11 +56,8 @@ class Retry(str, Enum):
     BACKOFF = "backoff"
     LATER = "later"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class Blame(str, Enum):
+class Blame(StrEnum):
     """Who has to act: the caller, the API's configuration, the backend code, capacity, or the edge (WAF)."""
 
     CLIENT = "client"
@@ -69,11 +66,8 @@ class Blame(str, Enum):
     CAPACITY = "capacity"
     EDGE = "edge"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class Family(str, Enum):
+class Family(StrEnum):
     """Coarse grouping used for alert routing, dashboards and Slack colour."""
 
     CLIENT = "client"
@@ -81,9 +75,6 @@ class Family(str, Enum):
     CONFIG = "config"
     BACKEND = "backend"
     OK = "ok"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True, slots=True)
