@@ -27,6 +27,24 @@ _UNREAD = object()  # "the next line is not parsed yet"
 Tally = Callable[[dict[str, Any], "int | None", dict, Mapping[Any, float], float, "str | None", "str | None"], bool]
 
 
+def owned(api_id: str | None, stage: str | None, owner_api: str | None, owner_stage: str | None
+          ) -> tuple[str | None, str | None]:
+    """A line without an api id belongs to its log group's API (GATEWATCH_APIS accessLogGroup), and to
+    that API's stage unless it names one."""
+    if api_id is None and owner_api is not None:
+        return owner_api, stage or owner_stage
+    return api_id, stage
+
+
+def tally_summary(tallies: dict, summary: Any, near_for: Mapping[Any, float], default_near: float,
+                  owner_api: str | None, owner_stage: str | None) -> tuple[str | None, str | None, float]:
+    """Tally one successful request's AccessSummary; returns the (api id, stage, near-timeout threshold) used."""
+    api_id, stage = owned(summary.api_id, summary.stage, owner_api, owner_stage)
+    near = near_for.get(api_id, default_near)
+    tally_success(tallies, summary, api_id, stage, near)
+    return api_id, stage, near
+
+
 class _GenericTally:
     """The first lines of a layout: summarize + tally_success; compiles the layout's own function after a few.
 
@@ -47,11 +65,7 @@ class _GenericTally:
         summary = self.plan.summarize(obj, timestamp)
         if summary is None:
             return False
-        api_id, stage = summary.api_id, summary.stage
-        if api_id is None and owner_api is not None:
-            api_id, stage = owner_api, stage or owner_stage
-        near = near_for.get(api_id, default_near)
-        tally_success(tallies, summary, api_id, stage, near)
+        api_id, stage, near = tally_summary(tallies, summary, near_for, default_near, owner_api, owner_stage)
         self.uses += 1
         # A risky layout stays here, where each line is checked for object values (the loop does not check).
         if self.uses >= _COMPILE_AFTER and self.compiled is not _GAVE_UP and not self.plan.risky:
@@ -111,8 +125,7 @@ class _RouteEntries(dict):
 
     def __missing__(self, raw: tuple) -> tuple:
         api, stage, method, resource, route_key = (None if p is None else _as_str(raw[p]) for p in self.positions)
-        if api is None and self.owner_api is not None:
-            api, stage = self.owner_api, stage or self.owner_stage
+        api, stage = owned(api, stage, self.owner_api, self.owner_stage)
         key = (api, stage, method, resource, route_key)
         tally = self.tallies.get(key)
         if tally is None:

@@ -13,9 +13,9 @@ from operator import attrgetter, itemgetter
 
 from .access import looks_like_access_line, parse_access_line, parse_access_line_or_summary, \
     read_json_access
-from .classify import classify_access, classify_execution, merge_classified, route_tallies, tally_success
+from .classify import classify_access, classify_execution, merge_classified, route_tallies
 from .config import ApiSettings, EngineConfig
-from .fastpath import tally_json_lines
+from .fastpath import owned, tally_json_lines, tally_summary
 from .constants import SOURCE_ACCESS, SOURCE_EXECUTION
 from .decode import execution_log_group_ids
 from .execution import ExecutionAssembler, looks_like_execution_line
@@ -227,10 +227,8 @@ class LogAnalyzer:
             field_sets[key] = field_sets.get(key, 0) + 1
             if record.recovered:
                 recovered += 1
-            if record.api_id is None and owner is not None:
-                record.api_id = owner.api_id
-                if record.stage is None:
-                    record.stage = owner.stage
+            if owner is not None:
+                record.api_id, record.stage = owned(record.api_id, record.stage, owner.api_id, owner.stage)
             settings = settings_cache.get(record.api_id) or self._settings(record.api_id)
             append(classify_access(record, settings, settings.name, log_group))
         if parsed:
@@ -261,10 +259,7 @@ class LogAnalyzer:
             tallied += 1
             key = (record.format, record.fields_present)
             field_sets[key] = field_sets.get(key, 0) + 1
-            api_id, stage = record.api_id, record.stage
-            if api_id is None and owner_api is not None:
-                api_id, stage = owner_api, stage or owner_stage
-            tally_success(self._success_tallies, record, api_id, stage, self._near_for.get(api_id, default_near))
+            tally_summary(self._success_tallies, record, self._near_for, default_near, owner_api, owner_stage)
         return records, tallied
 
     def _add_execution_event(self, event, log_group: str | None, api_id: str | None, stage: str | None) -> None:
