@@ -164,17 +164,11 @@ def measure_throughput(event: dict, n_events: int, seconds: float) -> dict:
             handler.lambda_handler(event, ctx)
 
     data = event["awslogs"]["data"]
-
-    def run_floor() -> None:
-        orjson.loads(gzip.decompress(base64.b64decode(data)))
-
-    def run_floor_with_lines() -> None:  # the floor plus parsing each access line's own JSON
-        for log_event in orjson.loads(gzip.decompress(base64.b64decode(data)))["logEvents"]:
-            orjson.loads(log_event["message"])
+    from bench.bench_engine import floor, floor_with_lines  # the same floors as the engine benchmark
 
     handler_s = _timed(run_handler, seconds)
-    floor_s = _timed(run_floor, seconds / 2)
-    floor_lines_s = _timed(run_floor_with_lines, seconds / 2)
+    floor_s = _timed(lambda: floor(data), seconds / 2)
+    floor_lines_s = _timed(lambda: floor_with_lines(data), seconds / 2)
     run_handler()
     emf_lines = sum(1 for line in sink.getvalue().splitlines() if line.startswith('{"_aws"'))
     tracemalloc.start()
