@@ -37,14 +37,14 @@ for _entry in (str(ROOT / "functions"), str(ROOT)):
     if _entry not in sys.path:
         sys.path.insert(0, _entry)
 
-from gatewatch import simulate as sim  # noqa: E402
+from gatewatch_demo import simulate as sim  # noqa: E402
 from gatewatch.config import EngineConfig  # noqa: E402
-from gatewatch.decode import decode_subscription_data  # noqa: E402
+from gatewatch.ingest.decode import decode_subscription_data  # noqa: E402
 from gatewatch.models import Rejection  # noqa: E402
 from gatewatch.pipeline import LogAnalyzer  # noqa: E402
 
 try:
-    from gatewatch.aggregate import aggregate as _aggregate
+    from gatewatch.metrics.aggregate import aggregate as _aggregate
 except ImportError:  # the aggregation stage is optional for this benchmark
     _aggregate = None
 

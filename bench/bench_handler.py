@@ -38,7 +38,7 @@ for entry in (str(ROOT / "functions"), str(ROOT)):
 
 import orjson  # noqa: E402
 
-from gatewatch.demo.lambda_context import LocalLambdaContext as LambdaContext  # noqa: E402
+from gatewatch_demo.lambda_context import LocalLambdaContext as LambdaContext  # noqa: E402
 
 START_MS = 1764075600000
 ACCESS_LOG_GROUP = "/aws/apigateway/orders-prod-access"

@@ -17,7 +17,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from gatewatch.alarm_specs import HealthThresholds, Thresholds
+from stacks.monitoring.alarm_specs import HealthThresholds, Thresholds
 from gatewatch.constants import (
     DEFAULT_ALERT_COOLDOWN_S,
     DEFAULT_INTEGRATION_TIMEOUT_MS,
@@ -26,7 +26,7 @@ from gatewatch.constants import (
     DEFAULT_SLOW_MS,
 )
 from gatewatch.naming import execution_log_group
-from gatewatch.taxonomy import BROKEN_DEPLOY_CATEGORIES, ErrorCategory
+from gatewatch.classify.taxonomy import BROKEN_DEPLOY_CATEGORIES, ErrorCategory
 
 CONTEXT_KEY = "gatewatch"
 

@@ -23,7 +23,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from gatewatch.alarm_specs import Thresholds, api_alarm_specs, health_alarm_specs
+from stacks.monitoring.alarm_specs import Thresholds, api_alarm_specs, health_alarm_specs
 from gatewatch.naming import execution_log_group
 
 from .config import GatewatchConfig, GatewatchConfigError, parse_config

@@ -19,8 +19,8 @@ from typing import Iterable
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "functions"))
 
-from gatewatch import simulate as sim  # noqa: E402
-from gatewatch.taxonomy import ErrorCategory  # noqa: E402
+from gatewatch_demo import simulate as sim  # noqa: E402
+from gatewatch.classify.taxonomy import ErrorCategory  # noqa: E402
 
 REST_API, REST_STAGE = "k7x2m9qp4a", "prod"
 HTTP_API, HTTP_STAGE = "x9h2k4m1p0", "$default"

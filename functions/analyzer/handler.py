@@ -27,8 +27,8 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from aws_lambda_powertools import Logger
 
-from gatewatch.aggregate import InvocationMetrics, aggregate
-from gatewatch.alerts import AlertPolicy, build_alerts, dedupe_window
+from gatewatch.metrics.aggregate import InvocationMetrics, aggregate
+from gatewatch.alerts.immediate import AlertPolicy, build_alerts, dedupe_window
 from gatewatch.config import EngineConfig, load_engine_config
 from gatewatch.constants import (
     DEFAULT_NAMESPACE,
@@ -41,8 +41,8 @@ from gatewatch.constants import (
     SERVICE_NAME,
     SOURCE_INPUT,
 )
-from gatewatch.decode import batches_from_lambda_event
-from gatewatch.emf import EmfWriter
+from gatewatch.ingest.decode import batches_from_lambda_event
+from gatewatch.metrics.emf import EmfWriter
 from gatewatch.models import LogBatch, Rejection
 from gatewatch.pipeline import Analysis, LogAnalyzer
 from gatewatch.redact import short_sample

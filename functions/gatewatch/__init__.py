@@ -1,0 +1,1 @@
+"""The gatewatch engine: what the Lambdas run, and nothing else (no AWS call outside `adapters`)."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Mapping
 
-from .constants import DEFAULT_INTEGRATION_TIMEOUT_MS, DEFAULT_ROUTE_CAP, DEFAULT_SLOW_MS, NEAR_TIMEOUT_RATIO
+from gatewatch.constants import DEFAULT_INTEGRATION_TIMEOUT_MS, DEFAULT_ROUTE_CAP, DEFAULT_SLOW_MS, NEAR_TIMEOUT_RATIO
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Iterator, NamedTuple, Sequence
 
-from .taxonomy import Blame, ErrorCategory, Retry
+from gatewatch.classify.taxonomy import Blame, ErrorCategory, Retry
 
 
 class LogKind(StrEnum):

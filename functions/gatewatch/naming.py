@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from .constants import EXECUTION_LOG_GROUP_PREFIX
+from gatewatch.constants import EXECUTION_LOG_GROUP_PREFIX
 
 NAME_PREFIX = "gatewatch"
 #: CloudWatch dashboard names allow A-Z a-z 0-9 - _ (max 255); alarm names allow more, but using the

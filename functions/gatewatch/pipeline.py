@@ -11,15 +11,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
 
-from .access import looks_like_access_line, parse_access_line, parse_access_line_or_summary, \
+from gatewatch.parse.access import looks_like_access_line, parse_access_line, parse_access_line_or_summary, \
     read_json_access
-from .classify import classify_access, classify_execution, merge_classified, route_tallies
-from .config import ApiSettings, EngineConfig
-from .fastpath import owned, tally_json_lines, tally_summary
-from .constants import SOURCE_ACCESS, SOURCE_EXECUTION
-from .decode import execution_log_group_ids
-from .execution import ExecutionAssembler, looks_like_execution_line
-from .models import AccessSummary, ClassifiedRequest, ExecutionRequest, LogBatch, LogEvents, LogKind, Rejection, \
+from gatewatch.classify.classifier import classify_access, classify_execution, merge_classified, route_tallies
+from gatewatch.config import ApiSettings, EngineConfig
+from gatewatch.metrics.fastpath import owned, tally_json_lines, tally_summary
+from gatewatch.constants import SOURCE_ACCESS, SOURCE_EXECUTION
+from gatewatch.ingest.decode import execution_log_group_ids
+from gatewatch.parse.execution import ExecutionAssembler, looks_like_execution_line
+from gatewatch.models import AccessSummary, ClassifiedRequest, ExecutionRequest, LogBatch, LogEvents, LogKind, Rejection, \
     RouteTally
 
 MAX_KEPT_REJECTIONS = 1000

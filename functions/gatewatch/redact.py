@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from .constants import REJECTION_SAMPLE_CHARS
+from gatewatch.constants import REJECTION_SAMPLE_CHARS
 
 _REDACTED = "[REDACTED]"
 

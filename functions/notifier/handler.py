@@ -32,8 +32,8 @@ from gatewatch.adapters.slack_client import (
 )
 from gatewatch.adapters.threads import ThreadStore
 from gatewatch.constants import ENV_SLACK_BOT_SECRET, ENV_SLACK_CHANNEL, ENV_SLACK_SECRET, ENV_STATE_TABLE, SERVICE_NAME
-from gatewatch.notifications import iter_notifications
-from gatewatch.slack import LinkContext, format_notification
+from gatewatch.notify.messages import iter_notifications
+from gatewatch.notify.slack_blocks import LinkContext, format_notification
 
 ENV_SLACK_API_URL = "GATEWATCH_SLACK_API_URL"
 

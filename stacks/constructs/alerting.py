@@ -19,7 +19,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from gatewatch.alarm_specs import AlarmSpec, MetricRef
+from stacks.monitoring.alarm_specs import AlarmSpec, MetricRef
 
 STATE_TABLE_PARTITION_KEY = "pk"
 STATE_TABLE_TTL_ATTRIBUTE = "expires_at"

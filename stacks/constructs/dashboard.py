@@ -19,7 +19,7 @@ from constructs import Construct
 
 from gatewatch import constants as C
 from gatewatch.naming import dashboard_name
-from gatewatch.taxonomy import ErrorCategory
+from gatewatch.classify.taxonomy import ErrorCategory
 
 PERIOD = cdk.Duration.minutes(1)
 FULL = 24

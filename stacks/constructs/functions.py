@@ -37,7 +37,8 @@ from ..config import GatewatchConfig
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = REPO_ROOT / "functions"
 WHEELHOUSE_DIR = REPO_ROOT / ".wheelhouse"
-#: The Python packages of the asset (everything else in functions/ stays out).
+#: The Python packages of the asset, an allowlist: the engine and the two handlers. The CLI
+#: (gatewatch_cli), the demo (gatewatch_demo) and the CDK code live outside functions/ and never reach it.
 ASSET_PACKAGES = ("gatewatch", "analyzer", "notifier")
 ASSET_REQUIREMENTS = "requirements.txt"
 
@@ -92,9 +93,19 @@ class LocalPythonBundler:
         if done.returncode != 0:
             raise RuntimeError(f"gatewatch: bundling the Lambda dependencies failed ({' '.join(cmd)}):\n{done.stderr[-2000:]}")
         for package in ASSET_PACKAGES:
-            shutil.copytree(self.source_dir / package, Path(output_dir) / package, dirs_exist_ok=True,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "demo"))  # the demo is a CLI feature
+            copy_sources(self.source_dir / package, Path(output_dir) / package)
         return True
+
+
+def copy_sources(source: Path, target: Path) -> None:
+    """The allowlist: the `.py` files of one asset package, its sub-packages included, and nothing else
+    (no caches, no stray data files, nothing a developer left beside the code)."""
+    for path in sorted(source.rglob("*.py")):
+        if "__pycache__" in path.parts:
+            continue
+        destination = target / path.relative_to(source)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, destination)
 
 
 def function_code() -> lambda_.Code:
@@ -256,4 +267,4 @@ def retained_log_group(scope: Construct, id: str, retention_days: int, *, log_gr
 
 
 __all__ = ["AlertingTargets", "GatewatchFunctions", "LocalPythonBundler", "QueueDestination", "function_code",
-           "pip_install_command", "retained_log_group", "send_to_queue_statements", "LAMBDA_RUNTIME", "LAMBDA_PYTHON_VERSION"]
+           "copy_sources", "pip_install_command", "retained_log_group", "send_to_queue_statements", "LAMBDA_RUNTIME", "LAMBDA_PYTHON_VERSION"]

@@ -10,7 +10,7 @@ import pytest
 from moto import mock_aws
 
 from analyzer import handler
-from gatewatch.alert_schema import AnalyzerAlert
+from gatewatch.alerts.schema import AnalyzerAlert
 from tests.emf_spec import assert_valid_emf, emf_documents, metric_total
 from tests.functional.test_analyzer_handler import ACCESS_GROUP, ENV_TO_CLEAR, EXEC_GROUP, LambdaContext
 from tests.helpers import kinesis_event, subscription_event, subscription_payload

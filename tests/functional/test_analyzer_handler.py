@@ -13,8 +13,8 @@ import pytest
 
 from analyzer import handler
 from bench.bench_handler import realistic_access_lines
-from gatewatch.decode import batches_from_lambda_event
-from gatewatch.demo.lambda_context import LocalLambdaContext as LambdaContext
+from gatewatch.ingest.decode import batches_from_lambda_event
+from gatewatch_demo.lambda_context import LocalLambdaContext as LambdaContext
 from gatewatch.models import Rejection
 from gatewatch.pipeline import LogAnalyzer
 from tests.emf_spec import assert_valid_emf, emf_documents, metric_total

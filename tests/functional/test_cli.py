@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from gatewatch.cli import main
-from gatewatch.taxonomy import ErrorCategory
+from gatewatch_cli.main import main
+from gatewatch.classify.taxonomy import ErrorCategory
 
 from tests.helpers import CORPUS, ROOT, SAMPLES, access_corpus_lines, encode_payload, s01_payloads, subscription_event
 
@@ -114,7 +114,7 @@ def test_analyze_reports_every_format_on_the_samples(capsys, fmt):
 
 def test_python_dash_m_and_the_console_script_work(tmp_path):
     (tmp_path / "a.log").write_text(access_corpus_lines()[17] + "\n")
-    for cmd in ([sys.executable, "-m", "gatewatch"], [str(ROOT / ".venv" / "bin" / "gatewatch")]):
+    for cmd in ([sys.executable, "-m", "gatewatch_cli"], [str(ROOT / ".venv" / "bin" / "gatewatch")]):
         r = subprocess.run(cmd + ["classify", str(tmp_path / "a.log")], capture_output=True, text=True, timeout=60,
                            cwd=ROOT, env={"PYTHONPATH": str(ROOT / "functions"), "PATH": "/usr/bin:/bin"})
         assert r.returncode == 0, r.stderr

@@ -7,8 +7,8 @@ import pytest
 from moto import mock_aws
 
 from gatewatch.adapters.aws import reset_clients
-from gatewatch.adapters.cloudwatch_logs import parse_since
-from gatewatch.cli import main
+from gatewatch_cli.live_logs import parse_since
+from gatewatch_cli.main import main
 
 from tests.helpers import access_corpus_lines, s01_payloads
 

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from gatewatch.demo.runner import DemoOptions, DemoPipeline
-from gatewatch.demo.show import write_outputs
+from gatewatch_demo.runner import DemoOptions, DemoPipeline
+from gatewatch_demo.show import write_outputs
 
 
 @pytest.fixture(scope="module")

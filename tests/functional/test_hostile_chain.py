@@ -20,7 +20,7 @@ from notifier import handler as notifier
 from gatewatch.adapters.slack_client import RetryPolicy, SlackClient
 from tests.functional.slack_stub import WEBHOOK_PATH, SlackStub
 from tests.helpers import subscription_event, subscription_payload
-from gatewatch.demo.lambda_context import LocalLambdaContext
+from gatewatch_demo.lambda_context import LocalLambdaContext
 
 REGION = "eu-west-1"
 T0_MS = 1764075600000

@@ -14,10 +14,10 @@ from moto import mock_aws
 from gatewatch.adapters.secrets import SecretError
 from gatewatch.adapters.slack_client import DeliveryError, RetryPolicy, SlackClient
 from gatewatch.adapters.threads import thread_pk
-from gatewatch.slack import Severity
+from gatewatch.notify.slack_blocks import Severity
 from notifier import handler
 from tests.functional.slack_stub import WEBHOOK_PATH, SlackStub, no_service
-from gatewatch.demo.lambda_context import LocalLambdaContext
+from gatewatch_demo.lambda_context import LocalLambdaContext
 
 ALARMS = json.loads((Path(__file__).resolve().parents[1] / "events" / "sns_alarms.json").read_text())
 REGION = "eu-west-1"

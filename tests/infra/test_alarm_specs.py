@@ -5,7 +5,7 @@ import dataclasses
 
 import pytest
 
-from gatewatch.alarm_specs import (
+from stacks.monitoring.alarm_specs import (
     AlarmSpec,
     Comparison,
     MetricRef,

@@ -16,7 +16,7 @@ from .conftest import example_config
 
 
 @pytest.mark.slow
-def test_local_bundling_builds_an_arm64_asset_with_the_engine_and_its_dependencies(tmp_path: Path):
+def test_local_bundling_builds_an_arm64_asset_with_the_engine_alone(tmp_path: Path):
     # GIVEN the wheelhouse `make env` downloads (so nothing is fetched now)
     assert WHEELHOUSE_DIR.is_dir(), "run `make env`: it downloads the arm64 wheels into .wheelhouse/"
     assert "--no-index" in pip_install_command("out", requirements=Path("r.txt"), wheelhouse=WHEELHOUSE_DIR)
@@ -34,9 +34,23 @@ def test_local_bundling_builds_an_arm64_asset_with_the_engine_and_its_dependenci
     root = Path(assembly.directory) / asset["source"]["path"]
     for package in ("gatewatch", "analyzer", "notifier"):
         assert (root / package / "__init__.py").is_file(), package
-    assert (root / "gatewatch" / "taxonomy.py").is_file()
+    for module in ("classify/taxonomy.py", "parse/access.py", "metrics/emf.py", "notify/slack_blocks.py"):
+        assert (root / "gatewatch" / module).is_file(), module
     assert (root / "aws_lambda_powertools" / "__init__.py").is_file()
     native = list((root / "orjson").glob("*.so"))
     assert native and all("aarch64" in so.name for so in native), native
     assert not (root / "boto3").exists()  # the runtime provides it
     assert not list(root.rglob("__pycache__"))
+    # AND nothing of the toolbox: no CLI, report, docs generator, simulator, demo, rich, matplotlib or moto
+    top_level = {p.name for p in root.iterdir()}
+    for absent in ("gatewatch_cli", "gatewatch_demo", "stacks", "rich", "matplotlib", "moto", "tests", "bench"):
+        assert absent not in top_level, absent
+    ours = [p for package in ("gatewatch", "analyzer", "notifier") for p in (root / package).rglob("*")]
+    assert {p.suffix for p in ours if p.is_file()} == {".py"}  # the allowlist copies sources only
+    names = {p.stem for p in ours}
+    for absent in ("cli", "main", "__main__", "report", "docs", "simulate", "visuals", "runner", "live_logs", "alarm_specs"):
+        assert absent not in names, absent
+    engine_text = "\n".join(p.read_text() for p in ours if p.suffix == ".py")
+    for absent in ("import rich", "from rich", "matplotlib", "import moto", "from moto", "argparse",
+                   "gatewatch_cli", "gatewatch_demo"):
+        assert absent not in engine_text, absent

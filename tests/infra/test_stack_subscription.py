@@ -7,7 +7,7 @@ import json
 from aws_cdk.assertions import Template
 
 from gatewatch import constants as C
-from gatewatch.alarm_specs import api_alarm_specs, health_alarm_specs
+from stacks.monitoring.alarm_specs import api_alarm_specs, health_alarm_specs
 from gatewatch.naming import alarm_name, dashboard_name
 from stacks.config import parse_config
 

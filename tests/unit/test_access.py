@@ -6,7 +6,7 @@ import dataclasses
 import orjson
 import pytest
 
-from gatewatch.access import CANONICAL_FIELDS, looks_like_access_line, parse_access_line
+from gatewatch.parse.access import CANONICAL_FIELDS, looks_like_access_line, parse_access_line
 from gatewatch.models import AccessRecord, Rejection
 from tests.helpers import corpus_access, corpus_execution
 

@@ -8,7 +8,7 @@ import time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gatewatch.access import parse_access_line
+from gatewatch.parse.access import parse_access_line
 from gatewatch.models import AccessRecord, Rejection
 from tests.helpers import corpus_access
 

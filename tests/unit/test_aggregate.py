@@ -7,11 +7,11 @@ from dataclasses import replace
 
 import pytest
 
-from gatewatch.aggregate import MetricAggregator, aggregate, sanitize_dimension_value
+from gatewatch.metrics.aggregate import MetricAggregator, aggregate, sanitize_dimension_value
 from gatewatch.config import EngineConfig, load_engine_config
 from gatewatch.models import ClassifiedRequest, LatencyClass
 from gatewatch.pipeline import Analysis
-from gatewatch.taxonomy import CATEGORY_TABLE, ErrorCategory
+from gatewatch.classify.taxonomy import CATEGORY_TABLE, ErrorCategory
 
 T0 = 1764075600000
 

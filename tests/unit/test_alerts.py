@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from gatewatch.alert_schema import AnalyzerAlert
-from gatewatch.alerts import (
+from gatewatch.alerts.schema import AnalyzerAlert
+from gatewatch.alerts.immediate import (
     AlertPolicy,
     build_alerts,
     dedupe_key,
@@ -13,7 +13,7 @@ from gatewatch.alerts import (
     insights_query,
 )
 from gatewatch.config import ConfigError
-from gatewatch.taxonomy import BROKEN_DEPLOY_CATEGORIES, ErrorCategory
+from gatewatch.classify.taxonomy import BROKEN_DEPLOY_CATEGORIES, ErrorCategory
 from tests.unit.test_aggregate import T0, access_request, execution_request, failed
 
 NOW = 1764075700.0

@@ -5,13 +5,13 @@ tests in test_engine_e2e.py go through the parsers with the same cases.
 """
 import pytest
 
-from gatewatch.classify import (
+from gatewatch.classify.classifier import (
     classify_access, classify_execution, execution_cause, latency_class, merge_classified, route_for_access,
     text_category,
 )
 from gatewatch.config import ApiSettings
 from gatewatch.models import AccessRecord, ExecutionRequest, LatencyClass
-from gatewatch.taxonomy import ErrorCategory as C, Retry
+from gatewatch.classify.taxonomy import ErrorCategory as C, Retry
 
 from tests.helpers import corpus_execution
 

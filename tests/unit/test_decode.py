@@ -11,8 +11,8 @@ import zlib
 
 import pytest
 
-from gatewatch import decode
-from gatewatch.decode import (
+from gatewatch.ingest import decode
+from gatewatch.ingest.decode import (
     Reason, batch_from_payload, batches_from_lambda_event, decode_subscription_data, execution_log_group_ids,
     iter_input_batches, kind_for_log_group,
 )

@@ -9,7 +9,7 @@ import time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gatewatch.decode import (
+from gatewatch.ingest.decode import (
     Reason, batches_from_lambda_event, decode_subscription_data, iter_input_batches,
 )
 from gatewatch.models import LogBatch, Rejection

@@ -20,25 +20,25 @@ from pathlib import Path
 
 import pytest
 
-from gatewatch import simulate as sim
-from gatewatch.aggregate import aggregate
+from gatewatch_demo import simulate as sim
+from gatewatch.metrics.aggregate import aggregate
 from gatewatch.config import EngineConfig
 from gatewatch.constants import DIM_API, DIM_CATEGORY, DIM_STAGE, METRIC_ERRORS
-from gatewatch.demo.alarms import AlarmTransition
-from gatewatch.demo.metrics import MINUTE_MS, MetricStore
-from gatewatch.demo.visuals import (
+from gatewatch_demo.alarms import AlarmTransition
+from gatewatch_demo.metrics import MINUTE_MS, MetricStore
+from gatewatch_demo.visuals import (
     alarm_periods,
     mrkdwn_to_html,
     render_dashboard_png,
     render_html_report,
 )
-from gatewatch.emf import EmfWriter
+from gatewatch.metrics.emf import EmfWriter
 from gatewatch.models import LogBatch, LogEvent, LogKind
 from gatewatch.naming import alarm_name
 from gatewatch.pipeline import LogAnalyzer
-from gatewatch.report import RouteLine, build_report
-from gatewatch.slack import escape_slack
-from gatewatch.taxonomy import CATEGORY_TABLE, ErrorCategory
+from gatewatch_cli.report import RouteLine, build_report
+from gatewatch.notify.slack_blocks import escape_slack
+from gatewatch.classify.taxonomy import CATEGORY_TABLE, ErrorCategory
 from tests.helpers import ROOT
 
 C = ErrorCategory
@@ -166,7 +166,7 @@ def test_dashboard_png_without_any_metric_still_renders(tmp_path):
 
 def test_the_engine_never_imports_matplotlib():
     # WHEN the handler-side modules and the visuals module are imported in a fresh interpreter
-    code = ("import sys; import gatewatch.pipeline, gatewatch.report, gatewatch.demo.visuals; "
+    code = ("import sys; import gatewatch.pipeline, gatewatch_cli.report, gatewatch_demo.visuals; "
             "print('matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=ROOT, env={"PYTHONPATH": f"{ROOT / 'functions'}:{ROOT}", "PATH": "/usr/bin:/bin"})

@@ -1,6 +1,6 @@
 """The README's category table and troubleshooting guide are generated from the code and must not drift."""
-from gatewatch.docs import render_sections, troubleshooting_markdown
-from gatewatch.taxonomy import CATEGORY_TABLE, ErrorCategory
+from gatewatch_cli.docs import render_sections, troubleshooting_markdown
+from gatewatch.classify.taxonomy import CATEGORY_TABLE, ErrorCategory
 
 from tests.helpers import ROOT
 

@@ -8,11 +8,11 @@ from collections import Counter
 import orjson
 import pytest
 
-from gatewatch.aggregate import InvocationMetrics, MetricDocument, aggregate
-from gatewatch.emf import EmfWriter, bucket_ms, emf_timestamp_ms, representative_values
+from gatewatch.metrics.aggregate import InvocationMetrics, MetricDocument, aggregate
+from gatewatch.metrics.emf import EmfWriter, bucket_ms, emf_timestamp_ms, representative_values
 from gatewatch.models import LatencyClass
 from gatewatch.pipeline import Analysis
-from gatewatch.taxonomy import ErrorCategory
+from gatewatch.classify.taxonomy import ErrorCategory
 from tests.emf_spec import assert_valid_emf, emf_documents, emf_problems, metric_total, metric_values
 from tests.unit.test_aggregate import access_request, execution_request, failed
 

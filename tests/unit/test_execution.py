@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from gatewatch.execution import (
+from gatewatch.parse.execution import (
     MAX_LINE_CHARS,
     ExecutionAssembler,
     ExecutionLine,

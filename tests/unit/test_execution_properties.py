@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gatewatch.execution import (
+from gatewatch.parse.execution import (
     MAX_LINE_CHARS,
     ExecutionAssembler,
     ExecutionLine,

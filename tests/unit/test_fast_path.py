@@ -3,10 +3,10 @@ import json
 
 import pytest
 
-from gatewatch import simulate as sim
-from gatewatch.access import json_layout, parse_access_line, parse_access_line_or_summary
-from gatewatch.fastpath import _GenericTally
-from gatewatch.aggregate import aggregate
+from gatewatch_demo import simulate as sim
+from gatewatch.parse.access import json_layout, parse_access_line, parse_access_line_or_summary
+from gatewatch.metrics.fastpath import _GenericTally
+from gatewatch.metrics.aggregate import aggregate
 from gatewatch.config import load_engine_config
 from gatewatch.models import AccessSummary, LogBatch, LogEvent, LogKind
 from gatewatch.pipeline import LogAnalyzer

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from gatewatch.alert_schema import AnalyzerAlert
+from gatewatch.alerts.schema import AnalyzerAlert
 from gatewatch.naming import alarm_name, dashboard_name
-from gatewatch.notifications import (
+from gatewatch.notify.messages import (
     AlarmKind,
     AlarmNotification,
     AlarmState,
@@ -20,7 +20,7 @@ from gatewatch.notifications import (
     parse_sns_message,
     sns_messages,
 )
-from gatewatch.taxonomy import ErrorCategory
+from gatewatch.classify.taxonomy import ErrorCategory
 
 ALARMS = json.loads((Path(__file__).resolve().parents[1] / "events" / "sns_alarms.json").read_text())
 

@@ -15,12 +15,12 @@ from collections import Counter
 
 import pytest
 
-from gatewatch import simulate as sim
+from gatewatch_demo import simulate as sim
 from gatewatch.config import EngineConfig
-from gatewatch.decode import decode_subscription_data, iter_input_batches
+from gatewatch.ingest.decode import decode_subscription_data, iter_input_batches
 from gatewatch.models import LatencyClass, LogBatch, LogEvent, LogKind
 from gatewatch.pipeline import LogAnalyzer, analyze
-from gatewatch.taxonomy import ErrorCategory, fallback_category
+from gatewatch.classify.taxonomy import ErrorCategory, fallback_category
 from tests.helpers import ROOT
 
 C = ErrorCategory

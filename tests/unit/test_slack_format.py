@@ -16,9 +16,9 @@ from urllib.parse import unquote
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from gatewatch.alert_schema import AlertSample, AnalyzerAlert
-from gatewatch.notifications import GenericNotification, parse_notification
-from gatewatch.slack import (
+from gatewatch.alerts.schema import AlertSample, AnalyzerAlert
+from gatewatch.notify.messages import GenericNotification, parse_notification
+from gatewatch.notify.slack_blocks import (
     MAX_BLOCKS,
     MAX_HEADER,
     MAX_SECTION_TEXT,
@@ -31,7 +31,7 @@ from gatewatch.slack import (
     safe,
     truncate,
 )
-from gatewatch.taxonomy import CATEGORY_TABLE, ErrorCategory, Family
+from gatewatch.classify.taxonomy import CATEGORY_TABLE, ErrorCategory, Family
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAPSHOTS = ROOT / "snapshots" / "slack"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from gatewatch.taxonomy import (
+from gatewatch.classify.taxonomy import (
     BROKEN_DEPLOY_CATEGORIES, CATEGORY_TABLE, STATUS_FALLBACK, Blame, ErrorCategory, Family, Retry,
     category_info, fallback_category,
 )

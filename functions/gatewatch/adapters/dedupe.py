@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ..alerts import DedupeWindow
-from .aws import aws_client
+from gatewatch.alerts.immediate import DedupeWindow
+from gatewatch.adapters.aws import aws_client
 
 _log = logging.getLogger(__name__)
 _CONDITION_FAILED = "ConditionalCheckFailedException"

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..redact import short_sample
+from gatewatch.redact import short_sample
 
 DEFAULT_MAX_AGE_S = 300
 

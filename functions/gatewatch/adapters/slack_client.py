@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Protocol
 
-from ..slack import Lifecycle, SlackMessage, mark_resolved
-from .secrets import BotSecret, WebhookSecret
-from .threads import ThreadRef, ThreadStore
+from gatewatch.notify.slack_blocks import Lifecycle, SlackMessage, mark_resolved
+from gatewatch.adapters.secrets import BotSecret, WebhookSecret
+from gatewatch.adapters.threads import ThreadRef, ThreadStore
 
 logger = logging.getLogger("gatewatch.slack")
 

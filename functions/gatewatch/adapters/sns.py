@@ -6,8 +6,8 @@ from typing import Any
 
 import orjson
 
-from ..alert_schema import AnalyzerAlert
-from .aws import aws_client, reset_clients
+from gatewatch.alerts.schema import AnalyzerAlert
+from gatewatch.adapters.aws import aws_client, reset_clients
 
 _SUBJECT_UNSAFE = re.compile(r"[^\x20-\x7e]")
 MAX_SUBJECT_CHARS = 100  # SNS: ASCII, no newlines, < 100 characters

@@ -1,0 +1,212 @@
+"""Immediate alerts for broken deploys: which requests alert, the gatewatch.alert/v1 message, the dedupe window.
+
+Why in the engine: deciding *what* to alert (categories, grouping per api/stage/category, samples,
+a ready Logs Insights query) is pure logic that the CLI and tests can run without AWS; the adapters
+only write the dedupe item and publish. One alert per (api, stage, category) per cooldown window:
+the window is a DynamoDB item `pk = dedupe_key(...)` written with a conditional put
+(`attribute_not_exists(pk) OR expires_at < :now`) and `expires_at = now + cooldown` (the table's TTL
+attribute), so concurrent and retried invocations alert once.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Iterable, Mapping
+
+from gatewatch.alerts.schema import AlertSample, AnalyzerAlert
+from gatewatch.config import ConfigError
+from gatewatch.constants import (
+    DEFAULT_ALERT_COOLDOWN_S,
+    ENV_ALERT_CATEGORIES,
+    ENV_ALERT_COOLDOWN_S,
+    MAX_ALERT_SAMPLES,
+)
+from gatewatch.models import ClassifiedRequest
+from gatewatch.redact import short_sample
+from gatewatch.classify.taxonomy import BROKEN_DEPLOY_CATEGORIES, ErrorCategory, category_info
+
+MAX_ALERT_ROUTES = 10
+MAX_EVIDENCE_CHARS = 300
+MAX_QUERY_REQUEST_IDS = 20
+INSIGHTS_QUERY_LIMIT = 50
+UNKNOWN = "unknown"
+DEDUPE_KEY_PREFIX = "alert#"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertPolicy:
+    """Which categories alert at once, and how long one alert silences the same (api, stage, category)."""
+
+    categories: frozenset[ErrorCategory] = BROKEN_DEPLOY_CATEGORIES
+    cooldown_s: int = DEFAULT_ALERT_COOLDOWN_S
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> "AlertPolicy":
+        """GATEWATCH_ALERT_CATEGORIES (comma list of category names) and GATEWATCH_ALERT_COOLDOWN_SECONDS."""
+        raw = (environ.get(ENV_ALERT_CATEGORIES) or "").strip()
+        categories = BROKEN_DEPLOY_CATEGORIES
+        if raw:
+            names = [n.strip().upper() for n in raw.split(",") if n.strip()]
+            unknown = [n for n in names if n not in ErrorCategory.__members__]
+            if unknown or ErrorCategory.OK.value in names:
+                raise ConfigError(f"{ENV_ALERT_CATEGORIES}: not error categories: {', '.join(unknown or ['OK'])} "
+                                  f"(use names such as {', '.join(sorted(c.value for c in BROKEN_DEPLOY_CATEGORIES))})")
+            categories = frozenset(ErrorCategory(n) for n in names)
+        raw_cooldown = (environ.get(ENV_ALERT_COOLDOWN_S) or "").strip()
+        cooldown = DEFAULT_ALERT_COOLDOWN_S
+        if raw_cooldown:
+            try:
+                cooldown = int(raw_cooldown)
+            except ValueError:
+                cooldown = -1
+            if cooldown <= 0:
+                raise ConfigError(f"{ENV_ALERT_COOLDOWN_S} must be a positive number of seconds, got {raw_cooldown!r}")
+        return cls(categories=categories, cooldown_s=cooldown)
+
+
+@dataclass(frozen=True, slots=True)
+class DedupeWindow:
+    """The DynamoDB item that owns one alert's cooldown window."""
+
+    key: str  # pk
+    now_s: int
+    expires_at: int  # TTL attribute; the window is free again once now > expires_at
+    alert_id: str
+
+
+def dedupe_key(api: str | None, stage: str | None, category: ErrorCategory | str) -> str:
+    return f"{DEDUPE_KEY_PREFIX}{api or UNKNOWN}|{stage or UNKNOWN}|{ErrorCategory(category).value}"
+
+
+def dedupe_window(alert: AnalyzerAlert, *, now_s: float, cooldown_s: int) -> DedupeWindow:
+    now = int(now_s)
+    return DedupeWindow(key=dedupe_key(alert.api_id, alert.stage, alert.category), now_s=now,
+                        expires_at=now + int(cooldown_s), alert_id=alert.alert_id)
+
+
+def iso_utc(epoch_ms: int | None) -> str | None:
+    if epoch_ms is None:
+        return None
+    return datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- Logs Insights --------------------------------------------------------------------------------
+_QUOTED = re.compile(r'"([^"]{4,200})"')
+_RESPONSE_TYPE = re.compile(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b")
+_REGEX_SPECIAL = re.compile(r"([\\/.^$*+?()\[\]{}|])")
+
+
+def _regex_literal(text: str) -> str:
+    """Escape text for a Logs Insights `/regex/` literal (including the `/` delimiter)."""
+    return _REGEX_SPECIAL.sub(r"\\\1", text)
+
+
+def evidence_phrases(category: ErrorCategory) -> tuple[str, ...]:
+    """What to search for in the logs for a category, read from the taxonomy's evidence text."""
+    evidence = category_info(category).evidence
+    phrases: list[str] = []
+    for quoted in _QUOTED.findall(evidence):
+        phrase = quoted.replace("...", "").replace("…", "").strip().rstrip(":").strip()
+        if len(phrase) >= 4:
+            phrases.append(phrase)
+    phrases.extend(_RESPONSE_TYPE.findall(evidence))
+    return tuple(dict.fromkeys(phrases))
+
+
+def insights_query(request_ids: Iterable[str | None], category: ErrorCategory) -> str:
+    """A ready Logs Insights query: these requests' lines, or any line showing the category's evidence."""
+    ids = [rid for rid in dict.fromkeys(request_ids) if rid][:MAX_QUERY_REQUEST_IDS]
+    clauses = []
+    if ids:
+        clauses.append("@message like /" + "|".join(_regex_literal(r) for r in ids) + "/")
+    phrases = evidence_phrases(category)
+    if phrases:
+        clauses.append("@message like /" + "|".join(_regex_literal(p) for p in phrases) + "/")
+    where = " or ".join(clauses) if clauses else f"@message like /{_regex_literal(category.value)}/"
+    return f"fields @timestamp, @message | filter {where} | sort @timestamp desc | limit {INSIGHTS_QUERY_LIMIT}"
+
+
+# -- building alerts ------------------------------------------------------------------------------
+def alerting_requests(access: Iterable[ClassifiedRequest], execution: Iterable[ClassifiedRequest],
+                      categories: frozenset[ErrorCategory]) -> list[ClassifiedRequest]:
+    """The classified requests (access and execution) whose category alerts at once."""
+    if not categories:
+        return []
+    return [r for source in (access, execution) for r in source if r.category in categories]
+
+
+def build_alerts(access: Iterable[ClassifiedRequest], execution: Iterable[ClassifiedRequest], *,
+                 policy: AlertPolicy, now_s: float, account: str | None = None,
+                 region: str | None = None) -> list[AnalyzerAlert]:
+    """One AnalyzerAlert per (api, stage, category) found in this invocation, most requests first.
+
+    A request seen in both logs with the same category counts once (distinct request ids).
+    """
+    groups: dict[tuple[str, str, ErrorCategory], list[ClassifiedRequest]] = {}
+    for req in alerting_requests(access, execution, policy.categories):
+        api = req.api_id or req.api_name or UNKNOWN
+        groups.setdefault((api, req.stage or UNKNOWN, req.category), []).append(req)
+    alerts = [_alert(api, stage, category, reqs, now_s=int(now_s), account=account, region=region)
+              for (api, stage, category), reqs in groups.items()]
+    alerts.sort(key=lambda a: (-a.count, a.api_id or "", a.stage or "", a.category))
+    return alerts
+
+
+def _alert(api: str, stage: str, category: ErrorCategory, reqs: list[ClassifiedRequest], *, now_s: int,
+           account: str | None, region: str | None) -> AnalyzerAlert:
+    info = category_info(category)
+    ordered = sorted(reqs, key=lambda r: (r.timestamp is None, r.timestamp or 0))
+    # one entry per request id: prefer the execution-log entry (its evidence is the cause line)
+    by_id: dict[str, ClassifiedRequest] = {}
+    anonymous: list[ClassifiedRequest] = []
+    for req in ordered:
+        if not req.request_id:
+            anonymous.append(req)
+        elif req.request_id not in by_id or (req.source != "access" and by_id[req.request_id].source == "access"):
+            by_id[req.request_id] = req
+    distinct = sorted(list(by_id.values()) + anonymous, key=lambda r: (r.timestamp is None, r.timestamp or 0))
+    timestamps = [r.timestamp for r in distinct if r.timestamp is not None]
+    routes = Counter(r.route for r in distinct if r.route)
+    samples = tuple(
+        AlertSample(request_id=r.request_id, route=r.route, status=r.status, timestamp=iso_utc(r.timestamp),
+                    evidence=short_sample(r.evidence or "", MAX_EVIDENCE_CHARS))
+        for r in distinct[:MAX_ALERT_SAMPLES]
+    )
+    groups = Counter(r.log_group for r in distinct if r.log_group)
+    execution_groups = Counter(r.log_group for r in distinct if r.log_group and r.source != "access")
+    log_group = (execution_groups or groups).most_common(1)[0][0] if groups else None
+    api_name = next((r.api_name for r in distinct if r.api_name), None)
+    return AnalyzerAlert(
+        alert_id=f"{api}|{stage}|{category.value}|{now_s}",
+        api_id=api,
+        api_name=api_name,
+        stage=stage,
+        category=category.value,
+        title=info.title,
+        retry=info.retry.value if info.retry else None,
+        blame=info.blame.value if info.blame else None,
+        count=len(distinct),
+        first_seen=iso_utc(min(timestamps)) if timestamps else None,
+        last_seen=iso_utc(max(timestamps)) if timestamps else None,
+        routes=tuple(route for route, _ in routes.most_common(MAX_ALERT_ROUTES)),
+        samples=samples,
+        log_group=log_group,
+        insights_query=insights_query((s.request_id for s in samples), category),
+        account=account,
+        region=region,
+    )
+
+
+__all__ = [
+    "AlertPolicy",
+    "DedupeWindow",
+    "alerting_requests",
+    "build_alerts",
+    "dedupe_key",
+    "dedupe_window",
+    "evidence_phrases",
+    "insights_query",
+    "iso_utc",
+]

@@ -1,0 +1,116 @@
+"""The analyzer's immediate-alert message: versioned JSON on the SNS topic (DESIGN §6, §8).
+
+Schema `gatewatch.alert/v1` (additive changes only within v1):
+
+    {
+      "schema": "gatewatch.alert/v1",
+      "alert_id": "<api>|<stage>|<category>|<window start epoch s>",  # also the dedupe key
+      "api_id": "a1b2c3", "api_name": "orders" | null, "stage": "prod",
+      "category": "MALFORMED_RESPONSE", "title": "...", "retry": "no", "blame": "backend",
+      "count": 12,                                   # requests of this category in the batch
+      "first_seen": "2026-11-25T14:00:01Z", "last_seen": "2026-11-25T14:00:09Z",
+      "routes": ["POST /orders"],                    # up to 10
+      "samples": [{"request_id": "...", "route": "...", "status": 502,
+                   "timestamp": "...Z", "evidence": "..."}],   # up to 5
+      "log_group": "API-Gateway-Execution-Logs_a1b2c3/prod",
+      "insights_query": "fields @timestamp, @message | filter ...",
+      "account": "111122223333" | null, "region": "eu-west-1" | null
+    }
+
+The notifier recognises it by `schema`; anything it does not know it shows generically.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping
+
+from gatewatch.constants import ALERT_SCHEMA_VERSION
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSample:
+    request_id: str | None
+    route: str
+    status: int | None
+    timestamp: str | None
+    evidence: str
+
+
+@dataclass(frozen=True)
+class AnalyzerAlert:
+    alert_id: str
+    api_id: str | None
+    api_name: str | None
+    stage: str | None
+    category: str
+    title: str
+    retry: str | None
+    blame: str | None
+    count: int
+    first_seen: str | None
+    last_seen: str | None
+    routes: tuple[str, ...] = ()
+    samples: tuple[AlertSample, ...] = ()
+    log_group: str | None = None
+    insights_query: str | None = None
+    account: str | None = None
+    region: str | None = None
+    schema: str = field(default=ALERT_SCHEMA_VERSION)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["routes"] = list(self.routes)
+        out["samples"] = [asdict(s) for s in self.samples]
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> "AnalyzerAlert":
+        """Parse a received message; raises ValueError when it is not a v1 alert."""
+        if not is_analyzer_alert(raw):
+            raise ValueError("not a gatewatch.alert/v1 message")
+        samples = tuple(
+            AlertSample(
+                request_id=_opt_str(s.get("request_id")),
+                route=str(s.get("route") or ""),
+                status=_opt_int(s.get("status")),
+                timestamp=_opt_str(s.get("timestamp")),
+                evidence=str(s.get("evidence") or ""),
+            )
+            for s in (raw.get("samples") or [])
+            if isinstance(s, Mapping)
+        )
+        return cls(
+            alert_id=str(raw.get("alert_id") or ""),
+            api_id=_opt_str(raw.get("api_id")),
+            api_name=_opt_str(raw.get("api_name")),
+            stage=_opt_str(raw.get("stage")),
+            category=str(raw.get("category") or ""),
+            title=str(raw.get("title") or ""),
+            retry=_opt_str(raw.get("retry")),
+            blame=_opt_str(raw.get("blame")),
+            count=_opt_int(raw.get("count")) or 0,
+            first_seen=_opt_str(raw.get("first_seen")),
+            last_seen=_opt_str(raw.get("last_seen")),
+            routes=tuple(str(r) for r in (raw.get("routes") or []) if r is not None),
+            samples=samples,
+            log_group=_opt_str(raw.get("log_group")),
+            insights_query=_opt_str(raw.get("insights_query")),
+            account=_opt_str(raw.get("account")),
+            region=_opt_str(raw.get("region")),
+            schema=str(raw.get("schema")),
+        )
+
+
+def is_analyzer_alert(raw: Any) -> bool:
+    return isinstance(raw, Mapping) and str(raw.get("schema", "")).startswith("gatewatch.alert/v1")
+
+
+def _opt_str(v: Any) -> str | None:
+    return None if v is None else str(v)
+
+
+def _opt_int(v: Any) -> int | None:
+    try:
+        return None if v is None or isinstance(v, bool) else int(v)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,433 @@
+"""What arrived on the gatewatch SNS topic, as frozen dataclasses: an alarm, an analyzer alert, or other.
+
+Why: the notifier must tell a responder what broke whatever the sender. CloudWatch alarm
+notifications come in three shapes (a static threshold on one metric, metric math such as an error
+rate, an anomaly-detection band), the analyzer publishes its own versioned alert, and anything else
+(a test publish, an e-mail-style text, a foreign JSON event) must still be shown readably. Parsing
+never raises: what cannot be understood becomes a GenericNotification.
+
+Pure: no AWS call. The SNS event is a plain mapping.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Iterable, Mapping, Union
+
+from gatewatch.alerts.schema import AnalyzerAlert, _opt_int, _opt_str, is_analyzer_alert
+from gatewatch.constants import (
+    DEFAULT_NAMESPACE,
+    DIM_API,
+    DIM_CATEGORY,
+    DIM_STAGE,
+    METRIC_NEAR_TIMEOUT,
+)
+from gatewatch.classify.taxonomy import ErrorCategory
+
+
+class AlarmState(StrEnum):
+    ALARM = "ALARM"
+    OK = "OK"
+    INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
+
+
+class AlarmKind(StrEnum):
+    """How the alarm decides: one metric against a number, an expression, or a learned band."""
+
+    STATIC = "static"
+    METRIC_MATH = "metric_math"
+    ANOMALY_DETECTION = "anomaly_detection"
+    COMPOSITE = "composite"  # no Trigger: a rule over other alarms
+
+
+#: Comparison operators as a person reads them ("value is above 5").
+COMPARISON_WORDS: dict[str, str] = {
+    "GreaterThanOrEqualToThreshold": "≥",
+    "GreaterThanThreshold": ">",
+    "LessThanThreshold": "<",
+    "LessThanOrEqualToThreshold": "≤",
+    "LessThanLowerOrGreaterThanUpperThreshold": "outside the expected band",
+    "GreaterThanUpperThreshold": "above the expected band",
+    "LessThanLowerThreshold": "below the expected band",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmMetric:
+    """One entry of Trigger.Metrics: a metric (MetricStat) or an expression."""
+
+    id: str
+    metric_name: str | None = None
+    namespace: str | None = None
+    dimensions: tuple[tuple[str, str], ...] = ()
+    stat: str | None = None
+    period_s: int | None = None
+    expression: str | None = None
+    label: str | None = None
+    return_data: bool = False
+
+
+@dataclass(frozen=True)
+class AlarmNotification:
+    """A CloudWatch alarm state change, as delivered to SNS."""
+
+    name: str
+    state: AlarmState
+    previous_state: AlarmState | None = None
+    description: str | None = None
+    reason: str | None = None
+    changed_at: str | None = None  # StateChangeTime, ISO 8601
+    account: str | None = None
+    region: str | None = None  # region code (eu-west-1), from the alarm or topic ARN
+    region_name: str | None = None  # "EU (Ireland)" as CloudWatch writes it
+    arn: str | None = None
+    kind: AlarmKind = AlarmKind.STATIC
+    metric_name: str | None = None
+    namespace: str | None = None
+    dimensions: tuple[tuple[str, str], ...] = ()
+    statistic: str | None = None
+    period_s: int | None = None
+    evaluation_periods: int | None = None
+    datapoints_to_alarm: int | None = None
+    threshold: float | None = None
+    comparison_operator: str | None = None
+    threshold_metric_id: str | None = None
+    metrics: tuple[AlarmMetric, ...] = ()
+    treat_missing_data: str | None = None
+    observed: float | None = None  # the latest datapoint quoted in the reason
+    band: tuple[float | None, float | None] | None = None  # anomaly band (lower, upper) from the reason
+
+    @property
+    def is_recovery(self) -> bool:
+        return self.state is AlarmState.OK
+
+    @property
+    def primary_metric(self) -> AlarmMetric | None:
+        """The metric the alarm is about: the metric that feeds the band, or the one data metric."""
+        metric_stats = [m for m in self.metrics if m.metric_name]
+        if self.kind is AlarmKind.ANOMALY_DETECTION:
+            band = next((m for m in self.metrics if m.id == self.threshold_metric_id), None)
+            if band and band.expression:
+                for m in metric_stats:
+                    if re.search(rf"\b{re.escape(m.id)}\b", band.expression):
+                        return m
+        returned = [m for m in metric_stats if m.return_data]
+        return (returned or metric_stats or [None])[0]
+
+    @property
+    def all_dimensions(self) -> tuple[tuple[str, str], ...]:
+        """Dimensions of the alarm's metric or, for metric math, of every metric it reads (deduplicated)."""
+        seen: dict[str, str] = dict(self.dimensions)
+        for m in self.metrics:
+            for k, v in m.dimensions:
+                seen.setdefault(k, v)
+        return tuple(seen.items())
+
+    def dimension(self, name: str) -> str | None:
+        return dict(self.all_dimensions).get(name)
+
+    @property
+    def watched_metric_name(self) -> str | None:
+        if self.metric_name:
+            return self.metric_name
+        primary = self.primary_metric
+        return primary.metric_name if primary else None
+
+    @property
+    def watched_namespace(self) -> str | None:
+        if self.namespace:
+            return self.namespace
+        namespaces = [m.namespace for m in self.metrics if m.namespace]
+        return namespaces[0] if namespaces else None
+
+    @property
+    def expression(self) -> str | None:
+        """The math expression the alarm compares (metric-math and anomaly alarms)."""
+        wanted = self.threshold_metric_id
+        for m in self.metrics:
+            if m.expression and (m.id == wanted if wanted else m.return_data):
+                return m.expression
+        return None
+
+    @property
+    def expression_label(self) -> str | None:
+        for m in self.metrics:
+            if m.expression and m.return_data and m.id != self.threshold_metric_id:
+                return m.label
+        return None
+
+    @property
+    def api(self) -> str | None:
+        return self.dimension(DIM_API)
+
+    @property
+    def stage(self) -> str | None:
+        return self.dimension(DIM_STAGE)
+
+
+@dataclass(frozen=True)
+class GenericNotification:
+    """Anything else: shown as a subject, a text and a few key/value fields — never a raw JSON dump."""
+
+    subject: str | None
+    text: str | None = None
+    fields: tuple[tuple[str, str], ...] = ()
+    topic_arn: str | None = None
+    timestamp: str | None = None
+
+
+Notification = Union[AlarmNotification, AnalyzerAlert, GenericNotification]
+
+
+@dataclass(frozen=True, slots=True)
+class SnsMessage:
+    """One SNS record's message and its envelope."""
+
+    message: str
+    subject: str | None = None
+    topic_arn: str | None = None
+    message_id: str | None = None
+    timestamp: str | None = None
+
+
+def sns_messages(event: Any) -> list[SnsMessage]:
+    """The SNS messages of a Lambda SNS event (malformed records become empty generic messages)."""
+    records = event.get("Records") if isinstance(event, Mapping) else None
+    out: list[SnsMessage] = []
+    for record in records if isinstance(records, list) else []:
+        sns = record.get("Sns") if isinstance(record, Mapping) else None
+        if not isinstance(sns, Mapping):
+            continue
+        message = sns.get("Message")
+        out.append(SnsMessage(
+            message=message if isinstance(message, str) else json.dumps(message, default=str),
+            subject=_opt_str(sns.get("Subject")),
+            topic_arn=_opt_str(sns.get("TopicArn")),
+            message_id=_opt_str(sns.get("MessageId")),
+            timestamp=_opt_str(sns.get("Timestamp")),
+        ))
+    return out
+
+
+def parse_sns_message(sns: SnsMessage) -> Notification:
+    """Recognise what arrived. Never raises."""
+    try:
+        raw = json.loads(sns.message) if sns.message and sns.message.lstrip()[:1] in ("{", "[") else None
+    except ValueError:
+        raw = None
+    try:
+        if is_analyzer_alert(raw):
+            return AnalyzerAlert.from_dict(raw)
+        if is_alarm_message(raw):
+            return parse_alarm(raw, topic_arn=sns.topic_arn)
+    except (TypeError, ValueError, AttributeError):
+        pass  # a message that looks like one but is broken: show it generically
+    return _generic(raw, sns)
+
+
+def parse_notification(message: str, *, subject: str | None = None, topic_arn: str | None = None) -> Notification:
+    """Convenience for callers holding a bare message string (the CLI, tests)."""
+    return parse_sns_message(SnsMessage(message=message, subject=subject, topic_arn=topic_arn))
+
+
+def is_alarm_message(raw: Any) -> bool:
+    return isinstance(raw, Mapping) and "AlarmName" in raw and "NewStateValue" in raw
+
+
+def parse_alarm(raw: Mapping[str, Any], *, topic_arn: str | None = None) -> AlarmNotification:
+    """Parse a CloudWatch alarm notification (static, metric math, anomaly detection, composite)."""
+    trigger = raw.get("Trigger") if isinstance(raw.get("Trigger"), Mapping) else None
+    arn = _opt_str(raw.get("AlarmArn"))
+    region = _arn_part(arn, 3) or _arn_part(topic_arn, 3)
+    account = _opt_str(raw.get("AWSAccountId")) or _arn_part(arn, 4) or _arn_part(topic_arn, 4)
+    reason = _opt_str(raw.get("NewStateReason"))
+    common = dict(
+        name=str(raw.get("AlarmName")),
+        state=_state(raw.get("NewStateValue")) or AlarmState.INSUFFICIENT_DATA,
+        previous_state=_state(raw.get("OldStateValue")),
+        description=_opt_str(raw.get("AlarmDescription")) or None,
+        reason=reason,
+        changed_at=_opt_str(raw.get("StateChangeTime")),
+        account=account,
+        region=region,
+        region_name=_opt_str(raw.get("Region")),
+        arn=arn,
+        observed=_observed(reason),
+        band=_band(reason),
+    )
+    if trigger is None:
+        return AlarmNotification(kind=AlarmKind.COMPOSITE, **common)
+    metrics = tuple(_alarm_metric(m) for m in trigger.get("Metrics") or [] if isinstance(m, Mapping))
+    threshold_metric_id = _opt_str(trigger.get("ThresholdMetricId")) or None
+    if threshold_metric_id:
+        kind = AlarmKind.ANOMALY_DETECTION
+    elif metrics:
+        kind = AlarmKind.METRIC_MATH
+    else:
+        kind = AlarmKind.STATIC
+    statistic = _opt_str(trigger.get("ExtendedStatistic")) or _opt_str(trigger.get("Statistic"))
+    if statistic and statistic.isupper():
+        statistic = statistic.capitalize()  # CloudWatch writes AVERAGE / SUM here
+    if statistic is None and kind is not AlarmKind.STATIC:
+        primary = next((m for m in metrics if m.stat), None)
+        statistic = primary.stat if primary else None
+    return AlarmNotification(
+        kind=kind,
+        metric_name=_opt_str(trigger.get("MetricName")) or None,
+        namespace=_opt_str(trigger.get("Namespace")) or None,
+        dimensions=_dimensions(trigger.get("Dimensions")),
+        statistic=statistic,
+        period_s=_opt_int(trigger.get("Period")),
+        evaluation_periods=_opt_int(trigger.get("EvaluationPeriods")),
+        datapoints_to_alarm=_opt_int(trigger.get("DatapointsToAlarm")),
+        threshold=None if threshold_metric_id else _opt_float(trigger.get("Threshold")),
+        comparison_operator=_opt_str(trigger.get("ComparisonOperator")),
+        threshold_metric_id=threshold_metric_id,
+        metrics=metrics,
+        treat_missing_data=_opt_str(trigger.get("TreatMissingData")),
+        **common,
+    )
+
+
+#: Metrics whose name alone implies a category (DESIGN §5: NearTimeout = latency at the integration timeout).
+_METRIC_CATEGORY: dict[str, ErrorCategory] = {METRIC_NEAR_TIMEOUT: ErrorCategory.INTEGRATION_TIMEOUT}
+_CATEGORY_NAMES = frozenset(c.value for c in ErrorCategory if c is not ErrorCategory.OK)
+_NAME_TOKEN = re.compile(r"[A-Z][A-Z0-9_]{1,40}")
+
+
+def implied_category(alarm: AlarmNotification, namespace: str = DEFAULT_NAMESPACE) -> ErrorCategory | None:
+    """The error category an alarm on gatewatch's own metrics is about, if any.
+
+    Evidence, most specific first: a `Category` dimension; a metric whose name implies one
+    (NearTimeout); a category name in the alarm name (`gatewatch-orders-prod-THROTTLED`).
+    Alarms on other namespaces are never enriched: their `Category` means something else.
+    """
+    if alarm.watched_namespace != namespace:
+        return None
+    value = alarm.dimension(DIM_CATEGORY)
+    if value in _CATEGORY_NAMES:
+        return ErrorCategory(value)
+    by_metric = _METRIC_CATEGORY.get(alarm.watched_metric_name or "")
+    if by_metric is not None:
+        return by_metric
+    for token in _NAME_TOKEN.findall(alarm.name[:255]):
+        if token in _CATEGORY_NAMES:
+            return ErrorCategory(token)
+    return None
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+_FLOAT = r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?"
+# "... datapoints [12.0 (25/11/26 14:00:00), 9.0 (...)] was greater than ..." — the first is the latest.
+_OBSERVED = re.compile(rf"datapoints? \[({_FLOAT}) \(")
+_LOWER = re.compile(rf"lower thresholds? \[({_FLOAT})\]")
+_UPPER = re.compile(rf"upper thresholds? \[({_FLOAT})\]")
+
+
+def _observed(reason: str | None) -> float | None:
+    m = _OBSERVED.search(reason[:4096]) if reason else None
+    return float(m.group(1)) if m else None
+
+
+def _band(reason: str | None) -> tuple[float | None, float | None] | None:
+    if not reason:
+        return None
+    lower, upper = _LOWER.search(reason[:4096]), _UPPER.search(reason[:4096])
+    if not lower and not upper:
+        return None
+    return (float(lower.group(1)) if lower else None, float(upper.group(1)) if upper else None)
+
+
+def _alarm_metric(raw: Mapping[str, Any]) -> AlarmMetric:
+    stat = raw.get("MetricStat") if isinstance(raw.get("MetricStat"), Mapping) else {}
+    metric = stat.get("Metric") if isinstance(stat.get("Metric"), Mapping) else {}
+    return AlarmMetric(
+        id=str(raw.get("Id") or ""),
+        metric_name=_opt_str(metric.get("MetricName")) or None,
+        namespace=_opt_str(metric.get("Namespace")) or None,
+        dimensions=_dimensions(metric.get("Dimensions")),
+        stat=_opt_str(stat.get("Stat")) or None,
+        period_s=_opt_int(stat.get("Period")),
+        expression=_opt_str(raw.get("Expression")) or None,
+        label=_opt_str(raw.get("Label")) or None,
+        return_data=raw.get("ReturnData") is True,
+    )
+
+
+def _dimensions(raw: Any) -> tuple[tuple[str, str], ...]:
+    """Alarm payloads write dimensions as [{"name": .., "value": ..}] (lower case); accept both cases."""
+    out = []
+    for d in raw if isinstance(raw, list) else []:
+        if isinstance(d, Mapping):
+            name = d.get("name", d.get("Name"))
+            value = d.get("value", d.get("Value"))
+            if name is not None and value is not None:
+                out.append((str(name), str(value)))
+    return tuple(out)
+
+
+def _state(value: Any) -> AlarmState | None:
+    try:
+        return AlarmState(str(value))
+    except ValueError:
+        return None
+
+
+def _arn_part(arn: str | None, index: int) -> str | None:
+    if not arn or not arn.startswith("arn:"):
+        return None
+    parts = arn.split(":", 6)
+    return (parts[index] or None) if len(parts) > index else None
+
+
+_MAX_GENERIC_FIELDS = 12
+
+
+def _generic(raw: Any, sns: SnsMessage) -> GenericNotification:
+    if isinstance(raw, Mapping):
+        fields = tuple((str(k), _compact(v)) for k, v in list(raw.items())[:_MAX_GENERIC_FIELDS])
+        text = None
+        if len(raw) > _MAX_GENERIC_FIELDS:
+            text = f"… and {len(raw) - _MAX_GENERIC_FIELDS} more fields"
+        return GenericNotification(subject=sns.subject, text=text, fields=fields, topic_arn=sns.topic_arn,
+                                   timestamp=sns.timestamp)
+    if isinstance(raw, list):
+        return GenericNotification(subject=sns.subject, text=f"A list of {len(raw)} items: " + _compact(raw),
+                                   topic_arn=sns.topic_arn, timestamp=sns.timestamp)
+    return GenericNotification(subject=sns.subject, text=sns.message or None, topic_arn=sns.topic_arn,
+                               timestamp=sns.timestamp)
+
+
+def _compact(value: Any, limit: int = 300) -> str:
+    """A one-line, human-sized rendering of a nested value."""
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, (int, float, bool)) or value is None:
+        text = json.dumps(value)
+    elif isinstance(value, Mapping):
+        text = ", ".join(f"{k}={_compact(v, 60)}" for k, v in list(value.items())[:8])
+        if len(value) > 8:
+            text += ", …"
+    elif isinstance(value, (list, tuple)):
+        text = ", ".join(_compact(v, 60) for v in list(value)[:8])
+        if len(value) > 8:
+            text += ", …"
+    else:
+        text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _opt_float(v: Any) -> float | None:
+    try:
+        return None if v is None or isinstance(v, bool) or v == "" else float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def iter_notifications(event: Any) -> Iterable[tuple[SnsMessage, Notification]]:
+    """Every SNS message of a Lambda event with what it was recognised as."""
+    for sns in sns_messages(event):
+        yield sns, parse_sns_message(sns)

@@ -1,0 +1,679 @@
+"""Slack Block Kit messages that tell a responder what broke, why, whether a retry helps, and the fix.
+
+Why pure: formatting is the part worth testing exhaustively (snapshots, hostile input, limits), and
+keeping it free of HTTP and AWS lets the CLI, the notifier and the tests share it. Delivery lives in
+adapters/slack_client.py.
+
+Safety rules, applied in one place (`safe`): every string that did not come from gatewatch's own
+taxonomy is passed through `redact_secrets` (credentials) and `escape_slack` (`&`, `<`, `>`), so no
+request, alarm description or dimension value can inject `<!channel>`, `<!here>` or a disguised
+`<http://evil|link>`; text objects are `verbatim` so Slack does not auto-link or mention-parse them.
+Limits (Slack's): section text ≤ 3,000 characters, header ≤ 150, ≤ 50 blocks, button URLs ≤ 3,000;
+text is cut with "…" where it would exceed them (never inside an `&amp;` entity).
+"""
+from __future__ import annotations
+
+import copy
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from enum import StrEnum
+from typing import Any, Iterable, Mapping
+from urllib.parse import quote
+
+from gatewatch.alerts.schema import AnalyzerAlert
+from gatewatch.constants import (
+    DEFAULT_NAMESPACE,
+    DIM_ROUTE,
+    ENV_APIS,
+    ENV_DASHBOARD_URL,
+    ENV_METRICS_NAMESPACE,
+    MAX_ALERT_SAMPLES,
+    METRIC_CAUSES,
+    METRIC_ERRORS,
+    METRIC_ERRORS_4XX,
+    METRIC_ERRORS_5XX,
+)
+from gatewatch.naming import dashboard_name, execution_log_group
+from gatewatch.notify.messages import (
+    COMPARISON_WORDS,
+    AlarmKind,
+    AlarmNotification,
+    AlarmState,
+    GenericNotification,
+    Notification,
+    implied_category,
+)
+from gatewatch.redact import redact_secrets
+from gatewatch.classify.taxonomy import BROKEN_DEPLOY_CATEGORIES, CATEGORY_TABLE, CategoryInfo, ErrorCategory, Family, Retry
+
+# Slack's limits (https://api.slack.com/reference/block-kit/blocks).
+MAX_SECTION_TEXT = 3000
+MAX_FIELD_TEXT = 2000
+MAX_FIELDS = 10
+MAX_HEADER = 150
+MAX_BLOCKS = 50
+MAX_URL = 3000
+MAX_FALLBACK_TEXT = 3000  # Slack cuts at 40,000; the fallback is a notification line, keep it short
+ELLIPSIS = "…"
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    WARNING = "warning"
+    INFO = "info"
+    RESOLVED = "resolved"
+
+    @property
+    def emoji(self) -> str:
+        return _SEVERITY_STYLE[self][0]
+
+    @property
+    def color(self) -> str:
+        return _SEVERITY_STYLE[self][1]
+
+
+_SEVERITY_STYLE: dict[Severity, tuple[str, str]] = {
+    Severity.CRITICAL: ("🔴", "#D0021B"),
+    Severity.WARNING: ("🟠", "#F5A623"),
+    Severity.INFO: ("🔵", "#439FE0"),
+    Severity.RESOLVED: ("✅", "#2EB67D"),
+}
+
+#: ALARM severity by who has to act: a broken deploy or backend pages; capacity warns; clients inform.
+FAMILY_SEVERITY: dict[Family, Severity] = {
+    Family.CONFIG: Severity.CRITICAL,
+    Family.BACKEND: Severity.CRITICAL,
+    Family.CAPACITY: Severity.WARNING,
+    Family.CLIENT: Severity.INFO,
+    Family.OK: Severity.INFO,
+}
+
+#: What a responder should tell callers, per retry advice (a label; the fix itself comes from the taxonomy).
+RETRY_ADVICE: dict[Retry, str] = {
+    Retry.NO: "No — the same request fails the same way until something is fixed.",
+    Retry.YES: "Yes — the failure can be transient; a retry may succeed.",
+    Retry.BACKOFF: "Yes, with exponential backoff and jitter.",
+    Retry.LATER: "Only after the quota period resets.",
+}
+
+
+class Lifecycle(StrEnum):
+    """What the message does to its Slack thread (bot-token mode; webhooks just post)."""
+
+    OPEN = "open"  # a new top-level message; remember its thread
+    CONTINUE = "continue"  # reply in the remembered thread, else open one
+    RESOLVE = "resolve"  # reply in the thread and mark the original resolved; forget the thread
+    NOTE = "note"  # reply in the thread if there is one, else post top-level; remember nothing
+
+
+# --- text safety ---------------------------------------------------------------------------------
+
+def escape_slack(text: str) -> str:
+    """Escape Slack's three control characters; neutralises <!channel>, <!here>, <@U…> and <url|label>."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def truncate(text: str, limit: int, ellipsis: str = ELLIPSIS) -> str:
+    """Cut `text` to at most `limit` characters, ending in `ellipsis`, never inside an escape entity."""
+    if len(text) <= limit:
+        return text
+    cut = text[: max(0, limit - len(ellipsis))]
+    amp = cut.rfind("&", max(0, len(cut) - 4))
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut + ellipsis
+
+
+def safe(text: Any, limit: int = MAX_SECTION_TEXT) -> str:
+    """Untrusted text made fit for Slack: redacted, escaped, and cut to `limit` characters."""
+    if text is None:
+        return ""
+    raw = str(text)[: 2 * limit + 256]  # escaping only grows text; bound the work on huge input
+    return truncate(escape_slack(redact_secrets(raw)), limit)
+
+
+def _code(text: Any, limit: int = 200) -> str:
+    """Inline code span for an identifier (request id, route); backticks would end the span early."""
+    return f"`{safe(str(text).replace('`', chr(39)), limit)}`"
+
+
+# --- deep links ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LinkContext:
+    """What the formatter knows about the deployment: for deep links and category enrichment."""
+
+    region: str | None = None
+    account: str | None = None
+    namespace: str = DEFAULT_NAMESPACE
+    dashboard_url: str | None = None  # GATEWATCH_DASHBOARD_URL overrides the per-API dashboard link
+    log_groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # by Api dimension value / api id
+    api_ids: Mapping[str, str] = field(default_factory=dict)  # friendly name -> api id
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str], *, region: str | None = None,
+                     account: str | None = None) -> "LinkContext":
+        """Read the namespace, dashboard URL and per-API log groups (GATEWATCH_APIS `accessLogGroup`)."""
+        log_groups: dict[str, tuple[str, ...]] = {}
+        api_ids: dict[str, str] = {}
+        try:
+            raw = json.loads(environ.get(ENV_APIS) or "{}")
+        except ValueError:
+            raw = {}
+        entries = raw.items() if isinstance(raw, Mapping) else (
+            (e.get("apiId"), e) for e in raw if isinstance(e, Mapping)) if isinstance(raw, list) else ()
+        for api_id, entry in entries:
+            if not api_id or not isinstance(entry, Mapping):
+                continue
+            groups = tuple(str(g) for g in (entry.get("accessLogGroup"),) if g)
+            log_groups[str(api_id)] = groups
+            if entry.get("name"):
+                log_groups[str(entry["name"])] = groups
+                api_ids[str(entry["name"])] = str(api_id)
+        return cls(region=region or environ.get("AWS_REGION"), account=account,
+                   namespace=environ.get(ENV_METRICS_NAMESPACE) or DEFAULT_NAMESPACE,
+                   dashboard_url=environ.get(ENV_DASHBOARD_URL) or None, log_groups=log_groups, api_ids=api_ids)
+
+    def groups_for(self, api: str | None, stage: str | None, extra: Iterable[str | None] = ()) -> tuple[str, ...]:
+        """Access-log groups configured for the API plus its execution-log group (deduplicated, ordered)."""
+        out: list[str] = [g for g in extra if g]
+        if api:
+            out.extend(self.log_groups.get(api, ()))
+            api_id = self.api_ids.get(api) or (api if _API_ID.fullmatch(api) else None)
+            if api_id and stage:
+                out.append(execution_log_group(api_id, stage))
+        return tuple(dict.fromkeys(out))
+
+
+_API_ID = re.compile(r"[a-z0-9]{10}")  # API Gateway ids; a friendly name needs GATEWATCH_APIS to map it
+
+
+def _console(region: str) -> str:
+    return f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+
+
+def alarm_console_url(region: str, alarm_name: str) -> str:
+    return f"{_console(region)}#alarmsV2:alarm/{quote(alarm_name, safe='')}"
+
+
+def dashboard_console_url(ctx: LinkContext, api: str | None, region: str | None) -> str | None:
+    """The per-API dashboard. GATEWATCH_DASHBOARD_URL ending in '/' is a prefix (the stack sets
+    `…#dashboards/dashboard/`) to which `naming.dashboard_name(api)` is appended; otherwise it is used as is."""
+    if ctx.dashboard_url and not ctx.dashboard_url.endswith("/"):
+        return ctx.dashboard_url
+    if not api:
+        return ctx.dashboard_url
+    if ctx.dashboard_url:
+        return ctx.dashboard_url + dashboard_name(api)
+    return f"{_console(region)}#dashboards/dashboard/{dashboard_name(api)}" if region else None
+
+
+_INSIGHTS_LITERAL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._")
+# JavaScript's escape() leaves these alone; everything our JSURL text contains besides them is ~ ' ( ).
+_JS_ESCAPE_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@*_+-./")
+
+
+def _insights_string(value: str) -> str:
+    """A string primitive: percent-encode (UTF-8) with `*` for `%`, prefixed by `'` (the console's JSURL)."""
+    out = []
+    for ch in value:
+        if ch in _INSIGHTS_LITERAL:
+            out.append(ch)
+        else:
+            out.extend(f"*{b:02X}" for b in ch.encode("utf-8"))
+    return "'" + "".join(out)
+
+
+def _jsurl(value: Any) -> str:
+    """Serialise like the console: objects `~(k~v~k~v)`, arrays `~(~a~b)`, strings `~'…`, numbers `~1`."""
+    if isinstance(value, bool):
+        return "~true" if value else "~false"
+    if isinstance(value, (int, float)):
+        return f"~{value}"
+    if isinstance(value, str):
+        return "~" + _insights_string(value)
+    if isinstance(value, Mapping):
+        return "~(" + "~".join(f"{k}{_jsurl(v)}" for k, v in value.items()) + ")"
+    return "~(" + "".join(_jsurl(v) for v in value) + ")"
+
+
+def logs_insights_url(region: str, log_groups: Iterable[str], query: str, start: datetime, end: datetime) -> str:
+    """A Logs Insights console link with the log groups, the query and an absolute UTC time window.
+
+    The console reads `#logsV2:logs-insights?queryDetail=<JSURL>`, where the JSURL text is passed
+    through JavaScript's escape(), then the whole fragment through encodeURIComponent with `%`
+    written as `$` (so `~` appears as `$257E`, `?queryDetail=` as `$3FqueryDetail$3D`).
+    """
+    detail = _jsurl({
+        "end": _iso(end),
+        "start": _iso(start),
+        "timeType": "ABSOLUTE",
+        "tz": "UTC",
+        "editorString": query,
+        "isLiveTail": False,
+        "source": list(log_groups),
+    })
+    escaped = "".join(ch if ch in _JS_ESCAPE_SAFE else f"%{ord(ch):02X}" for ch in detail)
+    fragment = quote("?queryDetail=" + escaped, safe="*-._").replace("%", "$")
+    return f"{_console(region)}#logsV2:logs-insights{fragment}"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+_REQUEST_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=")
+
+
+def insights_query(request_ids: Iterable[str | None] = (), *, status_prefix: str | None = None) -> str:
+    """A Logs Insights query over access and execution logs: by request ids when known, else by status."""
+    ids = [r for r in request_ids if r and len(r) <= 64 and set(r) <= _REQUEST_ID_CHARS]
+    lines = ["fields @timestamp, @logStream, @message"]
+    if ids:
+        lines.append("| filter " + " or ".join(f"@message like {json.dumps(r)}" for r in ids))
+    elif status_prefix:
+        lines.append(f'| filter @message like /"status"\\s*:\\s*"?{status_prefix}\\d\\d/'
+                     f" or @message like /Method completed with status: {status_prefix}\\d\\d/")
+    lines += ["| sort @timestamp desc", "| limit 200"]
+    return "\n".join(lines)
+
+
+# --- the message ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SlackMessage:
+    """A formatted message: header on top, the body in a colour-coded attachment, a plain-text fallback."""
+
+    text: str
+    header: str
+    body: tuple[dict[str, Any], ...]
+    severity: Severity
+    lifecycle: Lifecycle = Lifecycle.NOTE
+    thread_key: str | None = None
+
+    def to_payload(self) -> dict[str, Any]:
+        """The JSON body for an incoming webhook or chat.postMessage (add `channel` / `thread_ts`)."""
+        header = {"type": "header", "text": {"type": "plain_text", "text": self.header, "emoji": True}}
+        body = _limit_blocks(list(self.body), MAX_BLOCKS - 1)
+        return {
+            "text": self.text,
+            "blocks": [header],
+            "attachments": [{"color": self.severity.color, "blocks": body}],
+            "unfurl_links": False,
+            "unfurl_media": False,
+        }
+
+
+def mark_resolved(payload: Mapping[str, Any], when: str) -> dict[str, Any]:
+    """The original alarm message, re-coloured green with a RESOLVED header (for chat.update)."""
+    out = copy.deepcopy(dict(payload))
+    for block in out.get("blocks") or []:
+        if block.get("type") == "header":
+            block["text"]["text"] = truncate(f"{Severity.RESOLVED.emoji} RESOLVED · {block['text']['text']}", MAX_HEADER)
+    out["text"] = truncate(f"RESOLVED · {out.get('text', '')}", MAX_FALLBACK_TEXT)
+    for attachment in out.get("attachments") or []:
+        attachment["color"] = Severity.RESOLVED.color
+        blocks = attachment.setdefault("blocks", [])
+        note = _context([f"{Severity.RESOLVED.emoji} Resolved at {safe(when, 100)} — the recovery is in the thread."])
+        attachment["blocks"] = _limit_blocks([note, *blocks], MAX_BLOCKS - 1)
+    return out
+
+
+def format_notification(notification: Notification, ctx: LinkContext | None = None) -> SlackMessage:
+    """Turn anything that arrived on the topic into a Slack message."""
+    ctx = ctx or LinkContext()
+    if isinstance(notification, AlarmNotification):
+        return format_alarm(notification, ctx)
+    if isinstance(notification, AnalyzerAlert):
+        return format_analyzer_alert(notification, ctx)
+    return format_generic(notification)
+
+
+# --- alarms --------------------------------------------------------------------------------------
+
+def alarm_severity(alarm: AlarmNotification, info: CategoryInfo | None) -> Severity:
+    if alarm.state is AlarmState.OK:
+        return Severity.RESOLVED
+    if alarm.state is AlarmState.INSUFFICIENT_DATA:
+        return Severity.INFO
+    if info is not None:
+        return FAMILY_SEVERITY[info.family]
+    names = {alarm.metric_name} | {m.metric_name for m in alarm.metrics}
+    return Severity.CRITICAL if METRIC_ERRORS_5XX in names else Severity.WARNING
+
+
+def format_alarm(alarm: AlarmNotification, ctx: LinkContext) -> SlackMessage:
+    category = implied_category(alarm, ctx.namespace)
+    info = CATEGORY_TABLE[category] if category else None
+    severity = alarm_severity(alarm, info)
+    region = alarm.region or ctx.region
+    account = alarm.account or ctx.account
+    what = info.title if info else _alarm_subject(alarm)
+    where = "/".join(p for p in (alarm.api, alarm.stage) if p)
+    header = f"{severity.emoji} {severity.name} · {alarm.state.value} · {what}" + (f" · {where}" if where else "")
+    text = f"{severity.name} {alarm.state.value}: {alarm.name}" + (f" ({where})" if where else "")
+
+    blocks: list[dict[str, Any]] = []
+    intro = f"*{safe(alarm.name, 300)}*"
+    if alarm.description:
+        intro += "\n" + safe(alarm.description, 1200)
+    blocks.append(_section(intro))
+    blocks.append(_fields(_alarm_fields(alarm, info)))
+    if alarm.state is AlarmState.OK:
+        blocks.append(_section(f"*Recovered.* {safe(alarm.reason, 1500)}" if alarm.reason else "*Recovered.*"))
+    else:
+        if alarm.state is AlarmState.INSUFFICIENT_DATA:
+            blocks.append(_section(
+                "*No data.* The alarm cannot evaluate its metric. gatewatch publishes metrics only while the API "
+                "logs requests: either the API is idle, or logs no longer reach the analyzer (check the "
+                "subscription filter and the analyzer's errors)."))
+        if info is not None:
+            blocks.extend(_category_blocks(info))
+        if alarm.reason:
+            blocks.append(_section(f"*Why CloudWatch changed state*\n{safe(alarm.reason, 1500)}"))
+    links = _alarm_links(alarm, ctx, region, info)
+    if links:
+        blocks.append(links)
+    blocks.append(_context(_where_bits(account, region, alarm.region_name) + [f"{_metric_label(alarm)}"]))
+    lifecycle = {AlarmState.ALARM: Lifecycle.OPEN, AlarmState.OK: Lifecycle.RESOLVE}.get(alarm.state, Lifecycle.NOTE)
+    return SlackMessage(text=safe(text, MAX_FALLBACK_TEXT), header=safe(header, MAX_HEADER), body=tuple(blocks),
+                        severity=severity, lifecycle=lifecycle, thread_key=alarm.arn or alarm.name)
+
+
+def _alarm_fields(alarm: AlarmNotification, info: CategoryInfo | None) -> list[str]:
+    fields = []
+    if alarm.api:
+        fields.append(f"*API*\n{safe(alarm.api, 200)}")
+    if alarm.stage:
+        fields.append(f"*Stage*\n{safe(alarm.stage, 200)}")
+    route = alarm.dimension(DIM_ROUTE)
+    if route:
+        fields.append(f"*Route*\n{_code(route)}")
+    if info is not None:
+        fields.append(f"*Category*\n`{info.category.value}` · {info.blame} · {info.status_label}")
+    fields.append(f"*Value*\n{_value_text(alarm)}")
+    fields.append(f"*Condition*\n{_condition_text(alarm)}")
+    state = alarm.state.value + (f" (was {alarm.previous_state.value})" if alarm.previous_state else "")
+    fields.append(f"*State*\n{state}")
+    if alarm.changed_at:
+        fields.append(f"*Since*\n{safe(_human_time(alarm.changed_at), 100)}")
+    for name, value in alarm.all_dimensions:
+        if len(fields) >= MAX_FIELDS:
+            break
+        if name not in ("Api", "Stage", "Route", "Category"):
+            fields.append(f"*{safe(name, 100)}*\n{safe(value, 300)}")
+    return fields
+
+
+def _value_text(alarm: AlarmNotification) -> str:
+    if alarm.observed is None:
+        return "not reported"
+    value = _num(alarm.observed)
+    if alarm.kind is AlarmKind.ANOMALY_DETECTION and alarm.band:
+        low, high = alarm.band
+        band = f"{_num(low) if low is not None else '−∞'} … {_num(high) if high is not None else '∞'}"
+        return f"*{value}* (expected {band})"
+    return f"*{value}*"
+
+
+def _condition_text(alarm: AlarmNotification) -> str:
+    op = COMPARISON_WORDS.get(alarm.comparison_operator or "", safe(alarm.comparison_operator or "?", 60))
+    if alarm.kind is AlarmKind.COMPOSITE:
+        return "composite alarm (a rule over other alarms)"
+    subject = _metric_label(alarm)
+    if alarm.kind is AlarmKind.ANOMALY_DETECTION:
+        cond = f"{subject} {op}"
+        if alarm.expression:
+            cond += f" ({safe(alarm.expression, 200)})"
+    else:
+        threshold = _num(alarm.threshold) if alarm.threshold is not None else "?"
+        cond = f"{subject} {op} {threshold}"
+    periods = ""
+    if alarm.evaluation_periods:
+        dta = alarm.datapoints_to_alarm or alarm.evaluation_periods
+        periods = f" for {dta} of {alarm.evaluation_periods} × {_duration(alarm.period_s)}" if alarm.period_s else ""
+    return cond + periods
+
+
+def _alarm_subject(alarm: AlarmNotification) -> str:
+    """A short name for what the alarm watches, for the header: '5xx rate (%)', 'Requests anomaly'."""
+    if alarm.kind is AlarmKind.METRIC_MATH and alarm.expression_label:
+        return alarm.expression_label
+    metric = alarm.watched_metric_name
+    if not metric:
+        return alarm.name
+    if alarm.kind is AlarmKind.ANOMALY_DETECTION:
+        return f"{metric} anomaly"
+    return f"{metric} {alarm.statistic}" if alarm.statistic else metric
+
+
+def _metric_label(alarm: AlarmNotification) -> str:
+    """'Gatewatch/Errors5xx Sum' or, for metric math, '5xx rate = `100*m2/m1` (m1 = Requests Sum, …)'."""
+    if alarm.kind is AlarmKind.METRIC_MATH and alarm.expression:
+        label = alarm.expression_label
+        inputs = ", ".join(f"{m.id} = {m.metric_name}" + (f" {m.stat}" if m.stat else "")
+                           for m in alarm.metrics if m.metric_name)
+        text = (f"{safe(label, 120)} = " if label else "") + f"`{safe(alarm.expression.replace('`', ''), 300)}`"
+        return text + (f" ({safe(inputs, 400)})" if inputs else "")
+    name = alarm.watched_metric_name
+    ns = alarm.watched_namespace
+    stat = alarm.statistic
+    text = f"{ns}/{name}" if ns and name else (name or "metric")
+    return safe(text + (f" {stat}" if stat else ""), 300)
+
+
+def _alarm_links(alarm: AlarmNotification, ctx: LinkContext, region: str | None,
+                 info: CategoryInfo | None) -> dict[str, Any] | None:
+    if not region:
+        return None
+    buttons = [("Open alarm", alarm_console_url(region, alarm.name))]
+    dashboard = dashboard_console_url(ctx, alarm.api, region)
+    if dashboard:
+        buttons.append(("Dashboard", dashboard))
+    groups = ctx.groups_for(alarm.api, alarm.stage)
+    moment = _parse_time(alarm.changed_at)
+    if groups and moment:
+        window = timedelta(seconds=(alarm.period_s or 60) * (alarm.evaluation_periods or 1) + 300)
+        names = {alarm.metric_name} | {m.metric_name for m in alarm.metrics}
+        status = "5" if METRIC_ERRORS_5XX in names or (info and not info.is_client_error) else (
+            "4" if METRIC_ERRORS_4XX in names or info else None)
+        if status is None and names & {METRIC_ERRORS, METRIC_CAUSES}:
+            status = "[45]"
+        query = insights_query(status_prefix=status)
+        buttons.append(("Logs Insights", logs_insights_url(region, groups, query, moment - window,
+                                                           moment + timedelta(minutes=1))))
+    return _actions(buttons)
+
+
+# --- analyzer alerts -----------------------------------------------------------------------------
+
+def format_analyzer_alert(alert: AnalyzerAlert, ctx: LinkContext) -> SlackMessage:
+    info = _category_info(alert.category)
+    severity = FAMILY_SEVERITY[info.family] if info else Severity.WARNING
+    api = alert.api_name or alert.api_id
+    where = "/".join(p for p in (api, alert.stage) if p)
+    title = info.title if info else (alert.title or alert.category)
+    header = f"{severity.emoji} {severity.name} · {title}" + (f" · {where}" if where else "")
+    noun = "request" if alert.count == 1 else "requests"
+    text = f"{severity.name}: {alert.count} {noun} failed with {alert.category}" + (f" on {where}" if where else "")
+
+    window = " ".join(p for p in (
+        f"between {_human_time(alert.first_seen)}" if alert.first_seen else "",
+        f"and {_human_time(alert.last_seen)}" if alert.last_seen and alert.last_seen != alert.first_seen else "",
+    ) if p)
+    intro = f"*{alert.count} {noun} failed with `{safe(alert.category, 60)}`* {safe(window, 200)}"
+    if info and info.category in BROKEN_DEPLOY_CATEGORIES:
+        intro += "\n_Every call on the route fails the same way: this cause means a broken deploy._"
+    blocks: list[dict[str, Any]] = [_section(intro)]
+    fields = []
+    if api:
+        fields.append(f"*API*\n{safe(api, 200)}" + (f" ({safe(alert.api_id, 60)})" if alert.api_name and alert.api_id else ""))
+    if alert.stage:
+        fields.append(f"*Stage*\n{safe(alert.stage, 200)}")
+    if alert.routes:
+        shown = "\n".join(_code(r, 150) for r in alert.routes[:10])
+        fields.append(f"*Route{'s' if len(alert.routes) > 1 else ''}*\n{shown}")
+    if info:
+        fields.append(f"*Category*\n`{info.category.value}` · {info.blame} · {info.status_label}")
+    if fields:
+        blocks.append(_fields(fields))
+    if info:
+        blocks.extend(_category_blocks(info))
+    samples = alert.samples[:MAX_ALERT_SAMPLES]
+    if samples:
+        lines = []
+        for s in samples:
+            head = " · ".join(p for p in (
+                _code(s.request_id or "no request id", 80),
+                str(s.status) if s.status is not None else "",
+                _code(s.route, 150) if s.route else "",
+                safe(_human_time(s.timestamp), 40) if s.timestamp else "",
+            ) if p)
+            lines.append(f"• {head}" + (f"\n      {safe(s.evidence, 300)}" if s.evidence else ""))
+        blocks.append(_section("*Sample requests*\n" + "\n".join(lines)))
+    links = _alert_links(alert, ctx, api)
+    if links:
+        blocks.append(links)
+    blocks.append(_context(_where_bits(alert.account or ctx.account, alert.region or ctx.region, None)
+                           + [f"alert {safe(alert.alert_id, 200)}"]))
+    thread_key = "|".join(alert.alert_id.split("|")[:3]) or None
+    return SlackMessage(text=safe(text, MAX_FALLBACK_TEXT), header=safe(header, MAX_HEADER), body=tuple(blocks),
+                        severity=severity, lifecycle=Lifecycle.CONTINUE, thread_key=thread_key)
+
+
+def _alert_links(alert: AnalyzerAlert, ctx: LinkContext, api: str | None) -> dict[str, Any] | None:
+    region = alert.region or ctx.region
+    if not region:
+        return None
+    buttons = []
+    groups = ctx.groups_for(api, alert.stage, extra=[alert.log_group])
+    first, last = _parse_time(alert.first_seen), _parse_time(alert.last_seen)
+    if groups and (first or last):
+        start, end = (first or last) - timedelta(minutes=5), (last or first) + timedelta(minutes=5)
+        ids = [s.request_id for s in alert.samples[:MAX_ALERT_SAMPLES]]
+        for query in (alert.insights_query or insights_query(ids), insights_query(status_prefix="[45]")):
+            url = logs_insights_url(region, groups, query, start, end)
+            if len(url) <= MAX_URL:
+                buttons.append(("Logs Insights", url))
+                break
+    dashboard = dashboard_console_url(ctx, api, region)
+    if dashboard:
+        buttons.append(("Dashboard", dashboard))
+    return _actions(buttons) if buttons else None
+
+
+# --- anything else -------------------------------------------------------------------------------
+
+def format_generic(notification: GenericNotification) -> SlackMessage:
+    subject = notification.subject or "Notification on the gatewatch topic"
+    blocks: list[dict[str, Any]] = []
+    if notification.text:
+        blocks.append(_section(safe(notification.text, MAX_SECTION_TEXT)))
+    fields = [f"*{safe(k, 100)}*\n{safe(v, 500)}" for k, v in notification.fields]
+    for i in range(0, len(fields), MAX_FIELDS):
+        blocks.append(_fields(fields[i:i + MAX_FIELDS]))
+    if not blocks:
+        blocks.append(_section("_(empty message)_"))
+    bits = [f"topic {safe(notification.topic_arn.rsplit(':', 1)[-1], 256)}"] if notification.topic_arn else []
+    if notification.timestamp:
+        bits.append(safe(_human_time(notification.timestamp), 60))
+    if bits:
+        blocks.append(_context(bits))
+    sev = Severity.INFO
+    return SlackMessage(text=safe(subject, MAX_FALLBACK_TEXT), header=safe(f"{sev.emoji} {subject}", MAX_HEADER),
+                        body=tuple(blocks), severity=sev, lifecycle=Lifecycle.NOTE, thread_key=None)
+
+
+# --- block helpers -------------------------------------------------------------------------------
+
+def _category_info(name: str) -> CategoryInfo | None:
+    try:
+        info = CATEGORY_TABLE[ErrorCategory(name)]
+    except ValueError:
+        return None
+    return None if info.category is ErrorCategory.OK else info
+
+
+def _category_blocks(info: CategoryInfo) -> list[dict[str, Any]]:
+    retry = RETRY_ADVICE.get(info.retry, "") if info.retry else ""
+    return [
+        _section(f"*What it means* ({safe(info.title, 150)})\n{safe(info.meaning, 1400)}"),
+        _section(f"*Does a retry help?* {retry}\n*Fix*\n{safe(info.fix, 2000)}"),
+    ]
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, MAX_SECTION_TEXT), "verbatim": True}}
+
+
+def _fields(items: list[str]) -> dict[str, Any]:
+    return {"type": "section", "fields": [
+        {"type": "mrkdwn", "text": truncate(t, MAX_FIELD_TEXT), "verbatim": True} for t in items[:MAX_FIELDS]]}
+
+
+def _context(items: list[str]) -> dict[str, Any]:
+    return {"type": "context", "elements": [
+        {"type": "mrkdwn", "text": truncate(t, MAX_SECTION_TEXT), "verbatim": True} for t in items[:10] if t]}
+
+
+def _actions(buttons: list[tuple[str, str]]) -> dict[str, Any] | None:
+    elements = [
+        {"type": "button", "text": {"type": "plain_text", "text": label}, "url": url,
+         "action_id": f"gatewatch-link-{i}"}
+        for i, (label, url) in enumerate(buttons) if len(url) <= MAX_URL
+    ]
+    return {"type": "actions", "elements": elements} if elements else None
+
+
+def _limit_blocks(blocks: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """Keep at most `limit` blocks: the first ones, a note, and the last (links/context) ones."""
+    if len(blocks) <= limit:
+        return blocks
+    tail = blocks[-2:]
+    head = blocks[: limit - 3]
+    dropped = len(blocks) - len(head) - len(tail)
+    return head + [_context([f"{ELLIPSIS} {dropped} more blocks omitted (Slack allows {MAX_BLOCKS})."])] + tail
+
+
+def _where_bits(account: str | None, region: str | None, region_name: str | None) -> list[str]:
+    bits = []
+    if account:
+        bits.append(f"account {safe(account, 20)}")
+    if region:
+        bits.append(safe(region, 30) + (f" ({safe(region_name, 60)})" if region_name else ""))
+    return bits
+
+
+def _num(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.1f}"
+
+
+def _duration(seconds: int | None) -> str:
+    if not seconds:
+        return "?"
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    """CloudWatch writes 2021-06-27T13:53:39.351+0000; the analyzer 2026-11-25T14:00:01Z."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.endswith("+0000"):
+        text = text[:-5] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _human_time(value: str | None) -> str:
+    moment = _parse_time(value)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC") if moment else (value or "")

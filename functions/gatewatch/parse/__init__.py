@@ -1,0 +1,1 @@
+"""Log lines in; `AccessRecord`s (access logs) and `ExecutionRequest`s (execution logs), or `Rejection`s, out."""

@@ -1,0 +1,1 @@
+"""The Lambdas' flows, behind their thin handlers: analyzer (event -> alerts -> EMF), notifier (SNS -> Slack)."""

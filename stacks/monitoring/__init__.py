@@ -1,0 +1,1 @@
+"""Alarm and metric definitions: pure specs (shared with the demo) and the CDK factory that builds them."""
