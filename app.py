@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """CDK app entry: reads the `gatewatch` context (cdk.json, or the JSON file it names), validates it,
 and synthesizes the stack with cdk-nag's AwsSolutions checks as a validation plugin."""
+
 from __future__ import annotations
 
 import os

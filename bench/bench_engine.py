@@ -18,6 +18,7 @@ installed (orjson, else json); floor_with_lines = the floor plus one parse of ea
 CPU time of this process, best of `--repeat` runs. Not a test: targets (≥150k access events/s per
 core, engine ≤ 2x the floor) are reported, not asserted.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,19 +30,19 @@ import pstats
 import sys
 import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 for _entry in (str(ROOT / "functions"), str(ROOT)):
     if _entry not in sys.path:
         sys.path.insert(0, _entry)
 
-from gatewatch_demo import simulate as sim  # noqa: E402
 from gatewatch.config import EngineConfig  # noqa: E402
 from gatewatch.ingest.decode import decode_subscription_data  # noqa: E402
 from gatewatch.models import Rejection  # noqa: E402
 from gatewatch.pipeline import LogAnalyzer  # noqa: E402
+from gatewatch_demo import simulate as sim  # noqa: E402
 
 try:
     from gatewatch.metrics.aggregate import aggregate as _aggregate
@@ -78,8 +79,11 @@ def access_batch(seed: int = 42) -> tuple[str, int]:
 
 def execution_batch(seed: int = 42) -> tuple[str, int]:
     """base64(gzip(json)) of ~1 MB of interleaved REST execution-log events and its event count."""
-    events = [e for r in sim.demo_hour(seed=seed, api_id="k7x2m9qp4a", stage="prod", rate_per_minute=60)
-              for e in sim.execution_events(r)]
+    events = [
+        e
+        for r in sim.demo_hour(seed=seed, api_id="k7x2m9qp4a", stage="prod", rate_per_minute=60)
+        for e in sim.execution_events(r)
+    ]
     events.sort(key=lambda e: e[0])
     payload = sim.build_payloads(sim.execution_log_group("k7x2m9qp4a", "prod"), events, max_bytes=BATCH_BYTES)[0]
     return sim.subscription_event(payload)["awslogs"]["data"], len(payload["logEvents"])
@@ -171,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         "aggregation": _aggregate is not None,
         "python": sys.version.split()[0],
         "targets": {"access_events_per_s": TARGET_ACCESS_EVENTS_PER_S, "ratio_to_floor": TARGET_RATIO},
-        "meets_targets": access["events_per_s"] >= TARGET_ACCESS_EVENTS_PER_S and access["ratio_to_floor"] <= TARGET_RATIO,
+        "meets_targets": access["events_per_s"] >= TARGET_ACCESS_EVENTS_PER_S
+        and access["ratio_to_floor"] <= TARGET_RATIO,
         "access": access,
         "access_incident": results["access-incident"],
         "execution": results["execution"],
@@ -179,14 +184,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(summary))
     else:
-        print(f"gatewatch engine benchmark (Python {summary['python']}, floor parser {PARSER}, "
-              f"aggregation {'on' if summary['aggregation'] else 'off'}, best of {args.repeat})")
+        print(
+            f"gatewatch engine benchmark (Python {summary['python']}, floor parser {PARSER}, "
+            f"aggregation {'on' if summary['aggregation'] else 'off'}, best of {args.repeat})"
+        )
         for r in results.values():
-            print(f"  {r['kind']:<15} {r['events']:>6} events  {r['compressed_bytes'] / 1024:5.0f} KiB b64  "
-                  f"engine {r['events_per_s']:>9,} ev/s  floor {r['floor_events_per_s']:>10,} ev/s  "
-                  f"ratio {r['ratio_to_floor']:.2f}x (with lines {r['ratio_to_floor_with_lines']:.2f}x)")
+            print(
+                f"  {r['kind']:<15} {r['events']:>6} events  {r['compressed_bytes'] / 1024:5.0f} KiB b64  "
+                f"engine {r['events_per_s']:>9,} ev/s  floor {r['floor_events_per_s']:>10,} ev/s  "
+                f"ratio {r['ratio_to_floor']:.2f}x (with lines {r['ratio_to_floor_with_lines']:.2f}x)"
+            )
         verdict = "meets" if summary["meets_targets"] else "misses"
-        print(f"  targets: >= {TARGET_ACCESS_EVENTS_PER_S:,} access events/s and <= {TARGET_RATIO}x the floor -> {verdict}")
+        print(
+            f"  targets: >= {TARGET_ACCESS_EVENTS_PER_S:,} access events/s and <= {TARGET_RATIO}x the floor -> {verdict}"
+        )
     if args.profile:
         for kind, (data, _) in batches.items():
             print(f"\n=== cProfile: engine path, {kind} batch x5 ===", file=sys.stderr)

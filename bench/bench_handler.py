@@ -13,6 +13,7 @@ What it measures (DESIGN §9 targets in brackets):
 
 Usage:  python bench/bench_handler.py [--json] [--seconds 3] [--target-bytes 1000000]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,20 +52,29 @@ _OUTCOMES = (
     (10, 403, "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token", "-", "-", "-"),
     (15, 404, "-", "-", "404", "200", "-"),
     (8, 429, "THROTTLED", "Too Many Requests", "-", "-", "-"),
-    (10, 502, "INTEGRATION_FAILURE", "Internal server error", "-", "200",
-     "Lambda Customer Function Error:'KeyError'"),
+    (10, 502, "INTEGRATION_FAILURE", "Internal server error", "-", "200", "Lambda Customer Function Error:'KeyError'"),
     (6, 504, "INTEGRATION_TIMEOUT", "Endpoint request timed out", "-", "-", "-"),
     (6, 500, "-", "-", "500", "200", "-"),
     (3, 503, "-", "-", "503", "200", "-"),
     (4, 502, "-", "Internal server error", "-", "200", "Malformed Lambda proxy response"),
     (3, 500, "AUTHORIZER_CONFIGURATION_ERROR", "Authorizer error", "-", "-", "-"),
 )
-_ROUTES = (("GET", "/pets", "/pets"), ("GET", "/pets/{petId}", "/pets/{n}"), ("POST", "/pets", "/pets"),
-           ("GET", "/orders/{orderId}", "/orders/{n}"), ("POST", "/orders", "/orders"),
-           ("DELETE", "/orders/{orderId}", "/orders/{n}"), ("GET", "/health", "/health"),
-           ("PUT", "/users/{userId}/profile", "/users/{n}/profile"))
-_AGENTS = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15",
-           "okhttp/4.12.0", "python-requests/2.32.3", "Amazon CloudFront")
+_ROUTES = (
+    ("GET", "/pets", "/pets"),
+    ("GET", "/pets/{petId}", "/pets/{n}"),
+    ("POST", "/pets", "/pets"),
+    ("GET", "/orders/{orderId}", "/orders/{n}"),
+    ("POST", "/orders", "/orders"),
+    ("DELETE", "/orders/{orderId}", "/orders/{n}"),
+    ("GET", "/health", "/health"),
+    ("PUT", "/users/{userId}/profile", "/users/{n}/profile"),
+)
+_AGENTS = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15",
+    "okhttp/4.12.0",
+    "python-requests/2.32.3",
+    "Amazon CloudFront",
+)
 
 
 def realistic_access_lines(n: int, *, seed: int = 1, api_id: str = "a1b2c3d4e5", stage: str = "prod") -> list[str]:
@@ -80,29 +90,49 @@ def realistic_access_lines(n: int, *, seed: int = 1, api_id: str = "a1b2c3d4e5",
             integ = "29000"
         overhead = rng.randint(4, 30)
         latency = int(integ) + overhead if integ != "-" else overhead
-        lines.append(orjson.dumps({
-            "requestId": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-            "extendedRequestId": base64.b64encode(rng.randbytes(10)).decode(),
-            "apiId": api_id, "stage": stage,
-            "ip": f"203.0.{rng.randrange(256)}.{rng.randrange(256)}",
-            "requestTime": "25/Nov/2025:13:00:00 +0000", "requestTimeEpoch": str(START_MS + i),
-            "httpMethod": method, "resourcePath": resource,
-            "path": f"/{stage}" + path.replace("{n}", str(rng.randrange(1, 99999))),
-            "protocol": "HTTP/1.1", "status": str(status), "responseLength": str(rng.randrange(40, 4000)),
-            "responseLatency": str(latency), "integrationLatency": integ,
-            "integration.status": istatus, "integrationStatus": svc_status,
-            "error.responseType": rtype, "error.message": message, "integration.error": ierror,
-            "authorizer.latency": "-", "identity.apiKeyId": "-", "userAgent": rng.choice(_AGENTS),
-        }).decode())
+        lines.append(
+            orjson.dumps(
+                {
+                    "requestId": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                    "extendedRequestId": base64.b64encode(rng.randbytes(10)).decode(),
+                    "apiId": api_id,
+                    "stage": stage,
+                    "ip": f"203.0.{rng.randrange(256)}.{rng.randrange(256)}",
+                    "requestTime": "25/Nov/2025:13:00:00 +0000",
+                    "requestTimeEpoch": str(START_MS + i),
+                    "httpMethod": method,
+                    "resourcePath": resource,
+                    "path": f"/{stage}" + path.replace("{n}", str(rng.randrange(1, 99999))),
+                    "protocol": "HTTP/1.1",
+                    "status": str(status),
+                    "responseLength": str(rng.randrange(40, 4000)),
+                    "responseLatency": str(latency),
+                    "integrationLatency": integ,
+                    "integration.status": istatus,
+                    "integrationStatus": svc_status,
+                    "error.responseType": rtype,
+                    "error.message": message,
+                    "integration.error": ierror,
+                    "authorizer.latency": "-",
+                    "identity.apiKeyId": "-",
+                    "userAgent": rng.choice(_AGENTS),
+                }
+            ).decode()
+        )
     return lines
 
 
 def subscription_payload(messages: list[str], log_group: str = ACCESS_LOG_GROUP) -> dict:
     return {
-        "messageType": "DATA_MESSAGE", "owner": "111122223333", "logGroup": log_group,
-        "logStream": "0123456789abcdef0123456789abcdef", "subscriptionFilters": ["gatewatch"],
-        "logEvents": [{"id": str(37_000_000_000_000_000_000_000_000_000_000 + i), "timestamp": START_MS + i,
-                       "message": m} for i, m in enumerate(messages)],
+        "messageType": "DATA_MESSAGE",
+        "owner": "111122223333",
+        "logGroup": log_group,
+        "logStream": "0123456789abcdef0123456789abcdef",
+        "subscriptionFilters": ["gatewatch"],
+        "logEvents": [
+            {"id": str(37_000_000_000_000_000_000_000_000_000_000 + i), "timestamp": START_MS + i, "message": m}
+            for i, m in enumerate(messages)
+        ],
     }
 
 
@@ -118,11 +148,17 @@ def batch_of_about(target_bytes: int, seed: int = 1) -> tuple[dict, int]:
     return subscription_event(subscription_payload(realistic_access_lines(n, seed=seed))), n
 
 
-
-
 #: What the stack puts in the analyzer's environment for this API (stacks/config.py engine_settings).
-DEPLOYED_APIS = json.dumps({"a1b2c3d4e5": {"name": "orders", "stage": "prod", "integrationTimeoutMs": 29000,
-                                          "accessLogGroup": ACCESS_LOG_GROUP}})
+DEPLOYED_APIS = json.dumps(
+    {
+        "a1b2c3d4e5": {
+            "name": "orders",
+            "stage": "prod",
+            "integrationTimeoutMs": 29000,
+            "accessLogGroup": ACCESS_LOG_GROUP,
+        }
+    }
+)
 
 
 def _clean_env() -> None:
@@ -202,8 +238,10 @@ def measure_import(runs: int = 7) -> dict:
     _python_wall_ms("import analyzer.handler", env)  # warm the page cache and the .pyc files
     bare = [_python_wall_ms("pass", env) for _ in range(runs)]
     full = [_python_wall_ms("import analyzer.handler", env) for _ in range(runs)]
-    return {"import_ms": round(statistics.median(full) - statistics.median(bare), 1),
-            "bare_python_ms": round(statistics.median(bare), 1)}
+    return {
+        "import_ms": round(statistics.median(full) - statistics.median(bare), 1),
+        "bare_python_ms": round(statistics.median(bare), 1),
+    }
 
 
 _PEAK_SCRIPT = """
@@ -239,8 +277,12 @@ def measure_peak(target_bytes: int) -> dict:
     return {"peak_mb": round(result["peak_kb"] / 1024, 1), "interpreter_start_mb": round(result["start_kb"] / 1024, 1)}
 
 
-TARGETS = {"events_per_s": (">=", 150_000), "ratio_to_floor": ("<=", 2.0), "import_ms": ("<=", 150.0),
-           "peak_mb": ("<", 128.0)}
+TARGETS = {
+    "events_per_s": (">=", 150_000),
+    "ratio_to_floor": ("<=", 2.0),
+    "import_ms": ("<=", 150.0),
+    "peak_mb": ("<", 128.0),
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -251,9 +293,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     event, n_events = batch_of_about(args.target_bytes)
-    result = {"batch_bytes_decoded": len(gzip.decompress(base64.b64decode(event["awslogs"]["data"]))),
-              "batch_bytes_compressed": len(event["awslogs"]["data"]),
-              "python": sys.version.split()[0]}
+    result = {
+        "batch_bytes_decoded": len(gzip.decompress(base64.b64decode(event["awslogs"]["data"]))),
+        "batch_bytes_compressed": len(event["awslogs"]["data"]),
+        "python": sys.version.split()[0],
+    }
     result.update(measure_throughput(event, n_events, args.seconds))
     result.update(measure_import())
     result.update(measure_peak(args.target_bytes))

@@ -1,12 +1,14 @@
 """Read live log groups with FilterLogEvents (real AWS, or any endpoint in AWS_ENDPOINT_URL)."""
+
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
+from gatewatch.adapters.aws import aws_client
 from gatewatch.ingest.decode import kind_for_log_group
 from gatewatch.models import LogBatch, LogEvent
-from gatewatch.adapters.aws import aws_client
 
 _SINCE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.I)
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -20,8 +22,14 @@ def parse_since(text: str) -> int:
     return int(float(m.group(1)) * _UNIT_S[m.group(2).lower()])
 
 
-def iter_log_group_batches(log_group: str, *, start_ms: int, end_ms: int | None = None, client: Any = None,
-                           on_page: Callable[[int], None] | None = None) -> Iterator[LogBatch]:
+def iter_log_group_batches(
+    log_group: str,
+    *,
+    start_ms: int,
+    end_ms: int | None = None,
+    client: Any = None,
+    on_page: Callable[[int], None] | None = None,
+) -> Iterator[LogBatch]:
     """One LogBatch per FilterLogEvents page (up to 10,000 events / 1 MB), oldest first per stream."""
     client = client or aws_client("logs")
     kwargs: dict[str, Any] = {"logGroupName": log_group, "startTime": start_ms}

@@ -1,8 +1,9 @@
 """The `gatewatch` command: the same engine as the Lambda, over files, stdin or (later) live log groups.
 
-    gatewatch classify PATH...   one JSON object per request (JSON Lines) — the public contract
-    gatewatch analyze PATH...    the report a person reads (--format text|json|markdown)
+gatewatch classify PATH...   one JSON object per request (JSON Lines) — the public contract
+gatewatch analyze PATH...    the report a person reads (--format text|json|markdown)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -10,8 +11,9 @@ import contextlib
 import json
 import os
 import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from gatewatch.config import ConfigError, EngineConfig, load_engine_config
 from gatewatch.constants import ENV_APIS, ENV_FIELD_MAP
@@ -32,8 +34,11 @@ def _expand(paths: Sequence[str]) -> list[str]:
             continue
         path = Path(p)
         if path.is_dir():
-            out.extend(str(f) for f in sorted(path.rglob("*"))
-                       if f.is_file() and f.suffix not in SKIP_SUFFIXES and not f.name.startswith("."))
+            out.extend(
+                str(f)
+                for f in sorted(path.rglob("*"))
+                if f.is_file() and f.suffix not in SKIP_SUFFIXES and not f.name.startswith(".")
+            )
         else:
             out.append(p)
     return out
@@ -52,8 +57,9 @@ def _load_config(args: argparse.Namespace) -> EngineConfig:
     return load_engine_config(apis, field_map)
 
 
-def run_analysis(paths: Sequence[str], config: EngineConfig, *, log_group: str | None = None,
-                 progress: bool = True) -> tuple[Analysis, list[str]]:
+def run_analysis(
+    paths: Sequence[str], config: EngineConfig, *, log_group: str | None = None, progress: bool = True
+) -> tuple[Analysis, list[str]]:
     """Read every path through the engine; returns the analysis and the paths that could not be opened."""
     from gatewatch.ingest.decode import iter_input_batches
     from gatewatch.pipeline import LogAnalyzer
@@ -95,8 +101,12 @@ def _progress_bar(show: bool, unit: str) -> Iterator[Any]:
     from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeRemainingColumn
 
     if unit == "bytes":
-        columns = (TextColumn("[bold]reading[/bold] {task.description}"), BarColumn(), DownloadColumn(),
-                   TimeRemainingColumn())
+        columns = (
+            TextColumn("[bold]reading[/bold] {task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+        )
     else:
         columns = (SpinnerColumn(), TextColumn("[bold]{task.description}[/bold] {task.completed:,} events"))
     with Progress(*columns, transient=True, console=Console(stderr=True)) as bar:
@@ -108,7 +118,7 @@ def _nothing_read(analysis: Analysis) -> bool:
     return analysis.decoded_events == 0 and sum(analysis.lines_parsed.values()) == 0
 
 
-def _analysis_for(args: argparse.Namespace, config: EngineConfig) -> tuple["Analysis", list[str]]:
+def _analysis_for(args: argparse.Namespace, config: EngineConfig) -> tuple[Analysis, list[str]]:
     """Files/stdin, or live log groups when --log-group is given without a PATH."""
     if args.paths:
         if args.log_group and len(args.log_group) > 1:
@@ -120,13 +130,14 @@ def _analysis_for(args: argparse.Namespace, config: EngineConfig) -> tuple["Anal
     return run_live_analysis(args.log_group, args.since or "1h", config, progress=not args.no_progress)
 
 
-def run_live_analysis(log_groups: Sequence[str], since: str, config: EngineConfig, *,
-                      progress: bool = True) -> tuple["Analysis", list[str]]:
+def run_live_analysis(
+    log_groups: Sequence[str], since: str, config: EngineConfig, *, progress: bool = True
+) -> tuple[Analysis, list[str]]:
     """Read live log groups (FilterLogEvents) through the engine, with a progress line per group."""
     import time
 
-    from gatewatch_cli.live_logs import iter_log_group_batches, parse_since
     from gatewatch.pipeline import LogAnalyzer
+    from gatewatch_cli.live_logs import iter_log_group_batches, parse_since
 
     try:
         seconds = parse_since(since)
@@ -191,8 +202,11 @@ def _finish(analysis: Analysis, failed: list[str], *, quiet: bool) -> int:
         reasons: dict[str, int] = {}
         for r in analysis.rejections:
             reasons[f"{r.source}:{r.reason}"] = reasons.get(f"{r.source}:{r.reason}", 0) + 1
-        err.write(f"gatewatch: {unparsed} line(s) not parsed: "
-                  + ", ".join(f"{k} ×{v}" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1])) + "\n")
+        err.write(
+            f"gatewatch: {unparsed} line(s) not parsed: "
+            + ", ".join(f"{k} ×{v}" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1]))
+            + "\n"
+        )
     if _nothing_read(analysis):
         err.write("gatewatch: nothing could be read from the input\n")
         return 2
@@ -234,22 +248,38 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gatewatch", description=(
-        "Classify AWS API Gateway failures by cause: which are your code, your config or your capacity, "
-        "and whether a retry helps."))
+    parser = argparse.ArgumentParser(
+        prog="gatewatch",
+        description=(
+            "Classify AWS API Gateway failures by cause: which are your code, your config or your capacity, "
+            "and whether a retry helps."
+        ),
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("paths", nargs="*", metavar="PATH",
-                       help="log files or directories ('-' for stdin): subscription events or payloads, Kinesis/"
-                            "Firehose events, filter-log-events/get-log-events output, Logs Insights exports, text")
+        p.add_argument(
+            "paths",
+            nargs="*",
+            metavar="PATH",
+            help="log files or directories ('-' for stdin): subscription events or payloads, Kinesis/"
+            "Firehose events, filter-log-events/get-log-events output, Logs Insights exports, text",
+        )
         p.add_argument("--apis", metavar="FILE", help=f"per-API settings as JSON (same shape as ${ENV_APIS})")
-        p.add_argument("--field-map", metavar="FILE", help="JSON object mapping your access-log field names to gatewatch's")
-        p.add_argument("--log-group", metavar="NAME", action="append",
-                       help="with PATHs: the log group plain-text input came from (API-Gateway-Execution-Logs_"
-                            "{apiId}/{stage} marks execution logs); without PATHs: a live log group to read with "
-                            "--since (repeatable; real AWS, or the endpoint in AWS_ENDPOINT_URL)")
-        p.add_argument("--since", metavar="DURATION", help="with --log-group and no PATH: read the last 30m, 1h, 2d ...")
+        p.add_argument(
+            "--field-map", metavar="FILE", help="JSON object mapping your access-log field names to gatewatch's"
+        )
+        p.add_argument(
+            "--log-group",
+            metavar="NAME",
+            action="append",
+            help="with PATHs: the log group plain-text input came from (API-Gateway-Execution-Logs_"
+            "{apiId}/{stage} marks execution logs); without PATHs: a live log group to read with "
+            "--since (repeatable; real AWS, or the endpoint in AWS_ENDPOINT_URL)",
+        )
+        p.add_argument(
+            "--since", metavar="DURATION", help="with --log-group and no PATH: read the last 30m, 1h, 2d ..."
+        )
         p.add_argument("--no-progress", action="store_true", help="never show a progress bar")
 
     p = sub.add_parser("classify", help="one JSON object per request (JSON Lines)")
@@ -285,10 +315,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"gatewatch: configuration error: {exc}\n")
         return 2
     except BrokenPipeError:  # e.g. `gatewatch classify ... | head`
-        try:
+        with contextlib.suppress(Exception):
             sys.stdout.close()
-        except Exception:
-            pass
         return 0
     except KeyboardInterrupt:
         return 130

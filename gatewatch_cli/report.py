@@ -3,17 +3,19 @@
 Built from an Analysis; rendered as text (rich), JSON or Markdown. The fix texts come from the
 taxonomy table, so the report, Slack and the README say the same thing.
 """
+
 from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
+from gatewatch.classify.taxonomy import CATEGORY_TABLE, ErrorCategory
 from gatewatch.constants import ROUTE_UNMATCHED
 from gatewatch.models import ClassifiedRequest, LatencyClass
 from gatewatch.pipeline import Analysis
-from gatewatch.classify.taxonomy import CATEGORY_TABLE, ErrorCategory
 
 MAX_SAMPLES = 5
 
@@ -48,9 +50,11 @@ class LatencySummary:
     max: float | None
 
     @classmethod
-    def of(cls, values: Iterable[float | None]) -> "LatencySummary":
+    def of(cls, values: Iterable[float | None]) -> LatencySummary:
         vals = sorted(v for v in values if v is not None)
-        return cls(len(vals), percentile(vals, 50), percentile(vals, 90), percentile(vals, 99), vals[-1] if vals else None)
+        return cls(
+            len(vals), percentile(vals, 50), percentile(vals, 90), percentile(vals, 99), vals[-1] if vals else None
+        )
 
 
 @dataclass(frozen=True)
@@ -141,17 +145,22 @@ def build_report(analysis: Analysis, *, top_routes: int = 10) -> Report:
     total_unparsed = sum(analysis.lines_unparsed.values())
     if total_unparsed > kept:
         reasons["(not itemised)"] += total_unparsed - kept
-    missing_by_format = {fmt: [var for name, var in RECOMMENDED_FIELDS.items() if name not in seen]
-                         for fmt, seen in analysis.fields_by_format().items()}
-    missing = sorted({var for vars_ in missing_by_format.values() for var in vars_},
-                     key=list(RECOMMENDED_FIELDS.values()).index)
+    missing_by_format = {
+        fmt: [var for name, var in RECOMMENDED_FIELDS.items() if name not in seen]
+        for fmt, seen in analysis.fields_by_format().items()
+    }
+    missing = sorted(
+        {var for vars_ in missing_by_format.values() for var in vars_}, key=list(RECOMMENDED_FIELDS.values()).index
+    )
     notes: list[str] = []
     status_only = sum(1 for r in requests if _is_error(r) and r.evidence_rank == 1)
     if status_only:
         lacking = {fmt: v for fmt, v in missing_by_format.items() if v}
         hint = "; ".join(f"the {fmt} access-log format lacks {', '.join(v[:5])}" for fmt, v in lacking.items())
-        notes.append(f"{status_only} failed request(s) were classified from the status code alone"
-                     + (f": {hint}." if hint else "; enable execution logs to see the cause."))
+        notes.append(
+            f"{status_only} failed request(s) were classified from the status code alone"
+            + (f": {hint}." if hint else "; enable execution logs to see the cause.")
+        )
     inputs = InputSummary(
         lines_parsed=dict(analysis.lines_parsed),
         lines_unparsed=dict(analysis.lines_unparsed),
@@ -171,7 +180,9 @@ def build_report(analysis: Analysis, *, top_routes: int = 10) -> Report:
     )
 
 
-def _api_stage_report(key: tuple[str | None, str | None], reqs: list[ClassifiedRequest], top_routes: int) -> ApiStageReport:
+def _api_stage_report(
+    key: tuple[str | None, str | None], reqs: list[ClassifiedRequest], top_routes: int
+) -> ApiStageReport:
     api_id, stage = key
     api_name = next((r.api_name for r in reqs if r.api_name), None) or api_id or "unknown API"
     by_status = Counter(str(r.status) if r.status is not None else "unknown" for r in reqs)
@@ -184,17 +195,21 @@ def _api_stage_report(key: tuple[str | None, str | None], reqs: list[ClassifiedR
     cat_lines = []
     for cat, items in sorted(by_cat.items(), key=lambda kv: (-len(kv[1]), kv[0].value)):
         info = CATEGORY_TABLE[cat]
-        cat_lines.append(CategoryLine(
-            category=cat.value,
-            title=info.title,
-            count=len(items),
-            statuses=dict(Counter(str(i.status) if i.status is not None else "unknown" for i in items).most_common()),
-            retry=info.retry.value if info.retry else None,
-            blame=info.blame.value if info.blame else None,
-            fix=info.fix,
-            samples=[i.request_id for i in items if i.request_id][:MAX_SAMPLES],
-            status_only=sum(1 for i in items if i.evidence_rank == 1),
-        ))
+        cat_lines.append(
+            CategoryLine(
+                category=cat.value,
+                title=info.title,
+                count=len(items),
+                statuses=dict(
+                    Counter(str(i.status) if i.status is not None else "unknown" for i in items).most_common()
+                ),
+                retry=info.retry.value if info.retry else None,
+                blame=info.blame.value if info.blame else None,
+                fix=info.fix,
+                samples=[i.request_id for i in items if i.request_id][:MAX_SAMPLES],
+                status_only=sum(1 for i in items if i.evidence_rank == 1),
+            )
+        )
     route_lines = []
     for route, items in routes.items():
         errors = [i for i in items if _is_error(i)]
@@ -230,6 +245,7 @@ def _api_stage_report(key: tuple[str | None, str | None], reqs: list[ClassifiedR
 # ---------------------------------------------------------------------------------------------
 # Rendering
 
+
 def _ms(v: float | None) -> str:
     return "—" if v is None else f"{v:,.0f} ms"
 
@@ -246,40 +262,56 @@ def render_markdown(report: Report) -> str:
     out.append(f"{report.total_requests:,} requests, {report.total_errors:,} failed.")
     out.append("")
     for api in report.apis:
-        out += [f"## {_title(api)}", "",
-                f"- Requests: {api.requests:,} — 4xx: {api.errors_4xx:,}, 5xx: {api.errors_5xx:,}, "
-                f"error rate {api.error_rate:.1%}",
-                f"- By status: " + ", ".join(f"{k}: {v:,}" for k, v in api.by_status.items()), ""]
+        out += [
+            f"## {_title(api)}",
+            "",
+            f"- Requests: {api.requests:,} — 4xx: {api.errors_4xx:,}, 5xx: {api.errors_5xx:,}, "
+            f"error rate {api.error_rate:.1%}",
+            "- By status: " + ", ".join(f"{k}: {v:,}" for k, v in api.by_status.items()),
+            "",
+        ]
         if api.by_category:
-            out += ["| category | count | status | retry | blame | sample request ids |",
-                    "|---|---:|---|---|---|---|"]
+            out += ["| category | count | status | retry | blame | sample request ids |", "|---|---:|---|---|---|---|"]
             for c in api.by_category:
                 statuses = ", ".join(f"{k}×{v}" for k, v in c.statuses.items())
-                out.append(f"| {c.category} | {c.count:,} | {statuses} | {c.retry} | {c.blame} | "
-                           f"{', '.join(c.samples[:3])} |")
+                out.append(
+                    f"| {c.category} | {c.count:,} | {statuses} | {c.retry} | {c.blame} | {', '.join(c.samples[:3])} |"
+                )
             out += ["", "### What to do", ""]
             for c in api.by_category:
                 out.append(f"- **{c.category}** ({c.title}): {c.fix}")
             out.append("")
         if api.top_failing_routes:
             out += ["### Top failing routes", "", "| route | requests | errors | top category |", "|---|---:|---:|---|"]
-            out += [f"| `{r.route}` | {r.requests:,} | {r.errors:,} | {r.top_category} |" for r in api.top_failing_routes]
+            out += [
+                f"| `{r.route}` | {r.requests:,} | {r.errors:,} | {r.top_category} |" for r in api.top_failing_routes
+            ]
             out.append("")
         out += ["### Latency", "", "| | p50 | p90 | p99 | max |", "|---|---:|---:|---:|---:|"]
-        for name, s in (("response", api.latency), ("integration", api.integration_latency),
-                        ("gateway overhead", api.gateway_overhead)):
+        for name, s in (
+            ("response", api.latency),
+            ("integration", api.integration_latency),
+            ("gateway overhead", api.gateway_overhead),
+        ):
             out.append(f"| {name} | {_ms(s.p50)} | {_ms(s.p90)} | {_ms(s.p99)} | {_ms(s.max)} |")
-        out += ["", f"Near timeouts: {api.near_timeouts:,}; at the timeout: {api.timeouts:,} "
-                    f"(integration timeout {api.integration_timeout_ms or 29000:,} ms).", ""]
+        out += [
+            "",
+            f"Near timeouts: {api.near_timeouts:,}; at the timeout: {api.timeouts:,} "
+            f"(integration timeout {api.integration_timeout_ms or 29000:,} ms).",
+            "",
+        ]
     out += _input_lines_markdown(report)
     return "\n".join(out) + "\n"
 
 
 def _input_lines_markdown(report: Report) -> list[str]:
     i = report.inputs
-    out = ["## Input", "",
-           "- Lines parsed: " + (", ".join(f"{k}: {v:,}" for k, v in i.lines_parsed.items()) or "none"),
-           "- Lines not parsed: " + (", ".join(f"{k}: {v:,}" for k, v in i.lines_unparsed.items()) or "none")]
+    out = [
+        "## Input",
+        "",
+        "- Lines parsed: " + (", ".join(f"{k}: {v:,}" for k, v in i.lines_parsed.items()) or "none"),
+        "- Lines not parsed: " + (", ".join(f"{k}: {v:,}" for k, v in i.lines_unparsed.items()) or "none"),
+    ]
     for reason, n in i.unparsed_reasons.items():
         sample = i.unparsed_samples.get(reason)
         out.append(f"  - {reason}: {n:,}" + (f" — e.g. `{sample}`" if sample else ""))
@@ -303,18 +335,34 @@ def render_text(report: Report, console) -> None:
 
     console.print(Text(f"gatewatch: {report.total_requests:,} requests, {report.total_errors:,} failed", style="bold"))
     for api in report.apis:
-        head = (f"{api.requests:,} requests · 4xx {api.errors_4xx:,} · 5xx {api.errors_5xx:,} · "
-                f"error rate {api.error_rate:.1%} · statuses " + ", ".join(f"{k}:{v}" for k, v in api.by_status.items()))
+        head = (
+            f"{api.requests:,} requests · 4xx {api.errors_4xx:,} · 5xx {api.errors_5xx:,} · "
+            f"error rate {api.error_rate:.1%} · statuses " + ", ".join(f"{k}:{v}" for k, v in api.by_status.items())
+        )
         console.print(Panel(Text(head), title=Text(_title(api), style="bold cyan"), expand=False))
         if api.by_category:
             t = Table(title="Failures by cause", expand=False)
-            for col, kw in (("category", {"style": "bold", "no_wrap": True}), ("count", {"justify": "right"}),
-                            ("status", {}), ("retry", {}), ("blame", {}), ("what it is", {})):
+            for col, kw in (
+                ("category", {"style": "bold", "no_wrap": True}),
+                ("count", {"justify": "right"}),
+                ("status", {}),
+                ("retry", {}),
+                ("blame", {}),
+                ("what it is", {}),
+            ):
                 t.add_column(col, **kw)
             for c in api.by_category:
-                retry_style = {"no": "red", "yes": "green", "backoff": "yellow", "later": "yellow"}.get(c.retry or "", "")
-                t.add_row(Text(c.category), f"{c.count:,}", ", ".join(c.statuses),
-                          Text(c.retry or "", style=retry_style), c.blame or "", Text(c.title))
+                retry_style = {"no": "red", "yes": "green", "backoff": "yellow", "later": "yellow"}.get(
+                    c.retry or "", ""
+                )
+                t.add_row(
+                    Text(c.category),
+                    f"{c.count:,}",
+                    ", ".join(c.statuses),
+                    Text(c.retry or "", style=retry_style),
+                    c.blame or "",
+                    Text(c.title),
+                )
             console.print(t)
             console.print(Text("What to do", style="bold underline"))
             for c in api.by_category:
@@ -333,14 +381,22 @@ def render_text(report: Report, console) -> None:
                 t.add_row(Text(r.route), f"{r.requests:,}", f"{r.errors:,}", r.top_category or "")
             console.print(t)
         if not (api.latency.count or api.integration_latency.count):
-            console.print(Text("Latency: not logged (add $context.responseLatency and $context.integrationLatency "
-                               "to the access-log format)\n", style="dim"))
+            console.print(
+                Text(
+                    "Latency: not logged (add $context.responseLatency and $context.integrationLatency "
+                    "to the access-log format)\n",
+                    style="dim",
+                )
+            )
             continue
         t = Table(title=f"Latency (integration timeout {api.integration_timeout_ms or 29000:,} ms)")
         for col in ("", "p50", "p90", "p99", "max", "n"):
             t.add_column(col, justify="right")
-        for name, s in (("response", api.latency), ("integration", api.integration_latency),
-                        ("gateway overhead", api.gateway_overhead)):
+        for name, s in (
+            ("response", api.latency),
+            ("integration", api.integration_latency),
+            ("gateway overhead", api.gateway_overhead),
+        ):
             t.add_row(name, _ms(s.p50), _ms(s.p90), _ms(s.p99), _ms(s.max), f"{s.count:,}")
         console.print(t)
         console.print(f"Near timeouts: {api.near_timeouts:,} · at the timeout: {api.timeouts:,}\n")

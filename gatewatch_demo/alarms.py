@@ -6,16 +6,17 @@ CloudWatch-shaped ALARM/OK notifications, so the notifier sees what it would see
 Anomaly detection is approximated by a band of mean ± k·σ over the preceding 15 periods (CloudWatch
 trains a model over two weeks; a one-hour demo cannot).
 """
+
 from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from stacks.monitoring.alarm_specs import AlarmSpec, Comparison, MissingData
 from gatewatch_demo.metric_math import evaluate_expression
 from gatewatch_demo.metrics import MINUTE_MS, MetricStore
+from stacks.monitoring.alarm_specs import AlarmSpec, Comparison, MissingData
 
 ANOMALY_TRAINING_PERIODS = 15
 
@@ -43,7 +44,7 @@ class _AlarmState:
 
 
 def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
 
 
 class AlarmEvaluator:
@@ -57,8 +58,10 @@ class AlarmEvaluator:
 
     def value(self, spec: AlarmSpec, start_ms: int) -> float | None:
         if spec.expression is not None:
-            inputs = {m.id: self.store.stat(m.namespace, m.metric_name, m.dimension_map, start_ms, m.period_s,
-                                            m.statistic) for m in spec.inputs}
+            inputs = {
+                m.id: self.store.stat(m.namespace, m.metric_name, m.dimension_map, start_ms, m.period_s, m.statistic)
+                for m in spec.inputs
+            }
             if all(v is None for v in inputs.values()):
                 return None
             return evaluate_expression(spec.expression, inputs)
@@ -98,7 +101,7 @@ class AlarmEvaluator:
             breach = self._breaches(spec, value, state)
             state.values.append(value)
             state.history.append(breach)
-            window = state.history[-spec.evaluation_periods:]
+            window = state.history[-spec.evaluation_periods :]
             if spec.treat_missing_data is MissingData.BREACHING:
                 window = [True if b is None else b for b in window]
             elif spec.treat_missing_data is MissingData.NOT_BREACHING:
@@ -113,12 +116,17 @@ class AlarmEvaluator:
                 new = "OK"
             if new != state.state:
                 shown = "no data" if value is None else f"{value:.4g}"
-                reason = (f"Threshold Crossed: {breaching} out of the last {len(window)} datapoints "
-                          f"[{shown} ({_iso(end_ms - period_ms)})] "
-                          + ("was" if new == "ALARM" else "was not")
-                          + (f" outside the band (anomaly detection, {spec.anomaly_band:g} standard deviations)"
-                             if spec.is_anomaly else f" {_comparison_words(spec.comparison)} the threshold ({spec.threshold:g})")
-                          + f" (minimum {spec.datapoints_to_alarm} datapoint(s) for {state.state} -> {new} transition).")
+                reason = (
+                    f"Threshold Crossed: {breaching} out of the last {len(window)} datapoints "
+                    f"[{shown} ({_iso(end_ms - period_ms)})] "
+                    + ("was" if new == "ALARM" else "was not")
+                    + (
+                        f" outside the band (anomaly detection, {spec.anomaly_band:g} standard deviations)"
+                        if spec.is_anomaly
+                        else f" {_comparison_words(spec.comparison)} the threshold ({spec.threshold:g})"
+                    )
+                    + f" (minimum {spec.datapoints_to_alarm} datapoint(s) for {state.state} -> {new} transition)."
+                )
                 t = AlarmTransition(spec.name, spec.key, spec.api, spec.stage, state.state, new, end_ms, reason, value)
                 state.state = new
                 changes.append(t)
@@ -130,8 +138,11 @@ class AlarmEvaluator:
 
 
 def _comparison_words(c: Comparison) -> str:
-    return {Comparison.GREATER_THAN: "greater than", Comparison.GREATER_THAN_OR_EQUAL: "greater than or equal to",
-            Comparison.LESS_THAN: "less than"}.get(c, "outside")
+    return {
+        Comparison.GREATER_THAN: "greater than",
+        Comparison.GREATER_THAN_OR_EQUAL: "greater than or equal to",
+        Comparison.LESS_THAN: "less than",
+    }.get(c, "outside")
 
 
 def alarm_notification(spec: AlarmSpec, transition: AlarmTransition, *, account: str, region: str) -> dict[str, Any]:
@@ -148,28 +159,64 @@ def alarm_notification(spec: AlarmSpec, transition: AlarmTransition, *, account:
         trigger["ThresholdMetricId"] = "ad1"
         m = spec.metric
         trigger["Metrics"] = [
-            {"Id": "m1", "ReturnData": True, "MetricStat": {
-                "Metric": {"Namespace": m.namespace, "MetricName": m.metric_name,
-                           "Dimensions": [{"value": v, "name": k} for k, v in m.dimensions]},
-                "Period": m.period_s, "Stat": m.statistic}},
-            {"Id": "ad1", "Expression": f"ANOMALY_DETECTION_BAND(m1, {spec.anomaly_band:g})",
-             "Label": f"{m.metric_name} (expected)", "ReturnData": True},
+            {
+                "Id": "m1",
+                "ReturnData": True,
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": m.namespace,
+                        "MetricName": m.metric_name,
+                        "Dimensions": [{"value": v, "name": k} for k, v in m.dimensions],
+                    },
+                    "Period": m.period_s,
+                    "Stat": m.statistic,
+                },
+            },
+            {
+                "Id": "ad1",
+                "Expression": f"ANOMALY_DETECTION_BAND(m1, {spec.anomaly_band:g})",
+                "Label": f"{m.metric_name} (expected)",
+                "ReturnData": True,
+            },
         ]
     elif spec.expression is not None:
         trigger["Threshold"] = spec.threshold
-        trigger["Metrics"] = [{"Id": "expr", "Expression": spec.expression, "Label": spec.expression_label or spec.key,
-                               "ReturnData": True}] + [
-            {"Id": m.id, "ReturnData": False, "MetricStat": {
-                "Metric": {"Namespace": m.namespace, "MetricName": m.metric_name,
-                           "Dimensions": [{"value": v, "name": k} for k, v in m.dimensions]},
-                "Period": m.period_s, "Stat": m.statistic}} for m in spec.inputs]
+        trigger["Metrics"] = [
+            {
+                "Id": "expr",
+                "Expression": spec.expression,
+                "Label": spec.expression_label or spec.key,
+                "ReturnData": True,
+            }
+        ] + [
+            {
+                "Id": m.id,
+                "ReturnData": False,
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": m.namespace,
+                        "MetricName": m.metric_name,
+                        "Dimensions": [{"value": v, "name": k} for k, v in m.dimensions],
+                    },
+                    "Period": m.period_s,
+                    "Stat": m.statistic,
+                },
+            }
+            for m in spec.inputs
+        ]
     else:
         m = spec.metric
-        trigger.update({"MetricName": m.metric_name, "Namespace": m.namespace, "StatisticType":
-                        "ExtendedStatistic" if m.statistic.startswith("p") else "Statistic",
-                        "Statistic": m.statistic.upper() if not m.statistic.startswith("p") else m.statistic,
-                        "Unit": None, "Dimensions": [{"value": v, "name": k} for k, v in m.dimensions],
-                        "Threshold": spec.threshold})
+        trigger.update(
+            {
+                "MetricName": m.metric_name,
+                "Namespace": m.namespace,
+                "StatisticType": "ExtendedStatistic" if m.statistic.startswith("p") else "Statistic",
+                "Statistic": m.statistic.upper() if not m.statistic.startswith("p") else m.statistic,
+                "Unit": None,
+                "Dimensions": [{"value": v, "name": k} for k, v in m.dimensions],
+                "Threshold": spec.threshold,
+            }
+        )
     return {
         "AlarmName": spec.name,
         "AlarmDescription": spec.description,
@@ -181,13 +228,20 @@ def alarm_notification(spec: AlarmSpec, transition: AlarmTransition, *, account:
         "Region": region_name(region),
         "AlarmArn": f"arn:aws:cloudwatch:{region}:{account}:alarm:{spec.name}",
         "OldStateValue": transition.old_state,
-        "OKActions": [], "AlarmActions": [], "InsufficientDataActions": [],
+        "OKActions": [],
+        "AlarmActions": [],
+        "InsufficientDataActions": [],
         "Trigger": trigger,
     }
 
 
-_REGION_NAMES = {"us-east-1": "US East (N. Virginia)", "eu-west-1": "EU (Ireland)", "eu-central-1": "EU (Frankfurt)",
-                 "us-west-2": "US West (Oregon)", "ap-southeast-2": "Asia Pacific (Sydney)"}
+_REGION_NAMES = {
+    "us-east-1": "US East (N. Virginia)",
+    "eu-west-1": "EU (Ireland)",
+    "eu-central-1": "EU (Frankfurt)",
+    "us-west-2": "US West (Oregon)",
+    "ap-southeast-2": "Asia Pacific (Sydney)",
+}
 
 
 def region_name(region: str) -> str:
@@ -195,4 +249,4 @@ def region_name(region: str) -> str:
     return _REGION_NAMES.get(region, region)
 
 
-__all__ = ["AlarmEvaluator", "AlarmTransition", "alarm_notification", "MINUTE_MS"]
+__all__ = ["MINUTE_MS", "AlarmEvaluator", "AlarmTransition", "alarm_notification"]

@@ -1,4 +1,5 @@
 """The Lambda context object the handlers read, for running them outside Lambda (demo, tests, bench)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

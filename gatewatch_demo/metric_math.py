@@ -3,10 +3,11 @@
 A tiny recursive-descent parser (no eval), so the demo evaluates exactly the expression string the
 stack deploys. Division by zero and missing inputs behave as in CloudWatch: no data point.
 """
+
 from __future__ import annotations
 
 import re
-from typing import Mapping
+from collections.abc import Mapping
 
 _TOKEN = re.compile(r"\s*(?:(\d+(?:\.\d+)?)|([A-Za-z_][A-Za-z_0-9]*)|(>=|<=|==|!=|[-+*/(),<>]))")
 
@@ -22,7 +23,7 @@ def _tokens(expression: str) -> list[str]:
     while pos < len(expression):
         m = _TOKEN.match(expression, pos)
         if not m or m.end() == pos:
-            raise MathError(f"cannot read {expression[pos:pos + 20]!r}")
+            raise MathError(f"cannot read {expression[pos : pos + 20]!r}")
         out.append(next(g for g in m.groups() if g is not None))
         pos = m.end()
     return out
@@ -56,8 +57,16 @@ class _Parser:
             if left is None or right is None:
                 left = None
                 continue
-            left = float({">": left > right, "<": left < right, ">=": left >= right, "<=": left <= right,
-                          "==": left == right, "!=": left != right}[op])
+            left = float(
+                {
+                    ">": left > right,
+                    "<": left < right,
+                    ">=": left >= right,
+                    "<=": left <= right,
+                    "==": left == right,
+                    "!=": left != right,
+                }[op]
+            )
         return left
 
     def additive(self) -> float | None:

@@ -4,12 +4,14 @@ Why: CloudWatch turns EMF log lines into metrics; moto does not. The demo extrac
 metrics from the same documents (every dimension set of every directive), keeps the raw values
 per minute so percentiles are computed as CloudWatch does, and can hand them to PutMetricData.
 """
+
 from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 MINUTE_MS = 60_000
 
@@ -66,8 +68,15 @@ class MetricStore:
                     touched += 1
         return touched
 
-    def add_value(self, namespace: str, metric: str, dimensions: Mapping[str, str], timestamp_ms: int,
-                  value: float, unit: str = "Count") -> None:
+    def add_value(
+        self,
+        namespace: str,
+        metric: str,
+        dimensions: Mapping[str, str],
+        timestamp_ms: int,
+        value: float,
+        unit: str = "Count",
+    ) -> None:
         key = metric_key(namespace, metric, dimensions)
         self._points[key][timestamp_ms - timestamp_ms % MINUTE_MS].append(float(value))
         self._units[key] = unit
@@ -75,7 +84,9 @@ class MetricStore:
     def keys(self) -> list[MetricKey]:
         return list(self._points)
 
-    def values(self, namespace: str, metric: str, dimensions: Mapping[str, str], start_ms: int, end_ms: int) -> list[float]:
+    def values(
+        self, namespace: str, metric: str, dimensions: Mapping[str, str], start_ms: int, end_ms: int
+    ) -> list[float]:
         """Every raw value of the metric with exactly these dimensions in [start_ms, end_ms)."""
         by_minute = self._points.get(metric_key(namespace, metric, dimensions))
         if not by_minute:
@@ -86,8 +97,9 @@ class MetricStore:
                 out.extend(vals)
         return out
 
-    def stat(self, namespace: str, metric: str, dimensions: Mapping[str, str], start_ms: int,
-             period_s: int, statistic: str) -> float | None:
+    def stat(
+        self, namespace: str, metric: str, dimensions: Mapping[str, str], start_ms: int, period_s: int, statistic: str
+    ) -> float | None:
         """CloudWatch's statistic over one period; None when there is no data point (missing data)."""
         return statistic_of(self.values(namespace, metric, dimensions, start_ms, start_ms + period_s * 1000), statistic)
 
@@ -96,8 +108,13 @@ class MetricStore:
         out: set[str] = set()
         for ns, m, dims in self._points:
             d = dict(dims)
-            if ns == namespace and m == metric and name in d and all(d.get(k) == v for k, v in fixed.items()) \
-                    and len(d) == len(fixed) + 1:
+            if (
+                ns == namespace
+                and m == metric
+                and name in d
+                and all(d.get(k) == v for k, v in fixed.items())
+                and len(d) == len(fixed) + 1
+            ):
                 out.add(d[name])
         return out
 
@@ -114,8 +131,15 @@ class MetricStore:
                 for v in vals:
                     counts[v] += 1
                 values = sorted(counts)
-                yield Datum(namespace, metric, dims, minute, tuple(values), tuple(float(counts[v]) for v in values),
-                            self._units.get(key, "None"))
+                yield Datum(
+                    namespace,
+                    metric,
+                    dims,
+                    minute,
+                    tuple(values),
+                    tuple(float(counts[v]) for v in values),
+                    self._units.get(key, "None"),
+                )
 
 
 def statistic_of(values: list[float], statistic: str) -> float | None:

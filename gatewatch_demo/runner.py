@@ -7,6 +7,7 @@
 
 Everything the stack would create is created in moto first (log groups, topic, state table, secret).
 """
+
 from __future__ import annotations
 
 import base64
@@ -16,17 +17,19 @@ import io
 import json
 import os
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
-from stacks.monitoring.alarm_specs import api_alarm_specs, health_alarm_specs
 from gatewatch.constants import DEFAULT_NAMESPACE, EXECUTION_LOG_GROUP_PREFIX
 from gatewatch.naming import dashboard_name
-from gatewatch_demo.lambda_context import LocalLambdaContext
 from gatewatch_demo.alarms import AlarmEvaluator, AlarmTransition, alarm_notification, region_name
+from gatewatch_demo.lambda_context import LocalLambdaContext
 from gatewatch_demo.metrics import MINUTE_MS, MetricStore
 from gatewatch_demo.slack_receiver import SlackReceiver
+from stacks.monitoring.alarm_specs import api_alarm_specs, health_alarm_specs
 
 ACCOUNT = "111122223333"
 REGION = "eu-west-1"
@@ -70,8 +73,6 @@ class DemoResult:
     moto_totals: dict[str, float] = field(default_factory=dict)
 
 
-
-
 @contextlib.contextmanager
 def _environment(values: dict[str, str]) -> Iterator[None]:
     saved = {k: os.environ.get(k) for k in values}
@@ -99,16 +100,30 @@ def local_aws() -> Iterator[str]:
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
     try:
-        with _environment({"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo",
-                           "AWS_SESSION_TOKEN": "demo", "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}):
+        with _environment(
+            {
+                "AWS_ENDPOINT_URL": endpoint,
+                "AWS_ACCESS_KEY_ID": "demo",
+                "AWS_SECRET_ACCESS_KEY": "demo",
+                "AWS_SESSION_TOKEN": "demo",
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+            }
+        ):
             yield endpoint
     finally:
         server.stop()
 
 
 def _payload_event(log_group: str, events: list[dict[str, Any]]) -> dict[str, Any]:
-    payload = {"messageType": "DATA_MESSAGE", "owner": ACCOUNT, "logGroup": log_group, "logStream": LOG_STREAM,
-               "subscriptionFilters": ["gatewatch"], "logEvents": events}
+    payload = {
+        "messageType": "DATA_MESSAGE",
+        "owner": ACCOUNT,
+        "logGroup": log_group,
+        "logStream": LOG_STREAM,
+        "subscriptionFilters": ["gatewatch"],
+        "logEvents": events,
+    }
     data = gzip.compress(json.dumps(payload, separators=(",", ":")).encode(), mtime=0)
     return {"awslogs": {"data": base64.b64encode(data).decode()}}
 
@@ -154,22 +169,34 @@ class DemoPipeline:
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
         ddb = boto3.client("dynamodb")
-        ddb.create_table(TableName=TABLE_NAME, AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST")
-        ddb.update_time_to_live(TableName=TABLE_NAME,
-                                TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
-        boto3.client("secretsmanager").create_secret(Name=SECRET_NAME, SecretString=json.dumps({"webhook_url": webhook_url}))
+        ddb.create_table(
+            TableName=TABLE_NAME,
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        ddb.update_time_to_live(
+            TableName=TABLE_NAME, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+        )
+        boto3.client("secretsmanager").create_secret(
+            Name=SECRET_NAME, SecretString=json.dumps({"webhook_url": webhook_url})
+        )
         self.queue_url = queue_url
         self.topic_arn = topic_arn
-        apis = {self.options.api_id: {"name": self.options.api_name, "stage": self.options.stage,
-                                      "accessLogGroup": self.access_group}}
+        apis = {
+            self.options.api_id: {
+                "name": self.options.api_name,
+                "stage": self.options.stage,
+                "accessLogGroup": self.access_group,
+            }
+        }
         return {
             "GATEWATCH_APIS": json.dumps(apis),
             "GATEWATCH_ALERT_TOPIC_ARN": topic_arn,
             "GATEWATCH_STATE_TABLE": TABLE_NAME,
             "GATEWATCH_SLACK_SECRET": SECRET_NAME,
             "GATEWATCH_DASHBOARD_URL": f"https://{REGION}.console.aws.amazon.com/cloudwatch/home?region={REGION}"
-                                       f"#dashboards/dashboard/",
+            f"#dashboards/dashboard/",
             "POWERTOOLS_METRICS_NAMESPACE": DEFAULT_NAMESPACE,
             "POWERTOOLS_SERVICE_NAME": "gatewatch",
             "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -180,8 +207,11 @@ class DemoPipeline:
         from gatewatch_demo import simulate as sim
 
         simulator = sim.TrafficSimulator(self.options.seed, api_id=self.options.api_id, stage=self.options.stage)
-        requests = simulator.hour(start_ms=start_ms, rate_per_minute=self.options.rate_per_minute,
-                                  minutes=self.options.minutes + EXTRA_MINUTES)
+        requests = simulator.hour(
+            start_ms=start_ms,
+            rate_per_minute=self.options.rate_per_minute,
+            minutes=self.options.minutes + EXTRA_MINUTES,
+        )
         self.result.requests = len(requests)
         access = [(r.timestamp_ms, sim.render_access_json(r, "camel")) for r in requests]
         execution = sorted((e for r in requests for e in sim.execution_events(r)), key=lambda e: e[0])
@@ -210,8 +240,11 @@ class DemoPipeline:
         import boto3
 
         by_minute: dict[int, list[dict[str, Any]]] = {}
-        pages = boto3.client("logs").get_paginator("filter_log_events").paginate(
-            logGroupName=log_group, startTime=start_ms, endTime=end_ms)
+        pages = (
+            boto3.client("logs")
+            .get_paginator("filter_log_events")
+            .paginate(logGroupName=log_group, startTime=start_ms, endTime=end_ms)
+        )
         for page in pages:
             for e in page.get("events") or []:
                 ts = int(e["timestamp"])
@@ -248,7 +281,9 @@ class DemoPipeline:
                 self._saved_streams.append((handler, handler.stream))
                 handler.stream = buffer
         self._log_buffer = buffer
-        notifier_handler.slack_client.policy = _with_pace(notifier_handler.slack_client.policy, self.options.slack_pace_s)
+        notifier_handler.slack_client.policy = _with_pace(
+            notifier_handler.slack_client.policy, self.options.slack_pace_s
+        )
         if hasattr(analyzer_handler, "reset_state"):
             analyzer_handler.reset_state()
 
@@ -259,7 +294,9 @@ class DemoPipeline:
         self.analyzer.clock = lambda: now_s
         try:
             with contextlib.redirect_stdout(out):
-                self.analyzer.lambda_handler(event, LocalLambdaContext("gatewatch-analyzer", region=REGION, account=ACCOUNT, remaining_ms=60_000))
+                self.analyzer.lambda_handler(
+                    event, LocalLambdaContext("gatewatch-analyzer", region=REGION, account=ACCOUNT, remaining_ms=60_000)
+                )
         finally:
             if clock is not None:
                 self.analyzer.clock = clock
@@ -284,19 +321,31 @@ class DemoPipeline:
                 return delivered
             for m in messages:
                 envelope = json.loads(m["Body"])
-                record = {"EventSource": "aws:sns", "EventVersion": "1.0",
-                          "EventSubscriptionArn": f"{self.topic_arn}:demo",
-                          "Sns": {"Type": "Notification", "MessageId": envelope.get("MessageId"),
-                                  "TopicArn": envelope.get("TopicArn"), "Subject": envelope.get("Subject"),
-                                  "Message": envelope.get("Message"), "Timestamp": envelope.get("Timestamp"),
-                                  "SignatureVersion": "1", "MessageAttributes": envelope.get("MessageAttributes", {})}}
+                record = {
+                    "EventSource": "aws:sns",
+                    "EventVersion": "1.0",
+                    "EventSubscriptionArn": f"{self.topic_arn}:demo",
+                    "Sns": {
+                        "Type": "Notification",
+                        "MessageId": envelope.get("MessageId"),
+                        "TopicArn": envelope.get("TopicArn"),
+                        "Subject": envelope.get("Subject"),
+                        "Message": envelope.get("Message"),
+                        "Timestamp": envelope.get("Timestamp"),
+                        "SignatureVersion": "1",
+                        "MessageAttributes": envelope.get("MessageAttributes", {}),
+                    },
+                }
                 try:
                     parsed = json.loads(envelope.get("Message") or "")
                     if isinstance(parsed, dict) and str(parsed.get("schema", "")).startswith("gatewatch.alert/"):
                         self.result.analyzer_alerts.append(parsed)
                 except ValueError:
                     pass
-                self.notifier.lambda_handler({"Records": [record]}, LocalLambdaContext("gatewatch-notifier", 256, region=REGION, account=ACCOUNT, remaining_ms=60_000))
+                self.notifier.lambda_handler(
+                    {"Records": [record]},
+                    LocalLambdaContext("gatewatch-notifier", 256, region=REGION, account=ACCOUNT, remaining_ms=60_000),
+                )
                 sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
                 delivered += 1
 
@@ -309,8 +358,9 @@ class DemoPipeline:
 
     def put_metric_data(self, store: MetricStore, start_ms: int, end_ms: int) -> int:
         """What CloudWatch extracts from the EMF documents, sent to moto with PutMetricData."""
+        from datetime import datetime
+
         import boto3
-        from datetime import datetime, timezone
 
         cw = boto3.client("cloudwatch")
         sent = 0
@@ -320,16 +370,20 @@ class DemoPipeline:
                 continue
             values, counts = list(d.values), list(d.counts)
             for i in range(0, len(values), 150):
-                by_ns.setdefault(d.namespace, []).append({
-                    "MetricName": d.metric,
-                    "Dimensions": [{"Name": k, "Value": v} for k, v in d.dimensions],
-                    "Timestamp": datetime.fromtimestamp(d.timestamp_ms / 1000, tz=timezone.utc),
-                    "Values": values[i:i + 150], "Counts": counts[i:i + 150], "Unit": d.unit,
-                })
+                by_ns.setdefault(d.namespace, []).append(
+                    {
+                        "MetricName": d.metric,
+                        "Dimensions": [{"Name": k, "Value": v} for k, v in d.dimensions],
+                        "Timestamp": datetime.fromtimestamp(d.timestamp_ms / 1000, tz=UTC),
+                        "Values": values[i : i + 150],
+                        "Counts": counts[i : i + 150],
+                        "Unit": d.unit,
+                    }
+                )
         for namespace, data in by_ns.items():
             for i in range(0, len(data), 500):
-                cw.put_metric_data(Namespace=namespace, MetricData=data[i:i + 500])
-                sent += len(data[i:i + 500])
+                cw.put_metric_data(Namespace=namespace, MetricData=data[i : i + 500])
+                sent += len(data[i : i + 500])
         return sent
 
     # -- the run -------------------------------------------------------------------------------------------
@@ -354,17 +408,25 @@ class DemoPipeline:
                 access_by_minute = self.read_back(self.access_group, start_ms, end_ms)
                 execution_by_minute = self.read_back(self.execution_group, start_ms, end_ms)
                 specs = list(api_alarm_specs(o.api_name, o.stage)) + [
-                    s for s in health_alarm_specs("demo", analyzer_function="gatewatch-analyzer",
-                                                  notifier_function="gatewatch-notifier",
-                                                  dead_letter_queue="gatewatch-dlq") if s.expression]
+                    s
+                    for s in health_alarm_specs(
+                        "demo",
+                        analyzer_function="gatewatch-analyzer",
+                        notifier_function="gatewatch-notifier",
+                        dead_letter_queue="gatewatch-dlq",
+                    )
+                    if s.expression
+                ]
                 by_name = {s.name: s for s in specs}
                 store = self.result.store
                 evaluator = AlarmEvaluator(specs, store)
                 total = (end_ms - start_ms) // MINUTE_MS
                 for i, minute in enumerate(range(start_ms, end_ms, MINUTE_MS)):
                     now_s = (minute + MINUTE_MS) / 1000
-                    for group, by_minute in ((self.access_group, access_by_minute),
-                                             (self.execution_group, execution_by_minute)):
+                    for group, by_minute in (
+                        (self.access_group, access_by_minute),
+                        (self.execution_group, execution_by_minute),
+                    ):
                         for event in _subscription_events(group, by_minute.get(minute, [])):
                             for doc in self.invoke_analyzer(event, now_s):
                                 store.add_emf(doc)
@@ -388,13 +450,17 @@ class DemoPipeline:
         moto matches a query's dimensions as a subset (CloudWatch matches them exactly), so the
         per-request counts are summed over the route-level series, each queried with all three dimensions.
         """
+        from datetime import datetime
+
         import boto3
-        from datetime import datetime, timezone
 
         cw = boto3.client("cloudwatch")
-        window = {"StartTime": datetime.fromtimestamp(start_ms / 1000, tz=timezone.utc),
-                  "EndTime": datetime.fromtimestamp(end_ms / 1000, tz=timezone.utc), "Period": 3600 * 2,
-                  "Statistics": ["Sum"]}
+        window = {
+            "StartTime": datetime.fromtimestamp(start_ms / 1000, tz=UTC),
+            "EndTime": datetime.fromtimestamp(end_ms / 1000, tz=UTC),
+            "Period": 3600 * 2,
+            "Statistics": ["Sum"],
+        }
         base = [{"Name": "Api", "Value": self.options.api_name}, {"Name": "Stage", "Value": self.options.stage}]
         out: dict[str, float] = {}
         for metric in ("Requests", "Errors4xx", "Errors5xx"):
@@ -406,8 +472,12 @@ class DemoPipeline:
                         series.add(dims)
             total = 0.0
             for dims in series:
-                got = cw.get_metric_statistics(Namespace=DEFAULT_NAMESPACE, MetricName=metric,
-                                               Dimensions=[{"Name": k, "Value": v} for k, v in dims], **window)
+                got = cw.get_metric_statistics(
+                    Namespace=DEFAULT_NAMESPACE,
+                    MetricName=metric,
+                    Dimensions=[{"Name": k, "Value": v} for k, v in dims],
+                    **window,
+                )
                 total += sum(p["Sum"] for p in got.get("Datapoints", []))
             out[metric] = total
         got = cw.get_metric_statistics(Namespace=DEFAULT_NAMESPACE, MetricName="NearTimeout", Dimensions=base, **window)
@@ -421,4 +491,4 @@ def _with_pace(policy: Any, pace_s: float) -> Any:
     return replace(policy, min_interval_s=pace_s)
 
 
-__all__ = ["DemoOptions", "DemoPipeline", "DemoResult", "local_aws", "dashboard_name"]
+__all__ = ["DemoOptions", "DemoPipeline", "DemoResult", "dashboard_name", "local_aws"]

@@ -1,8 +1,9 @@
 """What `gatewatch demo` prints and writes: progress, the report, the alarms, the Slack messages, files."""
+
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,17 +11,17 @@ from gatewatch_demo.runner import DemoOptions, DemoPipeline, DemoResult
 
 
 def _hhmm(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%H:%M UTC")
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%H:%M UTC")
 
 
 def write_outputs(pipeline: DemoPipeline, result: DemoResult, out_dir: Path) -> dict[str, Path]:
     """Raw logs (re-run `gatewatch analyze` on them), Slack payloads, the report (HTML), the dashboard (PNG)."""
     import boto3  # noqa: F401 - only to fail early with a clear error if the AWS SDK is missing
 
-    from gatewatch_demo import simulate as sim
-    from gatewatch_cli.main import run_analysis
     from gatewatch.config import load_engine_config
+    from gatewatch_cli.main import run_analysis
     from gatewatch_cli.report import build_report
+    from gatewatch_demo import simulate as sim
 
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "logs").mkdir(exist_ok=True)
@@ -32,8 +33,11 @@ def write_outputs(pipeline: DemoPipeline, result: DemoResult, out_dir: Path) -> 
     execution.write_text(json.dumps(sim.filter_log_events_output(pipeline.execution_events, log_stream="demo")))
     files["access log"], files["execution log"] = access, execution
     apis = out_dir / "logs" / "apis.json"
-    apis.write_text(json.dumps({pipeline.options.api_id: {"name": pipeline.options.api_name,
-                                                          "stage": pipeline.options.stage}}, indent=2))
+    apis.write_text(
+        json.dumps(
+            {pipeline.options.api_id: {"name": pipeline.options.api_name, "stage": pipeline.options.stage}}, indent=2
+        )
+    )
     files["api settings"] = apis
     for old in (out_dir / "slack").glob("*.json"):
         old.unlink()
@@ -45,8 +49,9 @@ def write_outputs(pipeline: DemoPipeline, result: DemoResult, out_dir: Path) -> 
     # The report comes from the files just written, exactly as a user re-running analyze would get it.
     config = load_engine_config(apis.read_text())
     analysis, _ = run_analysis([str(access)], config, progress=False)
-    analysis = analysis.merge(run_analysis([str(execution)], config,
-                                           log_group=pipeline.execution_group, progress=False)[0])
+    analysis = analysis.merge(
+        run_analysis([str(execution)], config, log_group=pipeline.execution_group, progress=False)[0]
+    )
     result.report = build_report(analysis)
     try:
         from gatewatch_demo.visuals import render_dashboard_png, render_html_report
@@ -54,12 +59,24 @@ def write_outputs(pipeline: DemoPipeline, result: DemoResult, out_dir: Path) -> 
         return files
     png = out_dir / "dashboard.png"
     top = result.report.apis[0].top_failing_routes if result.report.apis else []
-    render_dashboard_png(result.store, png, namespace="Gatewatch", api=pipeline.options.api_name,
-                         stage=pipeline.options.stage, transitions=result.transitions, top_routes=top,
-                         alarm_names=pipeline.alarm_names)
+    render_dashboard_png(
+        result.store,
+        png,
+        namespace="Gatewatch",
+        api=pipeline.options.api_name,
+        stage=pipeline.options.stage,
+        transitions=result.transitions,
+        top_routes=top,
+        alarm_names=pipeline.alarm_names,
+    )
     html = out_dir / "report.html"
-    render_html_report(result.report, html, dashboard_png=png.name, transitions=result.transitions,
-                       slack_messages=result.slack_messages)
+    render_html_report(
+        result.report,
+        html,
+        dashboard_png=png.name,
+        transitions=result.transitions,
+        slack_messages=result.slack_messages,
+    )
     files["dashboard"], files["report"] = png, html
     return files
 
@@ -70,10 +87,17 @@ def run_and_show(options: DemoOptions, console: Any) -> int:
     from gatewatch_cli.report import render_text
     from gatewatch_demo.terminal import render_slack_message
 
-    console.print("[bold]gatewatch demo[/bold] — one hour of a sample API's traffic through the whole pipeline, "
-                  "with moto's server on 127.0.0.1 as AWS and a loopback Slack.")
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  console=console, transient=True) as bar:
+    console.print(
+        "[bold]gatewatch demo[/bold] — one hour of a sample API's traffic through the whole pipeline, "
+        "with moto's server on 127.0.0.1 as AWS and a loopback Slack."
+    )
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        console=console,
+        transient=True,
+    ) as bar:
         tasks: dict[str, Any] = {}
         labels = {"traffic": "writing logs with PutLogEvents", "minutes": "delivering, analysing, alarming (minutes)"}
 
@@ -101,6 +125,8 @@ def run_and_show(options: DemoOptions, console: Any) -> int:
     for what, path in result.files.items():
         console.print(f"{what:>15}: {path}")
     console.print(f"\nRe-run the analysis yourself: [bold]gatewatch analyze {options.out_dir}/logs/access.jsonl[/bold]")
-    console.print(f"{result.requests:,} requests, {result.log_events:,} log events, {result.emf_documents:,} EMF "
-                  f"documents, {result.metric_data:,} metric data points sent to moto's CloudWatch.")
+    console.print(
+        f"{result.requests:,} requests, {result.log_events:,} log events, {result.emf_documents:,} EMF "
+        f"documents, {result.metric_data:,} metric data points sent to moto's CloudWatch."
+    )
     return 0

@@ -19,6 +19,7 @@ Rules the renderers follow:
 Pure Python, no AWS call, no third-party import; fast enough to build megabyte batches in
 milliseconds (no per-request regex, no `datetime` objects, no `json.dumps` on the access hot path).
 """
+
 from __future__ import annotations
 
 import base64
@@ -26,11 +27,11 @@ import gzip
 import json
 import random
 import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Sequence
 
-from gatewatch.constants import EXECUTION_LOG_GROUP_PREFIX
 from gatewatch.classify.taxonomy import ErrorCategory, fallback_category
+from gatewatch.constants import EXECUTION_LOG_GROUP_PREFIX
 
 C = ErrorCategory
 
@@ -81,6 +82,7 @@ FORMATS = ("json-camel", "json-dotted", "json-snake", "clf", "csv", "xml", "exec
 # ---------------------------------------------------------------------------------------------------
 # Data
 # ---------------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class Route:
@@ -197,69 +199,242 @@ def demo_routes() -> tuple[Route, ...]:
         Route("GET", "/products", "lambda", "shop-list-products", 30, 38, resource_id="p4x0aa"),
         Route("GET", "/products/{productId}", "lambda", "shop-get-product", 24, 22, resource_id="p4x0ab"),
         Route("GET", "/search", "lambda", "shop-search", 8, 180, resource_id="s8r1ch"),
-        Route("POST", "/orders", "lambda", "shop-create-order", 9, 95, authorizer=_AUTH, resource_id="o7d3rs",
-              ok_status=201),
+        Route(
+            "POST",
+            "/orders",
+            "lambda",
+            "shop-create-order",
+            9,
+            95,
+            authorizer=_AUTH,
+            resource_id="o7d3rs",
+            ok_status=201,
+        ),
         Route("GET", "/orders/{orderId}", "lambda", "shop-get-order", 10, 30, authorizer=_AUTH, resource_id="o7d3rt"),
         Route("POST", "/payments", "lambda", "shop-payments", 5, 320, authorizer=_AUTH, resource_id="p9y2mt"),
         Route("POST", "/v1/quotes", "lambda", "shop-partner-quotes", 6, 70, api_key=True, resource_id="q2u0ts"),
         Route("GET", "/inventory/{sku}", "http", "inventory.internal.example.com", 6, 55, resource_id="i5v3nt"),
-        Route("GET", "/reports/{reportId}", "lambda-custom", "shop-reports", 2, 140, authorizer=_AUTH,
-              resource_id="r3p0rt"),
+        Route(
+            "GET",
+            "/reports/{reportId}",
+            "lambda-custom",
+            "shop-reports",
+            2,
+            140,
+            authorizer=_AUTH,
+            resource_id="r3p0rt",
+        ),
     )
 
 
 #: The hour's incidents, each at its own minutes (issue 6's demo times its alarms from these).
 DEMO_EPISODES: tuple[Episode, ...] = (
-    Episode("wrong-url-scan", C.MISSING_AUTH_TOKEN, 4, 3, 30, "",
-            description="a scanner probing paths that do not exist (403 Missing Authentication Token)"),
-    Episode("rotated-partner-key", C.INVALID_API_KEY, 8, 2, 6, "POST /v1/quotes",
-            description="a partner calls with a key that is in no usage plan"),
-    Episode("throttling-burst", C.THROTTLED, 10, 3, 45, "POST /v1/quotes",
-            description="a partner's batch job exceeds its usage-plan rate"),
-    Episode("waf-blocks", C.WAF_BLOCKED, 14, 2, 12, "GET /search",
-            description="WAF blocks an injection attempt"),
-    Episode("bad-deploy", C.MALFORMED_RESPONSE, 17, 4, 6, "POST /orders", takeover=True,
-            description="a deploy of shop-create-order returns a non-proxy response"),
-    Episode("permission-lost", C.INTEGRATION_PERMISSION, 22, 3, 4, "GET /orders/{orderId}", takeover=True,
-            description="a redeploy dropped the Lambda permission for API Gateway"),
-    Episode("quota-hit", C.QUOTA_EXCEEDED, 26, 4, 10, "POST /v1/quotes",
-            description="one partner key used up its daily quota"),
-    Episode("bad-bodies", C.BAD_REQUEST_BODY, 27, 2, 6, "POST /orders",
-            description="a client release sends bodies that fail the model"),
-    Episode("missing-params", C.BAD_REQUEST_PARAMETERS, 28, 1, 5, "GET /search",
-            description="a client drops the required query string"),
-    Episode("lambda-timeouts", C.LAMBDA_TIMEOUT, 31, 3, 4, "GET /search",
-            description="shop-search hits its 10 s timeout"),
-    Episode("slow-backend-timeouts", C.INTEGRATION_TIMEOUT, 38, 4, 3, "POST /payments", takeover=True,
-            description="the payment provider drifts past the 29 s integration timeout"),
-    Episode("lambda-throttled", C.BACKEND_THROTTLED, 43, 2, 10, "GET /products",
-            description="shop-list-products hits its reserved concurrency (Lambda 429 wearing a 500)"),
-    Episode("lambda-errors", C.LAMBDA_ERROR, 45, 2, 5, "GET /products/{productId}",
-            description="an unhandled exception in shop-get-product"),
-    Episode("tls-mismatch", C.TLS_ERROR, 47, 2, 3, "GET /inventory/{sku}", takeover=True,
-            description="the inventory NLB got a certificate for another host name"),
-    Episode("network-errors", C.NETWORK_ERROR, 50, 1, 3, "GET /inventory/{sku}", takeover=True,
-            description="the VPC link target is unreachable"),
-    Episode("backend-502", C.BAD_GATEWAY, 51, 1, 3, "GET /inventory/{sku}", takeover=True,
-            description="the inventory service answers 502"),
-    Episode("backend-503", C.SERVICE_UNAVAILABLE, 52, 1, 3, "GET /inventory/{sku}", takeover=True,
-            description="the inventory service is deploying (503)"),
-    Episode("authorizer-broken", C.AUTHORIZER_ERROR, 54, 2, 3, "POST /orders", takeover=True,
-            description="the authorizer returns no policy"),
-    Episode("mapping-error", C.CONFIGURATION_ERROR, 56, 1, 3, "GET /reports/{reportId}", takeover=True,
-            description="an integration response maps to a method response that does not exist"),
-    Episode("big-uploads", C.PAYLOAD_TOO_LARGE, 57, 1, 2, "POST /orders",
-            description="a client uploads a 12 MB attachment"),
-    Episode("wrong-content-type", C.UNSUPPORTED_MEDIA_TYPE, 57, 1, 2, "POST /v1/quotes",
-            description="a partner sends text/xml"),
-    Episode("denied", C.ACCESS_DENIED, 58, 1, 3, "GET /orders/{orderId}",
-            description="the authorizer denies another tenant's order"),
-    Episode("expired-tokens", C.UNAUTHORIZED, 58, 1, 3, "POST /payments",
-            description="an app sends expired tokens"),
-    Episode("not-implemented", C.SERVER_ERROR_OTHER, 59, 1, 2, "GET /reports/{reportId}",
-            description="the reports function answers 501 for a new format"),
-    Episode("duplicate-orders", C.CONFLICT, 59, 1, 2, "POST /orders",
-            description="idempotency keys replayed with another payload"),
+    Episode(
+        "wrong-url-scan",
+        C.MISSING_AUTH_TOKEN,
+        4,
+        3,
+        30,
+        "",
+        description="a scanner probing paths that do not exist (403 Missing Authentication Token)",
+    ),
+    Episode(
+        "rotated-partner-key",
+        C.INVALID_API_KEY,
+        8,
+        2,
+        6,
+        "POST /v1/quotes",
+        description="a partner calls with a key that is in no usage plan",
+    ),
+    Episode(
+        "throttling-burst",
+        C.THROTTLED,
+        10,
+        3,
+        45,
+        "POST /v1/quotes",
+        description="a partner's batch job exceeds its usage-plan rate",
+    ),
+    Episode("waf-blocks", C.WAF_BLOCKED, 14, 2, 12, "GET /search", description="WAF blocks an injection attempt"),
+    Episode(
+        "bad-deploy",
+        C.MALFORMED_RESPONSE,
+        17,
+        4,
+        6,
+        "POST /orders",
+        takeover=True,
+        description="a deploy of shop-create-order returns a non-proxy response",
+    ),
+    Episode(
+        "permission-lost",
+        C.INTEGRATION_PERMISSION,
+        22,
+        3,
+        4,
+        "GET /orders/{orderId}",
+        takeover=True,
+        description="a redeploy dropped the Lambda permission for API Gateway",
+    ),
+    Episode(
+        "quota-hit",
+        C.QUOTA_EXCEEDED,
+        26,
+        4,
+        10,
+        "POST /v1/quotes",
+        description="one partner key used up its daily quota",
+    ),
+    Episode(
+        "bad-bodies",
+        C.BAD_REQUEST_BODY,
+        27,
+        2,
+        6,
+        "POST /orders",
+        description="a client release sends bodies that fail the model",
+    ),
+    Episode(
+        "missing-params",
+        C.BAD_REQUEST_PARAMETERS,
+        28,
+        1,
+        5,
+        "GET /search",
+        description="a client drops the required query string",
+    ),
+    Episode(
+        "lambda-timeouts", C.LAMBDA_TIMEOUT, 31, 3, 4, "GET /search", description="shop-search hits its 10 s timeout"
+    ),
+    Episode(
+        "slow-backend-timeouts",
+        C.INTEGRATION_TIMEOUT,
+        38,
+        4,
+        3,
+        "POST /payments",
+        takeover=True,
+        description="the payment provider drifts past the 29 s integration timeout",
+    ),
+    Episode(
+        "lambda-throttled",
+        C.BACKEND_THROTTLED,
+        43,
+        2,
+        10,
+        "GET /products",
+        description="shop-list-products hits its reserved concurrency (Lambda 429 wearing a 500)",
+    ),
+    Episode(
+        "lambda-errors",
+        C.LAMBDA_ERROR,
+        45,
+        2,
+        5,
+        "GET /products/{productId}",
+        description="an unhandled exception in shop-get-product",
+    ),
+    Episode(
+        "tls-mismatch",
+        C.TLS_ERROR,
+        47,
+        2,
+        3,
+        "GET /inventory/{sku}",
+        takeover=True,
+        description="the inventory NLB got a certificate for another host name",
+    ),
+    Episode(
+        "network-errors",
+        C.NETWORK_ERROR,
+        50,
+        1,
+        3,
+        "GET /inventory/{sku}",
+        takeover=True,
+        description="the VPC link target is unreachable",
+    ),
+    Episode(
+        "backend-502",
+        C.BAD_GATEWAY,
+        51,
+        1,
+        3,
+        "GET /inventory/{sku}",
+        takeover=True,
+        description="the inventory service answers 502",
+    ),
+    Episode(
+        "backend-503",
+        C.SERVICE_UNAVAILABLE,
+        52,
+        1,
+        3,
+        "GET /inventory/{sku}",
+        takeover=True,
+        description="the inventory service is deploying (503)",
+    ),
+    Episode(
+        "authorizer-broken",
+        C.AUTHORIZER_ERROR,
+        54,
+        2,
+        3,
+        "POST /orders",
+        takeover=True,
+        description="the authorizer returns no policy",
+    ),
+    Episode(
+        "mapping-error",
+        C.CONFIGURATION_ERROR,
+        56,
+        1,
+        3,
+        "GET /reports/{reportId}",
+        takeover=True,
+        description="an integration response maps to a method response that does not exist",
+    ),
+    Episode(
+        "big-uploads", C.PAYLOAD_TOO_LARGE, 57, 1, 2, "POST /orders", description="a client uploads a 12 MB attachment"
+    ),
+    Episode(
+        "wrong-content-type",
+        C.UNSUPPORTED_MEDIA_TYPE,
+        57,
+        1,
+        2,
+        "POST /v1/quotes",
+        description="a partner sends text/xml",
+    ),
+    Episode(
+        "denied",
+        C.ACCESS_DENIED,
+        58,
+        1,
+        3,
+        "GET /orders/{orderId}",
+        description="the authorizer denies another tenant's order",
+    ),
+    Episode("expired-tokens", C.UNAUTHORIZED, 58, 1, 3, "POST /payments", description="an app sends expired tokens"),
+    Episode(
+        "not-implemented",
+        C.SERVER_ERROR_OTHER,
+        59,
+        1,
+        2,
+        "GET /reports/{reportId}",
+        description="the reports function answers 501 for a new format",
+    ),
+    Episode(
+        "duplicate-orders",
+        C.CONFLICT,
+        59,
+        1,
+        2,
+        "POST /orders",
+        description="idempotency keys replayed with another payload",
+    ),
 )
 
 DEMO_LATENCY_DRIFTS: tuple[LatencyDrift, ...] = (
@@ -278,16 +453,31 @@ _NOISE: tuple[tuple[ErrorCategory, float], ...] = (
 
 #: Categories an HTTP API cannot produce (no API keys/usage plans, WAF, request validation, mapping
 #: templates or execution logs) or whose HTTP API wording is undocumented — left out of HTTP traffic.
-HTTP_API_UNSUPPORTED: frozenset[ErrorCategory] = frozenset({
-    C.MISSING_AUTH_TOKEN, C.INVALID_API_KEY, C.QUOTA_EXCEEDED, C.WAF_BLOCKED, C.BAD_REQUEST_BODY,
-    C.BAD_REQUEST_PARAMETERS, C.UNSUPPORTED_MEDIA_TYPE, C.CONFIGURATION_ERROR, C.MALFORMED_RESPONSE,
-    C.LAMBDA_TIMEOUT, C.LAMBDA_ERROR, C.BACKEND_THROTTLED, C.TLS_ERROR, C.NETWORK_ERROR, C.INTEGRATION_TIMEOUT,
-})
+HTTP_API_UNSUPPORTED: frozenset[ErrorCategory] = frozenset(
+    {
+        C.MISSING_AUTH_TOKEN,
+        C.INVALID_API_KEY,
+        C.QUOTA_EXCEEDED,
+        C.WAF_BLOCKED,
+        C.BAD_REQUEST_BODY,
+        C.BAD_REQUEST_PARAMETERS,
+        C.UNSUPPORTED_MEDIA_TYPE,
+        C.CONFIGURATION_ERROR,
+        C.MALFORMED_RESPONSE,
+        C.LAMBDA_TIMEOUT,
+        C.LAMBDA_ERROR,
+        C.BACKEND_THROTTLED,
+        C.TLS_ERROR,
+        C.NETWORK_ERROR,
+        C.INTEGRATION_TIMEOUT,
+    }
+)
 
 
 # ---------------------------------------------------------------------------------------------------
 # Per-category shape: what API Gateway reports for each cause
 # ---------------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class _Shape:
@@ -305,28 +495,39 @@ _AUTHORIZER_CATEGORIES = frozenset({C.UNAUTHORIZED, C.ACCESS_DENIED, C.AUTHORIZE
 _SHAPES: dict[ErrorCategory, _Shape] = {
     C.OK: _Shape(200),
     C.BAD_REQUEST_BODY: _Shape(400, "BAD_REQUEST_BODY", "Invalid request body", reaches_integration=False),
-    C.BAD_REQUEST_PARAMETERS: _Shape(400, "BAD_REQUEST_PARAMETERS", "Missing required request parameters: [q]",
-                                     reaches_integration=False),
+    C.BAD_REQUEST_PARAMETERS: _Shape(
+        400, "BAD_REQUEST_PARAMETERS", "Missing required request parameters: [q]", reaches_integration=False
+    ),
     C.BAD_REQUEST: _Shape(400, passthrough=True),
     C.UNAUTHORIZED: _Shape(401, "UNAUTHORIZED", "Unauthorized", "Unauthorized", reaches_integration=False),
-    C.ACCESS_DENIED: _Shape(403, "ACCESS_DENIED", "User is not authorized to access this resource with an explicit deny",
-                            "Forbidden", reaches_integration=False),
+    C.ACCESS_DENIED: _Shape(
+        403,
+        "ACCESS_DENIED",
+        "User is not authorized to access this resource with an explicit deny",
+        "Forbidden",
+        reaches_integration=False,
+    ),
     C.INVALID_API_KEY: _Shape(403, "INVALID_API_KEY", "Forbidden", reaches_integration=False),
     C.WAF_BLOCKED: _Shape(403, "WAF_FILTERED", "Forbidden", reaches_integration=False),
-    C.MISSING_AUTH_TOKEN: _Shape(403, "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token",
-                                 reaches_integration=False),
+    C.MISSING_AUTH_TOKEN: _Shape(
+        403, "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token", reaches_integration=False
+    ),
     C.NOT_FOUND: _Shape(404, passthrough=True),
     C.CONFLICT: _Shape(409, passthrough=True),
-    C.PAYLOAD_TOO_LARGE: _Shape(413, "REQUEST_TOO_LARGE", "Request Too Long", "Request Entity Too Large",
-                                reaches_integration=False),
-    C.UNSUPPORTED_MEDIA_TYPE: _Shape(415, "UNSUPPORTED_MEDIA_TYPE", "Unsupported Media Type", reaches_integration=False),
+    C.PAYLOAD_TOO_LARGE: _Shape(
+        413, "REQUEST_TOO_LARGE", "Request Too Long", "Request Entity Too Large", reaches_integration=False
+    ),
+    C.UNSUPPORTED_MEDIA_TYPE: _Shape(
+        415, "UNSUPPORTED_MEDIA_TYPE", "Unsupported Media Type", reaches_integration=False
+    ),
     C.QUOTA_EXCEEDED: _Shape(429, "QUOTA_EXCEEDED", "Limit Exceeded", reaches_integration=False),
     C.THROTTLED: _Shape(429, "THROTTLED", "Too Many Requests", "Too Many Requests", reaches_integration=False),
     C.CLIENT_ERROR_OTHER: _Shape(422, passthrough=True),
     C.BACKEND_THROTTLED: _Shape(500, "API_CONFIGURATION_ERROR", _ISE),
     C.INTEGRATION_PERMISSION: _Shape(500, "API_CONFIGURATION_ERROR", _ISE, "Internal Server Error"),
-    C.AUTHORIZER_ERROR: _Shape(500, "AUTHORIZER_CONFIGURATION_ERROR", _ISE, "Internal Server Error",
-                               reaches_integration=False),
+    C.AUTHORIZER_ERROR: _Shape(
+        500, "AUTHORIZER_CONFIGURATION_ERROR", _ISE, "Internal Server Error", reaches_integration=False
+    ),
     C.CONFIGURATION_ERROR: _Shape(500, "API_CONFIGURATION_ERROR", _ISE),
     C.MALFORMED_RESPONSE: _Shape(502, "INTEGRATION_FAILURE", _ISE),
     C.LAMBDA_TIMEOUT: _Shape(502, "INTEGRATION_FAILURE", _ISE),
@@ -360,15 +561,35 @@ _FUNCTION_ERRORS = (
 )
 _BACKEND_BODIES = {400: 43, 404: 36, 409: 52, 422: 61, 500: 35, 501: 41, 502: 24, 503: 33}
 _CLIENT_BODY = {
-    400: 36, 401: 26, 403: 40, 413: 30, 415: 36, 429: 29, 500: 36, 502: 36, 504: 41,
+    400: 36,
+    401: 26,
+    403: 40,
+    413: 30,
+    415: 36,
+    429: 29,
+    500: 36,
+    502: 36,
+    504: 41,
 }
 _USER_AGENTS = (
-    "okhttp/4.12.0", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15",
-    "python-requests/2.32.3", "axios/1.7.2", "Amazon CloudFront", "Go-http-client/2.0",
+    "okhttp/4.12.0",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15",
+    "python-requests/2.32.3",
+    "axios/1.7.2",
+    "Amazon CloudFront",
+    "Go-http-client/2.0",
 )
 _SCAN_PATHS = (
-    "/wp-login.php", "/.env", "/admin", "/api/v1/users", "/orders/", "/Products", "/phpmyadmin/index.php",
-    "/.git/config", "/actuator/health", "/graphql",
+    "/wp-login.php",
+    "/.env",
+    "/admin",
+    "/api/v1/users",
+    "/orders/",
+    "/Products",
+    "/phpmyadmin/index.php",
+    "/.git/config",
+    "/actuator/health",
+    "/graphql",
 )
 _B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _HEX = "0123456789abcdef"
@@ -382,13 +603,13 @@ def _clf_time(ms: int) -> str:
 
 def _iso_time(ms: int) -> str:
     t = time.gmtime(ms // 1000)
-    return (f"{t.tm_year}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
-            f".{ms % 1000:03d}Z")
+    return f"{t.tm_year}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}.{ms % 1000:03d}Z"
 
 
 # ---------------------------------------------------------------------------------------------------
 # The generator
 # ---------------------------------------------------------------------------------------------------
+
 
 class TrafficSimulator:
     """Builds `SimulatedRequest`s for one API stage from one seeded random source.
@@ -396,9 +617,17 @@ class TrafficSimulator:
     `request(category, ts, route)` is the building block; `baseline`, `episode` and `hour` compose it.
     """
 
-    def __init__(self, seed: int = 7, *, api_id: str = "k7x2m9qp4a", stage: str = "prod", api_kind: str = REST,
-                 routes: Sequence[Route] | None = None, region: str = DEFAULT_REGION,
-                 account: str = DEFAULT_ACCOUNT) -> None:
+    def __init__(
+        self,
+        seed: int = 7,
+        *,
+        api_id: str = "k7x2m9qp4a",
+        stage: str = "prod",
+        api_kind: str = REST,
+        routes: Sequence[Route] | None = None,
+        region: str = DEFAULT_REGION,
+        account: str = DEFAULT_ACCOUNT,
+    ) -> None:
         if api_kind not in (REST, HTTP):
             raise ValueError(f"api_kind must be REST or HTTP, got {api_kind!r}")
         self.rng = random.Random(seed)
@@ -452,7 +681,7 @@ class TrafficSimulator:
 
     def pick_route(self) -> Route:
         x = self.rng.random() * self._cum[-1]
-        for route, edge in zip(self.routes, self._cum):
+        for route, edge in zip(self.routes, self._cum, strict=False):
             if x < edge:
                 return route
         return self.routes[-1]
@@ -470,12 +699,21 @@ class TrafficSimulator:
     def _uri(self, route: Route, path: str) -> str:
         if route.integration == "http":
             return f"https://{route.target}{path}"
-        return (f"https://lambda.{self.region}.amazonaws.com/2015-03-31/functions/arn:aws:lambda:{self.region}:"
-                f"{self.account}:function:{route.target}/invocations")
+        return (
+            f"https://lambda.{self.region}.amazonaws.com/2015-03-31/functions/arn:aws:lambda:{self.region}:"
+            f"{self.account}:function:{route.target}/invocations"
+        )
 
     # -- the building block ----------------------------------------------------------------------
-    def request(self, category: ErrorCategory, ts: int, route: Route | None = None, *,
-                integration_ms: float | None = None, partner: str | None = None) -> SimulatedRequest:
+    def request(
+        self,
+        category: ErrorCategory,
+        ts: int,
+        route: Route | None = None,
+        *,
+        integration_ms: float | None = None,
+        partner: str | None = None,
+    ) -> SimulatedRequest:
         """A request that fails (or succeeds) for `category` at epoch-ms `ts` on `route`."""
         rng = self.rng
         shape = _SHAPES[category]
@@ -519,7 +757,9 @@ class TrafficSimulator:
                     svc = status
             elif category is C.LAMBDA_TIMEOUT:
                 integration_latency = LAMBDA_TIMEOUT_S * 1000 + rng.randint(2, 60)
-                detail = f"{_iso_time(ts + integration_latency)} {lrid} Task timed out after {LAMBDA_TIMEOUT_S}.00 seconds"
+                detail = (
+                    f"{_iso_time(ts + integration_latency)} {lrid} Task timed out after {LAMBDA_TIMEOUT_S}.00 seconds"
+                )
                 integration_error = f"Lambda Customer Function Error:{detail}"
             elif category is C.LAMBDA_ERROR:
                 detail = rng.choice(_FUNCTION_ERRORS)
@@ -547,8 +787,10 @@ class TrafficSimulator:
                 integration_latency = None
                 svc = None
                 host = route.target
-                detail = (f"Host name '{host}' does not match the certificate subject provided by the peer "
-                          f"(CN=*.{host.split('.', 1)[-1].replace('internal.', 'prod.')})")
+                detail = (
+                    f"Host name '{host}' does not match the certificate subject provided by the peer "
+                    f"(CN=*.{host.split('.', 1)[-1].replace('internal.', 'prod.')})"
+                )
         if category is C.AUTHORIZER_ERROR and http:
             authorizer_error = rng.choice(_HTTP_AUTHORIZER_MESSAGES)
         if category is C.THROTTLED:
@@ -575,7 +817,7 @@ class TrafficSimulator:
             length = _BACKEND_BODIES.get(status) or (rng.randint(120, 4_800) if status < 300 else 40)
         else:
             length = _CLIENT_BODY.get(status, 36)
-        message = (shape.http_message if http else shape.message)
+        message = shape.http_message if http else shape.message
         if resource is None and category is C.NOT_FOUND:
             message = "Not Found"  # an HTTP API's answer to a route it does not have
         if http and category is C.INTEGRATION_PERMISSION:
@@ -629,9 +871,15 @@ class TrafficSimulator:
             roll -= p
         return C.OK
 
-    def hour(self, *, start_ms: int = DEFAULT_START_MS, rate_per_minute: float = 60.0, minutes: int = 60,
-             episodes: Sequence[Episode] = DEMO_EPISODES,
-             drifts: Sequence[LatencyDrift] = DEMO_LATENCY_DRIFTS) -> list[SimulatedRequest]:
+    def hour(
+        self,
+        *,
+        start_ms: int = DEFAULT_START_MS,
+        rate_per_minute: float = 60.0,
+        minutes: int = 60,
+        episodes: Sequence[Episode] = DEMO_EPISODES,
+        drifts: Sequence[LatencyDrift] = DEMO_LATENCY_DRIFTS,
+    ) -> list[SimulatedRequest]:
         """Baseline traffic with noise and a latency tail, plus `episodes`, sorted by timestamp."""
         rng = self.rng
         scale = rate_per_minute / 60.0
@@ -650,8 +898,9 @@ class TrafficSimulator:
                 for drift in drifts:
                     if drift.route == route.key and drift.start_minute <= minute:
                         progress = min(1.0, (minute - drift.start_minute + 1) / max(1, drift.minutes))
-                        integration_ms = (route.base_ms + (drift.to_ms - route.base_ms) * progress) \
-                            * rng.uniform(0.9, 1.04)
+                        integration_ms = (route.base_ms + (drift.to_ms - route.base_ms) * progress) * rng.uniform(
+                            0.9, 1.04
+                        )
                 for ep in takeovers:
                     if ep.route == route.key and ep.start_minute <= minute < ep.end_minute:
                         category = ep.category
@@ -684,12 +933,19 @@ def _cumulative(weights: Iterable[float]) -> Iterator[float]:
 
 def _poisson_like(rng: random.Random, mean: float) -> int:
     """A cheap, deterministic count around `mean` (normal approximation, clipped at 0)."""
-    return max(0, int(round(rng.gauss(mean, mean ** 0.5))))
+    return max(0, round(rng.gauss(mean, mean**0.5)))
 
 
-def demo_hour(seed: int = 7, api_id: str = "k7x2m9qp4a", stage: str = "prod", *, start_ms: int = DEFAULT_START_MS,
-              rate_per_minute: float = 60.0, api_kind: str = REST,
-              episodes: Sequence[Episode] = DEMO_EPISODES) -> Iterator[SimulatedRequest]:
+def demo_hour(
+    seed: int = 7,
+    api_id: str = "k7x2m9qp4a",
+    stage: str = "prod",
+    *,
+    start_ms: int = DEFAULT_START_MS,
+    rate_per_minute: float = 60.0,
+    api_kind: str = REST,
+    episodes: Sequence[Episode] = DEMO_EPISODES,
+) -> Iterator[SimulatedRequest]:
     """An hour of traffic for one API, every incident of `DEMO_EPISODES` at its own minutes, in time order.
 
     With the REST default every `ErrorCategory` occurs at least once (the background noise supplies
@@ -702,7 +958,11 @@ def demo_hour(seed: int = 7, api_id: str = "k7x2m9qp4a", stage: str = "prod", *,
     extra = []
     for i, (category, _) in enumerate(_NOISE):
         if category not in seen and not (api_kind == HTTP and category in HTTP_API_UNSUPPORTED):
-            route = sim.by_key["POST /orders"] if category in (C.CONFLICT, C.UNAUTHORIZED) else sim.by_key["GET /products/{productId}"]
+            route = (
+                sim.by_key["POST /orders"]
+                if category in (C.CONFLICT, C.UNAUTHORIZED)
+                else sim.by_key["GET /products/{productId}"]
+            )
             extra.append(sim.request(category, start_ms + (7 + 9 * i) * 60_000 + 1_234, route))
     if extra:
         hour = sorted(hour + extra, key=_by_time)
@@ -711,20 +971,28 @@ def demo_hour(seed: int = 7, api_id: str = "k7x2m9qp4a", stage: str = "prod", *,
 
 #: Where each category happens in the demo API when no episode says so (noise categories).
 _DEFAULT_ROUTE = {
-    C.OK: "GET /products", C.NOT_FOUND: "GET /products/{productId}", C.BAD_REQUEST: "POST /orders",
-    C.CLIENT_ERROR_OTHER: "POST /orders", C.INTERNAL_ERROR: "GET /products/{productId}",
+    C.OK: "GET /products",
+    C.NOT_FOUND: "GET /products/{productId}",
+    C.BAD_REQUEST: "POST /orders",
+    C.CLIENT_ERROR_OTHER: "POST /orders",
+    C.INTERNAL_ERROR: "GET /products/{productId}",
 }
 
 
-def example_request(category: ErrorCategory, api_kind: str = REST, *, seed: int = 1,
-                    ts: int = DEFAULT_START_MS) -> SimulatedRequest:
+def example_request(
+    category: ErrorCategory, api_kind: str = REST, *, seed: int = 1, ts: int = DEFAULT_START_MS
+) -> SimulatedRequest:
     """One request of `category` on the route where the demo hour makes it happen (for tests and docs)."""
     sim = TrafficSimulator(seed, api_kind=api_kind)
     key = _DEFAULT_ROUTE.get(category)
     if key is None:
         key = next((e.route for e in DEMO_EPISODES if e.category is category), "")
-    if api_kind == HTTP and category in (C.INTEGRATION_PERMISSION, C.AUTHORIZER_ERROR, C.BAD_GATEWAY,
-                                         C.SERVICE_UNAVAILABLE):
+    if api_kind == HTTP and category in (
+        C.INTEGRATION_PERMISSION,
+        C.AUTHORIZER_ERROR,
+        C.BAD_GATEWAY,
+        C.SERVICE_UNAVAILABLE,
+    ):
         key = key or "GET /products"
     return sim.request(category, ts, sim.by_key.get(key) if key else None)
 
@@ -733,6 +1001,7 @@ def example_request(category: ErrorCategory, api_kind: str = REST, *, seed: int 
 # Access-log renderers
 # ---------------------------------------------------------------------------------------------------
 
+
 def _s(value: object) -> str:
     return "-" if value is None else str(value)
 
@@ -740,25 +1009,43 @@ def _s(value: object) -> str:
 # canonical -> key, per naming style. `resource` becomes resourcePath (REST) or routeKey (HTTP).
 _STYLE_KEYS: dict[str, dict[str, str]] = {
     "camel": {
-        "ip": "ip", "user_agent": "userAgent", "integration_latency": "integrationLatency",
-        "integration_status": "integrationStatus", "integration_service_status": None,
-        "error_response_type": "errorResponseType", "error_message": "errorMessage",
-        "integration_error": "integrationErrorMessage", "authorizer_error": "authorizerError",
-        "waf": "wafResponseCode", "response_latency": "responseLatency",
+        "ip": "ip",
+        "user_agent": "userAgent",
+        "integration_latency": "integrationLatency",
+        "integration_status": "integrationStatus",
+        "integration_service_status": None,
+        "error_response_type": "errorResponseType",
+        "error_message": "errorMessage",
+        "integration_error": "integrationErrorMessage",
+        "authorizer_error": "authorizerError",
+        "waf": "wafResponseCode",
+        "response_latency": "responseLatency",
     },
     "dotted": {
-        "ip": "identity.sourceIp", "user_agent": "identity.userAgent", "integration_latency": "integration.latency",
-        "integration_status": "integration.status", "integration_service_status": "integration.integrationStatus",
-        "error_response_type": "error.responseType", "error_message": "error.message",
-        "integration_error": "integration.error", "authorizer_error": "authorizer.error",
-        "waf": "wafResponseCode", "response_latency": "responseLatency",
+        "ip": "identity.sourceIp",
+        "user_agent": "identity.userAgent",
+        "integration_latency": "integration.latency",
+        "integration_status": "integration.status",
+        "integration_service_status": "integration.integrationStatus",
+        "error_response_type": "error.responseType",
+        "error_message": "error.message",
+        "integration_error": "integration.error",
+        "authorizer_error": "authorizer.error",
+        "waf": "wafResponseCode",
+        "response_latency": "responseLatency",
     },
     "snake": {
-        "ip": "identity_sourceIp", "user_agent": "identity_userAgent", "integration_latency": "integration_latency",
-        "integration_status": "integration_status", "integration_service_status": "integration_integrationStatus",
-        "error_response_type": "error_responseType", "error_message": "error_message",
-        "integration_error": "integration_error", "authorizer_error": "authorizer_error",
-        "waf": "wafResponseCode", "response_latency": "responseLatency",
+        "ip": "identity_sourceIp",
+        "user_agent": "identity_userAgent",
+        "integration_latency": "integration_latency",
+        "integration_status": "integration_status",
+        "integration_service_status": "integration_integrationStatus",
+        "error_response_type": "error_responseType",
+        "error_message": "error_message",
+        "integration_error": "integration_error",
+        "authorizer_error": "authorizer_error",
+        "waf": "wafResponseCode",
+        "response_latency": "responseLatency",
     },
 }
 
@@ -776,11 +1063,15 @@ def render_access_json(req: SimulatedRequest, style: str = "camel") -> str:
     if style == "camel":
         # camel carries $context.integrationStatus only: for a Lambda proxy that is the service status
         # (200 even when the function failed); for HTTP integrations and HTTP APIs, the backend's status.
-        istatus = req.integration_service_status if req.integration_service_status is not None else req.integration_status
+        istatus = (
+            req.integration_service_status if req.integration_service_status is not None else req.integration_status
+        )
         status_pairs = ((keys["integration_status"], istatus),)
     else:
-        status_pairs = ((keys["integration_status"], req.integration_status),
-                        (keys["integration_service_status"], req.integration_service_status))
+        status_pairs = (
+            (keys["integration_status"], req.integration_status),
+            (keys["integration_service_status"], req.integration_service_status),
+        )
     pairs = [
         ("requestId", req.request_id),
         ("extendedRequestId", req.extended_request_id),
@@ -816,8 +1107,10 @@ def render_access_clf(req: SimulatedRequest) -> str:
     $context.protocol" $context.status $context.responseLength $context.requestId
     $context.integrationErrorMessage` (corpus A18).
     """
-    return (f'{req.ip} - - [{_clf_time(req.timestamp_ms)}] "{req.method} {_s(req.route_key)} HTTP/1.1" '
-            f"{req.status} {req.response_length} {req.request_id} {_s(req.integration_error)}")
+    return (
+        f'{req.ip} - - [{_clf_time(req.timestamp_ms)}] "{req.method} {_s(req.route_key)} HTTP/1.1" '
+        f"{req.status} {req.response_length} {req.request_id} {_s(req.integration_error)}"
+    )
 
 
 def render_access_csv(req: SimulatedRequest) -> str:
@@ -825,23 +1118,29 @@ def render_access_csv(req: SimulatedRequest) -> str:
     t = _clf_time(req.timestamp_ms)
     if req.api_kind == HTTP:
         return f"{req.ip},{t},{req.method},{_s(req.route_key)},HTTP/1.1,{req.status},{req.response_length},{req.request_id}"
-    return (f"{req.ip},-,-,{t},{req.method},{_s(req.resource)},HTTP/1.1,{req.status},{req.response_length},"
-            f"{req.request_id},{req.extended_request_id}")
+    return (
+        f"{req.ip},-,-,{t},{req.method},{_s(req.resource)},HTTP/1.1,{req.status},{req.response_length},"
+        f"{req.request_id},{req.extended_request_id}"
+    )
 
 
 def render_access_xml(req: SimulatedRequest) -> str:
     """The console's default XML format, on one line as API Gateway writes it."""
     t = _clf_time(req.timestamp_ms)
     if req.api_kind == HTTP:
-        return (f'<request id="{req.request_id}"> <ip>{req.ip}</ip> <requestTime>{t}</requestTime> '
-                f"<httpMethod>{req.method}</httpMethod> <routeKey>{_s(req.route_key)}</routeKey> "
-                f"<status>{req.status}</status> <protocol>HTTP/1.1</protocol> "
-                f"<responseLength>{req.response_length}</responseLength> </request>")
-    return (f'<request id="{req.request_id}"> <extendedRequestId>{req.extended_request_id}</extendedRequestId> '
-            f"<ip>{req.ip}</ip> <caller>-</caller> <user>-</user> <requestTime>{t}</requestTime> "
-            f"<httpMethod>{req.method}</httpMethod> <resourcePath>{_s(req.resource)}</resourcePath> "
+        return (
+            f'<request id="{req.request_id}"> <ip>{req.ip}</ip> <requestTime>{t}</requestTime> '
+            f"<httpMethod>{req.method}</httpMethod> <routeKey>{_s(req.route_key)}</routeKey> "
             f"<status>{req.status}</status> <protocol>HTTP/1.1</protocol> "
-            f"<responseLength>{req.response_length}</responseLength> </request>")
+            f"<responseLength>{req.response_length}</responseLength> </request>"
+        )
+    return (
+        f'<request id="{req.request_id}"> <extendedRequestId>{req.extended_request_id}</extendedRequestId> '
+        f"<ip>{req.ip}</ip> <caller>-</caller> <user>-</user> <requestTime>{t}</requestTime> "
+        f"<httpMethod>{req.method}</httpMethod> <resourcePath>{_s(req.resource)}</resourcePath> "
+        f"<status>{req.status}</status> <protocol>HTTP/1.1</protocol> "
+        f"<responseLength>{req.response_length}</responseLength> </request>"
+    )
 
 
 def render_access(req: SimulatedRequest, fmt: str) -> str:
@@ -861,25 +1160,34 @@ def render_access(req: SimulatedRequest, fmt: str) -> str:
 # Execution-log renderer (REST only; HTTP APIs have no execution logs)
 # ---------------------------------------------------------------------------------------------------
 
+
 def _usage_plan(req: SimulatedRequest, method_path: str) -> list[str]:
     api_stage = f"{req.api_id}/{req.stage}"
     key = req.api_key_masked
-    lines = [f"Verifying Usage Plan for request: {req.request_id}. API Key: {key + ' ' if key else ''}API Stage: {api_stage}"]
+    lines = [
+        f"Verifying Usage Plan for request: {req.request_id}. API Key: {key + ' ' if key else ''}API Stage: {api_stage}"
+    ]
     if req.category is C.INVALID_API_KEY:
-        lines.append(f"API Key {key} not authorized because method '{method_path}' requires API Key and API Key is "
-                     f"not associated with a Usage Plan for API Stage {api_stage}: API Stage is not in a Usage Plan")
+        lines.append(
+            f"API Key {key} not authorized because method '{method_path}' requires API Key and API Key is "
+            f"not associated with a Usage Plan for API Stage {api_stage}: API Stage is not in a Usage Plan"
+        )
         return lines
     if req.category is C.THROTTLED:
-        lines.append(f"Key throttle limit exceeded for RestApi {req.api_id}, Stage {req.stage}, Resource "
-                     f"{req.resource_id}, HttpMethod {req.method}. {req.cause_detail}")
+        lines.append(
+            f"Key throttle limit exceeded for RestApi {req.api_id}, Stage {req.stage}, Resource "
+            f"{req.resource_id}, HttpMethod {req.method}. {req.cause_detail}"
+        )
         return lines
     if req.category is C.QUOTA_EXCEEDED:
         return lines  # no verbatim quota line was ever recorded: render none
     if key:
         lines.append(f"Usage Plan check succeeded for API Key {key} and API Stage {api_stage}")
     else:
-        lines.append(f"API Key authorized because method '{method_path}' does not require API Key. "
-                     "Request will not contribute to throttle or quota limits")
+        lines.append(
+            f"API Key authorized because method '{method_path}' does not require API Key. "
+            "Request will not contribute to throttle or quota limits"
+        )
         lines.append(f"Usage Plan check succeeded for API Key and API Stage {api_stage}")
     return lines
 
@@ -905,9 +1213,11 @@ def render_execution_lines(req: SimulatedRequest) -> list[str]:
             body.append(f"Unauthorized request: {req.request_id}")  # corpus: no completion line follows
             return _prefix(req.request_id, body)
         if cat is C.AUTHORIZER_ERROR:
-            body += ["Authorizer result body before parsing: null",
-                     "Execution failed due to configuration error: Could not parse policy",
-                     "AuthorizerConfigurationException"]
+            body += [
+                "Authorizer result body before parsing: null",
+                "Execution failed due to configuration error: Could not parse policy",
+                "AuthorizerConfigurationException",
+            ]
             return _prefix(req.request_id, body)
         body.append("Successfully completed authorizer execution")
         if cat is C.ACCESS_DENIED:
@@ -926,8 +1236,11 @@ def render_execution_lines(req: SimulatedRequest) -> list[str]:
     body.append(f"Endpoint request URI: {uri}")
     body.append(f"Sending request to {uri}")
     if cat is C.BACKEND_THROTTLED:
-        body += [f"Lambda invocation failed with status: 429. Lambda request id: {req.lambda_request_id}",
-                 "Execution failed due to configuration error: Rate Exceeded.", done]
+        body += [
+            f"Lambda invocation failed with status: 429. Lambda request id: {req.lambda_request_id}",
+            "Execution failed due to configuration error: Rate Exceeded.",
+            done,
+        ]
         return _prefix(req.request_id, body)
     if cat is C.INTEGRATION_PERMISSION:
         body += ["Execution failed due to configuration error: Invalid permissions on Lambda function", done]
@@ -946,8 +1259,10 @@ def render_execution_lines(req: SimulatedRequest) -> list[str]:
     if cat is C.MALFORMED_RESPONSE:
         body.append("Execution failed due to configuration error: Malformed Lambda proxy response")
     elif cat in (C.LAMBDA_TIMEOUT, C.LAMBDA_ERROR):
-        body.append(f"Lambda execution failed with status 200 due to customer function error: {req.cause_detail}. "
-                    f"Lambda request id: {req.lambda_request_id}")
+        body.append(
+            f"Lambda execution failed with status 200 due to customer function error: {req.cause_detail}. "
+            f"Lambda request id: {req.lambda_request_id}"
+        )
     elif cat is C.CONFIGURATION_ERROR:
         body.append(f"Execution failed due to configuration error: {req.cause_detail}")
     else:
@@ -1009,8 +1324,14 @@ def evidence_formats(category: ErrorCategory, api_kind: str = REST) -> frozenset
         out |= {"clf", "csv", "xml"}
     if category not in (C.MALFORMED_RESPONSE, C.INTEGRATION_PERMISSION, C.TLS_ERROR):
         out |= {"json-camel", "json-dotted", "json-snake"}
-    if category not in (C.BAD_REQUEST_BODY, C.BAD_REQUEST_PARAMETERS, C.WAF_BLOCKED, C.MISSING_AUTH_TOKEN,
-                        C.QUOTA_EXCEEDED, C.NETWORK_ERROR):
+    if category not in (
+        C.BAD_REQUEST_BODY,
+        C.BAD_REQUEST_PARAMETERS,
+        C.WAF_BLOCKED,
+        C.MISSING_AUTH_TOKEN,
+        C.QUOTA_EXCEEDED,
+        C.NETWORK_ERROR,
+    ):
         out.add("execution")
     return frozenset(out)
 
@@ -1018,6 +1339,7 @@ def evidence_formats(category: ErrorCategory, api_kind: str = REST) -> frozenset
 # ---------------------------------------------------------------------------------------------------
 # CloudWatch Logs envelopes
 # ---------------------------------------------------------------------------------------------------
+
 
 def execution_log_group(api_id: str, stage: str) -> str:
     return f"{EXECUTION_LOG_GROUP_PREFIX}{api_id}/{stage}"
@@ -1027,9 +1349,16 @@ def _event_id(ts: int, n: int) -> str:
     return f"3{ts:013d}{n:042d}"  # 56 digits, increasing, like CloudWatch's ids
 
 
-def subscription_payload(log_group: str, lines: Iterable[str | tuple[int, str]], *, start_ms: int = DEFAULT_START_MS,
-                         log_stream: str = "0123456789abcdef0123456789abcdef", owner: str = DEFAULT_ACCOUNT,
-                         subscription_filters: Sequence[str] = ("gatewatch",), first_id: int = 0) -> dict:
+def subscription_payload(
+    log_group: str,
+    lines: Iterable[str | tuple[int, str]],
+    *,
+    start_ms: int = DEFAULT_START_MS,
+    log_stream: str = "0123456789abcdef0123456789abcdef",
+    owner: str = DEFAULT_ACCOUNT,
+    subscription_filters: Sequence[str] = ("gatewatch",),
+    first_id: int = 0,
+) -> dict:
     """A decoded CloudWatch Logs DATA_MESSAGE: `lines` are messages, or (timestamp_ms, message) pairs."""
     events = []
     for i, item in enumerate(lines):
@@ -1048,8 +1377,9 @@ def subscription_payload(log_group: str, lines: Iterable[str | tuple[int, str]],
     }
 
 
-def build_payloads(log_group: str, events: Iterable[tuple[int, str]], *, max_bytes: int = 1_048_576,
-                   max_events: int = 10_000, **kwargs) -> list[dict]:
+def build_payloads(
+    log_group: str, events: Iterable[tuple[int, str]], *, max_bytes: int = 1_048_576, max_events: int = 10_000, **kwargs
+) -> list[dict]:
     """Split timed events into payloads the way PutLogEvents batches are bounded (bytes + 26 per event)."""
     payloads: list[dict] = []
     batch: list[tuple[int, str]] = []
@@ -1075,6 +1405,7 @@ def subscription_event(payload: dict, *, compression: str = "gzip") -> dict:
         packed = gzip.compress(raw, mtime=0)
     else:
         import zlib
+
         packed = zlib.compress(raw)
     return {"awslogs": {"data": base64.b64encode(packed).decode()}}
 
@@ -1083,10 +1414,14 @@ def filter_log_events_output(events: Iterable[tuple[int, str]], *, log_stream: s
     """What `aws logs filter-log-events` prints (events + the deprecated, empty searchedLogStreams)."""
     return {
         "events": [
-            {"logStreamName": log_stream, "timestamp": ts, "message": message, "ingestionTime": ts + 512,
-             "eventId": _event_id(ts, i)}
+            {
+                "logStreamName": log_stream,
+                "timestamp": ts,
+                "message": message,
+                "ingestionTime": ts + 512,
+                "eventId": _event_id(ts, i),
+            }
             for i, (ts, message) in enumerate(events)
         ],
         "searchedLogStreams": [],
     }
-

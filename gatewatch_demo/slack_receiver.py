@@ -1,4 +1,5 @@
 """A loopback HTTP server that plays a Slack incoming webhook: it records every message it is sent."""
+
 from __future__ import annotations
 
 import json
@@ -27,7 +28,7 @@ class SlackReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
                 try:
@@ -54,7 +55,7 @@ class SlackReceiver:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}{WEBHOOK_PATH}"
 
-    def __enter__(self) -> "SlackReceiver":
+    def __enter__(self) -> SlackReceiver:
         self._thread.start()
         return self
 

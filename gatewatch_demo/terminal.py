@@ -1,8 +1,10 @@
 """Show Slack Block Kit messages readably in a terminal (rich), the way a responder would see them."""
+
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 _LINK = re.compile(r"<(https?://[^|>]{1,2000})\|([^>]{1,500})>")
 _BOLD = re.compile(r"\*([^*\n]{1,500})\*")
@@ -34,8 +36,12 @@ def render_slack_message(payload: Mapping[str, Any], console: Any, *, title: str
     blocks = list(payload.get("blocks") or [])
     from gatewatch.notify.slack_blocks import Severity
 
-    colours = {Severity.CRITICAL.color.lower(): "red", Severity.WARNING.color.lower(): "yellow",
-               Severity.INFO.color.lower(): "blue", Severity.RESOLVED.color.lower(): "green"}
+    colours = {
+        Severity.CRITICAL.color.lower(): "red",
+        Severity.WARNING.color.lower(): "yellow",
+        Severity.INFO.color.lower(): "blue",
+        Severity.RESOLVED.color.lower(): "green",
+    }
     for att in payload.get("attachments") or []:
         colour = colours.get(str(att.get("color", "")).lower(), colour)
         blocks += list(att.get("blocks") or [])
@@ -48,12 +54,15 @@ def render_slack_message(payload: Mapping[str, Any], console: Any, *, title: str
                 lines.append(mrkdwn_to_rich(_text(block.get("text"))))
             fields = [mrkdwn_to_rich(_text(f)).replace("\n", ": ", 1) for f in block.get("fields") or []]
             for i in range(0, len(fields), 2):
-                lines.append("   ".join(fields[i:i + 2]))
+                lines.append("   ".join(fields[i : i + 2]))
         elif kind == "context":
             lines.append("[dim]" + " · ".join(mrkdwn_to_rich(_text(e)) for e in block.get("elements") or []) + "[/dim]")
         elif kind == "actions":
-            buttons = [f"[link={e.get('url')}]{_text(e.get('text'))}[/link]" for e in block.get("elements") or []
-                       if e.get("url")]
+            buttons = [
+                f"[link={e.get('url')}]{_text(e.get('text'))}[/link]"
+                for e in block.get("elements") or []
+                if e.get("url")
+            ]
             if buttons:
                 lines.append("→ " + "  |  ".join(buttons))
         elif kind == "divider":
@@ -61,5 +70,6 @@ def render_slack_message(payload: Mapping[str, Any], console: Any, *, title: str
     if not lines and payload.get("text"):
         lines.append(mrkdwn_to_rich(str(payload["text"])))
     heading = " ".join(x for x in (title, header) if x) or "Slack message"
-    console.print(Panel("\n".join(lines), title=Text(heading, style="bold"), title_align="left",
-                        border_style=colour, expand=True))
+    console.print(
+        Panel("\n".join(lines), title=Text(heading, style="bold"), title_align="left", border_style=colour, expand=True)
+    )

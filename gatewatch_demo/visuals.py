@@ -15,18 +15,21 @@ matplotlib is imported inside `render_dashboard_png` only, so the engine and the
 load it. It draws on a `Figure` with the Agg canvas directly — no pyplot, hence no GUI backend, no
 global figure registry and nothing left behind between renders.
 """
+
 from __future__ import annotations
 
 import html
 import math
 import re
 import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from gatewatch.classify.taxonomy import CATEGORY_TABLE, ErrorCategory, Family
 from gatewatch.constants import (
     DEFAULT_INTEGRATION_TIMEOUT_MS,
     DIM_API,
@@ -43,7 +46,6 @@ from gatewatch.constants import (
     METRIC_REQUESTS,
 )
 from gatewatch.naming import alarm_name
-from gatewatch.classify.taxonomy import CATEGORY_TABLE, ErrorCategory, Family
 from gatewatch_demo.alarms import AlarmTransition
 from gatewatch_demo.metrics import MINUTE_MS, MetricStore
 
@@ -62,8 +64,12 @@ FAMILY_COLOURS: dict[str, str] = {
     Family.CLIENT.value: "#1565c0",
     Family.OK.value: "#2e7d32",
 }
-_FAMILY_CMAPS = {Family.CONFIG.value: "Reds", Family.BACKEND.value: "Oranges",
-                 Family.CAPACITY.value: "Purples", Family.CLIENT.value: "Blues"}
+_FAMILY_CMAPS = {
+    Family.CONFIG.value: "Reds",
+    Family.BACKEND.value: "Oranges",
+    Family.CAPACITY.value: "Purples",
+    Family.CLIENT.value: "Blues",
+}
 #: Bottom to top in the stacked charts: what the API's owner must fix first sits at the bottom.
 _FAMILY_ORDER = (Family.CONFIG.value, Family.BACKEND.value, Family.CAPACITY.value, Family.CLIENT.value)
 _UNKNOWN_FAMILY = "other"
@@ -74,8 +80,9 @@ _ALARM_SHADE = "#d13212"
 
 #: Which alarm keys shade which panel (keys as in gatewatch.alarm_specs; category bursts use the category name).
 _RATE_KEYS = frozenset({"5xx-rate", "4xx-rate"})
-_QUOTA_KEYS = frozenset({ErrorCategory.THROTTLED.value, ErrorCategory.QUOTA_EXCEEDED.value,
-                         ErrorCategory.BACKEND_THROTTLED.value})
+_QUOTA_KEYS = frozenset(
+    {ErrorCategory.THROTTLED.value, ErrorCategory.QUOTA_EXCEEDED.value, ErrorCategory.BACKEND_THROTTLED.value}
+)
 _CATEGORY_KEYS = frozenset(c.value for c in ErrorCategory)
 
 MAX_STACKED_SERIES = 14  # beyond this, the smallest categories of a family fold into "other <family>"
@@ -92,7 +99,7 @@ def family_of(category: str) -> str:
 
 
 def _utc(ms: int, fmt: str = "%Y-%m-%d %H:%M UTC") -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime(fmt)
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime(fmt)
 
 
 def _shorten(text: str, limit: int) -> str:
@@ -102,6 +109,7 @@ def _shorten(text: str, limit: int) -> str:
 # ---------------------------------------------------------------------------------------------------
 # Alarm periods (shared by both renderers)
 # ---------------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class AlarmPeriod:
@@ -175,10 +183,18 @@ class _Minutes:
         return sum(self.counts(metric, **extra))
 
 
-def render_dashboard_png(store: MetricStore, path: Path, *, namespace: str, api: str, stage: str,
-                         transitions: Sequence[AlarmTransition], top_routes: Sequence["RouteLine"],
-                         alarm_names: Sequence[str],
-                         integration_timeout_ms: int = DEFAULT_INTEGRATION_TIMEOUT_MS) -> Path:
+def render_dashboard_png(
+    store: MetricStore,
+    path: Path,
+    *,
+    namespace: str,
+    api: str,
+    stage: str,
+    transitions: Sequence[AlarmTransition],
+    top_routes: Sequence[RouteLine],
+    alarm_names: Sequence[str],
+    integration_timeout_ms: int = DEFAULT_INTEGRATION_TIMEOUT_MS,
+) -> Path:
     """Draw the stack's dashboard for one API stage over `store.time_range()`, minute by minute, as a PNG.
 
     Same input, same bytes: no timestamp in the metadata, no randomness, sorted inputs.
@@ -200,9 +216,9 @@ def render_dashboard_png(store: MetricStore, path: Path, *, namespace: str, api:
     start_ms, end_ms = span
     view_end_ms = max([end_ms] + [t.time_ms for t in transitions])  # a recovery after the last data point
     mins = _Minutes(store, namespace, api, stage, start_ms, end_ms)
-    x = [mdates.date2num(datetime.fromtimestamp(m / 1000, tz=timezone.utc)) for m in mins.starts]
-    x_lo = mdates.date2num(datetime.fromtimestamp(start_ms / 1000, tz=timezone.utc))
-    x_hi = mdates.date2num(datetime.fromtimestamp(view_end_ms / 1000, tz=timezone.utc))
+    x = [mdates.date2num(datetime.fromtimestamp(m / 1000, tz=UTC)) for m in mins.starts]
+    x_lo = mdates.date2num(datetime.fromtimestamp(start_ms / 1000, tz=UTC))
+    x_hi = mdates.date2num(datetime.fromtimestamp(view_end_ms / 1000, tz=UTC))
 
     def xnum(ms: int) -> float:
         return x_lo + (ms - start_ms) / 86_400_000
@@ -211,10 +227,14 @@ def render_dashboard_png(store: MetricStore, path: Path, *, namespace: str, api:
     periods = {name: alarm_periods(transitions, name, start_ms) for name in names}
     for t in transitions:  # transitions of alarms not listed still shade their panels
         periods.setdefault(t.alarm_name, alarm_periods(transitions, t.alarm_name, start_ms))
-    keys = {name: next((t.key for t in transitions if t.alarm_name == name), None) or _alarm_key(name, api, stage)
-            for name in periods}
-    labels = {name: f"health · {name[len(_HEALTH_PREFIX):]}" if name.startswith(_HEALTH_PREFIX) else keys[name]
-              for name in periods}
+    keys = {
+        name: next((t.key for t in transitions if t.alarm_name == name), None) or _alarm_key(name, api, stage)
+        for name in periods
+    }
+    labels = {
+        name: f"health · {name[len(_HEALTH_PREFIX) :]}" if name.startswith(_HEALTH_PREFIX) else keys[name]
+        for name in periods
+    }
 
     # ---- layout (inches from the top) ------------------------------------------------------------
     inner = _FIG_WIDTH_IN - 2 * _MARGIN_IN
@@ -247,9 +267,19 @@ def render_dashboard_png(store: MetricStore, path: Path, *, namespace: str, api:
 
         def card(p: _Panel, title: str, note: str = "", key: Sequence[tuple[str, str]] = ()) -> None:
             x0, y0 = to_fig(p.x, p.y + p.h)
-            fig.patches.append(FancyBboxPatch((x0, y0), p.w / _FIG_WIDTH_IN, p.h / fig_h,
-                                              boxstyle="round,pad=0,rounding_size=0.004", transform=fig.transFigure,
-                                              facecolor="white", edgecolor="#d5dbdb", linewidth=0.8, zorder=-10))
+            fig.patches.append(
+                FancyBboxPatch(
+                    (x0, y0),
+                    p.w / _FIG_WIDTH_IN,
+                    p.h / fig_h,
+                    boxstyle="round,pad=0,rounding_size=0.004",
+                    transform=fig.transFigure,
+                    facecolor="white",
+                    edgecolor="#d5dbdb",
+                    linewidth=0.8,
+                    zorder=-10,
+                )
+            )
             tx, ty = to_fig(p.x + 0.14, p.y + 0.24)
             fig.text(tx, ty, title, fontsize=11.5, fontweight="bold", color="#16191f", parse_math=False)
             if note:
@@ -263,13 +293,19 @@ def render_dashboard_png(store: MetricStore, path: Path, *, namespace: str, api:
                 fig.text(sx, sy, "■", fontsize=10, color=colour, ha="right")
                 kx -= 0.075 * len(label) + 0.38
 
-        def axes_in(p: _Panel, *, left: float = 0.62, right: float = 0.22, top: float = _TITLE_BAND_IN + 0.08,
-                    bottom: float = 0.38):
+        def axes_in(
+            p: _Panel,
+            *,
+            left: float = 0.62,
+            right: float = 0.22,
+            top: float = _TITLE_BAND_IN + 0.08,
+            bottom: float = 0.38,
+        ):
             x0, y0 = to_fig(p.x + left, p.y + p.h - bottom)
             ax = fig.add_axes((x0, y0, (p.w - left - right) / _FIG_WIDTH_IN, (p.h - top - bottom) / fig_h))
             return ax
 
-        hhmm = mdates.DateFormatter("%H:%M", tz=timezone.utc)
+        hhmm = mdates.DateFormatter("%H:%M", tz=UTC)
         span_min = (view_end_ms - start_ms) / MINUTE_MS
 
         def time_axis(ax) -> None:
@@ -277,9 +313,9 @@ def render_dashboard_png(store: MetricStore, path: Path, *, namespace: str, api:
             max_ticks = max(3, int(ax.get_position().width * _FIG_WIDTH_IN / 0.8))  # ~0.8 in per HH:MM label
             step = next((s for s in (1, 2, 5, 10, 15, 30) if span_min / s <= max_ticks), None)
             if step is None:
-                ax.xaxis.set_major_locator(mdates.AutoDateLocator(tz=timezone.utc, maxticks=max_ticks))
+                ax.xaxis.set_major_locator(mdates.AutoDateLocator(tz=UTC, maxticks=max_ticks))
             else:
-                ax.xaxis.set_major_locator(mdates.MinuteLocator(byminute=range(0, 60, step), tz=timezone.utc))
+                ax.xaxis.set_major_locator(mdates.MinuteLocator(byminute=range(0, 60, step), tz=UTC))
             ax.xaxis.set_major_formatter(hhmm)
             ax.grid(True, axis="y", color="#e9ebed", linewidth=0.8)
             ax.grid(True, axis="x", color="#f4f5f6", linewidth=0.6)
@@ -298,8 +334,14 @@ def render_dashboard_png(store: MetricStore, path: Path, *, namespace: str, api:
                     continue
                 for p in ps:
                     if p.state == "ALARM":
-                        ax.axvspan(xnum(p.start_ms), xnum(p.end_ms if p.end_ms is not None else view_end_ms),
-                                   color=_ALARM_SHADE, alpha=0.09, linewidth=0, zorder=0)
+                        ax.axvspan(
+                            xnum(p.start_ms),
+                            xnum(p.end_ms if p.end_ms is not None else view_end_ms),
+                            color=_ALARM_SHADE,
+                            alpha=0.09,
+                            linewidth=0,
+                            zorder=0,
+                        )
                         if keys[name] not in shown:
                             shown.append(keys[name])
             return ("shaded: ALARM of " + ", ".join(shown)) if shown else ""
@@ -332,16 +374,27 @@ def render_dashboard_png(store: MetricStore, path: Path, *, namespace: str, api:
         total = sum(requests)
         fired = sum(1 for t in transitions if t.new_state == "ALARM")
         hx, hy = to_fig(_MARGIN_IN + 0.05, _MARGIN_IN + 0.42)
-        fig.text(hx, hy, f"gatewatch · {api} / {stage}", fontsize=19, fontweight="bold", color="#16191f",
-                 parse_math=False)
+        fig.text(
+            hx, hy, f"gatewatch · {api} / {stage}", fontsize=19, fontweight="bold", color="#16191f", parse_math=False
+        )
         sx, sy = to_fig(_MARGIN_IN + 0.05, _MARGIN_IN + 0.78)
-        fig.text(sx, sy, f"{_utc(start_ms, '%Y-%m-%d %H:%M')}–{_utc(view_end_ms, '%H:%M')} UTC · 1-minute periods · "
-                         f"namespace {namespace} · widgets as on the CloudWatch dashboard "
-                         f"{_dashboard_name(api)}", fontsize=9.5, color="#545b64", parse_math=False)
+        fig.text(
+            sx,
+            sy,
+            f"{_utc(start_ms, '%Y-%m-%d %H:%M')}–{_utc(view_end_ms, '%H:%M')} UTC · 1-minute periods · "
+            f"namespace {namespace} · widgets as on the CloudWatch dashboard "
+            f"{_dashboard_name(api)}",
+            fontsize=9.5,
+            color="#545b64",
+            parse_math=False,
+        )
         rate = (lambda n: f"{100 * n / total:.1f}%") if total else (lambda n: "—")
-        kpis = [("requests", f"{total:,.0f}", "#16191f"), ("4xx rate", rate(sum(e4)), FAMILY_COLOURS["client"]),
-                ("5xx rate", rate(sum(e5)), FAMILY_COLOURS["config"]),
-                ("alarms fired", f"{fired}", STATE_COLOURS["ALARM"] if fired else STATE_COLOURS["OK"])]
+        kpis = [
+            ("requests", f"{total:,.0f}", "#16191f"),
+            ("4xx rate", rate(sum(e4)), FAMILY_COLOURS["client"]),
+            ("5xx rate", rate(sum(e5)), FAMILY_COLOURS["config"]),
+            ("alarms fired", f"{fired}", STATE_COLOURS["ALARM"] if fired else STATE_COLOURS["OK"]),
+        ]
         kx = _FIG_WIDTH_IN - _MARGIN_IN - 0.05
         for label, value, colour in reversed(kpis):
             vx, vy = to_fig(kx, _MARGIN_IN + 0.45)
@@ -359,8 +412,8 @@ def render_dashboard_png(store: MetricStore, path: Path, *, namespace: str, api:
         ax.set_ylabel("Count", fontsize=8, color="#545b64")
         rax = ax.twinx()
         rax.set_xlim(x_lo, x_hi)
-        rates5 = [100 * b / r if r else 0.0 for b, r in zip(e5, requests)]
-        rates4 = [100 * b / r if r else 0.0 for b, r in zip(e4, requests)]
+        rates5 = [100 * b / r if r else 0.0 for b, r in zip(e5, requests, strict=False)]
+        rates4 = [100 * b / r if r else 0.0 for b, r in zip(e4, requests, strict=False)]
         rax.plot(x, rates5, color=FAMILY_COLOURS["config"], linewidth=1.4, label="5xx rate (%)")
         rax.plot(x, rates4, color="#e6a100", linewidth=1.4, label="4xx rate (%)")
         rax.set_ylim(0, max([5.0] + rates5 + rates4) * 1.12)
@@ -376,8 +429,9 @@ def render_dashboard_png(store: MetricStore, path: Path, *, namespace: str, api:
         # ---- errors by category (stacked) and causes --------------------------------------------
         cats = _stack_categories(mins, METRIC_ERRORS)
         causes = _stack_categories(mins, METRIC_CAUSES)
-        colours = _category_colours(_categories(mins, METRIC_ERRORS) | _categories(mins, METRIC_CAUSES) | _QUOTA_KEYS,
-                                    matplotlib)
+        colours = _category_colours(
+            _categories(mins, METRIC_ERRORS) | _categories(mins, METRIC_CAUSES) | _QUOTA_KEYS, matplotlib
+        )
         family_key = tuple((f, FAMILY_COLOURS[f]) for f in _FAMILY_ORDER)
         ax = axes_in(by_cat_p, right=2.25)
         time_axis(ax)
@@ -392,9 +446,14 @@ def render_dashboard_png(store: MetricStore, path: Path, *, namespace: str, api:
         # ---- 429: quota vs throttle ---------------------------------------------------------------
         ax = axes_in(quota_p, right=1.65)
         time_axis(ax)
-        quota = [(c, mins.counts(METRIC_ERRORS, **{DIM_CATEGORY: c})) for c in
-                 (ErrorCategory.QUOTA_EXCEEDED.value, ErrorCategory.THROTTLED.value,
-                  ErrorCategory.BACKEND_THROTTLED.value)]
+        quota = [
+            (c, mins.counts(METRIC_ERRORS, **{DIM_CATEGORY: c}))
+            for c in (
+                ErrorCategory.QUOTA_EXCEEDED.value,
+                ErrorCategory.THROTTLED.value,
+                ErrorCategory.BACKEND_THROTTLED.value,
+            )
+        ]
         _stacked(ax, x, quota, colours, legend, empty, keep_empty=True)
         card(quota_p, "429: quota vs throttle", shade(ax, _QUOTA_KEYS))
 
@@ -410,8 +469,9 @@ def render_dashboard_png(store: MetricStore, path: Path, *, namespace: str, api:
         card(near_p, "Near-timeouts (≥ 90% of the integration timeout)", shade(ax, {"near-timeout"}))
 
         # ---- latency ------------------------------------------------------------------------------
-        def latency_panel(p: _Panel, lines: list[tuple[str, str, str, str, str]], title: str, keys_: set[str],
-                          timeout: bool) -> None:
+        def latency_panel(
+            p: _Panel, lines: list[tuple[str, str, str, str, str]], title: str, keys_: set[str], timeout: bool
+        ) -> None:
             ax = axes_in(p, left=0.72, bottom=0.62)
             time_axis(ax)
             plotted = []
@@ -427,23 +487,42 @@ def render_dashboard_png(store: MetricStore, path: Path, *, namespace: str, api:
             ax.set_yscale("log")
             top = max(plotted)
             if timeout:
-                ax.axhline(integration_timeout_ms, color="#545b64", linewidth=1, linestyle=(0, (4, 3)),
-                           label=f"integration timeout ({integration_timeout_ms / 1000:g} s)")
+                ax.axhline(
+                    integration_timeout_ms,
+                    color="#545b64",
+                    linewidth=1,
+                    linestyle=(0, (4, 3)),
+                    label=f"integration timeout ({integration_timeout_ms / 1000:g} s)",
+                )
                 top = max(top, integration_timeout_ms)
             ax.set_ylim(max(1.0, min(plotted) / 1.6), top * 1.8)
             ax.yaxis.set_major_formatter(FuncFormatter(ms_label))
             legend_below(ax, ncol=5)
             card(p, title, shade(ax, keys_))
 
-        latency_panel(latency_p, [(METRIC_LATENCY, "p50", "Latency p50", "#2ca02c", "-"),
-                                  (METRIC_LATENCY, "p90", "Latency p90", "#1f77b4", "-"),
-                                  (METRIC_LATENCY, "p99", "Latency p99", "#9467bd", "-")],
-                      "Latency p50 / p90 / p99", {"p90-latency"}, True)
-        latency_panel(split_p, [(METRIC_INTEGRATION_LATENCY, "p50", "Integration p50", FAMILY_COLOURS["backend"], "-"),
-                                (METRIC_INTEGRATION_LATENCY, "p90", "Integration p90", "#a84300", "-"),
-                                (METRIC_GATEWAY_OVERHEAD, "p50", "Gateway overhead p50", "#17becf", "-"),
-                                (METRIC_GATEWAY_OVERHEAD, "p90", "Gateway overhead p90", "#0b7285", "--")],
-                      "Integration latency vs gateway overhead", {"p90-integration-latency"}, False)
+        latency_panel(
+            latency_p,
+            [
+                (METRIC_LATENCY, "p50", "Latency p50", "#2ca02c", "-"),
+                (METRIC_LATENCY, "p90", "Latency p90", "#1f77b4", "-"),
+                (METRIC_LATENCY, "p99", "Latency p99", "#9467bd", "-"),
+            ],
+            "Latency p50 / p90 / p99",
+            {"p90-latency"},
+            True,
+        )
+        latency_panel(
+            split_p,
+            [
+                (METRIC_INTEGRATION_LATENCY, "p50", "Integration p50", FAMILY_COLOURS["backend"], "-"),
+                (METRIC_INTEGRATION_LATENCY, "p90", "Integration p90", "#a84300", "-"),
+                (METRIC_GATEWAY_OVERHEAD, "p50", "Gateway overhead p50", "#17becf", "-"),
+                (METRIC_GATEWAY_OVERHEAD, "p90", "Gateway overhead p90", "#0b7285", "--"),
+            ],
+            "Integration latency vs gateway overhead",
+            {"p90-integration-latency"},
+            False,
+        )
 
         # ---- top failing routes (table) -----------------------------------------------------------
         ax = axes_in(routes_p, left=0.14, right=0.14, bottom=0.12)
@@ -463,11 +542,24 @@ def render_dashboard_png(store: MetricStore, path: Path, *, namespace: str, api:
             for p in periods[name]:
                 x0 = xnum(p.start_ms)
                 x1 = xnum(p.end_ms if p.end_ms is not None else view_end_ms)
-                ax.broken_barh([(x0, max(x1 - x0, 1e-9))], (yrow - 0.34, 0.68),
-                               facecolors=STATE_COLOURS.get(p.state, _GREY), linewidth=0)
+                ax.broken_barh(
+                    [(x0, max(x1 - x0, 1e-9))],
+                    (yrow - 0.34, 0.68),
+                    facecolors=STATE_COLOURS.get(p.state, _GREY),
+                    linewidth=0,
+                )
             last = periods[name][-1].state
-            ax.text(1.02, (yrow + 0.5) / max(1, len(order)), last, transform=ax.transAxes, va="center", ha="left",
-                    fontsize=8.5, fontweight="bold", color=STATE_COLOURS.get(last, _GREY))
+            ax.text(
+                1.02,
+                (yrow + 0.5) / max(1, len(order)),
+                last,
+                transform=ax.transAxes,
+                va="center",
+                ha="left",
+                fontsize=8.5,
+                fontweight="bold",
+                color=STATE_COLOURS.get(last, _GREY),
+            )
         ax.set_ylim(-0.6, max(1, len(order)) - 0.4)
         ax.set_yticks(range(len(order)))
         ax.set_yticklabels([_shorten(labels[n], 40) for n in reversed(order)], fontsize=8.5)
@@ -475,7 +567,9 @@ def render_dashboard_png(store: MetricStore, path: Path, *, namespace: str, api:
             label.set_parse_math(False)
         if not order:
             empty(ax, "no alarms")
-        card(alarms_p, f"Alarms of {api} / {stage}", key=(("OK", STATE_COLOURS["OK"]), ("ALARM", STATE_COLOURS["ALARM"])))
+        card(
+            alarms_p, f"Alarms of {api} / {stage}", key=(("OK", STATE_COLOURS["OK"]), ("ALARM", STATE_COLOURS["ALARM"]))
+        )
 
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, format="png", dpi=_DPI, facecolor=fig.get_facecolor(), metadata={"Software": None})
@@ -500,7 +594,7 @@ _HEALTH_PREFIX = alarm_name("health", "x", "x")[: -len("x-x")]  # gatewatch's ow
 def _alarm_key(name: str, api: str, stage: str) -> str:
     """What an alarm watches ("5xx-rate"), from its name `gatewatch-{api}-{stage}-{key}` (the name otherwise)."""
     prefix = alarm_name(api, stage, "x")[:-1]
-    return name[len(prefix):] if name.startswith(prefix) else name
+    return name[len(prefix) :] if name.startswith(prefix) else name
 
 
 def _dashboard_name(api: str) -> str:
@@ -530,11 +624,17 @@ def _stack_categories(mins: _Minutes, metric: str) -> list[tuple[str, list[float
             continue
         fam = family_of(c)
         n, acc = folded.get(fam, (0, [0.0] * len(s)))
-        folded[fam] = (n + 1, [a + b for a, b in zip(acc, s)])
+        folded[fam] = (n + 1, [a + b for a, b in zip(acc, s, strict=False)])
     for fam, (n, acc) in folded.items():
         out.append((f"other {fam} ({n})", acc))
-    out.sort(key=lambda it: (family_rank.get(_family_of_label(it[0]), len(family_rank)), it[0].startswith("other "),
-                             -sum(it[1]), it[0]))
+    out.sort(
+        key=lambda it: (
+            family_rank.get(_family_of_label(it[0]), len(family_rank)),
+            it[0].startswith("other "),
+            -sum(it[1]),
+            it[0],
+        )
+    )
     return out
 
 
@@ -559,7 +659,7 @@ def _category_colours(categories: set[str], matplotlib: Any) -> dict[str, str]:
     for fam, members in by_family.items():
         cmap_name = _FAMILY_CMAPS.get(fam)
         if cmap_name is None:
-            out.update({c: _GREY for c in members})
+            out.update(dict.fromkeys(members, _GREY))
             continue
         cmap = matplotlib.colormaps[cmap_name]
         n = len(members)
@@ -579,32 +679,49 @@ def _stacked(ax, x, series, colours, legend, empty, *, what: str = "no errors", 
         ax.yaxis.set_major_locator(MaxNLocator(2, integer=True))
         if not keep_empty:
             return
+
     def colour(label: str) -> str:
         return colours.get(label) or colours.get(" ".join(label.split(" ")[:2]), _GREY)
 
     labels = [f"{c}  ({sum(s):,.0f})" for c, s in shown]
-    ax.stackplot(x, *[s for _, s in shown], labels=labels, colors=[colour(c) for c, _ in shown],
-                 edgecolor="white", linewidth=0.4)
-    tops = [sum(vals) for vals in zip(*[s for _, s in shown])] if shown else [0]
+    ax.stackplot(
+        x, *[s for _, s in shown], labels=labels, colors=[colour(c) for c, _ in shown], edgecolor="white", linewidth=0.4
+    )
+    tops = [sum(vals) for vals in zip(*[s for _, s in shown], strict=False)] if shown else [0]
     ax.set_ylim(0, max([1.0] + tops) * 1.1)
     ax.yaxis.set_major_locator(MaxNLocator(5, integer=True))
     handles, labs = ax.get_legend_handles_labels()
-    legend(ax, handles[::-1], labs[::-1], loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7.5,  # top first
-           handlelength=1.2, borderaxespad=0.0, labelspacing=0.35)
+    legend(
+        ax,
+        handles[::-1],
+        labs[::-1],
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        fontsize=7.5,  # top first
+        handlelength=1.2,
+        borderaxespad=0.0,
+        labelspacing=0.35,
+    )
 
 
-def _route_table(ax, routes: Sequence["RouteLine"], colours: Mapping[str, str]) -> None:
+def _route_table(ax, routes: Sequence[RouteLine], colours: Mapping[str, str]) -> None:
     """The Logs Insights table widget, drawn as text rows: route, requests, errors, error rate, top category."""
     if not routes:
         ax.text(0.5, 0.5, "no failing route", transform=ax.transAxes, ha="center", va="center", color=_GREY)
         return
-    columns = (("route", 0.0, "left"), ("requests", 0.55, "right"), ("errors", 0.64, "right"),
-               ("error rate", 0.75, "right"), ("top category", 0.775, "left"))
+    columns = (
+        ("route", 0.0, "left"),
+        ("requests", 0.55, "right"),
+        ("errors", 0.64, "right"),
+        ("error rate", 0.75, "right"),
+        ("top category", 0.775, "left"),
+    )
     row_h = 1.0 / (MAX_TABLE_ROUTES + 1)
     y = 1.0 - row_h / 2
     for name, cx, align in columns:
-        ax.text(cx, y, name, transform=ax.transAxes, ha=align, va="center", fontsize=8.5, fontweight="bold",
-                color="#545b64")
+        ax.text(
+            cx, y, name, transform=ax.transAxes, ha=align, va="center", fontsize=8.5, fontweight="bold", color="#545b64"
+        )
     ax.plot([0, 1], [1.0 - row_h, 1.0 - row_h], transform=ax.transAxes, color="#aab7b8", linewidth=0.8)
     for i, r in enumerate(routes):
         y = 1.0 - row_h * (i + 1.5)
@@ -613,12 +730,27 @@ def _route_table(ax, routes: Sequence["RouteLine"], colours: Mapping[str, str]) 
         rate = f"{100 * r.errors / r.requests:.1f}%" if r.requests else "—"
         cat = r.top_category or "—"
         cells = (_shorten(r.route, MAX_ROUTE_CHARS), f"{r.requests:,}", f"{r.errors:,}", rate, cat)
-        for (name, cx, align), value in zip(columns, cells):
-            ax.text(cx + (0.018 if name == "top category" else 0), y, value, transform=ax.transAxes, ha=align,
-                    va="center", fontsize=8.5, color="#16191f", parse_math=False,
-                    family="DejaVu Sans Mono" if name == "route" else None)
-        ax.scatter([0.78], [y], s=22, marker="s", transform=ax.transAxes,
-                   color=colours.get(cat) or FAMILY_COLOURS.get(family_of(cat), _GREY))
+        for (name, cx, align), value in zip(columns, cells, strict=False):
+            ax.text(
+                cx + (0.018 if name == "top category" else 0),
+                y,
+                value,
+                transform=ax.transAxes,
+                ha=align,
+                va="center",
+                fontsize=8.5,
+                color="#16191f",
+                parse_math=False,
+                family="DejaVu Sans Mono" if name == "route" else None,
+            )
+        ax.scatter(
+            [0.78],
+            [y],
+            s=22,
+            marker="s",
+            transform=ax.transAxes,
+            color=colours.get(cat) or FAMILY_COLOURS.get(family_of(cat), _GREY),
+        )
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
 
@@ -792,9 +924,14 @@ def _legacy_attachment(att: Mapping[str, Any]) -> str:
             parts.append(f'<div class="{cls}">{mrkdwn_to_html(att[key])}</div>')
     fields = [f for f in att.get("fields") or [] if isinstance(f, Mapping)]
     if fields:
-        parts.append('<div class="s-fields">' + "".join(
-            f"<div><strong>{_e(_unslack(str(f.get('title', ''))))}</strong><br>{mrkdwn_to_html(f.get('value', ''))}</div>"
-            for f in fields) + "</div>")
+        parts.append(
+            '<div class="s-fields">'
+            + "".join(
+                f"<div><strong>{_e(_unslack(str(f.get('title', ''))))}</strong><br>{mrkdwn_to_html(f.get('value', ''))}</div>"
+                for f in fields
+            )
+            + "</div>"
+        )
     if att.get("footer"):
         parts.append(f'<div class="s-context">{mrkdwn_to_html(att["footer"])}</div>')
     return "".join(parts)
@@ -809,8 +946,9 @@ def render_slack_html(payload: Mapping[str, Any]) -> str:
         if not isinstance(att, Mapping):
             continue
         inner = "".join(_block(b) for b in att.get("blocks") or []) or _legacy_attachment(att)
-        out.append(f'<div class="s-attachment" style="border-left-color:{_attachment_colour(att.get("color"))}">'
-                   f"{inner}</div>")
+        out.append(
+            f'<div class="s-attachment" style="border-left-color:{_attachment_colour(att.get("color"))}">{inner}</div>'
+        )
     if not blocks and not payload.get("attachments"):
         out.append(f'<div class="s-text">{mrkdwn_to_html(payload.get("text", ""))}</div>')
     elif payload.get("text"):
@@ -882,67 +1020,95 @@ def _category_cell(category: str | None) -> str:
     return f'<span class="cat"><span class="swatch" style="background:{colour}"></span>{_e(category)}</span>'
 
 
-def _stage_title(api: "ApiStageReport") -> str:
+def _stage_title(api: ApiStageReport) -> str:
     if api.api_id is None and api.api == "unknown API":
         return "unknown API / stage (the access-log format has no $context.apiId / $context.stage)"
     ident = api.api if api.api_id in (None, api.api) else f"{api.api} ({api.api_id})"
     return f"{ident} / {api.stage or 'unknown stage'}"
 
 
-def _stage_html(api: "ApiStageReport") -> str:
-    out = [f"<h2>{_e(_stage_title(api))}</h2>", '<div class="card">',
-           f"<p><b>{_num(api.requests)}</b> requests · 4xx <b>{_num(api.errors_4xx)}</b> · 5xx "
-           f"<b>{_num(api.errors_5xx)}</b> · error rate <b>{api.error_rate:.1%}</b></p>",
-           '<p class="muted">By status: ' + _e(", ".join(f"{k}: {v:,}" for k, v in api.by_status.items())) + "</p>"]
+def _stage_html(api: ApiStageReport) -> str:
+    out = [
+        f"<h2>{_e(_stage_title(api))}</h2>",
+        '<div class="card">',
+        f"<p><b>{_num(api.requests)}</b> requests · 4xx <b>{_num(api.errors_4xx)}</b> · 5xx "
+        f"<b>{_num(api.errors_5xx)}</b> · error rate <b>{api.error_rate:.1%}</b></p>",
+        '<p class="muted">By status: ' + _e(", ".join(f"{k}: {v:,}" for k, v in api.by_status.items())) + "</p>",
+    ]
     if api.by_category:
-        out += ["<h3>Failures by cause</h3>", "<table><thead><tr><th>category</th><th>what it is</th>"
-                '<th class="num">count</th><th>status</th><th>retry?</th><th>who acts</th><th>what to do</th>'
-                "<th>sample request ids</th></tr></thead><tbody>"]
+        out += [
+            "<h3>Failures by cause</h3>",
+            "<table><thead><tr><th>category</th><th>what it is</th>"
+            '<th class="num">count</th><th>status</th><th>retry?</th><th>who acts</th><th>what to do</th>'
+            "<th>sample request ids</th></tr></thead><tbody>",
+        ]
         for c in api.by_category:
             statuses = ", ".join(f"{k}×{v}" for k, v in c.statuses.items())
             retry = _e(c.retry or "—")
             samples = " ".join(f"<code>{_e(s)}</code>" for s in c.samples[:3]) or "—"
-            note = (f'<br><span class="muted">{_num(c.status_only)} decided by the status code alone</span>'
-                    if c.status_only else "")
-            out.append(f"<tr><td>{_category_cell(c.category)}</td><td>{_e(c.title)}</td>"
-                       f'<td class="num">{_num(c.count)}</td><td>{_e(statuses)}</td>'
-                       f'<td class="retry-{_e(c.retry or "none")}">{retry}</td><td>{_e(c.blame or "—")}</td>'
-                       f'<td class="fix">{_e(c.fix)}{note}</td><td class="samples">{samples}</td></tr>')
+            note = (
+                f'<br><span class="muted">{_num(c.status_only)} decided by the status code alone</span>'
+                if c.status_only
+                else ""
+            )
+            out.append(
+                f"<tr><td>{_category_cell(c.category)}</td><td>{_e(c.title)}</td>"
+                f'<td class="num">{_num(c.count)}</td><td>{_e(statuses)}</td>'
+                f'<td class="retry-{_e(c.retry or "none")}">{retry}</td><td>{_e(c.blame or "—")}</td>'
+                f'<td class="fix">{_e(c.fix)}{note}</td><td class="samples">{samples}</td></tr>'
+            )
         out.append("</tbody></table>")
     if api.top_failing_routes:
-        out += ["<h3>Top failing routes</h3>", '<table><thead><tr><th>route</th><th class="num">requests</th>'
-                '<th class="num">errors</th><th class="num">error rate</th><th>top category</th></tr></thead><tbody>']
+        out += [
+            "<h3>Top failing routes</h3>",
+            '<table><thead><tr><th>route</th><th class="num">requests</th>'
+            '<th class="num">errors</th><th class="num">error rate</th><th>top category</th></tr></thead><tbody>',
+        ]
         for r in api.top_failing_routes:
             rate = f"{r.errors / r.requests:.1%}" if r.requests else "—"
-            out.append(f"<tr><td><code>{_e(r.route)}</code></td><td class='num'>{_num(r.requests)}</td>"
-                       f"<td class='num'>{_num(r.errors)}</td><td class='num'>{rate}</td>"
-                       f"<td>{_category_cell(r.top_category)}</td></tr>")
+            out.append(
+                f"<tr><td><code>{_e(r.route)}</code></td><td class='num'>{_num(r.requests)}</td>"
+                f"<td class='num'>{_num(r.errors)}</td><td class='num'>{rate}</td>"
+                f"<td>{_category_cell(r.top_category)}</td></tr>"
+            )
         out.append("</tbody></table>")
     timeout = api.integration_timeout_ms or DEFAULT_INTEGRATION_TIMEOUT_MS
     out += [f"<h3>Latency <span class='muted'>(integration timeout {timeout:,} ms)</span></h3>"]
     if api.latency.count or api.integration_latency.count:
-        out.append('<table><thead><tr><th></th><th class="num">p50</th><th class="num">p90</th><th class="num">p99</th>'
-                   '<th class="num">max</th><th class="num">n</th></tr></thead><tbody>')
-        rows: tuple[tuple[str, LatencySummary], ...] = (("response", api.latency),
-                                                        ("integration", api.integration_latency),
-                                                        ("gateway overhead", api.gateway_overhead))
+        out.append(
+            '<table><thead><tr><th></th><th class="num">p50</th><th class="num">p90</th><th class="num">p99</th>'
+            '<th class="num">max</th><th class="num">n</th></tr></thead><tbody>'
+        )
+        rows: tuple[tuple[str, LatencySummary], ...] = (
+            ("response", api.latency),
+            ("integration", api.integration_latency),
+            ("gateway overhead", api.gateway_overhead),
+        )
         for name, s in rows:
-            out.append(f"<tr><td>{name}</td><td class='num'>{_ms(s.p50)}</td><td class='num'>{_ms(s.p90)}</td>"
-                       f"<td class='num'>{_ms(s.p99)}</td><td class='num'>{_ms(s.max)}</td>"
-                       f"<td class='num'>{_num(s.count)}</td></tr>")
+            out.append(
+                f"<tr><td>{name}</td><td class='num'>{_ms(s.p50)}</td><td class='num'>{_ms(s.p90)}</td>"
+                f"<td class='num'>{_ms(s.p99)}</td><td class='num'>{_ms(s.max)}</td>"
+                f"<td class='num'>{_num(s.count)}</td></tr>"
+            )
         out.append("</tbody></table>")
-        out.append(f"<p>Near timeouts: <b>{_num(api.near_timeouts)}</b> · at the timeout: <b>{_num(api.timeouts)}</b></p>")
+        out.append(
+            f"<p>Near timeouts: <b>{_num(api.near_timeouts)}</b> · at the timeout: <b>{_num(api.timeouts)}</b></p>"
+        )
     else:
-        out.append('<p class="muted">Latency not logged: add $context.responseLatency and '
-                   "$context.integrationLatency to the access-log format.</p>")
+        out.append(
+            '<p class="muted">Latency not logged: add $context.responseLatency and '
+            "$context.integrationLatency to the access-log format.</p>"
+        )
     out.append("</div>")
     return "\n".join(out)
 
 
-def _inputs_html(report: "Report") -> str:
+def _inputs_html(report: Report) -> str:
     i = report.inputs
-    items = [f"Lines parsed: {_e(', '.join(f'{k}: {v:,}' for k, v in i.lines_parsed.items()) or 'none')}",
-             f"Lines not parsed: {_e(', '.join(f'{k}: {v:,}' for k, v in i.lines_unparsed.items()) or 'none')}"]
+    items = [
+        f"Lines parsed: {_e(', '.join(f'{k}: {v:,}' for k, v in i.lines_parsed.items()) or 'none')}",
+        f"Lines not parsed: {_e(', '.join(f'{k}: {v:,}' for k, v in i.lines_unparsed.items()) or 'none')}",
+    ]
     for reason, n in i.unparsed_reasons.items():
         sample = i.unparsed_samples.get(reason)
         items.append(f"{_e(reason)}: {_num(n)}" + (f" — e.g. <code>{_e(sample)}</code>" if sample else ""))
@@ -972,29 +1138,48 @@ def _alarms_html(transitions: Sequence[AlarmTransition]) -> str:
             episodes[idx] = (episodes[idx][0], t)
     fired = len(episodes)
     recovered = sum(1 for _, r in episodes if r is not None)
-    out.append(f"<p><b>{fired}</b> alarm period(s), <b>{recovered}</b> recovered"
-               + (f", <b>{fired - recovered}</b> still in ALARM at the end" if fired > recovered else "") + ".</p>")
+    out.append(
+        f"<p><b>{fired}</b> alarm period(s), <b>{recovered}</b> recovered"
+        + (f", <b>{fired - recovered}</b> still in ALARM at the end" if fired > recovered else "")
+        + ".</p>"
+    )
     if episodes:
-        out.append('<table><thead><tr><th>alarm</th><th>fired</th><th>recovered</th><th class="num">in ALARM</th>'
-                   '<th class="num">value when fired</th></tr></thead><tbody>')
+        out.append(
+            '<table><thead><tr><th>alarm</th><th>fired</th><th>recovered</th><th class="num">in ALARM</th>'
+            '<th class="num">value when fired</th></tr></thead><tbody>'
+        )
         for f, r in episodes:
             took = f"{(r.time_ms - f.time_ms) // MINUTE_MS} min" if r else "—"
             value = "—" if f.value is None else f"{f.value:,.4g}"
-            out.append(f"<tr><td><code>{_e(f.alarm_name)}</code></td>"
-                       f'<td><span class="badge fired">fired</span> {_e(_utc(f.time_ms))}</td>'
-                       + (f'<td><span class="badge recovered">recovered</span> {_e(_utc(r.time_ms))}</td>' if r
-                          else '<td><span class="badge fired">still in ALARM</span></td>')
-                       + f"<td class='num'>{took}</td><td class='num'>{_e(value)}</td></tr>")
+            out.append(
+                f"<tr><td><code>{_e(f.alarm_name)}</code></td>"
+                f'<td><span class="badge fired">fired</span> {_e(_utc(f.time_ms))}</td>'
+                + (
+                    f'<td><span class="badge recovered">recovered</span> {_e(_utc(r.time_ms))}</td>'
+                    if r
+                    else '<td><span class="badge fired">still in ALARM</span></td>'
+                )
+                + f"<td class='num'>{took}</td><td class='num'>{_e(value)}</td></tr>"
+            )
         out.append("</tbody></table>")
-    out.append(f"<details><summary>Every state change ({len(ordered)}), with CloudWatch's reason</summary>"
-               '<table><thead><tr><th>time</th><th>alarm</th><th>change</th><th>reason</th></tr></thead><tbody>')
+    out.append(
+        f"<details><summary>Every state change ({len(ordered)}), with CloudWatch's reason</summary>"
+        "<table><thead><tr><th>time</th><th>alarm</th><th>change</th><th>reason</th></tr></thead><tbody>"
+    )
     for t in ordered:
-        kind = "fired" if t.new_state == "ALARM" else "recovered" if t.old_state == "ALARM" and t.new_state == "OK" \
+        kind = (
+            "fired"
+            if t.new_state == "ALARM"
+            else "recovered"
+            if t.old_state == "ALARM" and t.new_state == "OK"
             else "other"
-        out.append(f"<tr><td style='white-space:nowrap'>{_e(_utc(t.time_ms, '%Y-%m-%d %H:%M:%S UTC'))}</td>"
-                   f"<td><code>{_e(t.alarm_name)}</code></td>"
-                   f'<td><span class="badge {kind}">{_e(t.old_state)} → {_e(t.new_state)}</span></td>'
-                   f"<td class='muted'>{_e(t.reason)}</td></tr>")
+        )
+        out.append(
+            f"<tr><td style='white-space:nowrap'>{_e(_utc(t.time_ms, '%Y-%m-%d %H:%M:%S UTC'))}</td>"
+            f"<td><code>{_e(t.alarm_name)}</code></td>"
+            f'<td><span class="badge {kind}">{_e(t.old_state)} → {_e(t.new_state)}</span></td>'
+            f"<td class='muted'>{_e(t.reason)}</td></tr>"
+        )
     out.append("</tbody></table></details></div>")
     return "\n".join(out)
 
@@ -1010,35 +1195,46 @@ def _image_src(name: str | None) -> str | None:
     return name
 
 
-def render_html_report(report: "Report", path: Path, *, dashboard_png: str | None,
-                       transitions: Sequence[AlarmTransition], slack_messages: Sequence[Mapping[str, Any]],
-                       title: str = "gatewatch demo") -> Path:
+def render_html_report(
+    report: Report,
+    path: Path,
+    *,
+    dashboard_png: str | None,
+    transitions: Sequence[AlarmTransition],
+    slack_messages: Sequence[Mapping[str, Any]],
+    title: str = "gatewatch demo",
+) -> Path:
     """Write one self-contained HTML file: headline numbers, the dashboard, the report, alarms, Slack messages."""
     path = Path(path)
     rate = report.total_errors / report.total_requests if report.total_requests else 0.0
     fired = sum(1 for t in transitions if t.new_state == "ALARM")
     recovered = sum(1 for t in transitions if t.old_state == "ALARM" and t.new_state == "OK")
-    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-             '<meta name="viewport" content="width=device-width, initial-scale=1">',
-             # no script may run, whatever slipped through: a second line of defence behind html.escape
-             '<meta http-equiv="Content-Security-Policy" content="script-src \'none\'; object-src \'none\'; '
-             "base-uri 'none'; form-action 'none'\">",
-             f"<title>{_e(title)}</title><style>{_CSS}</style></head><body><main>",
-             f"<h1>{_e(title)}</h1>",
-             '<p class="muted">What gatewatch found in the logs, the alarms the stack\'s definitions raised, '
-             "and the Slack messages the notifier sent.</p>",
-             '<div class="kpis">',
-             f'<div class="kpi"><b>{_num(report.total_requests)}</b><span>requests</span></div>',
-             f'<div class="kpi"><b>{_num(report.total_errors)}</b><span>failed ({rate:.1%})</span></div>',
-             f'<div class="kpi"><b style="color:{STATE_COLOURS["ALARM"]}">{fired}</b><span>alarms fired</span></div>',
-             f'<div class="kpi"><b style="color:{STATE_COLOURS["OK"]}">{recovered}</b><span>recovered</span></div>',
-             f'<div class="kpi"><b>{len(slack_messages)}</b><span>Slack messages</span></div>',
-             "</div>"]
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        # no script may run, whatever slipped through: a second line of defence behind html.escape
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"script-src 'none'; object-src 'none'; "
+        "base-uri 'none'; form-action 'none'\">",
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body><main>",
+        f"<h1>{_e(title)}</h1>",
+        '<p class="muted">What gatewatch found in the logs, the alarms the stack\'s definitions raised, '
+        "and the Slack messages the notifier sent.</p>",
+        '<div class="kpis">',
+        f'<div class="kpi"><b>{_num(report.total_requests)}</b><span>requests</span></div>',
+        f'<div class="kpi"><b>{_num(report.total_errors)}</b><span>failed ({rate:.1%})</span></div>',
+        f'<div class="kpi"><b style="color:{STATE_COLOURS["ALARM"]}">{fired}</b><span>alarms fired</span></div>',
+        f'<div class="kpi"><b style="color:{STATE_COLOURS["OK"]}">{recovered}</b><span>recovered</span></div>',
+        f'<div class="kpi"><b>{len(slack_messages)}</b><span>Slack messages</span></div>',
+        "</div>",
+    ]
     src = _image_src(dashboard_png)
     if src:
-        parts += ["<h2>Dashboard</h2>",
-                  f'<a href="{_e(src)}"><img class="dashboard" src="{_e(src)}" '
-                  'alt="gatewatch dashboard: requests, errors by category, latency, alarms"></a>']
+        parts += [
+            "<h2>Dashboard</h2>",
+            f'<a href="{_e(src)}"><img class="dashboard" src="{_e(src)}" '
+            'alt="gatewatch dashboard: requests, errors by category, latency, alarms"></a>',
+        ]
     for api in report.apis:
         parts.append(_stage_html(api))
     parts.append(_alarms_html(transitions))
@@ -1047,8 +1243,7 @@ def render_html_report(report: "Report", path: Path, *, dashboard_png: str | Non
         parts.append('<p class="muted">No Slack message was sent.</p>')
     for i, payload in enumerate(slack_messages, 1):
         parts.append(f'<h3 class="muted">#{i}</h3>')
-        parts.append(render_slack_html(payload) if isinstance(payload, Mapping)
-                     else f"<pre>{_e(payload)}</pre>")
+        parts.append(render_slack_html(payload) if isinstance(payload, Mapping) else f"<pre>{_e(payload)}</pre>")
     parts.append(_inputs_html(report))
     parts.append("</main></body></html>")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -1056,5 +1251,15 @@ def render_html_report(report: "Report", path: Path, *, dashboard_png: str | Non
     return path
 
 
-__all__ = ["AlarmPeriod", "FAMILY_COLOURS", "STATE_COLOURS", "alarm_periods", "family_of", "mrkdwn_to_html",
-           "render_dashboard_png", "render_html_report", "render_slack_html", "safe_url"]
+__all__ = [
+    "FAMILY_COLOURS",
+    "STATE_COLOURS",
+    "AlarmPeriod",
+    "alarm_periods",
+    "family_of",
+    "mrkdwn_to_html",
+    "render_dashboard_png",
+    "render_html_report",
+    "render_slack_html",
+    "safe_url",
+]

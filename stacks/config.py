@@ -8,16 +8,18 @@ lists everything to fix.
 The model is plain frozen dataclasses; the engine's own pieces are reused (alarm thresholds from
 `gatewatch.alarm_specs`, category names from `gatewatch.taxonomy`, defaults from `constants`).
 """
+
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
-from stacks.monitoring.alarm_specs import HealthThresholds, Thresholds
+from gatewatch.classify.taxonomy import BROKEN_DEPLOY_CATEGORIES, ErrorCategory
 from gatewatch.constants import (
     DEFAULT_ALERT_COOLDOWN_S,
     DEFAULT_INTEGRATION_TIMEOUT_MS,
@@ -26,13 +28,35 @@ from gatewatch.constants import (
     DEFAULT_SLOW_MS,
 )
 from gatewatch.naming import execution_log_group
-from gatewatch.classify.taxonomy import BROKEN_DEPLOY_CATEGORIES, ErrorCategory
+from stacks.monitoring.alarm_specs import HealthThresholds, Thresholds
 
 CONTEXT_KEY = "gatewatch"
 
 #: CloudWatch Logs' accepted retention periods (days).
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-                      3288, 3653)
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 MAX_SUBSCRIPTION_FILTERS = 2  # per log group (CloudWatch Logs quota)
 
 _API_ID = re.compile(r"^[a-z0-9]{10}$")
@@ -165,8 +189,18 @@ class _Problems:
             if key not in known:
                 self.add(f"{where}.{key}: unknown key (known keys: {', '.join(sorted(known))})")
 
-    def number(self, raw: Mapping[str, Any], key: str, where: str, default: Any, *, integer: bool = False,
-               low: float | None = None, high: float | None = None, low_open: bool = False) -> Any:
+    def number(
+        self,
+        raw: Mapping[str, Any],
+        key: str,
+        where: str,
+        default: Any,
+        *,
+        integer: bool = False,
+        low: float | None = None,
+        high: float | None = None,
+        low_open: bool = False,
+    ) -> Any:
         if key not in raw or raw[key] is None:
             return default
         value = raw[key]
@@ -190,8 +224,9 @@ class _Problems:
             return default
         return value
 
-    def string(self, raw: Mapping[str, Any], key: str, where: str, pattern: re.Pattern[str] | None = None,
-               hint: str = "") -> str | None:
+    def string(
+        self, raw: Mapping[str, Any], key: str, where: str, pattern: re.Pattern[str] | None = None, hint: str = ""
+    ) -> str | None:
         value = raw.get(key)
         if value is None:
             return None
@@ -244,30 +279,57 @@ def _thresholds(p: _Problems, raw: Mapping[str, Any], where: str, base: Threshol
 
 
 def _health(p: _Problems, raw: Mapping[str, Any], where: str) -> HealthThresholds:
-    names = {"analyzerErrors": "analyzer_errors", "analyzerThrottles": "analyzer_throttles",
-             "notifierErrors": "notifier_errors", "deadLetterMessages": "dead_letter_messages",
-             "unparsedRatePct": "unparsed_rate_pct"}
+    names = {
+        "analyzerErrors": "analyzer_errors",
+        "analyzerThrottles": "analyzer_throttles",
+        "notifierErrors": "notifier_errors",
+        "deadLetterMessages": "dead_letter_messages",
+        "unparsedRatePct": "unparsed_rate_pct",
+    }
     p.unknown_keys(raw, set(names), where)
-    values = {name: p.number(raw, key, where, getattr(HealthThresholds(), name), low=0, low_open=True,
-                             high=100 if key == "unparsedRatePct" else None) for key, name in names.items()}
+    values = {
+        name: p.number(
+            raw,
+            key,
+            where,
+            getattr(HealthThresholds(), name),
+            low=0,
+            low_open=True,
+            high=100 if key == "unparsedRatePct" else None,
+        )
+        for key, name in names.items()
+    }
     return HealthThresholds(**values)
 
 
-_API_KEYS = {"apiId", "stage", "name", "accessLogGroup", "executionLogs", "createExecutionLogGroup",
-             "integrationTimeoutMs", "slowMs", "routeCap", "existingSubscriptionFilters", "thresholds"}
+_API_KEYS = {
+    "apiId",
+    "stage",
+    "name",
+    "accessLogGroup",
+    "executionLogs",
+    "createExecutionLogGroup",
+    "integrationTimeoutMs",
+    "slowMs",
+    "routeCap",
+    "existingSubscriptionFilters",
+    "thresholds",
+}
 
 
 def _api(p: _Problems, raw: Any, where: str, defaults: Thresholds) -> WatchedApi | None:
     if not isinstance(raw, Mapping):
-        p.add(f"{where} must be an object like {{\"apiId\": \"a1b2c3d4e5\", \"stage\": \"prod\"}}, got {raw!r}")
+        p.add(f'{where} must be an object like {{"apiId": "a1b2c3d4e5", "stage": "prod"}}, got {raw!r}')
         return None
     p.unknown_keys(raw, _API_KEYS, where)
     api_id = raw.get("apiId")
     if api_id is None:
         p.add(f"{where}.apiId is missing: the 10-character id of the REST/HTTP/WebSocket API (e.g. a1b2c3d4e5)")
     elif not isinstance(api_id, str) or not _API_ID.match(api_id):
-        p.add(f"{where}.apiId must be the 10-character API id (lower-case letters and digits, e.g. a1b2c3d4e5), "
-              f"got {api_id!r}")
+        p.add(
+            f"{where}.apiId must be the 10-character API id (lower-case letters and digits, e.g. a1b2c3d4e5), "
+            f"got {api_id!r}"
+        )
         api_id = None
     stage = raw.get("stage")
     if stage is None:
@@ -275,28 +337,50 @@ def _api(p: _Problems, raw: Any, where: str, defaults: Thresholds) -> WatchedApi
     elif not isinstance(stage, str) or not _STAGE.match(stage):
         p.add(f"{where}.stage must be a stage name (letters, digits, '-' and '_', or $default), got {stage!r}")
         stage = None
-    name = p.string(raw, "name", where, re.compile(r"^[^\x00-\x1f]{1,100}$"), "is not a usable name (1-100 printable characters)")
-    access = p.string(raw, "accessLogGroup", where, _LOG_GROUP,
-                      "is not a log group name (letters, digits and . _ - / #, up to 512 characters)")
+    name = p.string(
+        raw, "name", where, re.compile(r"^[^\x00-\x1f]{1,100}$"), "is not a usable name (1-100 printable characters)"
+    )
+    access = p.string(
+        raw,
+        "accessLogGroup",
+        where,
+        _LOG_GROUP,
+        "is not a log group name (letters, digits and . _ - / #, up to 512 characters)",
+    )
     execution = p.boolean(raw, "executionLogs", where, False)
     create_exec = p.boolean(raw, "createExecutionLogGroup", where, False)
     execution_valid = isinstance(raw.get("executionLogs", False), bool)  # else already reported above
     if create_exec and not execution and execution_valid:
-        p.add(f"{where}.createExecutionLogGroup is true but executionLogs is false: set executionLogs to true "
-              "or drop createExecutionLogGroup")
+        p.add(
+            f"{where}.createExecutionLogGroup is true but executionLogs is false: set executionLogs to true "
+            "or drop createExecutionLogGroup"
+        )
     if "accessLogGroup" not in raw and not execution and execution_valid:
         p.add(f"{where} has no logs to read: give accessLogGroup and/or set executionLogs to true")
-    timeout = p.number(raw, "integrationTimeoutMs", where, DEFAULT_INTEGRATION_TIMEOUT_MS, integer=True,
-                       low=50, high=900_000)
+    timeout = p.number(
+        raw, "integrationTimeoutMs", where, DEFAULT_INTEGRATION_TIMEOUT_MS, integer=True, low=50, high=900_000
+    )
     slow = p.number(raw, "slowMs", where, DEFAULT_SLOW_MS, integer=True, low=1, high=900_000)
     route_cap = p.number(raw, "routeCap", where, DEFAULT_ROUTE_CAP, integer=True, low=1, high=1_000)
-    existing = p.number(raw, "existingSubscriptionFilters", where, 0, integer=True, low=0, high=MAX_SUBSCRIPTION_FILTERS)
+    existing = p.number(
+        raw, "existingSubscriptionFilters", where, 0, integer=True, low=0, high=MAX_SUBSCRIPTION_FILTERS
+    )
     thresholds = _thresholds(p, p.mapping(raw, "thresholds", where), f"{where}.thresholds", defaults)
     if api_id is None or stage is None:
         return None
-    return WatchedApi(api_id=api_id, stage=stage, name=name, access_log_group=access, execution_logs=execution,
-                      create_execution_log_group=create_exec, integration_timeout_ms=timeout, slow_ms=slow,
-                      route_cap=route_cap, existing_subscription_filters=existing, thresholds=thresholds)
+    return WatchedApi(
+        api_id=api_id,
+        stage=stage,
+        name=name,
+        access_log_group=access,
+        execution_logs=execution,
+        create_execution_log_group=create_exec,
+        integration_timeout_ms=timeout,
+        slow_ms=slow,
+        route_cap=route_cap,
+        existing_subscription_filters=existing,
+        thresholds=thresholds,
+    )
 
 
 def _check_api_set(p: _Problems, apis: list[tuple[int, WatchedApi]]) -> None:
@@ -306,33 +390,49 @@ def _check_api_set(p: _Problems, apis: list[tuple[int, WatchedApi]]) -> None:
     by_id: dict[str, tuple[int, WatchedApi]] = {}
     for i, api in apis:
         if (api.api_id, api.stage) in seen_stage:
-            p.add(f"gatewatch.apis[{i}]: {api.api_id}/{api.stage} is already listed at apis[{seen_stage[api.api_id, api.stage]}]")
+            p.add(
+                f"gatewatch.apis[{i}]: {api.api_id}/{api.stage} is already listed at apis[{seen_stage[api.api_id, api.stage]}]"
+            )
             continue
         seen_stage[api.api_id, api.stage] = i
         if (api.dimension, api.stage) in seen_dimension:
-            p.add(f"gatewatch.apis[{i}]: name {api.dimension!r} with stage {api.stage!r} is already used by "
-                  f"apis[{seen_dimension[api.dimension, api.stage]}] — metrics, alarms and dashboards would mix; "
-                  "give each API its own name")
+            p.add(
+                f"gatewatch.apis[{i}]: name {api.dimension!r} with stage {api.stage!r} is already used by "
+                f"apis[{seen_dimension[api.dimension, api.stage]}] — metrics, alarms and dashboards would mix; "
+                "give each API its own name"
+            )
         seen_dimension[api.dimension, api.stage] = i
         first = by_id.get(api.api_id)
         if first is not None and (first[1].name, first[1].integration_timeout_ms, first[1].slow_ms) != (
-                api.name, api.integration_timeout_ms, api.slow_ms):
-            p.add(f"gatewatch.apis[{i}]: API {api.api_id} is also listed at apis[{first[0]}] with a different name, "
-                  "integrationTimeoutMs or slowMs — the analyzer keeps one setting per API id; make them equal")
+            api.name,
+            api.integration_timeout_ms,
+            api.slow_ms,
+        ):
+            p.add(
+                f"gatewatch.apis[{i}]: API {api.api_id} is also listed at apis[{first[0]}] with a different name, "
+                "integrationTimeoutMs or slowMs — the analyzer keeps one setting per API id; make them equal"
+            )
         by_id.setdefault(api.api_id, (i, api))
 
 
-_KINESIS_KEYS = {"shardCount": ("shard_count", 1, 500), "retentionHours": ("retention_hours", 24, 8760),
-                 "batchSize": ("batch_size", 1, 10_000), "maxBatchingWindowSeconds": ("max_batching_window_s", 0, 300),
-                 "parallelizationFactor": ("parallelization_factor", 1, 10), "retryAttempts": ("retry_attempts", 0, 10_000),
-                 "maxRecordAgeSeconds": ("max_record_age_s", 60, 604_800)}
+_KINESIS_KEYS = {
+    "shardCount": ("shard_count", 1, 500),
+    "retentionHours": ("retention_hours", 24, 8760),
+    "batchSize": ("batch_size", 1, 10_000),
+    "maxBatchingWindowSeconds": ("max_batching_window_s", 0, 300),
+    "parallelizationFactor": ("parallelization_factor", 1, 10),
+    "retryAttempts": ("retry_attempts", 0, 10_000),
+    "maxRecordAgeSeconds": ("max_record_age_s", 60, 604_800),
+}
 
 
 def _kinesis(p: _Problems, raw: Mapping[str, Any], where: str) -> KinesisSettings:
     p.unknown_keys(raw, set(_KINESIS_KEYS) | {"sourceAccounts"}, where)
     defaults = KinesisSettings()
-    values = {name: p.number(raw, key, where, getattr(defaults, name), integer=True, low=low, high=high)
-              for key, (name, low, high) in _KINESIS_KEYS.items()}
+    values = {
+        name: p.number(raw, key, where, getattr(defaults, name), integer=True, low=low, high=high)
+        for key, (name, low, high) in _KINESIS_KEYS.items()
+    }
     accounts = raw.get("sourceAccounts", [])
     if not isinstance(accounts, list) or not all(isinstance(a, str) and re.fullmatch(r"\d{12}", a) for a in accounts):
         p.add(f"{where}.sourceAccounts must be a list of 12-digit AWS account ids, got {accounts!r}")
@@ -345,7 +445,9 @@ def _slack(p: _Problems, raw: Mapping[str, Any], where: str) -> SlackSettings:
     hint = "is not a Secrets Manager secret name (letters, digits and /_+=.@-)"
     webhook = p.string(raw, "webhookSecretName", where, _SECRET_NAME, hint)
     bot = p.string(raw, "botTokenSecretName", where, _SECRET_NAME, hint)
-    channel = p.string(raw, "channel", where, _SLACK_CHANNEL, "is not a Slack channel name or id (e.g. #alerts or C0123456789)")
+    channel = p.string(
+        raw, "channel", where, _SLACK_CHANNEL, "is not a Slack channel name or id (e.g. #alerts or C0123456789)"
+    )
     if "webhookSecretName" in raw and "botTokenSecretName" in raw:
         p.add(f"{where}: give webhookSecretName or botTokenSecretName, not both")
     if "botTokenSecretName" in raw and "channel" not in raw:
@@ -353,8 +455,20 @@ def _slack(p: _Problems, raw: Mapping[str, Any], where: str) -> SlackSettings:
     return SlackSettings(webhook_secret_name=webhook, bot_token_secret_name=bot, channel=channel)
 
 
-_TOP_KEYS = {"apis", "ingestion", "kinesis", "thresholds", "health", "slack", "alertEmail", "metricNamespace",
-             "logRetentionDays", "alertCategories", "alertCooldownSeconds", "fieldMap"}
+_TOP_KEYS = {
+    "apis",
+    "ingestion",
+    "kinesis",
+    "thresholds",
+    "health",
+    "slack",
+    "alertEmail",
+    "metricNamespace",
+    "logRetentionDays",
+    "alertCategories",
+    "alertCooldownSeconds",
+    "fieldMap",
+}
 
 
 def parse_config(raw: Any, *, require_apis: bool = True) -> GatewatchConfig:
@@ -365,8 +479,9 @@ def parse_config(raw: Any, *, require_apis: bool = True) -> GatewatchConfig:
     p = _Problems()
     where = CONTEXT_KEY
     if not isinstance(raw, Mapping):
-        raise GatewatchConfigError([f"{where} must be a JSON object (or the name of a JSON file holding one), "
-                                    f"got {type(raw).__name__}"])
+        raise GatewatchConfigError(
+            [f"{where} must be a JSON object (or the name of a JSON file holding one), got {type(raw).__name__}"]
+        )
     p.unknown_keys(raw, _TOP_KEYS, where)
     thresholds = _thresholds(p, p.mapping(raw, "thresholds", where), f"{where}.thresholds", Thresholds())
 
@@ -376,8 +491,10 @@ def parse_config(raw: Any, *, require_apis: bool = True) -> GatewatchConfig:
         p.add(f"{where}.apis must be a list of APIs to watch, got {type(raw_apis).__name__}")
     else:
         if not raw_apis and require_apis:
-            p.add(f"{where}.apis is empty: list at least one API to watch, e.g. "
-                  '[{"apiId": "a1b2c3d4e5", "stage": "prod", "accessLogGroup": "/aws/apigateway/orders-prod"}]')
+            p.add(
+                f"{where}.apis is empty: list at least one API to watch, e.g. "
+                '[{"apiId": "a1b2c3d4e5", "stage": "prod", "accessLogGroup": "/aws/apigateway/orders-prod"}]'
+            )
         for i, entry in enumerate(raw_apis):
             api = _api(p, entry, f"{where}.apis[{i}]", thresholds)
             if api is not None:
@@ -392,63 +509,108 @@ def parse_config(raw: Any, *, require_apis: bool = True) -> GatewatchConfig:
         mode = IngestionMode.SUBSCRIPTION
     kinesis = _kinesis(p, p.mapping(raw, "kinesis", where), f"{where}.kinesis")
     if "kinesis" in raw and mode is not IngestionMode.KINESIS:
-        p.add(f"{where}.kinesis is set but ingestion is {mode.value!r}: set ingestion to 'kinesis' or drop the kinesis block")
+        p.add(
+            f"{where}.kinesis is set but ingestion is {mode.value!r}: set ingestion to 'kinesis' or drop the kinesis block"
+        )
 
     slack = _slack(p, p.mapping(raw, "slack", where), f"{where}.slack")
     email = p.string(raw, "alertEmail", where, _EMAIL, "is not an e-mail address")
-    namespace = p.string(raw, "metricNamespace", where, _NAMESPACE,
-                         "is not a CloudWatch namespace (letters, digits and . - _ / # :, up to 255)") or DEFAULT_NAMESPACE
+    namespace = (
+        p.string(
+            raw,
+            "metricNamespace",
+            where,
+            _NAMESPACE,
+            "is not a CloudWatch namespace (letters, digits and . - _ / # :, up to 255)",
+        )
+        or DEFAULT_NAMESPACE
+    )
     if namespace.startswith("AWS/"):
         p.add(f"{where}.metricNamespace must not start with 'AWS/' (reserved for AWS services), got {namespace!r}")
         namespace = DEFAULT_NAMESPACE
     retention = p.number(raw, "logRetentionDays", where, 30, integer=True)
     if retention not in LOG_RETENTION_DAYS:
-        p.add(f"{where}.logRetentionDays must be one of CloudWatch's periods "
-              f"({', '.join(map(str, LOG_RETENTION_DAYS))}), got {raw.get('logRetentionDays')!r}")
+        p.add(
+            f"{where}.logRetentionDays must be one of CloudWatch's periods "
+            f"({', '.join(map(str, LOG_RETENTION_DAYS))}), got {raw.get('logRetentionDays')!r}"
+        )
         retention = 30
     categories = raw.get("alertCategories", list(GatewatchConfig().alert_categories))
     known = {c.value for c in ErrorCategory if c is not ErrorCategory.OK}
     if not isinstance(categories, list) or any(c not in known for c in categories):
         bad = [c for c in categories if c not in known] if isinstance(categories, list) else categories
-        p.add(f"{where}.alertCategories: unknown category {bad!r}; categories are the names of DESIGN §4 "
-              f"(e.g. {', '.join(sorted(BROKEN_DEPLOY_CATEGORIES))})")
+        p.add(
+            f"{where}.alertCategories: unknown category {bad!r}; categories are the names of DESIGN §4 "
+            f"(e.g. {', '.join(sorted(BROKEN_DEPLOY_CATEGORIES))})"
+        )
         categories = list(GatewatchConfig().alert_categories)
     cooldown = p.number(raw, "alertCooldownSeconds", where, DEFAULT_ALERT_COOLDOWN_S, integer=True, low=60, high=86_400)
     field_map = raw.get("fieldMap", {})
-    if not isinstance(field_map, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in field_map.items()):
-        p.add(f"{where}.fieldMap must map your access-log field names to gatewatch's (strings to strings), got {field_map!r}")
+    if not isinstance(field_map, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in field_map.items()
+    ):
+        p.add(
+            f"{where}.fieldMap must map your access-log field names to gatewatch's (strings to strings), got {field_map!r}"
+        )
         field_map = {}
     health = _health(p, p.mapping(raw, "health", where), f"{where}.health")
 
     if p.items:
         raise GatewatchConfigError(p.items)
     return GatewatchConfig(
-        apis=tuple(api for _, api in apis), ingestion=mode, kinesis=kinesis, thresholds=thresholds, health=health,
-        slack=slack, alert_email=email, metric_namespace=namespace, log_retention_days=retention,
-        alert_categories=tuple(categories), alert_cooldown_s=cooldown, field_map=dict(field_map),
+        apis=tuple(api for _, api in apis),
+        ingestion=mode,
+        kinesis=kinesis,
+        thresholds=thresholds,
+        health=health,
+        slack=slack,
+        alert_email=email,
+        metric_namespace=namespace,
+        log_retention_days=retention,
+        alert_categories=tuple(categories),
+        alert_cooldown_s=cooldown,
+        field_map=dict(field_map),
     )
 
 
-def load_config(context_value: Any, *, base_dir: Path | str = ".",
-                reader: Callable[[Path], str] | None = None) -> GatewatchConfig:
+def load_config(
+    context_value: Any, *, base_dir: Path | str = ".", reader: Callable[[Path], str] | None = None
+) -> GatewatchConfig:
     """The config from the context value: an object, or the path of a JSON file (relative to base_dir)."""
     if context_value is None:
-        raise GatewatchConfigError([f"{CONTEXT_KEY}: no configuration — add a \"{CONTEXT_KEY}\" object to the context "
-                                    "in cdk.json (see docs/deploy.md) or pass -c gatewatch=<file.json>"])
+        raise GatewatchConfigError(
+            [
+                f'{CONTEXT_KEY}: no configuration — add a "{CONTEXT_KEY}" object to the context '
+                "in cdk.json (see docs/deploy.md) or pass -c gatewatch=<file.json>"
+            ]
+        )
     if isinstance(context_value, str) and not context_value.lstrip().startswith("{"):
         path = Path(base_dir) / context_value
         try:
             text = (reader or Path.read_text)(path)
         except OSError as exc:
-            raise GatewatchConfigError([f"{CONTEXT_KEY}: cannot read the config file {str(path)!r}: {exc.strerror}"]) from None
+            raise GatewatchConfigError(
+                [f"{CONTEXT_KEY}: cannot read the config file {str(path)!r}: {exc.strerror}"]
+            ) from None
         context_value = text
     if isinstance(context_value, str):  # a file's text, or JSON given with -c
         try:
             context_value = json.loads(context_value)
         except json.JSONDecodeError as exc:
-            raise GatewatchConfigError([f"{CONTEXT_KEY}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]) from None
+            raise GatewatchConfigError(
+                [f"{CONTEXT_KEY}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]
+            ) from None
     return parse_config(context_value)
 
 
-__all__ = ["CONTEXT_KEY", "GatewatchConfig", "GatewatchConfigError", "IngestionMode", "KinesisSettings",
-           "SlackSettings", "WatchedApi", "load_config", "parse_config"]
+__all__ = [
+    "CONTEXT_KEY",
+    "GatewatchConfig",
+    "GatewatchConfigError",
+    "IngestionMode",
+    "KinesisSettings",
+    "SlackSettings",
+    "WatchedApi",
+    "load_config",
+    "parse_config",
+]

@@ -10,11 +10,13 @@ alarms and dashboards exactly as the standalone stack does for the APIs listed i
 A stage that already logs access with a custom format lacking fields the classifier needs fails
 synth with the list of missing `$context` variables.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
@@ -23,25 +25,44 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from stacks.monitoring.alarm_specs import Thresholds, api_alarm_specs, health_alarm_specs
 from gatewatch.naming import execution_log_group
-
-from .config import GatewatchConfig, GatewatchConfigError, parse_config
-from .constructs.alerting import GatewatchAlerting
-from .constructs.dashboard import GatewatchDashboards, StagePanel, dashboard_url_prefix
-from .constructs.functions import AlertingTargets, GatewatchFunctions, retained_log_group
-from .constructs.ingestion import GatewatchIngestion, LogSource
+from stacks.config import GatewatchConfig, GatewatchConfigError, parse_config
+from stacks.constructs.alerting import GatewatchAlerting
+from stacks.constructs.dashboard import GatewatchDashboards, StagePanel, dashboard_url_prefix
+from stacks.constructs.functions import AlertingTargets, GatewatchFunctions, retained_log_group
+from stacks.constructs.ingestion import GatewatchIngestion, LogSource
+from stacks.monitoring.alarm_specs import Thresholds, api_alarm_specs, health_alarm_specs
 
 # --------------------------------------------------------------------------- access-log format
 
 #: key -> $context variable; keys are the variable names themselves (a naming style the parser reads).
 _COMMON_FIELDS = (
-    "requestId", "extendedRequestId", "apiId", "stage", "httpMethod", "status", "protocol", "responseLength",
-    "requestTimeEpoch", "responseLatency", "integrationLatency", "integrationStatus", "integration.status",
-    "integration.error", "integrationErrorMessage", "error.responseType", "error.message", "authorizer.error",
+    "requestId",
+    "extendedRequestId",
+    "apiId",
+    "stage",
+    "httpMethod",
+    "status",
+    "protocol",
+    "responseLength",
+    "requestTimeEpoch",
+    "responseLatency",
+    "integrationLatency",
+    "integrationStatus",
+    "integration.status",
+    "integration.error",
+    "integrationErrorMessage",
+    "error.responseType",
+    "error.message",
+    "authorizer.error",
 )
 REST_ACCESS_LOG_VARIABLES = _COMMON_FIELDS + (
-    "resourcePath", "authorizer.latency", "authorizer.status", "wafResponseCode", "waf.status", "waf.error",
+    "resourcePath",
+    "authorizer.latency",
+    "authorizer.status",
+    "wafResponseCode",
+    "waf.status",
+    "waf.error",
     "identity.apiKeyId",
 )
 HTTP_ACCESS_LOG_VARIABLES = _COMMON_FIELDS + ("routeKey",)
@@ -97,10 +118,16 @@ class _Target:
 class Gatewatch(Construct):
     """Everything gatewatch deploys, for the APIs in `config` plus the in-app `rest_apis` / `http_apis`."""
 
-    def __init__(self, scope: Construct, id: str, *, config: GatewatchConfig | Mapping[str, Any] | None = None,
-                 rest_apis: Sequence[apigw.RestApi | apigw.Stage] = (),
-                 http_apis: Sequence[apigwv2.HttpApi | apigwv2.HttpStage] = (),
-                 execution_logging: bool = True) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: GatewatchConfig | Mapping[str, Any] | None = None,
+        rest_apis: Sequence[apigw.RestApi | apigw.Stage] = (),
+        http_apis: Sequence[apigwv2.HttpApi | apigwv2.HttpStage] = (),
+        execution_logging: bool = True,
+    ) -> None:
         super().__init__(scope, id)
         if not isinstance(config, GatewatchConfig):
             config = parse_config(dict(config or {}), require_apis=False)
@@ -110,65 +137,116 @@ class Gatewatch(Construct):
         targets += [self._rest_target(i, api, execution_logging) for i, api in enumerate(rest_apis)]
         targets += [self._http_target(i, api) for i, api in enumerate(http_apis)]
         if not targets:
-            raise GatewatchConfigError(["Gatewatch has no API to watch: pass rest_apis / http_apis, or list apis in the config"])
+            raise GatewatchConfigError(
+                ["Gatewatch has no API to watch: pass rest_apis / http_apis, or list apis in the config"]
+            )
         self._check_unique(targets)
         self.targets = tuple(targets)
 
         self.alerting = GatewatchAlerting(self, "Alerting", alert_email=config.alert_email)
         self.functions = GatewatchFunctions(
-            self, "Functions", config=config, apis_json=stack.to_json_string([t.settings for t in targets]),
+            self,
+            "Functions",
+            config=config,
+            apis_json=stack.to_json_string([t.settings for t in targets]),
             dashboard_url_prefix=dashboard_url_prefix(),
-            targets=AlertingTargets(key=self.alerting.key, topic=self.alerting.topic,
-                                    table_name=self.alerting.state_table.table_name,
-                                    table_arn=self.alerting.state_table.table_arn,
-                                    dead_letter_queue=self.alerting.dead_letter_queue),
+            targets=AlertingTargets(
+                key=self.alerting.key,
+                topic=self.alerting.topic,
+                table_name=self.alerting.state_table.table_name,
+                table_arn=self.alerting.state_table.table_arn,
+                dead_letter_queue=self.alerting.dead_letter_queue,
+            ),
         )
-        sources = [LogSource(group, t.existing_filters) for t in targets
-                   for group in (t.access_log_group, t.execution_log_group) if group is not None]
+        sources = [
+            LogSource(group, t.existing_filters)
+            for t in targets
+            for group in (t.access_log_group, t.execution_log_group)
+            if group is not None
+        ]
         self.ingestion = GatewatchIngestion(
-            self, "Ingestion", mode=config.ingestion, sources=sources, analyzer=self.functions.analyzer,
-            dead_letter_queue=self.alerting.dead_letter_queue, kinesis_settings=config.kinesis,
-            excluded_log_group_names=[self.functions.analyzer_log_group.log_group_name,
-                                      self.functions.notifier_log_group.log_group_name],
+            self,
+            "Ingestion",
+            mode=config.ingestion,
+            sources=sources,
+            analyzer=self.functions.analyzer,
+            dead_letter_queue=self.alerting.dead_letter_queue,
+            kinesis_settings=config.kinesis,
+            excluded_log_group_names=[
+                self.functions.analyzer_log_group.log_group_name,
+                self.functions.notifier_log_group.log_group_name,
+            ],
         )
 
         panels = []
         for i, t in enumerate(targets):
             specs = api_alarm_specs(t.dimension, t.stage, t.thresholds, config.metric_namespace)
             alarms = self.alerting.add_alarms(specs, id_prefix=f"Api{i}")
-            panels.append(StagePanel(
-                api=t.dimension, stage=t.stage,
-                access_log_group_name=t.access_log_group.log_group_name if t.access_log_group else None,
-                execution_log_group_name=t.execution_log_group.log_group_name if t.execution_log_group else None,
-                alarms=[self._alarm_ref(a) for a in alarms]))
-        health = self.alerting.add_alarms(health_alarm_specs(
-            stack.stack_name, analyzer_function=self.functions.analyzer.function_name,
-            notifier_function=self.functions.notifier.function_name,
-            dead_letter_queue=self.alerting.dead_letter_queue.queue_name, thresholds=config.health,
-            namespace=config.metric_namespace), id_prefix="Health")
-        self.dashboards = GatewatchDashboards(self, "Dashboards", panels=panels, namespace=config.metric_namespace,
-                                              health_alarms=[self._alarm_ref(a) for a in health])
+            panels.append(
+                StagePanel(
+                    api=t.dimension,
+                    stage=t.stage,
+                    access_log_group_name=t.access_log_group.log_group_name if t.access_log_group else None,
+                    execution_log_group_name=t.execution_log_group.log_group_name if t.execution_log_group else None,
+                    alarms=[self._alarm_ref(a) for a in alarms],
+                )
+            )
+        health = self.alerting.add_alarms(
+            health_alarm_specs(
+                stack.stack_name,
+                analyzer_function=self.functions.analyzer.function_name,
+                notifier_function=self.functions.notifier.function_name,
+                dead_letter_queue=self.alerting.dead_letter_queue.queue_name,
+                thresholds=config.health,
+                namespace=config.metric_namespace,
+            ),
+            id_prefix="Health",
+        )
+        self.dashboards = GatewatchDashboards(
+            self,
+            "Dashboards",
+            panels=panels,
+            namespace=config.metric_namespace,
+            health_alarms=[self._alarm_ref(a) for a in health],
+        )
         self._outputs()
 
     # ----------------------------------------------------------------- targets
 
     def _configured_target(self, i: int, api: Any) -> _Target:
-        access = (logs.LogGroup.from_log_group_name(self, f"AccessLogs{i}", api.access_log_group)
-                  if api.access_log_group else None)
+        access = (
+            logs.LogGroup.from_log_group_name(self, f"AccessLogs{i}", api.access_log_group)
+            if api.access_log_group
+            else None
+        )
         execution: logs.ILogGroup | None = None
         if api.execution_logs and api.create_execution_log_group:
             # created here so gatewatch owns its retention and can subscribe before API Gateway writes
-            execution = retained_log_group(self, f"ExecutionLogs{i}", self.config.log_retention_days,
-                                           log_group_name=api.execution_log_group)
+            execution = retained_log_group(
+                self, f"ExecutionLogs{i}", self.config.log_retention_days, log_group_name=api.execution_log_group
+            )
         elif api.execution_logs:
             execution = logs.LogGroup.from_log_group_name(self, f"ExecutionLogs{i}", api.execution_log_group)
-        return _Target(api.api_id, api.stage, api.dimension, api.engine_settings(), api.thresholds, access, execution,
-                       api.existing_subscription_filters)
+        return _Target(
+            api.api_id,
+            api.stage,
+            api.dimension,
+            api.engine_settings(),
+            api.thresholds,
+            access,
+            execution,
+            api.existing_subscription_filters,
+        )
 
     def _settings(self, api_id: str, name: str, stage: str, access: logs.ILogGroup) -> dict[str, Any]:
         """The API's GATEWATCH_APIS entry (stage and access log group: Logs Insights links, attribution)."""
-        return {"apiId": api_id, "name": name, "integrationTimeoutMs": 29_000, "stage": stage,
-                "accessLogGroup": access.log_group_name}
+        return {
+            "apiId": api_id,
+            "name": name,
+            "integrationTimeoutMs": 29_000,
+            "stage": stage,
+            "accessLogGroup": access.log_group_name,
+        }
 
     def _rest_target(self, i: int, api: apigw.RestApi | apigw.Stage, execution_logging: bool) -> _Target:
         stage = api.deployment_stage if isinstance(api, apigw.RestApi) else api
@@ -177,23 +255,43 @@ class Gatewatch(Construct):
         cfn_stage = stage.node.default_child
         assert isinstance(cfn_stage, apigw.CfnStage)
         stage_name = _concrete_stage_name(cfn_stage.stage_name, stage.stage_name)
-        access = self._access_log(f"RestAccessLogs{i}", cfn_stage, cfn_stage.access_log_setting, REST_ACCESS_LOG_VARIABLES,
-                                  lambda arn, fmt: setattr(cfn_stage, "access_log_setting",
-                                                           apigw.CfnStage.AccessLogSettingProperty(destination_arn=arn, format=fmt)))
+        access = self._access_log(
+            f"RestAccessLogs{i}",
+            cfn_stage,
+            cfn_stage.access_log_setting,
+            REST_ACCESS_LOG_VARIABLES,
+            lambda arn, fmt: setattr(
+                cfn_stage,
+                "access_log_setting",
+                apigw.CfnStage.AccessLogSettingProperty(destination_arn=arn, format=fmt),
+            ),
+        )
         execution = None
         if execution_logging:
             _enable_execution_logging(cfn_stage)
-            execution = retained_log_group(self, f"RestExecutionLogs{i}", self.config.log_retention_days,
-                                           log_group_name=execution_log_group(rest_api.rest_api_id, stage_name))
+            execution = retained_log_group(
+                self,
+                f"RestExecutionLogs{i}",
+                self.config.log_retention_days,
+                log_group_name=execution_log_group(rest_api.rest_api_id, stage_name),
+            )
             stage.node.add_dependency(execution)  # exists before API Gateway would create it
-        return _Target(rest_api.rest_api_id, stage_name, name,
-                       self._settings(rest_api.rest_api_id, name, stage_name, access),
-                       self.config.thresholds, access, execution)
+        return _Target(
+            rest_api.rest_api_id,
+            stage_name,
+            name,
+            self._settings(rest_api.rest_api_id, name, stage_name, access),
+            self.config.thresholds,
+            access,
+            execution,
+        )
 
     def _http_target(self, i: int, api: apigwv2.HttpApi | apigwv2.HttpStage) -> _Target:
         if isinstance(api, apigwv2.HttpApi):
             if api.default_stage is None:
-                raise GatewatchConfigError([f"Gatewatch: HttpApi {api.node.path} has no default stage; pass its HttpStage"])
+                raise GatewatchConfigError(
+                    [f"Gatewatch: HttpApi {api.node.path} has no default stage; pass its HttpStage"]
+                )
             http_api, stage = api, api.default_stage
         else:
             http_api, stage = api.api, api
@@ -203,31 +301,55 @@ class Gatewatch(Construct):
         cfn_stage = stage.node.default_child
         assert isinstance(cfn_stage, apigwv2.CfnStage)
         stage_name = _concrete_stage_name(cfn_stage.stage_name, stage.stage_name)
-        access = self._access_log(f"HttpAccessLogs{i}", cfn_stage, cfn_stage.access_log_settings, HTTP_ACCESS_LOG_VARIABLES,
-                                  lambda arn, fmt: setattr(cfn_stage, "access_log_settings",
-                                                           apigwv2.CfnStage.AccessLogSettingsProperty(destination_arn=arn, format=fmt)))
-        return _Target(http_api.api_id, stage_name, name, self._settings(http_api.api_id, name, stage_name, access),
-                       self.config.thresholds, access, None)
+        access = self._access_log(
+            f"HttpAccessLogs{i}",
+            cfn_stage,
+            cfn_stage.access_log_settings,
+            HTTP_ACCESS_LOG_VARIABLES,
+            lambda arn, fmt: setattr(
+                cfn_stage,
+                "access_log_settings",
+                apigwv2.CfnStage.AccessLogSettingsProperty(destination_arn=arn, format=fmt),
+            ),
+        )
+        return _Target(
+            http_api.api_id,
+            stage_name,
+            name,
+            self._settings(http_api.api_id, name, stage_name, access),
+            self.config.thresholds,
+            access,
+            None,
+        )
 
-    def _access_log(self, id: str, cfn_stage: cdk.CfnResource, current: Any, variables: Sequence[str],
-                    apply: Any) -> logs.ILogGroup:
+    def _access_log(
+        self, id: str, cfn_stage: cdk.CfnResource, current: Any, variables: Sequence[str], apply: Any
+    ) -> logs.ILogGroup:
         """Set the recommended format on a stage without access logging, or check the one it has."""
         if current is None:
-            group = retained_log_group(self, id, self.config.log_retention_days,
-                                       removal_policy=cdk.RemovalPolicy.RETAIN)  # API logs are the user's data
+            group = retained_log_group(
+                self, id, self.config.log_retention_days, removal_policy=cdk.RemovalPolicy.RETAIN
+            )  # API logs are the user's data
             apply(group.log_group_arn, recommended_access_log_format(variables))
             return group
         log_format = getattr(current, "format", None)
         destination = getattr(current, "destination_arn", None)
         if not isinstance(log_format, str) or not destination:
-            raise GatewatchConfigError([f"Gatewatch: stage {cfn_stage.node.path} logs access without a format gatewatch "
-                                        "can check; set a JSON format (Gatewatch.recommended_access_log_format())"])
+            raise GatewatchConfigError(
+                [
+                    f"Gatewatch: stage {cfn_stage.node.path} logs access without a format gatewatch "
+                    "can check; set a JSON format (Gatewatch.recommended_access_log_format())"
+                ]
+            )
         missing = missing_access_log_variables(log_format)
         if missing:
-            raise GatewatchConfigError([
-                f"Gatewatch: the access-log format of stage {cfn_stage.node.path} lacks fields the classifier needs: "
-                f"{', '.join(missing)}. Add them, or drop the custom format and let Gatewatch set its recommended one "
-                "(gatewatch_construct.recommended_access_log_format())."])
+            raise GatewatchConfigError(
+                [
+                    f"Gatewatch: the access-log format of stage {cfn_stage.node.path} lacks fields the classifier needs: "
+                    f"{', '.join(missing)}. Add them, or drop the custom format and let Gatewatch set its recommended one "
+                    "(gatewatch_construct.recommended_access_log_format())."
+                ]
+            )
         in_app = self._in_app_log_group(destination)
         if in_app is not None:  # refer to it by Ref, like the app's own subscription filters do
             return logs.LogGroup.from_log_group_name(self, id, in_app.ref)
@@ -250,8 +372,12 @@ class Gatewatch(Construct):
         seen: set[tuple[str, str]] = set()
         for t in targets:
             if (t.dimension, t.stage) in seen:
-                raise GatewatchConfigError([f"Gatewatch: two APIs are named {t.dimension!r} with stage {t.stage!r}; "
-                                            "metrics, alarms and dashboards would mix — give each API its own name"])
+                raise GatewatchConfigError(
+                    [
+                        f"Gatewatch: two APIs are named {t.dimension!r} with stage {t.stage!r}; "
+                        "metrics, alarms and dashboards would mix — give each API its own name"
+                    ]
+                )
             seen.add((t.dimension, t.stage))
 
     def _alarm_ref(self, alarm: cloudwatch.CfnAlarm) -> cloudwatch.IAlarm:
@@ -260,16 +386,32 @@ class Gatewatch(Construct):
     def _outputs(self) -> None:
         for i, (api, url) in enumerate(self.dashboards.urls.items()):
             cdk.CfnOutput(self, f"DashboardUrl{i}", value=url, description=f"gatewatch dashboard of {api}")
-        cdk.CfnOutput(self, "AlertTopicArn", value=self.alerting.topic.topic_arn,
-                      description="SNS topic every gatewatch alert goes to (subscribe more endpoints here)")
-        cdk.CfnOutput(self, "DeadLetterQueueUrl", value=self.alerting.dead_letter_queue.queue_url,
-                      description="Events and alerts that failed after retries (inspect and redrive)")
+        cdk.CfnOutput(
+            self,
+            "AlertTopicArn",
+            value=self.alerting.topic.topic_arn,
+            description="SNS topic every gatewatch alert goes to (subscribe more endpoints here)",
+        )
+        cdk.CfnOutput(
+            self,
+            "DeadLetterQueueUrl",
+            value=self.alerting.dead_letter_queue.queue_url,
+            description="Events and alerts that failed after retries (inspect and redrive)",
+        )
         if self.ingestion.stream is not None:
-            cdk.CfnOutput(self, "StreamName", value=self.ingestion.stream.stream_name,
-                          description="Kinesis stream the log subscriptions feed")
+            cdk.CfnOutput(
+                self,
+                "StreamName",
+                value=self.ingestion.stream.stream_name,
+                description="Kinesis stream the log subscriptions feed",
+            )
         if self.ingestion.cross_account_destination is not None:
-            cdk.CfnOutput(self, "CrossAccountDestinationArn", value=self.ingestion.cross_account_destination.attr_arn,
-                          description="CloudWatch Logs destination other accounts subscribe their log groups to")
+            cdk.CfnOutput(
+                self,
+                "CrossAccountDestinationArn",
+                value=self.ingestion.cross_account_destination.attr_arn,
+                description="CloudWatch Logs destination other accounts subscribe their log groups to",
+            )
 
     recommended_access_log_format = staticmethod(recommended_access_log_format)
 
@@ -279,8 +421,12 @@ def _concrete_stage_name(*candidates: str | None) -> str:
     for name in candidates:
         if name and not cdk.Token.is_unresolved(name):
             return name
-    raise GatewatchConfigError(["Gatewatch: a stage name must be a literal string (it names the execution log group, "
-                                "the Stage metric dimension and the alarms)"])
+    raise GatewatchConfigError(
+        [
+            "Gatewatch: a stage name must be a literal string (it names the execution log group, "
+            "the Stage metric dimension and the alarms)"
+        ]
+    )
 
 
 def _enable_execution_logging(cfn_stage: apigw.CfnStage) -> None:
@@ -298,10 +444,19 @@ def _enable_execution_logging(cfn_stage: apigw.CfnStage) -> None:
                 settings[i] = apigw.CfnStage.MethodSettingProperty(**values)
             cfn_stage.method_settings = settings
             return
-    settings.append(apigw.CfnStage.MethodSettingProperty(http_method="*", resource_path="/*", logging_level="INFO",
-                                                         data_trace_enabled=False))
+    settings.append(
+        apigw.CfnStage.MethodSettingProperty(
+            http_method="*", resource_path="/*", logging_level="INFO", data_trace_enabled=False
+        )
+    )
     cfn_stage.method_settings = settings
 
 
-__all__ = ["Gatewatch", "HTTP_ACCESS_LOG_VARIABLES", "REQUIRED_ACCESS_LOG_VARIABLES", "REST_ACCESS_LOG_VARIABLES",
-           "missing_access_log_variables", "recommended_access_log_format"]
+__all__ = [
+    "HTTP_ACCESS_LOG_VARIABLES",
+    "REQUIRED_ACCESS_LOG_VARIABLES",
+    "REST_ACCESS_LOG_VARIABLES",
+    "Gatewatch",
+    "missing_access_log_variables",
+    "recommended_access_log_format",
+]

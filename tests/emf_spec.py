@@ -15,18 +15,45 @@ Embedded metric format" in the CloudWatch user guide):
 On top, `contract_problems` checks the gatewatch metric contract (DESIGN §5): metric names, units,
 dimension keys, and no request-identifying dimension.
 """
+
 from __future__ import annotations
 
 import json
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
-VALID_UNITS = frozenset({
-    "Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes", "Terabytes",
-    "Bits", "Kilobits", "Megabits", "Gigabits", "Terabits", "Percent", "Count", "Bytes/Second",
-    "Kilobytes/Second", "Megabytes/Second", "Gigabytes/Second", "Terabytes/Second", "Bits/Second",
-    "Kilobits/Second", "Megabits/Second", "Gigabits/Second", "Terabits/Second", "Count/Second", "None",
-})
+VALID_UNITS = frozenset(
+    {
+        "Seconds",
+        "Microseconds",
+        "Milliseconds",
+        "Bytes",
+        "Kilobytes",
+        "Megabytes",
+        "Gigabytes",
+        "Terabytes",
+        "Bits",
+        "Kilobits",
+        "Megabits",
+        "Gigabits",
+        "Terabits",
+        "Percent",
+        "Count",
+        "Bytes/Second",
+        "Kilobytes/Second",
+        "Megabytes/Second",
+        "Gigabytes/Second",
+        "Terabytes/Second",
+        "Bits/Second",
+        "Kilobits/Second",
+        "Megabits/Second",
+        "Gigabits/Second",
+        "Terabits/Second",
+        "Count/Second",
+        "None",
+    }
+)
 MAX_DIMENSIONS_PER_SET = 30
 MAX_METRICS_PER_DIRECTIVE = 100
 MAX_VALUES_PER_METRIC = 100
@@ -35,12 +62,23 @@ MAX_NAME_CHARS = 255
 
 # gatewatch's metric contract (DESIGN §5)
 CONTRACT_UNITS = {
-    "Requests": "Count", "Errors4xx": "Count", "Errors5xx": "Count", "Errors": "Count", "NearTimeout": "Count",
-    "Causes": "Count", "LinesParsed": "Count", "LinesUnparsed": "Count",
-    "Latency": "Milliseconds", "IntegrationLatency": "Milliseconds", "GatewayOverhead": "Milliseconds",
+    "Requests": "Count",
+    "Errors4xx": "Count",
+    "Errors5xx": "Count",
+    "Errors": "Count",
+    "NearTimeout": "Count",
+    "Causes": "Count",
+    "LinesParsed": "Count",
+    "LinesUnparsed": "Count",
+    "Latency": "Milliseconds",
+    "IntegrationLatency": "Milliseconds",
+    "GatewayOverhead": "Milliseconds",
 }
 CONTRACT_DIMENSION_SETS = {
-    ("Api", "Stage"), ("Api", "Stage", "Route"), ("Api", "Stage", "Category"), ("Api", "Stage", "StatusCode"),
+    ("Api", "Stage"),
+    ("Api", "Stage", "Route"),
+    ("Api", "Stage", "Category"),
+    ("Api", "Stage", "StatusCode"),
     ("Source",),
 }
 
@@ -190,8 +228,11 @@ def metric_values(docs: Iterable[dict], metric: str, dimensions: tuple[str, ...]
     out: list[float] = []
     for doc in docs:
         for directive in doc["_aws"]["CloudWatchMetrics"]:
-            if [list(dimensions)] == directive["Dimensions"] and any(m["Name"] == metric for m in directive["Metrics"]) \
-                    and all(doc.get(k) == v for k, v in where.items()):
+            if (
+                [list(dimensions)] == directive["Dimensions"]
+                and any(m["Name"] == metric for m in directive["Metrics"])
+                and all(doc.get(k) == v for k, v in where.items())
+            ):
                 value = doc[metric]
                 out.extend(value if isinstance(value, list) else [value])
     return out

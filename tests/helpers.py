@@ -1,13 +1,15 @@
 """Tiny helpers to load sample events and the real corpus (copied from ../shared/corpus into tests/events/corpus)."""
+
 from __future__ import annotations
 
 import base64
 import gzip
 import json
 import zlib
-from functools import lru_cache
+from collections.abc import Iterable
+from functools import cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "tests" / "events"
@@ -20,19 +22,21 @@ def load_event(name: str) -> Any:
     return json.loads((EVENTS / name).read_text())
 
 
-@lru_cache(maxsize=None)
+@cache
 def corpus_access() -> tuple[dict, ...]:
     """The real access-log records (id, api, format, raw)."""
-    return tuple(json.loads(l) for l in (CORPUS / "corpus_access.jsonl").read_text().splitlines() if l.strip())
+    return tuple(json.loads(line) for line in (CORPUS / "corpus_access.jsonl").read_text().splitlines() if line.strip())
 
 
-@lru_cache(maxsize=None)
+@cache
 def corpus_execution() -> tuple[dict, ...]:
     """The real execution-log entries (n, src, style, message)."""
-    return tuple(json.loads(l) for l in (CORPUS / "corpus_execution.jsonl").read_text().splitlines() if l.strip())
+    return tuple(
+        json.loads(line) for line in (CORPUS / "corpus_execution.jsonl").read_text().splitlines() if line.strip()
+    )
 
 
-@lru_cache(maxsize=None)
+@cache
 def s01_payloads() -> tuple[dict, ...]:
     """The four real decoded subscription payloads of S01 (execution logs)."""
     raw = json.loads((CORPUS / "payloads" / "S01_cwl_subscription_payloads_apigw_execution_decoded.json").read_text())
@@ -50,8 +54,14 @@ def subscription_event(payload: dict, *, compression: str = "gzip") -> dict:
     return {"awslogs": {"data": encode_payload(payload, compression=compression)}}
 
 
-def subscription_payload(log_group: str, messages: Iterable[str], *, start_ms: int = 1764075600000,
-                         log_stream: str = "0123456789abcdef0123456789abcdef", owner: str = "111122223333") -> dict:
+def subscription_payload(
+    log_group: str,
+    messages: Iterable[str],
+    *,
+    start_ms: int = 1764075600000,
+    log_stream: str = "0123456789abcdef0123456789abcdef",
+    owner: str = "111122223333",
+) -> dict:
     """A DATA_MESSAGE payload carrying `messages` as log events (ids and timestamps increasing)."""
     return {
         "messageType": "DATA_MESSAGE",
@@ -60,7 +70,11 @@ def subscription_payload(log_group: str, messages: Iterable[str], *, start_ms: i
         "logStream": log_stream,
         "subscriptionFilters": ["gatewatch"],
         "logEvents": [
-            {"id": f"{37000000000000000000000000000000000000000000000000000000 + i}", "timestamp": start_ms + i, "message": m}
+            {
+                "id": f"{37000000000000000000000000000000000000000000000000000000 + i}",
+                "timestamp": start_ms + i,
+                "message": m,
+            }
             for i, m in enumerate(messages)
         ],
     }
@@ -70,22 +84,24 @@ def kinesis_event(payloads: Iterable[dict]) -> dict:
     """A Kinesis Data Streams event whose records each carry one gzip'ed CloudWatch Logs payload."""
     records = []
     for i, p in enumerate(payloads):
-        records.append({
-            "kinesis": {
-                "kinesisSchemaVersion": "1.0",
-                "partitionKey": f"{i:032x}",
-                "sequenceNumber": f"4963505228952972555329140552150487023321948971533231{i:04d}",
-                "data": encode_payload(p),
-                "approximateArrivalTimestamp": 1668093033.744,
-            },
-            "eventSource": "aws:kinesis",
-            "eventVersion": "1.0",
-            "eventID": f"shardId-000000000000:4963505228952972555329140552150487023321948971533231{i:04d}",
-            "eventName": "aws:kinesis:record",
-            "invokeIdentityArn": "arn:aws:iam::111122223333:role/gatewatch",
-            "awsRegion": "eu-west-1",
-            "eventSourceARN": "arn:aws:kinesis:eu-west-1:111122223333:stream/gatewatch",
-        })
+        records.append(
+            {
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": f"{i:032x}",
+                    "sequenceNumber": f"4963505228952972555329140552150487023321948971533231{i:04d}",
+                    "data": encode_payload(p),
+                    "approximateArrivalTimestamp": 1668093033.744,
+                },
+                "eventSource": "aws:kinesis",
+                "eventVersion": "1.0",
+                "eventID": f"shardId-000000000000:4963505228952972555329140552150487023321948971533231{i:04d}",
+                "eventName": "aws:kinesis:record",
+                "invokeIdentityArn": "arn:aws:iam::111122223333:role/gatewatch",
+                "awsRegion": "eu-west-1",
+                "eventSourceARN": "arn:aws:kinesis:eu-west-1:111122223333:stream/gatewatch",
+            }
+        )
     return {"Records": records}
 
 

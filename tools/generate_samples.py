@@ -7,20 +7,21 @@
 Everything comes from `gatewatch.simulate` with fixed seeds and a fixed start time, so the files
 cannot drift from the simulator: `tests/unit/test_samples_fresh.py` regenerates them and compares.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import sys
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "functions"))
 
-from gatewatch_demo import simulate as sim  # noqa: E402
 from gatewatch.classify.taxonomy import ErrorCategory  # noqa: E402
+from gatewatch_demo import simulate as sim  # noqa: E402
 
 REST_API, REST_STAGE = "k7x2m9qp4a", "prod"
 HTTP_API, HTTP_STAGE = "x9h2k4m1p0", "$default"
@@ -30,14 +31,17 @@ EXECUTION_STREAM = "5f2b8c1e9a7d4f3b6c0e2a1d8b7c9e4f"
 def _sample_sets() -> list[tuple[str, str, list[sim.SimulatedRequest]]]:
     """(file name, description, requests) for every access-log sample."""
     rest = list(sim.demo_hour(seed=20251125, api_id=REST_API, stage=REST_STAGE, rate_per_minute=6))
-    http = list(sim.demo_hour(seed=20251126, api_id=HTTP_API, stage=HTTP_STAGE, rate_per_minute=30,
-                              api_kind=sim.HTTP))
+    http = list(sim.demo_hour(seed=20251126, api_id=HTTP_API, stage=HTTP_STAGE, rate_per_minute=30, api_kind=sim.HTTP))
     staging = list(sim.demo_hour(seed=20251127, api_id=REST_API, stage="staging", rate_per_minute=2))
     return [
         ("access-rest.jsonl", "REST API access log, custom JSON format with camelCase names", rest),
         ("access-http.log", "HTTP API access log, CLF ending in `$context.integrationErrorMessage`", http),
-        ("access-rest-dotted.jsonl", "REST API (staging stage) access log, custom JSON keyed by the `$context` "
-                                     "variable names (`error.responseType`, `integration.status`, ...)", staging),
+        (
+            "access-rest-dotted.jsonl",
+            "REST API (staging stage) access log, custom JSON keyed by the `$context` "
+            "variable names (`error.responseType`, `integration.status`, ...)",
+            staging,
+        ),
     ]
 
 
@@ -76,10 +80,12 @@ def _readme(sets, rest_requests, execution_events: int, execution_requests: int)
     ]
     for name, description, requests in sets:
         lines.append(f"| `{name}` | {description} | {len(requests)} |")
-    lines.append(f"| `execution-rest.json` | REST API execution log (INFO level, no data trace) of the same requests "
-                 f"as `access-rest.jsonl`: the decoded CloudWatch Logs subscription payloads of log group "
-                 f"`{sim.execution_log_group(REST_API, REST_STAGE)}`, one DATA_MESSAGE per line (JSON Lines) | {execution_requests} "
-                 f"({execution_events} events) |")
+    lines.append(
+        f"| `execution-rest.json` | REST API execution log (INFO level, no data trace) of the same requests "
+        f"as `access-rest.jsonl`: the decoded CloudWatch Logs subscription payloads of log group "
+        f"`{sim.execution_log_group(REST_API, REST_STAGE)}`, one DATA_MESSAGE per line (JSON Lines) | {execution_requests} "
+        f"({execution_events} events) |"
+    )
     lines += [
         "",
         "## Categories (the simulator's ground truth)",
@@ -122,11 +128,17 @@ def generate(out: Path) -> list[Path]:
     events.sort(key=lambda e: e[0])  # stable: a request's own lines keep their order; requests interleave
     # Decoded subscription payloads, one DATA_MESSAGE per line (JSON Lines), batched as CloudWatch
     # delivers a busy log group: about 64 KB of log text per delivery.
-    payloads = sim.build_payloads(sim.execution_log_group(REST_API, REST_STAGE), events, max_bytes=64 * 1024,
-                                  log_stream=EXECUTION_STREAM, start_ms=sim.DEFAULT_START_MS)
+    payloads = sim.build_payloads(
+        sim.execution_log_group(REST_API, REST_STAGE),
+        events,
+        max_bytes=64 * 1024,
+        log_stream=EXECUTION_STREAM,
+        start_ms=sim.DEFAULT_START_MS,
+    )
     path = out / "execution-rest.json"
-    path.write_text("".join(json.dumps(p, ensure_ascii=False, separators=(",", ":")) + "\n" for p in payloads),
-                    encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps(p, ensure_ascii=False, separators=(",", ":")) + "\n" for p in payloads), encoding="utf-8"
+    )
     written.append(path)
 
     path = out / "README.md"

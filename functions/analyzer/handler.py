@@ -16,18 +16,19 @@ in the `gatewatch` engine. What this module decides is the order and the failure
 Entry point: `analyzer.handler.lambda_handler` with `functions/` as the asset root. boto3 is imported
 only when alerting is configured and the first alert goes out.
 """
+
 from __future__ import annotations
 
 import os
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from gatewatch.metrics.aggregate import InvocationMetrics, aggregate
 from gatewatch.alerts.immediate import AlertPolicy, build_alerts, dedupe_window
 from gatewatch.config import EngineConfig, load_engine_config
 from gatewatch.constants import (
@@ -42,6 +43,7 @@ from gatewatch.constants import (
     SOURCE_INPUT,
 )
 from gatewatch.ingest.decode import batches_from_lambda_event
+from gatewatch.metrics.aggregate import InvocationMetrics, aggregate
 from gatewatch.metrics.emf import EmfWriter
 from gatewatch.models import LogBatch, Rejection
 from gatewatch.pipeline import Analysis, LogAnalyzer
@@ -74,7 +76,7 @@ class Runtime:
         return bool(self.topic_arn and self.table_name and self.policy.categories)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> "Runtime":
+    def from_env(cls, environ: Mapping[str, str]) -> Runtime:
         config = load_engine_config(environ.get(ENV_APIS), environ.get(ENV_FIELD_MAP))
         route_cap = None
         raw_cap = (environ.get(ENV_ROUTE_CAP) or "").strip()
@@ -96,7 +98,7 @@ class Runtime:
 
 
 _runtime: Runtime | None = None
-_alerter: "Alerter | None" = None
+_alerter: Alerter | None = None
 
 
 def runtime() -> Runtime:
@@ -105,11 +107,16 @@ def runtime() -> Runtime:
     if _runtime is None:
         rt = Runtime.from_env(os.environ)
         if rt.alerting:
-            logger.info("immediate alerts on", extra={"categories": sorted(c.value for c in rt.policy.categories),
-                                                      "cooldown_s": rt.policy.cooldown_s})
+            logger.info(
+                "immediate alerts on",
+                extra={"categories": sorted(c.value for c in rt.policy.categories), "cooldown_s": rt.policy.cooldown_s},
+            )
         else:
-            missing = [name for name, value in ((ENV_ALERT_TOPIC_ARN, rt.topic_arn), (ENV_STATE_TABLE, rt.table_name))
-                       if not value]
+            missing = [
+                name
+                for name, value in ((ENV_ALERT_TOPIC_ARN, rt.topic_arn), (ENV_STATE_TABLE, rt.table_name))
+                if not value
+            ]
             logger.info("immediate alerts off", extra={"missing": missing or ["alert categories"]})
         _runtime = rt
     return _runtime
@@ -150,8 +157,10 @@ class Alerter:
                 message_id = self.publisher.publish(alert)
             except Exception as exc:
                 released = self.dedupe.release(window)
-                logger.error("alert publish failed", extra={"dedupe_key": window.key, "error": type(exc).__name__,
-                                                            "window_released": released})
+                logger.error(
+                    "alert publish failed",
+                    extra={"dedupe_key": window.key, "error": type(exc).__name__, "window_released": released},
+                )
                 raise AlertDeliveryError(f"alert publish failed for {window.key}: {type(exc).__name__}") from exc
             sent += 1
             logger.info("alert sent", extra={"dedupe_key": window.key, "count": alert.count, "message_id": message_id})
@@ -179,7 +188,9 @@ class _Invocation:
 
 def _is_kinesis(event: Any) -> bool:
     records = event.get("Records") if isinstance(event, Mapping) else None
-    return isinstance(records, list) and bool(records) and all(isinstance(r, Mapping) and "kinesis" in r for r in records)
+    return (
+        isinstance(records, list) and bool(records) and all(isinstance(r, Mapping) and "kinesis" in r for r in records)
+    )
 
 
 def _sequence_number(record: Mapping) -> str:
@@ -219,7 +230,9 @@ def _read_event(event: Any, config: EngineConfig) -> _Invocation:
                 inv.failures.append(item_id or "")
                 continue
             # a subscription event has no retry that could do better: keep what was read, count the record
-            analyzer.add_rejection(Rejection(SOURCE_INPUT, "internal-error", short_sample(repr(exc)), type(exc).__name__))
+            analyzer.add_rejection(
+                Rejection(SOURCE_INPUT, "internal-error", short_sample(repr(exc)), type(exc).__name__)
+            )
         inv.analysis = inv.analysis.merge(analyzer.finish(drain_incomplete=False))
     return inv
 
@@ -249,8 +262,13 @@ def _log_rejections(analysis: Analysis) -> None:
     truncated = sum(analysis.lines_unparsed.values()) > len(analysis.rejections)
     for (source, reason), count in counts.items():
         sample = first[(source, reason)]
-        extra = {"source": source, "reason": reason, "count": count, "sample": short_sample(sample.sample or ""),
-                 "detail": short_sample(sample.detail or "")}
+        extra = {
+            "source": source,
+            "reason": reason,
+            "count": count,
+            "sample": short_sample(sample.sample or ""),
+            "detail": short_sample(sample.detail or ""),
+        }
         if truncated:
             extra["counted_of_first"] = len(analysis.rejections)
             extra["lines_unparsed"] = dict(analysis.lines_unparsed)
@@ -273,18 +291,27 @@ def handle(event: Any, context: Any = None, *, now: Callable[[], float] | None =
 
     sent = suppressed = 0
     if rt.alerting:
-        alerts = build_alerts(analysis.access, analysis.execution, policy=rt.policy, now_s=now_s,
-                              account=inv.owner, region=rt.region)
+        alerts = build_alerts(
+            analysis.access, analysis.execution, policy=rt.policy, now_s=now_s, account=inv.owner, region=rt.region
+        )
         if alerts:
             sent, suppressed = _alerter_for(rt).send(alerts, policy=rt.policy, now_s=now_s)  # (2) may raise
 
     _print_metrics(metrics, rt.namespace, now_s)  # (3) only after every alert went out
-    logger.info("batch analysed", extra={
-        "access_requests": len(analysis.access), "execution_requests": len(analysis.execution),
-        "lines_parsed": dict(analysis.lines_parsed), "lines_unparsed": dict(analysis.lines_unparsed),
-        "emf_documents": len(metrics.documents), "alerts_sent": sent, "alerts_suppressed": suppressed,
-        "routes_folded": dict(metrics.routes_folded), "failed_records": len(inv.failures),
-    })
+    logger.info(
+        "batch analysed",
+        extra={
+            "access_requests": len(analysis.access),
+            "execution_requests": len(analysis.execution),
+            "lines_parsed": dict(analysis.lines_parsed),
+            "lines_unparsed": dict(analysis.lines_unparsed),
+            "emf_documents": len(metrics.documents),
+            "alerts_sent": sent,
+            "alerts_suppressed": suppressed,
+            "routes_folded": dict(metrics.routes_folded),
+            "failed_records": len(inv.failures),
+        },
+    )
     if inv.kinesis:
         return {"batchItemFailures": [{"itemIdentifier": item_id} for item_id in inv.failures]}
     return None

@@ -5,12 +5,14 @@ Accepted shapes: {"<apiId>": {...}} or [{"apiId": "...", ...}]. Keys per API (ca
 name, integrationTimeoutMs, slowMs, routeCap, stage, accessLogGroup (so access lines without
 apiId/stage fields are attributed to the right API).
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Mapping
+from typing import Any
 
 from gatewatch.constants import DEFAULT_INTEGRATION_TIMEOUT_MS, DEFAULT_ROUTE_CAP, DEFAULT_SLOW_MS, NEAR_TIMEOUT_RATIO
 
@@ -92,8 +94,9 @@ def parse_api_settings(raw: Any) -> dict[str, ApiSettings]:
         out[api_id] = ApiSettings(
             api_id=api_id,
             name=str(entry["name"]) if entry.get("name") else None,
-            integration_timeout_ms=_positive_int(entry.get("integrationTimeoutMs"), f"{where}.integrationTimeoutMs",
-                                                 DEFAULT_INTEGRATION_TIMEOUT_MS),
+            integration_timeout_ms=_positive_int(
+                entry.get("integrationTimeoutMs"), f"{where}.integrationTimeoutMs", DEFAULT_INTEGRATION_TIMEOUT_MS
+            ),
             slow_ms=_positive_int(entry.get("slowMs"), f"{where}.slowMs", DEFAULT_SLOW_MS),
             route_cap=_positive_int(entry.get("routeCap"), f"{where}.routeCap", DEFAULT_ROUTE_CAP),
             stage=str(entry["stage"]) if entry.get("stage") else None,
@@ -112,6 +115,8 @@ def load_engine_config(apis_json: str | None = None, field_map_json: str | None 
         field_map = json.loads(field_map_json) if field_map_json else {}
     except json.JSONDecodeError as exc:
         raise ConfigError(f"GATEWATCH_FIELD_MAP is not valid JSON: {exc.msg} at position {exc.pos}") from None
-    if not isinstance(field_map, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in field_map.items()):
+    if not isinstance(field_map, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in field_map.items()
+    ):
         raise ConfigError("GATEWATCH_FIELD_MAP must be a JSON object mapping your field names to gatewatch's")
     return EngineConfig(apis=apis, field_map=dict(field_map))

@@ -1,4 +1,5 @@
 """Names and defaults shared by the engine, the handlers, the CLI and the CDK stack (one place)."""
+
 from __future__ import annotations
 
 # Environment variables (DESIGN §8) — the contract between the stack and the handlers.

@@ -3,11 +3,13 @@
 decode -> LogBatch(LogEvent...) -> parse -> AccessRecord | ExecutionRequest -> classify ->
 ClassifiedRequest -> aggregate/report. Rejection is the counted outcome of anything unreadable.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Iterator, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 from gatewatch.classify.taxonomy import Blame, ErrorCategory, Retry
 
@@ -50,10 +52,11 @@ class LogEvents(Sequence[LogEvent]):
     `as_id` turns a raw id value into the event id (str or None), also only then.
     """
 
-    __slots__ = ("messages", "timestamps", "_ids", "_as_id", "_events")
+    __slots__ = ("_as_id", "_events", "_ids", "messages", "timestamps")
 
-    def __init__(self, messages: list[str], timestamps: list[int | None], ids: Sequence[Any] | None = None,
-                 as_id: Any = None) -> None:
+    def __init__(
+        self, messages: list[str], timestamps: list[int | None], ids: Sequence[Any] | None = None, as_id: Any = None
+    ) -> None:
         self.messages = messages
         self.timestamps = timestamps
         self._ids = ids
@@ -95,7 +98,7 @@ class LogEvents(Sequence[LogEvent]):
 class LogBatch:
     """A group of events from one log group/stream: one subscription payload, one file, one page."""
 
-    events: "tuple[LogEvent, ...] | LogEvents"
+    events: tuple[LogEvent, ...] | LogEvents
     log_group: str | None = None
     log_stream: str | None = None
     owner: str | None = None
@@ -190,11 +193,16 @@ class RouteTally:
     gateway_overhead_ms: list[float] = field(default_factory=list)
     latest_timestamp: int | None = None
 
-    def merge(self, other: "RouteTally") -> "RouteTally":
+    def merge(self, other: RouteTally) -> RouteTally:
         latest = max((t for t in (self.latest_timestamp, other.latest_timestamp) if t is not None), default=None)
-        return RouteTally(self.requests + other.requests, self.near_timeouts + other.near_timeouts,
-                          self.latency_ms + other.latency_ms, self.integration_latency_ms + other.integration_latency_ms,
-                          self.gateway_overhead_ms + other.gateway_overhead_ms, latest)
+        return RouteTally(
+            self.requests + other.requests,
+            self.near_timeouts + other.near_timeouts,
+            self.latency_ms + other.latency_ms,
+            self.integration_latency_ms + other.integration_latency_ms,
+            self.gateway_overhead_ms + other.gateway_overhead_ms,
+            latest,
+        )
 
 
 #: (api_id, stage, api_name, route) -> RouteTally

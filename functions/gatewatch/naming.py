@@ -7,6 +7,7 @@ silently (a Slack button to a dashboard that does not exist). Both import these 
 Names are built from the value of the `Api` metric dimension (the configured friendly name, or the
 API id when none is configured) so that a dashboard, its alarms and the metrics agree.
 """
+
 from __future__ import annotations
 
 import re

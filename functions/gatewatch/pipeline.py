@@ -5,22 +5,35 @@ request per access-log entry (the only source of Requests, errors and latencies)
 execution-log request (the only source of Causes), plus parsed/unparsed line counts and the
 rejections. Nothing here calls AWS.
 """
+
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
 
-from gatewatch.parse.access import looks_like_access_line, parse_access_line, parse_access_line_or_summary, \
-    read_json_access
 from gatewatch.classify.classifier import classify_access, classify_execution, merge_classified, route_tallies
 from gatewatch.config import ApiSettings, EngineConfig
-from gatewatch.metrics.fastpath import owned, tally_json_lines, tally_summary
 from gatewatch.constants import SOURCE_ACCESS, SOURCE_EXECUTION
 from gatewatch.ingest.decode import execution_log_group_ids
+from gatewatch.metrics.fastpath import owned, tally_json_lines, tally_summary
+from gatewatch.models import (
+    AccessSummary,
+    ClassifiedRequest,
+    ExecutionRequest,
+    LogBatch,
+    LogEvents,
+    LogKind,
+    Rejection,
+    RouteTally,
+)
+from gatewatch.parse.access import (
+    looks_like_access_line,
+    parse_access_line,
+    parse_access_line_or_summary,
+    read_json_access,
+)
 from gatewatch.parse.execution import ExecutionAssembler, looks_like_execution_line
-from gatewatch.models import AccessSummary, ClassifiedRequest, ExecutionRequest, LogBatch, LogEvents, LogKind, Rejection, \
-    RouteTally
 
 MAX_KEPT_REJECTIONS = 1000
 
@@ -43,7 +56,7 @@ class Analysis:
     recovered_access_lines: int = 0
     decoded_events: int = 0  # log events the input decoded into (set by the CLI; 0 = nothing readable)
 
-    def merge(self, other: "Analysis") -> "Analysis":
+    def merge(self, other: Analysis) -> Analysis:
         """Combine two analyses (e.g. one per Kinesis record) into a new one."""
         return Analysis(
             access=self.access + other.access,
@@ -135,7 +148,9 @@ class LogAnalyzer:
         self._settings_cache: dict[str | None, ApiSettings] = {}
         self._success_tallies: dict[tuple, RouteTally] = {}  # by route parts until finish()
         # Near-timeout thresholds (90 % of each API's integration timeout), for the fast path.
-        self._near_for = {api_id: s.integration_timeout_ms * s.near_timeout_ratio for api_id, s in self.config.apis.items()}
+        self._near_for = {
+            api_id: s.integration_timeout_ms * s.near_timeout_ratio for api_id, s in self.config.apis.items()
+        }
         d = self.config.default
         self._near_for_default = d.integration_timeout_ms * d.near_timeout_ratio
 
@@ -156,7 +171,7 @@ class LogAnalyzer:
                 self._analysis.lines_parsed[SOURCE_EXECUTION] += len(events)
             add = self._assembler.add_message
             add_request = self._add_execution_request
-            for message, timestamp in zip(*_columns(events)):
+            for message, timestamp in zip(*_columns(events), strict=False):
                 for request in add(message, timestamp, log_group, api_id, stage):
                     add_request(request)
             return
@@ -184,7 +199,8 @@ class LogAnalyzer:
             if (first == "{" or first == "<") and not previous_was_execution:
                 collect(event)
             elif looks_like_execution_line(message) or (
-                    previous_was_execution and message.strip() and not looks_like_access_line(message)):
+                previous_was_execution and message.strip() and not looks_like_access_line(message)
+            ):
                 previous_was_execution = True
                 self._add_execution_event(event, log_group, None, None)
             elif not message.strip():
@@ -242,16 +258,24 @@ class LogAnalyzer:
         owner_api, owner_stage = (owner.api_id, owner.stage) if owner is not None else (None, None)
         default_near = self._near_for_default
         if messages and messages[0][:1] == "{":  # JSON lines (a line that is not goes to the full path)
-            rest, layouts = tally_json_lines(messages, timestamps, field_map=field_map, tallies=self._success_tallies,
-                                             near_for=self._near_for, default_near=default_near,
-                                             owner_api=owner_api, owner_stage=owner_stage)
+            rest, layouts = tally_json_lines(
+                messages,
+                timestamps,
+                field_map=field_map,
+                tallies=self._success_tallies,
+                near_for=self._near_for,
+                default_near=default_near,
+                owner_api=owner_api,
+                owner_stage=owner_stage,
+            )
             for present, n in layouts.items():
                 key = ("json", present)
                 field_sets[key] = field_sets.get(key, 0) + n
-            return [read_json_access(obj, messages[i], field_map, timestamps[i]) for i, obj in rest], \
-                sum(layouts.values())
+            return [read_json_access(obj, messages[i], field_map, timestamps[i]) for i, obj in rest], sum(
+                layouts.values()
+            )
         records, tallied = [], 0
-        for message, timestamp in zip(messages, timestamps):
+        for message, timestamp in zip(messages, timestamps, strict=False):
             record = parse_access_line_or_summary(message, field_map=field_map, timestamp=timestamp)
             if type(record) is not AccessSummary:
                 records.append(record)

@@ -4,6 +4,7 @@ Why: API Gateway masks most credentials, but custom access-log formats, backend 
 user agents are free text a caller controls. Anything that looks like a credential is replaced
 before it leaves the engine; samples are short so a log line never carries a whole request.
 """
+
 from __future__ import annotations
 
 import re
@@ -19,8 +20,10 @@ _SECRET_PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"(?i)\b(authorization\s*[=:]\s*\"?)((?:bearer|basic|digest|aws4-hmac-sha256)\s+)?[^\s\",;}]{1,4096}"),
     re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9\-._~+/]{8,4096}=*"),
     # x-api-key / api_key / apikey / token / secret / password = value
-    re.compile(r"(?i)\b((?:x-api-key|api[_-]?key|apikey|access[_-]?token|refresh[_-]?token|id[_-]?token|token|"
-               r"secret|password|passwd|client[_-]?secret|session[_-]?token)\"?\s*[=:]\s*\"?)[^\s\",;&}]{1,4096}"),
+    re.compile(
+        r"(?i)\b((?:x-api-key|api[_-]?key|apikey|access[_-]?token|refresh[_-]?token|id[_-]?token|token|"
+        r"secret|password|passwd|client[_-]?secret|session[_-]?token)\"?\s*[=:]\s*\"?)[^\s\",;&}]{1,4096}"
+    ),
     # JWTs wherever they appear
     re.compile(r"\beyJ[A-Za-z0-9_-]{5,2048}\.[A-Za-z0-9_-]{5,4096}\.[A-Za-z0-9_-]{0,4096}"),
     # AWS access key ids

@@ -13,10 +13,12 @@ Entry `notifier.handler.lambda_handler` (DESIGN §8). Thin: parse (gatewatch.not
 Without a Slack secret the formatted message is logged. When delivery fails the handler raises, so
 Lambda retries the event and the dead-letter queue keeps it.
 """
+
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from aws_lambda_powertools import Logger
 
@@ -48,8 +50,9 @@ def build_delivery(environ: Mapping[str, str], client: SlackClient) -> Delivery:
     if bot_secret:
         table = environ.get(ENV_STATE_TABLE)
         channel = environ.get(ENV_SLACK_CHANNEL)
-        return BotDelivery(client, lambda: get_bot(bot_secret, default_channel=channel),
-                           ThreadStore(table) if table else None)
+        return BotDelivery(
+            client, lambda: get_bot(bot_secret, default_channel=channel), ThreadStore(table) if table else None
+        )
     webhook_secret = environ.get(ENV_SLACK_SECRET)
     if webhook_secret:
         return WebhookDelivery(client, lambda: get_webhook(webhook_secret))
@@ -65,14 +68,23 @@ def lambda_handler(event: Mapping[str, Any], context: Any) -> dict[str, int]:
     delivered, failures = 0, []
     for sns, notification in iter_notifications(event):
         message = format_notification(notification, links)
-        logger.info("notification received", extra={"kind": type(notification).__name__, "severity": str(message.severity),
-                                                     "lifecycle": str(message.lifecycle), "sns_message_id": sns.message_id})
+        logger.info(
+            "notification received",
+            extra={
+                "kind": type(notification).__name__,
+                "severity": str(message.severity),
+                "lifecycle": str(message.lifecycle),
+                "sns_message_id": sns.message_id,
+            },
+        )
         try:
             delivery.deliver(message)
             delivered += 1
         except (DeliveryError, SecretError) as exc:
-            logger.error("alert not delivered; raising so Lambda retries and the dead-letter queue keeps it",
-                         extra={"error": str(exc), "sns_message_id": sns.message_id})
+            logger.error(
+                "alert not delivered; raising so Lambda retries and the dead-letter queue keeps it",
+                extra={"error": str(exc), "sns_message_id": sns.message_id},
+            )
             failures.append(exc)
     if failures:
         raise failures[0]

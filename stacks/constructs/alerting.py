@@ -5,9 +5,10 @@ Why alarms are L1 `CfnAlarm`s made from specs: `AlarmSpec` already says exactly 
 stores (metrics, metric math, comparison, datapoints, missing-data treatment). Mapping it one to one
 keeps the deployed alarms and the local demo's evaluation of the same specs identical.
 """
+
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -32,44 +33,64 @@ class GatewatchAlerting(Construct):
     def __init__(self, scope: Construct, id: str, *, alert_email: str | None = None) -> None:
         super().__init__(scope, id)
         stack = cdk.Stack.of(self)
-        self.key = kms.Key(self, "Key", enable_key_rotation=True,
-                           description="gatewatch: encrypts the alert topic and the dead-letter queue",
-                           removal_policy=cdk.RemovalPolicy.DESTROY, pending_window=cdk.Duration.days(7))
+        self.key = kms.Key(
+            self,
+            "Key",
+            enable_key_rotation=True,
+            description="gatewatch: encrypts the alert topic and the dead-letter queue",
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+            pending_window=cdk.Duration.days(7),
+        )
         # CloudWatch alarms publish to the encrypted topic with the key (scoped to this account's alarms)
-        self.key.add_to_resource_policy(iam.PolicyStatement(
-            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-            actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=["*"],  # "*" in a key policy = this key
-            conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
-        ))
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=["*"],  # "*" in a key policy = this key
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+            )
+        )
 
         self.dead_letter_queue = sqs.Queue(
-            self, "DeadLetterQueue", encryption=sqs.QueueEncryption.KMS, encryption_master_key=self.key,
-            enforce_ssl=True, retention_period=cdk.Duration.days(14),
+            self,
+            "DeadLetterQueue",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self.key,
+            enforce_ssl=True,
+            retention_period=cdk.Duration.days(14),
         )
-        cdk.Validations.of(self.dead_letter_queue).acknowledge(cdk.Acknowledgment(
-            id="AwsSolutions-SQS3",
-            reason="This queue is the dead-letter queue itself (on-failure destination of both functions and of "
-                   "the Kinesis event source mapping); a DLQ of a DLQ would only move the problem.",
-        ))
+        cdk.Validations.of(self.dead_letter_queue).acknowledge(
+            cdk.Acknowledgment(
+                id="AwsSolutions-SQS3",
+                reason="This queue is the dead-letter queue itself (on-failure destination of both functions and of "
+                "the Kinesis event source mapping); a DLQ of a DLQ would only move the problem.",
+            )
+        )
 
-        self.topic = sns.Topic(self, "AlertTopic", display_name="gatewatch alerts", master_key=self.key,
-                               enforce_ssl=True)
-        self.topic.add_to_resource_policy(iam.PolicyStatement(
-            sid="AllowCloudWatchAlarms",
-            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-            actions=["sns:Publish"], resources=[self.topic.topic_arn],
-            conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
-        ))
+        self.topic = sns.Topic(
+            self, "AlertTopic", display_name="gatewatch alerts", master_key=self.key, enforce_ssl=True
+        )
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarms",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+            )
+        )
         if alert_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(alert_email))
 
         self.state_table = dynamodb.Table(
-            self, "StateTable",
+            self,
+            "StateTable",
             partition_key=dynamodb.Attribute(name=STATE_TABLE_PARTITION_KEY, type=dynamodb.AttributeType.STRING),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             time_to_live_attribute=STATE_TABLE_TTL_ATTRIBUTE,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True),
+                point_in_time_recovery_enabled=True
+            ),
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
             removal_policy=cdk.RemovalPolicy.DESTROY,  # dedupe windows and alert state only: nothing to keep
         )
@@ -84,9 +105,14 @@ class GatewatchAlerting(Construct):
     def _alarm(self, spec: AlarmSpec, id: str) -> cloudwatch.CfnAlarm:
         actions = [self.topic.topic_arn]
         common = dict(
-            alarm_name=spec.name, alarm_description=spec.description, comparison_operator=spec.comparison.value,
-            evaluation_periods=spec.evaluation_periods, datapoints_to_alarm=spec.datapoints_to_alarm,
-            treat_missing_data=spec.treat_missing_data.value, alarm_actions=actions, ok_actions=actions,
+            alarm_name=spec.name,
+            alarm_description=spec.description,
+            comparison_operator=spec.comparison.value,
+            evaluation_periods=spec.evaluation_periods,
+            datapoints_to_alarm=spec.datapoints_to_alarm,
+            treat_missing_data=spec.treat_missing_data.value,
+            alarm_actions=actions,
+            ok_actions=actions,
             actions_enabled=True,
         )
         if spec.is_anomaly:
@@ -94,37 +120,58 @@ class GatewatchAlerting(Construct):
             queries = [
                 _metric_query(spec.metric, return_data=True),
                 cloudwatch.CfnAlarm.MetricDataQueryProperty(
-                    id=ANOMALY_BAND_ID, expression=f"ANOMALY_DETECTION_BAND({spec.metric.id}, {spec.anomaly_band:g})",
-                    label=f"{spec.metric.metric_name} (expected)", return_data=True),
+                    id=ANOMALY_BAND_ID,
+                    expression=f"ANOMALY_DETECTION_BAND({spec.metric.id}, {spec.anomaly_band:g})",
+                    label=f"{spec.metric.metric_name} (expected)",
+                    return_data=True,
+                ),
             ]
             return cloudwatch.CfnAlarm(self, id, metrics=queries, threshold_metric_id=ANOMALY_BAND_ID, **common)
         if spec.expression is not None:
             queries = [_metric_query(m, return_data=False) for m in spec.inputs]
-            queries.append(cloudwatch.CfnAlarm.MetricDataQueryProperty(
-                id="result", expression=spec.expression, label=spec.expression_label, return_data=True,
-                period=spec.period_s))
+            queries.append(
+                cloudwatch.CfnAlarm.MetricDataQueryProperty(
+                    id="result",
+                    expression=spec.expression,
+                    label=spec.expression_label,
+                    return_data=True,
+                    period=spec.period_s,
+                )
+            )
             return cloudwatch.CfnAlarm(self, id, metrics=queries, threshold=spec.threshold, **common)
         metric = spec.metric
         assert metric is not None
         stat_args: dict[str, object] = (
-            {"extended_statistic": metric.statistic} if metric.statistic.startswith("p")
+            {"extended_statistic": metric.statistic}
+            if metric.statistic.startswith("p")
             else {"statistic": metric.statistic}
         )
         return cloudwatch.CfnAlarm(
-            self, id, namespace=metric.namespace, metric_name=metric.metric_name,
+            self,
+            id,
+            namespace=metric.namespace,
+            metric_name=metric.metric_name,
             dimensions=[cloudwatch.CfnAlarm.DimensionProperty(name=k, value=v) for k, v in metric.dimensions],
-            period=metric.period_s, threshold=spec.threshold, **stat_args, **common,  # type: ignore[arg-type]
+            period=metric.period_s,
+            threshold=spec.threshold,
+            **stat_args,
+            **common,  # type: ignore[arg-type]
         )
 
 
 def _metric_query(metric: MetricRef, *, return_data: bool) -> cloudwatch.CfnAlarm.MetricDataQueryProperty:
     return cloudwatch.CfnAlarm.MetricDataQueryProperty(
-        id=metric.id, return_data=return_data,
+        id=metric.id,
+        return_data=return_data,
         metric_stat=cloudwatch.CfnAlarm.MetricStatProperty(
             metric=cloudwatch.CfnAlarm.MetricProperty(
-                namespace=metric.namespace, metric_name=metric.metric_name,
-                dimensions=[cloudwatch.CfnAlarm.DimensionProperty(name=k, value=v) for k, v in metric.dimensions]),
-            period=metric.period_s, stat=metric.statistic),
+                namespace=metric.namespace,
+                metric_name=metric.metric_name,
+                dimensions=[cloudwatch.CfnAlarm.DimensionProperty(name=k, value=v) for k, v in metric.dimensions],
+            ),
+            period=metric.period_s,
+            stat=metric.statistic,
+        ),
     )
 
 
@@ -132,4 +179,4 @@ def _construct_id(key: str) -> str:
     return "".join(part[:1].upper() + part[1:].lower() for part in key.replace("_", "-").split("-")) + "Alarm"
 
 
-__all__ = ["GatewatchAlerting", "STATE_TABLE_PARTITION_KEY", "STATE_TABLE_TTL_ATTRIBUTE"]
+__all__ = ["STATE_TABLE_PARTITION_KEY", "STATE_TABLE_TTL_ATTRIBUTE", "GatewatchAlerting"]

@@ -8,18 +8,19 @@ access log group); and the alarms' state. A last row shows gatewatch's own healt
 The dashboard's name comes from `gatewatch.naming.dashboard_name`, the same function the notifier
 uses for its Slack links.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
 from gatewatch import constants as C
-from gatewatch.naming import dashboard_name
 from gatewatch.classify.taxonomy import ErrorCategory
+from gatewatch.naming import dashboard_name
 
 PERIOD = cdk.Duration.minutes(1)
 FULL = 24
@@ -44,7 +45,9 @@ RECENT_EXECUTION_FAILURES_QUERY = r"""fields @timestamp, @message
 
 def dashboard_url_prefix() -> str:
     """The console URL a dashboard name is appended to (GATEWATCH_DASHBOARD_URL)."""
-    return f"https://{cdk.Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region={cdk.Aws.REGION}#dashboards/dashboard/"
+    return (
+        f"https://{cdk.Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region={cdk.Aws.REGION}#dashboards/dashboard/"
+    )
 
 
 @dataclass(frozen=True)
@@ -61,8 +64,15 @@ class StagePanel:
 class GatewatchDashboards(Construct):
     """Creates `gatewatch-{api}` dashboards; `urls` maps the Api dimension value to the console URL."""
 
-    def __init__(self, scope: Construct, id: str, *, panels: Sequence[StagePanel], namespace: str,
-                 health_alarms: Sequence[cloudwatch.IAlarm]) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        panels: Sequence[StagePanel],
+        namespace: str,
+        health_alarms: Sequence[cloudwatch.IAlarm],
+    ) -> None:
         super().__init__(scope, id)
         self.namespace = namespace
         self.dashboards: dict[str, cloudwatch.Dashboard] = {}
@@ -72,8 +82,9 @@ class GatewatchDashboards(Construct):
             by_api.setdefault(panel.api, []).append(panel)
         for i, (api, stage_panels) in enumerate(by_api.items()):
             name = dashboard_name(api)
-            board = cloudwatch.Dashboard(self, f"Dashboard{i}", dashboard_name=name,
-                                         default_interval=cdk.Duration.hours(3))
+            board = cloudwatch.Dashboard(
+                self, f"Dashboard{i}", dashboard_name=name, default_interval=cdk.Duration.hours(3)
+            )
             for panel in stage_panels:
                 for row in self._stage_rows(panel):
                     board.add_widgets(*row)
@@ -83,26 +94,39 @@ class GatewatchDashboards(Construct):
 
     # ----------------------------------------------------------------- metrics
 
-    def _metric(self, panel: StagePanel, name: str, statistic: str, label: str | None = None,
-                **extra: str) -> cloudwatch.Metric:
+    def _metric(
+        self, panel: StagePanel, name: str, statistic: str, label: str | None = None, **extra: str
+    ) -> cloudwatch.Metric:
         dims = {C.DIM_API: panel.api, C.DIM_STAGE: panel.stage, **extra}
-        return cloudwatch.Metric(namespace=self.namespace, metric_name=name, dimensions_map=dims,
-                                 statistic=statistic, period=PERIOD, label=label)
+        return cloudwatch.Metric(
+            namespace=self.namespace,
+            metric_name=name,
+            dimensions_map=dims,
+            statistic=statistic,
+            period=PERIOD,
+            label=label,
+        )
 
     def _search(self, panel: StagePanel, metric_name: str, label: str) -> cloudwatch.MathExpression:
         """Every Category of a metric, whatever categories show up (SEARCH finds them)."""
         api, stage = _search_literal(panel.api), _search_literal(panel.stage)
-        expression = (f"SEARCH('{{\"{self.namespace}\",{C.DIM_API},{C.DIM_STAGE},{C.DIM_CATEGORY}}} "
-                      f"MetricName=\"{metric_name}\" {C.DIM_API}=\"{api}\" {C.DIM_STAGE}=\"{stage}\"', 'Sum', 60)")
+        expression = (
+            f'SEARCH(\'{{"{self.namespace}",{C.DIM_API},{C.DIM_STAGE},{C.DIM_CATEGORY}}} '
+            f'MetricName="{metric_name}" {C.DIM_API}="{api}" {C.DIM_STAGE}="{stage}"\', \'Sum\', 60)'
+        )
         return cloudwatch.MathExpression(expression=expression, using_metrics={}, label=label, period=PERIOD)
 
     def _rate(self, panel: StagePanel, errors_metric: str, label: str) -> cloudwatch.MathExpression:
         # ids are per expression: two rates in one graph must not share a metric id
         req, err = f"req{errors_metric.lower()}", f"err{errors_metric.lower()}"
         return cloudwatch.MathExpression(
-            expression=f"IF({req} > 0, 100 * FILL({err}, 0) / {req}, 0)", label=label, period=PERIOD,
-            using_metrics={req: self._metric(panel, C.METRIC_REQUESTS, "Sum"),
-                           err: self._metric(panel, errors_metric, "Sum")},
+            expression=f"IF({req} > 0, 100 * FILL({err}, 0) / {req}, 0)",
+            label=label,
+            period=PERIOD,
+            using_metrics={
+                req: self._metric(panel, C.METRIC_REQUESTS, "Sum"),
+                err: self._metric(panel, errors_metric, "Sum"),
+            },
         )
 
     # ----------------------------------------------------------------- rows
@@ -111,60 +135,121 @@ class GatewatchDashboards(Construct):
         m = self._metric
         header = cloudwatch.TextWidget(
             markdown=f"## {panel.api} / {panel.stage}\nErrors are grouped by *why* they failed "
-                     "(gatewatch categories); see the README's taxonomy for each category's fix and retry advice.",
-            width=FULL, height=2)
+            "(gatewatch categories); see the README's taxonomy for each category's fix and retry advice.",
+            width=FULL,
+            height=2,
+        )
         requests = cloudwatch.GraphWidget(
-            title="Requests and error rate", width=12,
+            title="Requests and error rate",
+            width=12,
             left=[m(panel, C.METRIC_REQUESTS, "Sum", "Requests")],
-            right=[self._rate(panel, C.METRIC_ERRORS_5XX, "5xx rate (%)"), self._rate(panel, C.METRIC_ERRORS_4XX, "4xx rate (%)")],
-            right_y_axis=cloudwatch.YAxisProps(label="%", min=0, show_units=False))
+            right=[
+                self._rate(panel, C.METRIC_ERRORS_5XX, "5xx rate (%)"),
+                self._rate(panel, C.METRIC_ERRORS_4XX, "4xx rate (%)"),
+            ],
+            right_y_axis=cloudwatch.YAxisProps(label="%", min=0, show_units=False),
+        )
         by_category = cloudwatch.GraphWidget(
-            title="Errors by category", width=12, stacked=True,
-            left=[self._search(panel, C.METRIC_ERRORS, "Errors")])
+            title="Errors by category", width=12, stacked=True, left=[self._search(panel, C.METRIC_ERRORS, "Errors")]
+        )
         causes = cloudwatch.GraphWidget(
-            title="Causes (execution logs)", width=8, stacked=True,
-            left=[self._search(panel, C.METRIC_CAUSES, "Causes")])
+            title="Causes (execution logs)",
+            width=8,
+            stacked=True,
+            left=[self._search(panel, C.METRIC_CAUSES, "Causes")],
+        )
         too_many = cloudwatch.GraphWidget(
-            title="429: quota vs throttle", width=8, stacked=True,
-            left=[m(panel, C.METRIC_ERRORS, "Sum", c.value, **{C.DIM_CATEGORY: c.value})
-                  for c in (ErrorCategory.QUOTA_EXCEEDED, ErrorCategory.THROTTLED, ErrorCategory.BACKEND_THROTTLED)])
+            title="429: quota vs throttle",
+            width=8,
+            stacked=True,
+            left=[
+                m(panel, C.METRIC_ERRORS, "Sum", c.value, **{C.DIM_CATEGORY: c.value})
+                for c in (ErrorCategory.QUOTA_EXCEEDED, ErrorCategory.THROTTLED, ErrorCategory.BACKEND_THROTTLED)
+            ],
+        )
         near = cloudwatch.GraphWidget(
-            title="Near-timeouts (≥ 90% of the integration timeout)", width=8,
-            left=[m(panel, C.METRIC_NEAR_TIMEOUT, "Sum", "Near-timeouts")])
+            title="Near-timeouts (≥ 90% of the integration timeout)",
+            width=8,
+            left=[m(panel, C.METRIC_NEAR_TIMEOUT, "Sum", "Near-timeouts")],
+        )
         latency = cloudwatch.GraphWidget(
-            title="Latency p50 / p90 / p99", width=12,
-            left=[m(panel, C.METRIC_LATENCY, p, f"Latency {p}") for p in ("p50", "p90", "p99")])
+            title="Latency p50 / p90 / p99",
+            width=12,
+            left=[m(panel, C.METRIC_LATENCY, p, f"Latency {p}") for p in ("p50", "p90", "p99")],
+        )
         split = cloudwatch.GraphWidget(
-            title="Integration latency vs gateway overhead", width=12,
+            title="Integration latency vs gateway overhead",
+            width=12,
             left=[m(panel, C.METRIC_INTEGRATION_LATENCY, p, f"Integration {p}") for p in ("p50", "p90")]
-                 + [m(panel, C.METRIC_GATEWAY_OVERHEAD, p, f"Gateway overhead {p}") for p in ("p50", "p90")])
-        rows: list[list[cloudwatch.IWidget]] = [[header], [requests, by_category], [causes, too_many, near], [latency, split]]
+            + [m(panel, C.METRIC_GATEWAY_OVERHEAD, p, f"Gateway overhead {p}") for p in ("p50", "p90")],
+        )
+        rows: list[list[cloudwatch.IWidget]] = [
+            [header],
+            [requests, by_category],
+            [causes, too_many, near],
+            [latency, split],
+        ]
         if panel.access_log_group_name:
-            rows.append([
-                cloudwatch.LogQueryWidget(title="Top failing routes", width=12, height=8,
-                                          log_group_names=[panel.access_log_group_name],
-                                          query_string=TOP_FAILING_ROUTES_QUERY, view=cloudwatch.LogQueryVisualizationType.TABLE),
-                cloudwatch.LogQueryWidget(title="Recent failing requests", width=12, height=8,
-                                          log_group_names=[panel.access_log_group_name],
-                                          query_string=RECENT_FAILURES_QUERY, view=cloudwatch.LogQueryVisualizationType.TABLE),
-            ])
+            rows.append(
+                [
+                    cloudwatch.LogQueryWidget(
+                        title="Top failing routes",
+                        width=12,
+                        height=8,
+                        log_group_names=[panel.access_log_group_name],
+                        query_string=TOP_FAILING_ROUTES_QUERY,
+                        view=cloudwatch.LogQueryVisualizationType.TABLE,
+                    ),
+                    cloudwatch.LogQueryWidget(
+                        title="Recent failing requests",
+                        width=12,
+                        height=8,
+                        log_group_names=[panel.access_log_group_name],
+                        query_string=RECENT_FAILURES_QUERY,
+                        view=cloudwatch.LogQueryVisualizationType.TABLE,
+                    ),
+                ]
+            )
         elif panel.execution_log_group_name:
-            rows.append([cloudwatch.LogQueryWidget(
-                title="Recent failing requests (execution log)", width=FULL, height=8,
-                log_group_names=[panel.execution_log_group_name], query_string=RECENT_EXECUTION_FAILURES_QUERY,
-                view=cloudwatch.LogQueryVisualizationType.TABLE)])
+            rows.append(
+                [
+                    cloudwatch.LogQueryWidget(
+                        title="Recent failing requests (execution log)",
+                        width=FULL,
+                        height=8,
+                        log_group_names=[panel.execution_log_group_name],
+                        query_string=RECENT_EXECUTION_FAILURES_QUERY,
+                        view=cloudwatch.LogQueryVisualizationType.TABLE,
+                    )
+                ]
+            )
         if panel.alarms:
-            rows.append([cloudwatch.AlarmStatusWidget(title=f"Alarms of {panel.api} / {panel.stage}", width=FULL,
-                                                      alarms=list(panel.alarms))])
+            rows.append(
+                [
+                    cloudwatch.AlarmStatusWidget(
+                        title=f"Alarms of {panel.api} / {panel.stage}", width=FULL, alarms=list(panel.alarms)
+                    )
+                ]
+            )
         return rows
 
     def _health_row(self, health_alarms: Sequence[cloudwatch.IAlarm]) -> list[cloudwatch.IWidget]:
         lines = cloudwatch.GraphWidget(
-            title="gatewatch: lines parsed / unparsed", width=12,
-            left=[cloudwatch.Metric(namespace=self.namespace, metric_name=name, dimensions_map={C.DIM_SOURCE: source},
-                                    statistic="Sum", period=cdk.Duration.minutes(5), label=f"{name} {source}")
-                  for name in (C.METRIC_LINES_PARSED, C.METRIC_LINES_UNPARSED)
-                  for source in (C.SOURCE_ACCESS, C.SOURCE_EXECUTION)])
+            title="gatewatch: lines parsed / unparsed",
+            width=12,
+            left=[
+                cloudwatch.Metric(
+                    namespace=self.namespace,
+                    metric_name=name,
+                    dimensions_map={C.DIM_SOURCE: source},
+                    statistic="Sum",
+                    period=cdk.Duration.minutes(5),
+                    label=f"{name} {source}",
+                )
+                for name in (C.METRIC_LINES_PARSED, C.METRIC_LINES_UNPARSED)
+                for source in (C.SOURCE_ACCESS, C.SOURCE_EXECUTION)
+            ],
+        )
         status = cloudwatch.AlarmStatusWidget(title="gatewatch health", width=12, alarms=list(health_alarms))
         return [lines, status]
 
@@ -174,5 +259,10 @@ def _search_literal(value: str) -> str:
     return value.replace("'", "").replace('"', "")
 
 
-__all__ = ["GatewatchDashboards", "StagePanel", "dashboard_url_prefix", "RECENT_FAILURES_QUERY",
-           "TOP_FAILING_ROUTES_QUERY"]
+__all__ = [
+    "RECENT_FAILURES_QUERY",
+    "TOP_FAILING_ROUTES_QUERY",
+    "GatewatchDashboards",
+    "StagePanel",
+    "dashboard_url_prefix",
+]

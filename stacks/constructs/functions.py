@@ -10,14 +10,16 @@ Why hand-written IAM: the stock grants add managed policies (AWSLambdaBasicExecu
 wildcard actions (kms:GenerateDataKey*, kms:ReEncrypt*). Each role here gets an inline policy
 with the exact actions the handlers call, on the exact resources.
 """
+
 from __future__ import annotations
 
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import aws_cdk as cdk
 import jsii
@@ -31,8 +33,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from gatewatch import constants as C
-
-from ..config import GatewatchConfig
+from stacks.config import GatewatchConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = REPO_ROOT / "functions"
@@ -69,9 +70,24 @@ LAMBDA_ENV_LIMIT_BYTES = 4096
 def pip_install_command(output_dir: str, *, requirements: Path, wheelhouse: Path | None) -> list[str]:
     """The pip command that puts arm64 wheels for the Lambda runtime into `output_dir` (no build, no sdist)."""
     cmd = [
-        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
-        "--platform", LAMBDA_PLATFORM, "--only-binary=:all:", "--python-version", LAMBDA_PYTHON_VERSION,
-        "--implementation", "cp", "-r", str(requirements), "-t", output_dir,
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-compile",
+        "--platform",
+        LAMBDA_PLATFORM,
+        "--only-binary=:all:",
+        "--python-version",
+        LAMBDA_PYTHON_VERSION,
+        "--implementation",
+        "cp",
+        "-r",
+        str(requirements),
+        "-t",
+        output_dir,
     ]
     if wheelhouse is not None and wheelhouse.is_dir():
         # offline: `make env` pre-downloads the wheels; nothing is fetched at synth or test time
@@ -88,10 +104,14 @@ class LocalPythonBundler:
         self.wheelhouse = wheelhouse
 
     def try_bundle(self, output_dir: str, *args: Any, **options: Any) -> bool:
-        cmd = pip_install_command(output_dir, requirements=self.source_dir / ASSET_REQUIREMENTS, wheelhouse=self.wheelhouse)
+        cmd = pip_install_command(
+            output_dir, requirements=self.source_dir / ASSET_REQUIREMENTS, wheelhouse=self.wheelhouse
+        )
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
-            raise RuntimeError(f"gatewatch: bundling the Lambda dependencies failed ({' '.join(cmd)}):\n{done.stderr[-2000:]}")
+            raise RuntimeError(
+                f"gatewatch: bundling the Lambda dependencies failed ({' '.join(cmd)}):\n{done.stderr[-2000:]}"
+            )
         for package in ASSET_PACKAGES:
             copy_sources(self.source_dir / package, Path(output_dir) / package)
         return True
@@ -157,8 +177,16 @@ class AlertingTargets:
 class GatewatchFunctions(Construct):
     """The analyzer (logs -> metrics + immediate alerts) and the notifier (SNS -> Slack)."""
 
-    def __init__(self, scope: Construct, id: str, *, config: GatewatchConfig, apis_json: str,
-                 targets: AlertingTargets, dashboard_url_prefix: str) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: GatewatchConfig,
+        apis_json: str,
+        targets: AlertingTargets,
+        dashboard_url_prefix: str,
+    ) -> None:
         super().__init__(scope, id)
         self.config = config
         retention = config.log_retention_days
@@ -171,11 +199,13 @@ class GatewatchFunctions(Construct):
             "POWERTOOLS_SERVICE_NAME": C.SERVICE_NAME,
         }
         analyzer_env = dict(common_env)
-        analyzer_env.update({
-            C.ENV_ALERT_TOPIC_ARN: targets.topic.topic_arn,
-            C.ENV_ALERT_CATEGORIES: ",".join(config.alert_categories),
-            C.ENV_ALERT_COOLDOWN_S: str(config.alert_cooldown_s),
-        })
+        analyzer_env.update(
+            {
+                C.ENV_ALERT_TOPIC_ARN: targets.topic.topic_arn,
+                C.ENV_ALERT_CATEGORIES: ",".join(config.alert_categories),
+                C.ENV_ALERT_COOLDOWN_S: str(config.alert_cooldown_s),
+            }
+        )
         if config.field_map:
             analyzer_env[C.ENV_FIELD_MAP] = cdk.Stack.of(self).to_json_string(dict(config.field_map))
         notifier_env = dict(common_env)
@@ -190,30 +220,52 @@ class GatewatchFunctions(Construct):
         self.analyzer_log_group = self._log_group("AnalyzerLogs", retention)
         self.notifier_log_group = self._log_group("NotifierLogs", retention)
         self.analyzer = self._function(
-            "Analyzer", handler="analyzer.handler.lambda_handler", code=code, memory=ANALYZER_MEMORY_MB,
-            timeout=ANALYZER_TIMEOUT, env=analyzer_env, log_group=self.analyzer_log_group, targets=targets,
+            "Analyzer",
+            handler="analyzer.handler.lambda_handler",
+            code=code,
+            memory=ANALYZER_MEMORY_MB,
+            timeout=ANALYZER_TIMEOUT,
+            env=analyzer_env,
+            log_group=self.analyzer_log_group,
+            targets=targets,
             description="gatewatch analyzer: API Gateway logs -> error categories, metrics (EMF) and immediate alerts",
         )
         self.notifier = self._function(
-            "Notifier", handler="notifier.handler.lambda_handler", code=code, memory=NOTIFIER_MEMORY_MB,
-            timeout=NOTIFIER_TIMEOUT, env=notifier_env, log_group=self.notifier_log_group, targets=targets,
+            "Notifier",
+            handler="notifier.handler.lambda_handler",
+            code=code,
+            memory=NOTIFIER_MEMORY_MB,
+            timeout=NOTIFIER_TIMEOUT,
+            env=notifier_env,
+            log_group=self.notifier_log_group,
+            targets=targets,
             description="gatewatch notifier: alarms and analyzer alerts -> Slack",
         )
         # analyzer: publish immediate alerts; both: the dedupe / alert-state table
-        self.analyzer.add_to_role_policy(iam.PolicyStatement(actions=["sns:Publish"], resources=[targets.topic.topic_arn]))
-        self.analyzer.add_to_role_policy(iam.PolicyStatement(actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                                                             resources=[targets.key.key_arn]))
+        self.analyzer.add_to_role_policy(
+            iam.PolicyStatement(actions=["sns:Publish"], resources=[targets.topic.topic_arn])
+        )
+        self.analyzer.add_to_role_policy(
+            iam.PolicyStatement(actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[targets.key.key_arn])
+        )
         for fn in (self.analyzer, self.notifier):
-            fn.add_to_role_policy(iam.PolicyStatement(
-                actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
-                resources=[targets.table_arn]))
+            fn.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+                    resources=[targets.table_arn],
+                )
+            )
         for secret_name in filter(None, (slack.webhook_secret_name, slack.bot_token_secret_name)):
             # "-??????" matches exactly the random 6-character suffix Secrets Manager appends to a secret's ARN
-            secret_arn = cdk.Stack.of(self).format_arn(service="secretsmanager", resource="secret",
-                                                       resource_name=f"{secret_name}-??????",
-                                                       arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
-            self.notifier.add_to_role_policy(iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"],
-                                                                 resources=[secret_arn]))
+            secret_arn = cdk.Stack.of(self).format_arn(
+                service="secretsmanager",
+                resource="secret",
+                resource_name=f"{secret_name}-??????",
+                arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+            )
+            self.notifier.add_to_role_policy(
+                iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=[secret_arn])
+            )
         targets.topic.add_subscription(subscriptions.LambdaSubscription(self.notifier))
         self._check_environment_size(analyzer_env)
 
@@ -222,20 +274,48 @@ class GatewatchFunctions(Construct):
         # stack, and the account-level subscription policy can exclude them by name.
         return retained_log_group(self, id, retention_days, removal_policy=cdk.RemovalPolicy.DESTROY)
 
-    def _function(self, id: str, *, handler: str, code: lambda_.Code, memory: int, timeout: cdk.Duration,
-                  env: Mapping[str, str], log_group: logs.LogGroup, targets: AlertingTargets,
-                  description: str) -> lambda_.Function:
-        role = iam.Role(self, f"{id}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-                        description=f"gatewatch {id.lower()}: writes its own log group, nothing account-wide")
+    def _function(
+        self,
+        id: str,
+        *,
+        handler: str,
+        code: lambda_.Code,
+        memory: int,
+        timeout: cdk.Duration,
+        env: Mapping[str, str],
+        log_group: logs.LogGroup,
+        targets: AlertingTargets,
+        description: str,
+    ) -> lambda_.Function:
+        role = iam.Role(
+            self,
+            f"{id}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"gatewatch {id.lower()}: writes its own log group, nothing account-wide",
+        )
         # logGroupArn is "arn:...:log-group:<name>:*" — the streams of this one group
-        role.add_to_principal_policy(iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                                                         resources=[log_group.log_group_arn]))
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn]
+            )
+        )
         for statement in send_to_queue_statements(targets.dead_letter_queue, targets.key):
             role.add_to_principal_policy(statement)
         fn = lambda_.Function(
-            self, id, code=code, handler=handler, runtime=LAMBDA_RUNTIME, architecture=lambda_.Architecture.ARM_64,
-            memory_size=memory, timeout=timeout, environment=dict(env), role=role, log_group=log_group,
-            description=description, retry_attempts=ASYNC_RETRY_ATTEMPTS, max_event_age=ASYNC_MAX_EVENT_AGE,
+            self,
+            id,
+            code=code,
+            handler=handler,
+            runtime=LAMBDA_RUNTIME,
+            architecture=lambda_.Architecture.ARM_64,
+            memory_size=memory,
+            timeout=timeout,
+            environment=dict(env),
+            role=role,
+            log_group=log_group,
+            description=description,
+            retry_attempts=ASYNC_RETRY_ATTEMPTS,
+            max_event_age=ASYNC_MAX_EVENT_AGE,
             on_failure=QueueDestination(targets.dead_letter_queue),
         )
         # CDK makes the function depend on the role AND its policy; the GetAtt of the role already orders
@@ -255,16 +335,34 @@ class GatewatchFunctions(Construct):
             )
 
 
-def retained_log_group(scope: Construct, id: str, retention_days: int, *, log_group_name: str | None = None,
-                       removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.DESTROY) -> logs.LogGroup:
+def retained_log_group(
+    scope: Construct,
+    id: str,
+    retention_days: int,
+    *,
+    log_group_name: str | None = None,
+    removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.DESTROY,
+) -> logs.LogGroup:
     """A log group with the configured retention (config validated the day count against CloudWatch's list)."""
-    group = logs.LogGroup(scope, id, log_group_name=log_group_name, removal_policy=removal_policy,
-                          retention=logs.RetentionDays.ONE_MONTH)
+    group = logs.LogGroup(
+        scope, id, log_group_name=log_group_name, removal_policy=removal_policy, retention=logs.RetentionDays.ONE_MONTH
+    )
     cfn = group.node.default_child
     assert isinstance(cfn, logs.CfnLogGroup)
     cfn.retention_in_days = retention_days  # RetentionDays is a name enum; the day count is what CFN takes
     return group
 
 
-__all__ = ["AlertingTargets", "GatewatchFunctions", "LocalPythonBundler", "QueueDestination", "function_code",
-           "copy_sources", "pip_install_command", "retained_log_group", "send_to_queue_statements", "LAMBDA_RUNTIME", "LAMBDA_PYTHON_VERSION"]
+__all__ = [
+    "LAMBDA_PYTHON_VERSION",
+    "LAMBDA_RUNTIME",
+    "AlertingTargets",
+    "GatewatchFunctions",
+    "LocalPythonBundler",
+    "QueueDestination",
+    "copy_sources",
+    "function_code",
+    "pip_install_command",
+    "retained_log_group",
+    "send_to_queue_statements",
+]

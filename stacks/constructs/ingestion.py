@@ -14,11 +14,13 @@ A log group accepts at most two subscription filters; `SubscriptionFilterBudget`
 when gatewatch's filter would be a third (counting the filters of the app and those the config
 says already exist).
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import aws_cdk as cdk
 import jsii
@@ -29,7 +31,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 
-from ..config import MAX_SUBSCRIPTION_FILTERS, IngestionMode, KinesisSettings
+from stacks.config import MAX_SUBSCRIPTION_FILTERS, IngestionMode, KinesisSettings
 
 SUBSCRIPTION_FILTER_LIMIT_WARNING = "gatewatch:subscription-filter-limit"
 ACCOUNT_POLICY_NAME = "gatewatch-subscription"
@@ -99,7 +101,7 @@ class SubscriptionFilterBudget:
             )
 
     @classmethod
-    def of(cls, stack: cdk.Stack) -> "SubscriptionFilterBudget":
+    def of(cls, stack: cdk.Stack) -> SubscriptionFilterBudget:
         """One budget per stack (two Gatewatch constructs in one stack must not count twice)."""
         budget = getattr(stack, _BUDGET_ATTRIBUTE, None)
         if budget is None:
@@ -115,9 +117,18 @@ _BUDGET_ATTRIBUTE = "_gatewatch_subscription_filter_budget"
 class GatewatchIngestion(Construct):
     """Subscriptions / account policy / Kinesis stream feeding the analyzer (see the module docstring)."""
 
-    def __init__(self, scope: Construct, id: str, *, mode: IngestionMode, sources: Sequence[LogSource],
-                 analyzer: lambda_.Function, dead_letter_queue: sqs.IQueue,
-                 excluded_log_group_names: Sequence[str], kinesis_settings: KinesisSettings = KinesisSettings()) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        mode: IngestionMode,
+        sources: Sequence[LogSource],
+        analyzer: lambda_.Function,
+        dead_letter_queue: sqs.IQueue,
+        excluded_log_group_names: Sequence[str],
+        kinesis_settings: KinesisSettings | None = None,
+    ) -> None:
         super().__init__(scope, id)
         self.mode = mode
         self.stack = cdk.Stack.of(self)
@@ -135,7 +146,7 @@ class GatewatchIngestion(Construct):
                 budget.expect_existing(source.log_group.log_group_name, source.existing_filters)
 
         if mode is IngestionMode.KINESIS:
-            self._kinesis(unique, dead_letter_queue, kinesis_settings)
+            self._kinesis(unique, dead_letter_queue, kinesis_settings or KinesisSettings())
         else:
             self.permission = self._logs_invoke_permission()
             if mode is IngestionMode.SUBSCRIPTION:
@@ -158,8 +169,13 @@ class GatewatchIngestion(Construct):
 
     def _subscribe(self, id: str, source: LogSource, destination: _Destination, *, depends_on: IConstruct) -> None:
         # The filter pattern is empty (every event): the analyzer needs the successes to compute rates.
-        subscription = logs.SubscriptionFilter(self, id, log_group=source.log_group, destination=destination,
-                                               filter_pattern=logs.FilterPattern.all_events())
+        subscription = logs.SubscriptionFilter(
+            self,
+            id,
+            log_group=source.log_group,
+            destination=destination,
+            filter_pattern=logs.FilterPattern.all_events(),
+        )
         subscription.node.add_dependency(depends_on)  # CloudWatch Logs test-delivers when the filter is created
         if self.mode is IngestionMode.KINESIS:
             cfn = subscription.node.default_child
@@ -171,18 +187,28 @@ class GatewatchIngestion(Construct):
         # ONE permission for every log group of this account and region: per-group permissions would
         # grow the resource policy past its 20 KB limit (~50-60 groups).
         return lambda_.CfnPermission(
-            self, "LogsInvokePermission", action="lambda:InvokeFunction", function_name=self.analyzer.function_arn,
-            principal="logs.amazonaws.com", source_account=self.stack.account,
-            source_arn=self.stack.format_arn(service="logs", resource="log-group", resource_name="*",
-                                             arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME),
+            self,
+            "LogsInvokePermission",
+            action="lambda:InvokeFunction",
+            function_name=self.analyzer.function_arn,
+            principal="logs.amazonaws.com",
+            source_account=self.stack.account,
+            source_arn=self.stack.format_arn(
+                service="logs", resource="log-group", resource_name="*", arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME
+            ),
         )
 
     def _account_policy(self, excluded: Sequence[str]) -> None:
         names = ", ".join(f'"{name}"' for name in excluded)
         self.account_policy = logs.CfnAccountPolicy(
-            self, "AccountSubscriptionPolicy", policy_name=ACCOUNT_POLICY_NAME,
-            policy_type="SUBSCRIPTION_FILTER_POLICY", scope="ALL",
-            policy_document=self.stack.to_json_string({"DestinationArn": self.analyzer.function_arn, "FilterPattern": ""}),
+            self,
+            "AccountSubscriptionPolicy",
+            policy_name=ACCOUNT_POLICY_NAME,
+            policy_type="SUBSCRIPTION_FILTER_POLICY",
+            scope="ALL",
+            policy_document=self.stack.to_json_string(
+                {"DestinationArn": self.analyzer.function_arn, "FilterPattern": ""}
+            ),
             # gatewatch's own log groups are excluded: its output would otherwise feed itself forever
             selection_criteria=f"LogGroupName NOT IN [{names}]",
         )
@@ -192,37 +218,63 @@ class GatewatchIngestion(Construct):
             "(lines that are not API Gateway logs are counted as LinesUnparsed and dropped)."
         )
 
-    def _kinesis(self, sources: Sequence[LogSource], dead_letter_queue: sqs.IQueue,
-                 settings: KinesisSettings) -> None:
+    def _kinesis(self, sources: Sequence[LogSource], dead_letter_queue: sqs.IQueue, settings: KinesisSettings) -> None:
         stack = self.stack
         self.stream = kinesis.Stream(
-            self, "Stream", shard_count=settings.shard_count, retention_period=cdk.Duration.hours(settings.retention_hours),
+            self,
+            "Stream",
+            shard_count=settings.shard_count,
+            retention_period=cdk.Duration.hours(settings.retention_hours),
             # the AWS-managed aws/kinesis key (cdk-nag KDS3): Kinesis uses it on the callers' behalf, so
             # neither CloudWatch Logs' role nor the analyzer needs a KMS permission
             encryption=kinesis.StreamEncryption.MANAGED,
         )
         accounts = [stack.account, *settings.source_accounts]
         # CloudWatch Logs assumes this role to put records, only for log groups of the listed accounts
-        role = iam.Role(self, "LogsToStreamRole", assumed_by=iam.ServicePrincipal(
-            "logs.amazonaws.com",
-            conditions={"StringLike": {"aws:SourceArn": [
-                stack.format_arn(service="logs", account=a, resource="*", arn_format=cdk.ArnFormat.NO_RESOURCE_NAME)
-                for a in accounts]}},
-        ), description="gatewatch: CloudWatch Logs subscriptions put records into the gatewatch stream")
-        role.add_to_principal_policy(iam.PolicyStatement(actions=["kinesis:PutRecord", "kinesis:PutRecords"],
-                                                         resources=[self.stream.stream_arn]))
+        role = iam.Role(
+            self,
+            "LogsToStreamRole",
+            assumed_by=iam.ServicePrincipal(
+                "logs.amazonaws.com",
+                conditions={
+                    "StringLike": {
+                        "aws:SourceArn": [
+                            stack.format_arn(
+                                service="logs", account=a, resource="*", arn_format=cdk.ArnFormat.NO_RESOURCE_NAME
+                            )
+                            for a in accounts
+                        ]
+                    }
+                },
+            ),
+            description="gatewatch: CloudWatch Logs subscriptions put records into the gatewatch stream",
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["kinesis:PutRecord", "kinesis:PutRecords"], resources=[self.stream.stream_arn])
+        )
         destination = _Destination(self.stream.stream_arn, role)
         for i, source in enumerate(sources):
             # the policy, not the role: RoleArn's GetAtt already orders the role (cfn-lint W3005)
             self._subscribe(f"Subscription{i}", source, destination, depends_on=role.node.find_child("DefaultPolicy"))
 
         # the analyzer reads the stream (explicit: stream.grant_read would add kms wildcard actions)
-        self.analyzer.add_to_role_policy(iam.PolicyStatement(
-            actions=["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords",
-                     "kinesis:GetShardIterator", "kinesis:ListShards"],
-            resources=[self.stream.stream_arn]))
+        self.analyzer.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "kinesis:DescribeStream",
+                    "kinesis:DescribeStreamSummary",
+                    "kinesis:GetRecords",
+                    "kinesis:GetShardIterator",
+                    "kinesis:ListShards",
+                ],
+                resources=[self.stream.stream_arn],
+            )
+        )
         self.event_source_mapping = lambda_.EventSourceMapping(
-            self, "StreamMapping", target=self.analyzer, event_source_arn=self.stream.stream_arn,
+            self,
+            "StreamMapping",
+            target=self.analyzer,
+            event_source_arn=self.stream.stream_arn,
             starting_position=lambda_.StartingPosition.LATEST,
             batch_size=settings.batch_size,
             max_batching_window=cdk.Duration.seconds(settings.max_batching_window_s),
@@ -238,19 +290,36 @@ class GatewatchIngestion(Construct):
 
         if settings.source_accounts:
             name = f"gatewatch-{stack.stack_name}"
-            arn = stack.format_arn(service="logs", resource="destination", resource_name=name,
-                                   arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
+            arn = stack.format_arn(
+                service="logs", resource="destination", resource_name=name, arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME
+            )
             self.cross_account_destination = logs.CfnDestination(
-                self, "CrossAccountDestination", destination_name=name, role_arn=role.role_arn,
+                self,
+                "CrossAccountDestination",
+                destination_name=name,
+                role_arn=role.role_arn,
                 target_arn=self.stream.stream_arn,
-                destination_policy=stack.to_json_string({
-                    "Version": "2012-10-17",
-                    "Statement": [{"Effect": "Allow", "Principal": {"AWS": list(settings.source_accounts)},
-                                   "Action": "logs:PutSubscriptionFilter", "Resource": arn}],
-                }),
+                destination_policy=stack.to_json_string(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"AWS": list(settings.source_accounts)},
+                                "Action": "logs:PutSubscriptionFilter",
+                                "Resource": arn,
+                            }
+                        ],
+                    }
+                ),
             )
             self.cross_account_destination.node.add_dependency(role.node.find_child("DefaultPolicy"))
 
 
-__all__ = ["GatewatchIngestion", "LogSource", "SubscriptionFilterBudget", "SUBSCRIPTION_FILTER_LIMIT_WARNING",
-           "log_group_key"]
+__all__ = [
+    "SUBSCRIPTION_FILTER_LIMIT_WARNING",
+    "GatewatchIngestion",
+    "LogSource",
+    "SubscriptionFilterBudget",
+    "log_group_key",
+]

@@ -13,12 +13,15 @@ dead-letter queue's depth and the share of lines it could not parse.
 Pure Python: no CDK, no boto3. Dimension values may be CDK tokens (strings) when the stack builds
 the specs; the demo passes real names.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from enum import StrEnum
-from typing import Any, Mapping
+from typing import Any
 
+from gatewatch.classify.taxonomy import ErrorCategory
 from gatewatch.constants import (
     DEFAULT_NAMESPACE,
     DIM_API,
@@ -38,7 +41,6 @@ from gatewatch.constants import (
     SOURCE_EXECUTION,
 )
 from gatewatch.naming import alarm_name
-from gatewatch.classify.taxonomy import ErrorCategory
 
 LAMBDA_NAMESPACE = "AWS/Lambda"
 SQS_NAMESPACE = "AWS/SQS"
@@ -153,7 +155,7 @@ class Thresholds:
     def config_keys(cls) -> dict[str, str]:
         return {_camel(f.name): f.name for f in fields(cls)}
 
-    def merged(self, overrides: Mapping[str, Any]) -> "Thresholds":
+    def merged(self, overrides: Mapping[str, Any]) -> Thresholds:
         """A copy with the given field values replaced (values already validated)."""
         return replace(self, **dict(overrides)) if overrides else self
 
@@ -181,16 +183,19 @@ def api_dimensions(api: str, stage: str, **extra: str) -> tuple[tuple[str, str],
     return tuple(dims)
 
 
-def _rate_spec(*, key: str, api: str, stage: str, namespace: str, errors_metric: str, pct: float,
-               periods: int, what: str) -> AlarmSpec:
+def _rate_spec(
+    *, key: str, api: str, stage: str, namespace: str, errors_metric: str, pct: float, periods: int, what: str
+) -> AlarmSpec:
     dims = api_dimensions(api, stage)
     requests = MetricRef("requests", namespace, METRIC_REQUESTS, dims, "Sum")
     errors = MetricRef("errors", namespace, errors_metric, dims, "Sum")
     return AlarmSpec(
         key=key,
         name=alarm_name(api, stage, key),
-        description=(f"{what} rate of {api}/{stage} above {pct:g}% for {periods} of {periods} minutes. "
-                     f"The dashboard's 'Errors by category' says which ones and whether a retry helps."),
+        description=(
+            f"{what} rate of {api}/{stage} above {pct:g}% for {periods} of {periods} minutes. "
+            f"The dashboard's 'Errors by category' says which ones and whether a retry helps."
+        ),
         threshold=pct,
         comparison=Comparison.GREATER_THAN,
         evaluation_periods=periods,
@@ -205,19 +210,39 @@ def _rate_spec(*, key: str, api: str, stage: str, namespace: str, errors_metric:
     )
 
 
-def _simple_spec(*, key: str, api: str | None, stage: str | None, name: str, description: str,
-                 metric: MetricRef, threshold: float, periods: int = 1, datapoints: int | None = None,
-                 comparison: Comparison = Comparison.GREATER_THAN_OR_EQUAL,
-                 missing: MissingData = MissingData.NOT_BREACHING) -> AlarmSpec:
+def _simple_spec(
+    *,
+    key: str,
+    api: str | None,
+    stage: str | None,
+    name: str,
+    description: str,
+    metric: MetricRef,
+    threshold: float,
+    periods: int = 1,
+    datapoints: int | None = None,
+    comparison: Comparison = Comparison.GREATER_THAN_OR_EQUAL,
+    missing: MissingData = MissingData.NOT_BREACHING,
+) -> AlarmSpec:
     return AlarmSpec(
-        key=key, name=name, description=description, threshold=threshold, comparison=comparison,
-        evaluation_periods=periods, datapoints_to_alarm=datapoints or periods, treat_missing_data=missing,
-        period_s=metric.period_s, metric=metric, api=api, stage=stage,
+        key=key,
+        name=name,
+        description=description,
+        threshold=threshold,
+        comparison=comparison,
+        evaluation_periods=periods,
+        datapoints_to_alarm=datapoints or periods,
+        treat_missing_data=missing,
+        period_s=metric.period_s,
+        metric=metric,
+        api=api,
+        stage=stage,
     )
 
 
-def api_alarm_specs(api: str, stage: str, thresholds: Thresholds = Thresholds(),
-                    namespace: str = DEFAULT_NAMESPACE) -> tuple[AlarmSpec, ...]:
+def api_alarm_specs(
+    api: str, stage: str, thresholds: Thresholds = Thresholds(), namespace: str = DEFAULT_NAMESPACE
+) -> tuple[AlarmSpec, ...]:
     """The alarms of one watched API stage. `api` is the Api dimension value (friendly name or id)."""
     t = thresholds
     dims = api_dimensions(api, stage)
@@ -228,65 +253,125 @@ def api_alarm_specs(api: str, stage: str, thresholds: Thresholds = Thresholds(),
     def category_burst(category: ErrorCategory, per_minute: float, advice: str) -> AlarmSpec:
         key = category.value  # the notifier recognises a category name in an alarm name (naming.alarm_name)
         return _simple_spec(
-            key=key, api=api, stage=stage, name=alarm_name(api, stage, key),
+            key=key,
+            api=api,
+            stage=stage,
+            name=alarm_name(api, stage, key),
             description=f"{category.value} responses on {api}/{stage}: at least {per_minute:g} in a minute. {advice}",
             metric=metric("errors", METRIC_ERRORS, "Sum", **{DIM_CATEGORY: category.value}),
             threshold=per_minute,
         )
 
     return (
-        _rate_spec(key="5xx-rate", api=api, stage=stage, namespace=namespace, errors_metric=METRIC_ERRORS_5XX,
-                   pct=t.error5xx_rate_pct, periods=t.error5xx_periods, what="5xx"),
-        _rate_spec(key="4xx-rate", api=api, stage=stage, namespace=namespace, errors_metric=METRIC_ERRORS_4XX,
-                   pct=t.error4xx_rate_pct, periods=t.error4xx_periods, what="4xx"),
-        _simple_spec(
-            key="p90-latency", api=api, stage=stage, name=alarm_name(api, stage, "p90-latency"),
-            description=f"p90 latency of {api}/{stage} at or above {t.latency_p90_ms:g} ms for "
-                        f"{t.latency_periods} of {t.latency_periods} minutes.",
-            metric=metric("latency", METRIC_LATENCY, "p90"), threshold=t.latency_p90_ms, periods=t.latency_periods,
+        _rate_spec(
+            key="5xx-rate",
+            api=api,
+            stage=stage,
+            namespace=namespace,
+            errors_metric=METRIC_ERRORS_5XX,
+            pct=t.error5xx_rate_pct,
+            periods=t.error5xx_periods,
+            what="5xx",
+        ),
+        _rate_spec(
+            key="4xx-rate",
+            api=api,
+            stage=stage,
+            namespace=namespace,
+            errors_metric=METRIC_ERRORS_4XX,
+            pct=t.error4xx_rate_pct,
+            periods=t.error4xx_periods,
+            what="4xx",
         ),
         _simple_spec(
-            key="p90-integration-latency", api=api, stage=stage,
+            key="p90-latency",
+            api=api,
+            stage=stage,
+            name=alarm_name(api, stage, "p90-latency"),
+            description=f"p90 latency of {api}/{stage} at or above {t.latency_p90_ms:g} ms for "
+            f"{t.latency_periods} of {t.latency_periods} minutes.",
+            metric=metric("latency", METRIC_LATENCY, "p90"),
+            threshold=t.latency_p90_ms,
+            periods=t.latency_periods,
+        ),
+        _simple_spec(
+            key="p90-integration-latency",
+            api=api,
+            stage=stage,
             name=alarm_name(api, stage, "p90-integration-latency"),
             description=f"p90 integration (backend) latency of {api}/{stage} at or above "
-                        f"{t.integration_latency_p90_ms:g} ms for {t.latency_periods} of {t.latency_periods} minutes.",
+            f"{t.integration_latency_p90_ms:g} ms for {t.latency_periods} of {t.latency_periods} minutes.",
             metric=metric("integration", METRIC_INTEGRATION_LATENCY, "p90"),
-            threshold=t.integration_latency_p90_ms, periods=t.latency_periods,
+            threshold=t.integration_latency_p90_ms,
+            periods=t.latency_periods,
         ),
         _simple_spec(
-            key="near-timeout", api=api, stage=stage, name=alarm_name(api, stage, "near-timeout"),
+            key="near-timeout",
+            api=api,
+            stage=stage,
+            name=alarm_name(api, stage, "near-timeout"),
             description=f"Requests of {api}/{stage} within 10% of the integration timeout "
-                        f"(at least {t.near_timeouts_per_minute:g} in a minute, in any of the last 3 minutes): "
-                        "the next slow-down becomes 504s.",
-            metric=metric("near", METRIC_NEAR_TIMEOUT, "Sum"), threshold=t.near_timeouts_per_minute,
+            f"(at least {t.near_timeouts_per_minute:g} in a minute, in any of the last 3 minutes): "
+            "the next slow-down becomes 504s.",
+            metric=metric("near", METRIC_NEAR_TIMEOUT, "Sum"),
+            threshold=t.near_timeouts_per_minute,
             # 1 of 3: any near-timeout alarms at once, but a sparse drift does not flap OK/ALARM every minute.
-            periods=3, datapoints=1,
+            periods=3,
+            datapoints=1,
         ),
-        category_burst(ErrorCategory.THROTTLED, t.throttled_per_minute,
-                       "Callers hit a stage, method, usage-plan or account throttle limit: retry with backoff."),
-        category_burst(ErrorCategory.QUOTA_EXCEEDED, t.quota_exceeded_per_minute,
-                       "An API key ran out of its usage-plan quota: it works again after the quota period."),
+        category_burst(
+            ErrorCategory.THROTTLED,
+            t.throttled_per_minute,
+            "Callers hit a stage, method, usage-plan or account throttle limit: retry with backoff.",
+        ),
+        category_burst(
+            ErrorCategory.QUOTA_EXCEEDED,
+            t.quota_exceeded_per_minute,
+            "An API key ran out of its usage-plan quota: it works again after the quota period.",
+        ),
         AlarmSpec(
-            key="requests-anomaly", name=alarm_name(api, stage, "requests-anomaly"),
+            key="requests-anomaly",
+            name=alarm_name(api, stage, "requests-anomaly"),
             description=f"Request volume of {api}/{stage} outside its expected band "
-                        f"({t.anomaly_band:g} standard deviations): a drop can mean clients cannot reach the API.",
-            threshold=0, comparison=Comparison.OUTSIDE_BAND, evaluation_periods=t.anomaly_periods,
-            datapoints_to_alarm=t.anomaly_periods, treat_missing_data=MissingData.IGNORE, period_s=ONE_MINUTE,
-            metric=metric("requests", METRIC_REQUESTS, "Sum"), anomaly_band=t.anomaly_band, api=api, stage=stage,
+            f"({t.anomaly_band:g} standard deviations): a drop can mean clients cannot reach the API.",
+            threshold=0,
+            comparison=Comparison.OUTSIDE_BAND,
+            evaluation_periods=t.anomaly_periods,
+            datapoints_to_alarm=t.anomaly_periods,
+            treat_missing_data=MissingData.IGNORE,
+            period_s=ONE_MINUTE,
+            metric=metric("requests", METRIC_REQUESTS, "Sum"),
+            anomaly_band=t.anomaly_band,
+            api=api,
+            stage=stage,
         ),
         AlarmSpec(
-            key="5xx-anomaly", name=alarm_name(api, stage, "5xx-anomaly"),
+            key="5xx-anomaly",
+            name=alarm_name(api, stage, "5xx-anomaly"),
             description=f"5xx count of {api}/{stage} above its expected band ({t.anomaly_band:g} standard deviations).",
-            threshold=0, comparison=Comparison.ABOVE_BAND, evaluation_periods=t.anomaly_periods,
-            datapoints_to_alarm=t.anomaly_periods, treat_missing_data=MissingData.NOT_BREACHING, period_s=ONE_MINUTE,
-            metric=metric("e5", METRIC_ERRORS_5XX, "Sum"), anomaly_band=t.anomaly_band, api=api, stage=stage,
+            threshold=0,
+            comparison=Comparison.ABOVE_BAND,
+            evaluation_periods=t.anomaly_periods,
+            datapoints_to_alarm=t.anomaly_periods,
+            treat_missing_data=MissingData.NOT_BREACHING,
+            period_s=ONE_MINUTE,
+            metric=metric("e5", METRIC_ERRORS_5XX, "Sum"),
+            anomaly_band=t.anomaly_band,
+            api=api,
+            stage=stage,
         ),
     )
 
 
-def health_alarm_specs(deployment: str, *, analyzer_function: str, notifier_function: str, dead_letter_queue: str,
-                       thresholds: HealthThresholds = HealthThresholds(),
-                       namespace: str = DEFAULT_NAMESPACE) -> tuple[AlarmSpec, ...]:
+def health_alarm_specs(
+    deployment: str,
+    *,
+    analyzer_function: str,
+    notifier_function: str,
+    dead_letter_queue: str,
+    thresholds: HealthThresholds = HealthThresholds(),
+    namespace: str = DEFAULT_NAMESPACE,
+) -> tuple[AlarmSpec, ...]:
     """gatewatch's own alarms. `deployment` keeps names unique when two gatewatch stacks share an account."""
     t = thresholds
 
@@ -297,43 +382,86 @@ def health_alarm_specs(deployment: str, *, analyzer_function: str, notifier_func
         return MetricRef(id_, LAMBDA_NAMESPACE, metric_name, (("FunctionName", function),), "Sum", FIVE_MINUTES)
 
     specs = [
-        _simple_spec(key="analyzer-errors", api=None, stage=None, name=name("analyzer-errors"),
-                     description="The analyzer failed on a batch (it retries; what still fails lands in the "
-                                 "dead-letter queue). Metrics for those requests are missing.",
-                     metric=lambda_metric("errors", analyzer_function, "Errors"), threshold=t.analyzer_errors),
-        _simple_spec(key="analyzer-throttles", api=None, stage=None, name=name("analyzer-throttles"),
-                     description="The analyzer was throttled: raise the account's concurrency or use the Kinesis mode.",
-                     metric=lambda_metric("throttles", analyzer_function, "Throttles"),
-                     threshold=t.analyzer_throttles),
-        _simple_spec(key="notifier-errors", api=None, stage=None, name=name("notifier-errors"),
-                     description="The notifier could not deliver an alert to Slack (it retries, then keeps it "
-                                 "in the dead-letter queue).",
-                     metric=lambda_metric("errors", notifier_function, "Errors"), threshold=t.notifier_errors),
-        _simple_spec(key="dead-letters", api=None, stage=None, name=name("dead-letters"),
-                     description="Events or alerts are waiting in gatewatch's dead-letter queue: inspect and redrive them.",
-                     metric=MetricRef("depth", SQS_NAMESPACE, "ApproximateNumberOfMessagesVisible",
-                                      (("QueueName", dead_letter_queue),), "Maximum", FIVE_MINUTES),
-                     threshold=t.dead_letter_messages),
+        _simple_spec(
+            key="analyzer-errors",
+            api=None,
+            stage=None,
+            name=name("analyzer-errors"),
+            description="The analyzer failed on a batch (it retries; what still fails lands in the "
+            "dead-letter queue). Metrics for those requests are missing.",
+            metric=lambda_metric("errors", analyzer_function, "Errors"),
+            threshold=t.analyzer_errors,
+        ),
+        _simple_spec(
+            key="analyzer-throttles",
+            api=None,
+            stage=None,
+            name=name("analyzer-throttles"),
+            description="The analyzer was throttled: raise the account's concurrency or use the Kinesis mode.",
+            metric=lambda_metric("throttles", analyzer_function, "Throttles"),
+            threshold=t.analyzer_throttles,
+        ),
+        _simple_spec(
+            key="notifier-errors",
+            api=None,
+            stage=None,
+            name=name("notifier-errors"),
+            description="The notifier could not deliver an alert to Slack (it retries, then keeps it "
+            "in the dead-letter queue).",
+            metric=lambda_metric("errors", notifier_function, "Errors"),
+            threshold=t.notifier_errors,
+        ),
+        _simple_spec(
+            key="dead-letters",
+            api=None,
+            stage=None,
+            name=name("dead-letters"),
+            description="Events or alerts are waiting in gatewatch's dead-letter queue: inspect and redrive them.",
+            metric=MetricRef(
+                "depth",
+                SQS_NAMESPACE,
+                "ApproximateNumberOfMessagesVisible",
+                (("QueueName", dead_letter_queue),),
+                "Maximum",
+                FIVE_MINUTES,
+            ),
+            threshold=t.dead_letter_messages,
+        ),
     ]
     for source in (SOURCE_ACCESS, SOURCE_EXECUTION):
         dims = ((DIM_SOURCE, source),)
         parsed = MetricRef("parsed", namespace, METRIC_LINES_PARSED, dims, "Sum", FIVE_MINUTES)
         unparsed = MetricRef("unparsed", namespace, METRIC_LINES_UNPARSED, dims, "Sum", FIVE_MINUTES)
         key = f"{source}-unparsed-rate"
-        specs.append(AlarmSpec(
-            key=key, name=name(key),
-            description=f"More than {t.unparsed_rate_pct:g}% of {source} log lines could not be parsed for 15 minutes: "
-                        "the log format changed or is not one gatewatch reads (see the analyzer's rejection log lines).",
-            threshold=t.unparsed_rate_pct, comparison=Comparison.GREATER_THAN, evaluation_periods=3,
-            datapoints_to_alarm=3, treat_missing_data=MissingData.NOT_BREACHING, period_s=FIVE_MINUTES,
-            expression="IF(FILL(parsed, 0) + FILL(unparsed, 0) > 0, "
-                       "100 * FILL(unparsed, 0) / (FILL(parsed, 0) + FILL(unparsed, 0)), 0)",
-            expression_label=f"Unparsed {source} lines (%)", inputs=(parsed, unparsed),
-        ))
+        specs.append(
+            AlarmSpec(
+                key=key,
+                name=name(key),
+                description=f"More than {t.unparsed_rate_pct:g}% of {source} log lines could not be parsed for 15 minutes: "
+                "the log format changed or is not one gatewatch reads (see the analyzer's rejection log lines).",
+                threshold=t.unparsed_rate_pct,
+                comparison=Comparison.GREATER_THAN,
+                evaluation_periods=3,
+                datapoints_to_alarm=3,
+                treat_missing_data=MissingData.NOT_BREACHING,
+                period_s=FIVE_MINUTES,
+                expression="IF(FILL(parsed, 0) + FILL(unparsed, 0) > 0, "
+                "100 * FILL(unparsed, 0) / (FILL(parsed, 0) + FILL(unparsed, 0)), 0)",
+                expression_label=f"Unparsed {source} lines (%)",
+                inputs=(parsed, unparsed),
+            )
+        )
     return tuple(specs)
 
 
 __all__ = [
-    "AlarmSpec", "Comparison", "HealthThresholds", "MetricRef", "MissingData", "Thresholds",
-    "api_alarm_specs", "api_dimensions", "health_alarm_specs",
+    "AlarmSpec",
+    "Comparison",
+    "HealthThresholds",
+    "MetricRef",
+    "MissingData",
+    "Thresholds",
+    "api_alarm_specs",
+    "api_dimensions",
+    "health_alarm_specs",
 ]

@@ -6,6 +6,7 @@ and arrival time (time.monotonic). Answers are scripted per request, in order; w
 empty the stub answers like Slack does on success. Scripts: ok, 429 with Retry-After, 500,
 404 no_service, 410, a Web API error, or a hang longer than the client's timeout.
 """
+
 from __future__ import annotations
 
 import json
@@ -75,15 +76,16 @@ class SlackStub:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _ts: int = 0
 
-    def __enter__(self) -> "SlackStub":
+    def __enter__(self) -> SlackStub:
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
-                stub._record(Recorded(self.path, body, {k.lower(): v for k, v in self.headers.items()},
-                                      time.monotonic()))
+                stub._record(
+                    Recorded(self.path, body, {k.lower(): v for k, v in self.headers.items()}, time.monotonic())
+                )
                 answer = stub._next_answer()
                 if answer.delay_s:
                     time.sleep(answer.delay_s)

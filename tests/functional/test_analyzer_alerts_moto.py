@@ -1,4 +1,5 @@
 """Immediate alerts through SNS with DynamoDB dedupe (moto, in-process): once per window, never lost, never doubled."""
+
 from __future__ import annotations
 
 import json
@@ -12,7 +13,7 @@ from moto import mock_aws
 from analyzer import handler
 from gatewatch.alerts.schema import AnalyzerAlert
 from tests.emf_spec import assert_valid_emf, emf_documents, metric_total
-from tests.functional.test_analyzer_handler import ACCESS_GROUP, ENV_TO_CLEAR, EXEC_GROUP, LambdaContext
+from tests.functional.test_analyzer_handler import ENV_TO_CLEAR, EXEC_GROUP, LambdaContext
 from tests.helpers import kinesis_event, subscription_event, subscription_payload
 
 REGION = "eu-west-1"
@@ -35,11 +36,13 @@ def broken_deploy_lines(n: int, *, start: int = 0) -> list[str]:
     lines = []
     for i in range(start, start + n):
         rid = f"3c8e1f2a-5b6d-4e7f-8a9b-{i:012x}"
-        lines += [f"({rid}) Extended Request Id: Iq9gwFDNoAMF{i:04d}=",
-                  f"({rid}) HTTP Method: POST, Resource Path: /orders",
-                  f"({rid}) Endpoint response body before transformations: {{\"ok\": true}}",
-                  f"({rid}) Execution failed due to configuration error: Malformed Lambda proxy response",
-                  f"({rid}) Method completed with status: 502"]
+        lines += [
+            f"({rid}) Extended Request Id: Iq9gwFDNoAMF{i:04d}=",
+            f"({rid}) HTTP Method: POST, Resource Path: /orders",
+            f'({rid}) Endpoint response body before transformations: {{"ok": true}}',
+            f"({rid}) Execution failed due to configuration error: Malformed Lambda proxy response",
+            f"({rid}) Method completed with status: 502",
+        ]
     return lines
 
 
@@ -69,10 +72,15 @@ def aws(monkeypatch, clock):
         queue_url = sqs.create_queue(QueueName="alerts-tap")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
-        ddb.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
-        ddb.update_time_to_live(TableName=TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
+        ddb.create_table(
+            TableName=TABLE,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        )
+        ddb.update_time_to_live(
+            TableName=TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+        )
         monkeypatch.setenv("GATEWATCH_ALERT_TOPIC_ARN", topic_arn)
         monkeypatch.setenv("GATEWATCH_STATE_TABLE", TABLE)
         handler.reset_state()
@@ -161,17 +169,30 @@ def test_after_the_cooldown_it_alerts_again_and_not_before(aws, clock, capsys):
 
 
 def test_each_api_stage_and_category_has_its_own_window(aws, capsys):
-    other_stage = subscription_payload("API-Gateway-Execution-Logs_a1b2c3d4e5/beta", broken_deploy_lines(1),
-                                       start_ms=int(T0 * 1000))
-    permission = [line.replace("Malformed Lambda proxy response", "Invalid permissions on Lambda function")
-                  .replace("status: 502", "status: 500") for line in broken_deploy_lines(2, start=100)]
-    event = kinesis_event([subscription_payload(EXEC_GROUP, broken_deploy_lines(1), start_ms=int(T0 * 1000)),
-                           other_stage, subscription_payload(EXEC_GROUP, permission, start_ms=int(T0 * 1000))])
+    other_stage = subscription_payload(
+        "API-Gateway-Execution-Logs_a1b2c3d4e5/beta", broken_deploy_lines(1), start_ms=int(T0 * 1000)
+    )
+    permission = [
+        line.replace("Malformed Lambda proxy response", "Invalid permissions on Lambda function").replace(
+            "status: 502", "status: 500"
+        )
+        for line in broken_deploy_lines(2, start=100)
+    ]
+    event = kinesis_event(
+        [
+            subscription_payload(EXEC_GROUP, broken_deploy_lines(1), start_ms=int(T0 * 1000)),
+            other_stage,
+            subscription_payload(EXEC_GROUP, permission, start_ms=int(T0 * 1000)),
+        ]
+    )
     result, _ = invoke(event, capsys)
     assert result == {"batchItemFailures": []}
     got = sorted((m["stage"], m["category"], m["count"]) for m in published(aws))
-    assert got == [("beta", "MALFORMED_RESPONSE", 1), ("prod", "INTEGRATION_PERMISSION", 2),
-                   ("prod", "MALFORMED_RESPONSE", 1)]
+    assert got == [
+        ("beta", "MALFORMED_RESPONSE", 1),
+        ("prod", "INTEGRATION_PERMISSION", 2),
+        ("prod", "MALFORMED_RESPONSE", 1),
+    ]
 
 
 def test_sns_failure_raises_before_any_metric_and_the_retry_delivers(aws, capsys):
@@ -184,12 +205,18 @@ def test_sns_failure_raises_before_any_metric_and_the_retry_delivers(aws, capsys
     # THEN it raised before printing any EMF (the platform retry will count the batch exactly once)
     assert emf_documents(capsys.readouterr().out) == []
     # AND the dedupe window was released, so the retry is not silenced
-    assert "Item" not in aws["ddb"].get_item(TableName=TABLE, Key={"pk": {"S": "alert#a1b2c3d4e5|prod|MALFORMED_RESPONSE"}})
+    assert "Item" not in aws["ddb"].get_item(
+        TableName=TABLE, Key={"pk": {"S": "alert#a1b2c3d4e5|prod|MALFORMED_RESPONSE"}}
+    )
     # WHEN SNS is back and the platform retries the same batch
     assert aws["sns"].create_topic(Name="gatewatch-alerts")["TopicArn"] == aws["topic_arn"]
-    aws["sns"].subscribe(TopicArn=aws["topic_arn"], Protocol="sqs",
-                         Endpoint=aws["sqs"].get_queue_attributes(QueueUrl=aws["queue_url"], AttributeNames=["QueueArn"])
-                         ["Attributes"]["QueueArn"])
+    aws["sns"].subscribe(
+        TopicArn=aws["topic_arn"],
+        Protocol="sqs",
+        Endpoint=aws["sqs"].get_queue_attributes(QueueUrl=aws["queue_url"], AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ],
+    )
     _, docs = invoke(broken_event(), capsys)
     # THEN the alert goes out once and the metrics are printed once
     assert len(published(aws)) == 1
@@ -206,9 +233,13 @@ def test_dynamodb_failure_raises_before_any_metric(aws, capsys):
 
 
 def test_categories_that_do_not_mean_a_broken_deploy_do_not_alert(aws, capsys):
-    lines = [line.replace("Execution failed due to configuration error: Malformed Lambda proxy response",
-                          "Execution failed due to a timeout error").replace("status: 502", "status: 504")
-             for line in broken_deploy_lines(2)]
+    lines = [
+        line.replace(
+            "Execution failed due to configuration error: Malformed Lambda proxy response",
+            "Execution failed due to a timeout error",
+        ).replace("status: 502", "status: 504")
+        for line in broken_deploy_lines(2)
+    ]
     _, docs = invoke(subscription_event(subscription_payload(EXEC_GROUP, lines, start_ms=int(T0 * 1000))), capsys)
     assert published(aws) == []
     assert metric_total(docs, "Causes", ("Api", "Stage", "Category")) == 2
@@ -217,9 +248,17 @@ def test_categories_that_do_not_mean_a_broken_deploy_do_not_alert(aws, capsys):
 def test_alert_categories_are_configurable(aws, monkeypatch, capsys):
     monkeypatch.setenv("GATEWATCH_ALERT_CATEGORIES", "INTEGRATION_TIMEOUT")
     handler.reset_state()
-    lines = [line.replace("Execution failed due to configuration error: Malformed Lambda proxy response",
-                          "Execution failed due to a timeout error").replace("status: 502", "status: 504")
-             for line in broken_deploy_lines(2)]
-    invoke(subscription_event(subscription_payload(EXEC_GROUP, lines + broken_deploy_lines(1, start=50),
-                                                   start_ms=int(T0 * 1000))), capsys)
+    lines = [
+        line.replace(
+            "Execution failed due to configuration error: Malformed Lambda proxy response",
+            "Execution failed due to a timeout error",
+        ).replace("status: 502", "status: 504")
+        for line in broken_deploy_lines(2)
+    ]
+    invoke(
+        subscription_event(
+            subscription_payload(EXEC_GROUP, lines + broken_deploy_lines(1, start=50), start_ms=int(T0 * 1000))
+        ),
+        capsys,
+    )
     assert [m["category"] for m in published(aws)] == ["INTEGRATION_TIMEOUT"]

@@ -1,4 +1,5 @@
 """The analyzer Lambda end to end: real subscription/Kinesis events in, valid EMF and structured logs out."""
+
 from __future__ import annotations
 
 import base64
@@ -14,9 +15,9 @@ import pytest
 from analyzer import handler
 from bench.bench_handler import realistic_access_lines
 from gatewatch.ingest.decode import batches_from_lambda_event
-from gatewatch_demo.lambda_context import LocalLambdaContext as LambdaContext
 from gatewatch.models import Rejection
 from gatewatch.pipeline import LogAnalyzer
+from gatewatch_demo.lambda_context import LocalLambdaContext as LambdaContext
 from tests.emf_spec import assert_valid_emf, emf_documents, metric_total
 from tests.helpers import (
     ROOT,
@@ -31,10 +32,16 @@ from tests.helpers import (
 
 ACCESS_GROUP = "/aws/apigateway/orders-prod-access"
 EXEC_GROUP = "API-Gateway-Execution-Logs_a1b2c3d4e5/prod"
-ENV_TO_CLEAR = ("GATEWATCH_ALERT_TOPIC_ARN", "GATEWATCH_STATE_TABLE", "GATEWATCH_APIS", "GATEWATCH_ROUTE_CAP",
-                "GATEWATCH_ALERT_CATEGORIES", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_DEV", "GATEWATCH_FIELD_MAP")
-
-
+ENV_TO_CLEAR = (
+    "GATEWATCH_ALERT_TOPIC_ARN",
+    "GATEWATCH_STATE_TABLE",
+    "GATEWATCH_APIS",
+    "GATEWATCH_ROUTE_CAP",
+    "GATEWATCH_ALERT_CATEGORIES",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "POWERTOOLS_DEV",
+    "GATEWATCH_FIELD_MAP",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -78,7 +85,8 @@ def test_real_execution_log_payloads_give_valid_emf_with_causes_equal_to_the_eng
         # THEN every document is valid EMF and the totals equal what the engine classified
         assert result is None and docs
         assert metric_total(docs, "Causes", ("Api", "Stage", "Category")) == sum(
-            1 for r in expected.execution if r.category.value != "OK")
+            1 for r in expected.execution if r.category.value != "OK"
+        )
         assert metric_total(docs, "LinesParsed", ("Source",), Source="execution") == len(payload["logEvents"])
         assert metric_total(docs, "Requests", ("Api", "Stage")) == 0  # execution logs never count requests
 
@@ -91,7 +99,9 @@ def test_the_real_access_corpus_as_one_payload(capsys):
     statuses = Counter(r.status for r in expected.access)
     assert metric_total(docs, "Requests", ("Api", "Stage")) == len(expected.access) > 0
     assert metric_total(docs, "Requests", ("Api", "Stage", "Route")) == len(expected.access)
-    assert metric_total(docs, "Errors4xx", ("Api", "Stage")) == sum(n for s, n in statuses.items() if s and 400 <= s < 500)
+    assert metric_total(docs, "Errors4xx", ("Api", "Stage")) == sum(
+        n for s, n in statuses.items() if s and 400 <= s < 500
+    )
     assert metric_total(docs, "Errors5xx", ("Api", "Stage")) == sum(n for s, n in statuses.items() if s and s >= 500)
     errors = Counter(r.category.value for r in expected.access if r.category.value != "OK")
     for category, count in errors.items():
@@ -104,15 +114,30 @@ def test_the_real_access_corpus_as_one_payload(capsys):
 def test_a_request_in_both_logs_is_counted_once_in_requests(capsys):
     # GIVEN one invocation (a Kinesis batch) carrying the access line and the execution lines of the same requests
     ids = ["6d3c2a8e-1f0b-4b9e-9a51-0c6f2e0d4a11", "9a1b7c3d-2e4f-4a6b-8c9d-0e1f2a3b4c5d"]
-    access = [json.dumps({"requestId": rid, "apiId": "a1b2c3d4e5", "stage": "prod", "httpMethod": "POST",
-                          "resourcePath": "/orders", "status": "502", "responseLatency": "48",
-                          "integrationLatency": "40", "error.responseType": "-"}) for rid in ids]
+    access = [
+        json.dumps(
+            {
+                "requestId": rid,
+                "apiId": "a1b2c3d4e5",
+                "stage": "prod",
+                "httpMethod": "POST",
+                "resourcePath": "/orders",
+                "status": "502",
+                "responseLatency": "48",
+                "integrationLatency": "40",
+                "error.responseType": "-",
+            }
+        )
+        for rid in ids
+    ]
     execution = []
     for rid in ids:
-        execution += [f"({rid}) Extended Request Id: Iq9gwFDNoAMFo1A=",
-                      f"({rid}) HTTP Method: POST, Resource Path: /orders",
-                      f"({rid}) Execution failed due to configuration error: Malformed Lambda proxy response",
-                      f"({rid}) Method completed with status: 502"]
+        execution += [
+            f"({rid}) Extended Request Id: Iq9gwFDNoAMFo1A=",
+            f"({rid}) HTTP Method: POST, Resource Path: /orders",
+            f"({rid}) Execution failed due to configuration error: Malformed Lambda proxy response",
+            f"({rid}) Method completed with status: 502",
+        ]
     event = kinesis_event([subscription_payload(ACCESS_GROUP, access), subscription_payload(EXEC_GROUP, execution)])
     # WHEN analysed
     result, docs, _ = invoke(event, capsys)
@@ -132,7 +157,8 @@ def test_a_large_realistic_batch_is_a_handful_of_documents_with_exact_totals(cap
     assert metric_total(docs, "Requests", ("Api", "Stage")) == 10_000 == len(expected.access)
     assert metric_total(docs, "Errors5xx", ("Api", "Stage")) == sum(1 for r in expected.access if r.status >= 500)
     assert metric_total(docs, "NearTimeout", ("Api", "Stage")) == sum(
-        1 for r in expected.access if r.latency_class and r.latency_class.value in ("NEAR_TIMEOUT", "TIMEOUT"))
+        1 for r in expected.access if r.latency_class and r.latency_class.value in ("NEAR_TIMEOUT", "TIMEOUT")
+    )
     stage_doc = next(d for d in docs if "Route" not in d and "Category" not in d and "Source" not in d)
     assert len(stage_doc["Latency"]) == 100 and stage_doc["Requests"] == 10_000
 
@@ -153,18 +179,35 @@ def hostile_event():
     """Kinesis records: invalid base64, binary, gzip'ed garbage, invalid JSON lines, a 1 MB event,
     50,000 tiny events, unknown formats, and a CONTROL_MESSAGE."""
     good = subscription_payload(ACCESS_GROUP, realistic_access_lines(20))
-    control = {"messageType": "CONTROL_MESSAGE", "owner": "CloudwatchLogs", "logGroup": "", "logStream": "",
-               "subscriptionFilters": [], "logEvents": [{"id": "", "timestamp": 1764075600000,
-                                                          "message": "CWL CONTROL MESSAGE: Checking health of destination Firehose."}]}
-    bad_lines = ['{"requestId": "abc", "status": "500", "error.message": "bad "quote" here", "x": }',
-                 "\x00\x01\x02\xff binary junk", "<<<<not xml", "just some words in an unknown format",
-                 '{"status": ' + "[" * 5000 + "}"]
+    control = {
+        "messageType": "CONTROL_MESSAGE",
+        "owner": "CloudwatchLogs",
+        "logGroup": "",
+        "logStream": "",
+        "subscriptionFilters": [],
+        "logEvents": [
+            {
+                "id": "",
+                "timestamp": 1764075600000,
+                "message": "CWL CONTROL MESSAGE: Checking health of destination Firehose.",
+            }
+        ],
+    }
+    bad_lines = [
+        '{"requestId": "abc", "status": "500", "error.message": "bad "quote" here", "x": }',
+        "\x00\x01\x02\xff binary junk",
+        "<<<<not xml",
+        "just some words in an unknown format",
+        '{"status": ' + "[" * 5000 + "}",
+    ]
     one_mb = subscription_payload(ACCESS_GROUP, ['{"requestId":"' + "A" * 1_048_000 + '"'])
     tiny = subscription_payload(ACCESS_GROUP, ["x"] * 50_000)
     records = kinesis_event([good, control, subscription_payload(ACCESS_GROUP, bad_lines), one_mb, tiny])
-    raw_records = [{"kinesis": {"data": "!!!not base64!!!", "sequenceNumber": "900"}},
-                   {"kinesis": {"data": base64.b64encode(os.urandom(2048)).decode(), "sequenceNumber": "901"}},
-                   {"kinesis": {"data": base64.b64encode(gzip.compress(b"{not json")).decode(), "sequenceNumber": "902"}}]
+    raw_records = [
+        {"kinesis": {"data": "!!!not base64!!!", "sequenceNumber": "900"}},
+        {"kinesis": {"data": base64.b64encode(os.urandom(2048)).decode(), "sequenceNumber": "901"}},
+        {"kinesis": {"data": base64.b64encode(gzip.compress(b"{not json")).decode(), "sequenceNumber": "902"}},
+    ]
     for r in raw_records:
         r.update(eventSource="aws:kinesis", eventID=f"shardId-000000000000:{r['kinesis']['sequenceNumber']}")
     records["Records"].extend(raw_records)
@@ -183,8 +226,11 @@ def test_a_hostile_batch_completes_and_counts_every_rejected_line(capsys):
     unparsed = metric_total(docs, "LinesUnparsed", ("Source",))
     assert unparsed == sum(expected.lines_unparsed.values())
     access_lines = 20 + 5 + 1 + 50_000
-    assert metric_total(docs, "LinesParsed", ("Source",), Source="access") \
-        + metric_total(docs, "LinesUnparsed", ("Source",), Source="access") == access_lines
+    assert (
+        metric_total(docs, "LinesParsed", ("Source",), Source="access")
+        + metric_total(docs, "LinesUnparsed", ("Source",), Source="access")
+        == access_lines
+    )
     assert metric_total(docs, "LinesUnparsed", ("Source",), Source="access") >= 50_000
     assert metric_total(docs, "LinesUnparsed", ("Source",), Source="input") >= 3  # the three broken records
     # AND bad data is logged as one WARNING per reason, not one per line, each short and redacted
@@ -196,9 +242,20 @@ def test_a_hostile_batch_completes_and_counts_every_rejected_line(capsys):
 
 
 def test_a_control_message_alone_is_acknowledged(capsys):
-    control = {"messageType": "CONTROL_MESSAGE", "owner": "CloudwatchLogs", "logGroup": "", "logStream": "",
-               "subscriptionFilters": [], "logEvents": [{"id": "", "timestamp": 1764075600000,
-                                                          "message": "CWL CONTROL MESSAGE: Checking health of destination Kinesis stream."}]}
+    control = {
+        "messageType": "CONTROL_MESSAGE",
+        "owner": "CloudwatchLogs",
+        "logGroup": "",
+        "logStream": "",
+        "subscriptionFilters": [],
+        "logEvents": [
+            {
+                "id": "",
+                "timestamp": 1764075600000,
+                "message": "CWL CONTROL MESSAGE: Checking health of destination Kinesis stream.",
+            }
+        ],
+    }
     result, docs, logs = invoke(subscription_event(control), capsys)
     assert result is None and docs == []
     assert not [log for log in logs if log["level"] in ("WARNING", "ERROR")]
@@ -240,9 +297,17 @@ def test_subscription_engine_failure_is_counted_and_logged_not_raised(monkeypatc
 
 
 def test_logs_carry_the_batch_keys_and_never_a_full_line_or_secret(capsys):
-    secret_line = json.dumps({"requestId": "2f1e0d9c-8b7a-4655-9443-322110ffeedd", "status": "200",
-                              "apiId": "a1b2c3d4e5", "stage": "prod", "httpMethod": "GET", "resourcePath": "/pets",
-                              "userAgent": "curl/8.4.0 token=s3cr3tT0kenValue123"})
+    secret_line = json.dumps(
+        {
+            "requestId": "2f1e0d9c-8b7a-4655-9443-322110ffeedd",
+            "status": "200",
+            "apiId": "a1b2c3d4e5",
+            "stage": "prod",
+            "httpMethod": "GET",
+            "resourcePath": "/pets",
+            "userAgent": "curl/8.4.0 token=s3cr3tT0kenValue123",
+        }
+    )
     event = subscription_event(subscription_payload(ACCESS_GROUP, [secret_line, "token=s3cr3tT0kenValue123 garbage"]))
     _, _, logs = invoke(event, capsys)
     summary = next(log for log in logs if log["message"] == "batch analysed")
@@ -262,9 +327,11 @@ def test_alerts_off_is_said_once_per_cold_start(capsys):
 def test_cold_import_pulls_in_neither_boto3_nor_pydantic():
     env = {k: v for k, v in os.environ.items() if k not in ENV_TO_CLEAR}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "functions"), str(ROOT)])
-    code = ("import sys, analyzer.handler; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'pydantic') "
-            "or m in ('botocore.session', 'botocore.client')))")
+    code = (
+        "import sys, analyzer.handler; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'pydantic') "
+        "or m in ('botocore.session', 'botocore.client')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -274,5 +341,8 @@ def test_corpus_execution_lines_as_one_payload(capsys):
     event = {"awslogs": {"data": encode_payload(subscription_payload(EXEC_GROUP, lines), compression="zlib")}}
     expected = engine_analysis(event)
     _, docs, _ = invoke(event, capsys)
-    assert metric_total(docs, "Causes", ("Api", "Stage", "Category")) == sum(
-        1 for r in expected.execution if r.category.value != "OK") > 0
+    assert (
+        metric_total(docs, "Causes", ("Api", "Stage", "Category"))
+        == sum(1 for r in expected.execution if r.category.value != "OK")
+        > 0
+    )

@@ -1,4 +1,5 @@
 """`gatewatch analyze --log-group NAME --since 1h` reads live log groups through boto3 (moto here)."""
+
 import json
 import time
 
@@ -9,7 +10,6 @@ from moto import mock_aws
 from gatewatch.adapters.aws import reset_clients
 from gatewatch_cli.live_logs import parse_since
 from gatewatch_cli.main import main
-
 from tests.helpers import access_corpus_lines, s01_payloads
 
 
@@ -24,13 +24,24 @@ def logs(monkeypatch):
         now = int(time.time() * 1000)
         client.create_log_group(logGroupName="/aws/apigateway/orders")
         client.create_log_stream(logGroupName="/aws/apigateway/orders", logStreamName="s")
-        client.put_log_events(logGroupName="/aws/apigateway/orders", logStreamName="s", logEvents=[
-            {"timestamp": now - 60_000 + i, "message": line} for i, line in enumerate(access_corpus_lines())])
+        client.put_log_events(
+            logGroupName="/aws/apigateway/orders",
+            logStreamName="s",
+            logEvents=[
+                {"timestamp": now - 60_000 + i, "message": line} for i, line in enumerate(access_corpus_lines())
+            ],
+        )
         group = s01_payloads()[1]["logGroup"]
         client.create_log_group(logGroupName=group)
         client.create_log_stream(logGroupName=group, logStreamName="e")
-        client.put_log_events(logGroupName=group, logStreamName="e", logEvents=[
-            {"timestamp": now - 30_000 + i, "message": e["message"]} for i, e in enumerate(s01_payloads()[1]["logEvents"])])
+        client.put_log_events(
+            logGroupName=group,
+            logStreamName="e",
+            logEvents=[
+                {"timestamp": now - 30_000 + i, "message": e["message"]}
+                for i, e in enumerate(s01_payloads()[1]["logEvents"])
+            ],
+        )
         yield group
         reset_clients()
 
@@ -38,9 +49,10 @@ def logs(monkeypatch):
 def test_live_log_groups_are_read_and_classified(capsys, logs):
     # GIVEN an access-log group and an execution-log group with recent events
     # WHEN classified live
-    code = main(["classify", "--no-progress", "--log-group", "/aws/apigateway/orders", "--log-group", logs,
-                 "--since", "1h"])
-    out = [json.loads(l) for l in capsys.readouterr().out.splitlines()]
+    code = main(
+        ["classify", "--no-progress", "--log-group", "/aws/apigateway/orders", "--log-group", logs, "--since", "1h"]
+    )
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     # THEN both are read: the access corpus' integration permission error and the execution log's key throttle
     assert code == 0
     cats = {r["category"] for r in out}
@@ -49,8 +61,9 @@ def test_live_log_groups_are_read_and_classified(capsys, logs):
 
 
 def test_events_older_than_since_are_not_read(capsys, logs):
-    code = main(["analyze", "--format", "json", "--no-progress", "--log-group", "/aws/apigateway/orders",
-                 "--since", "10s"])
+    code = main(
+        ["analyze", "--format", "json", "--no-progress", "--log-group", "/aws/apigateway/orders", "--since", "10s"]
+    )
     assert code == 2  # the events are a minute old: nothing to read in the last 10 s
 
 

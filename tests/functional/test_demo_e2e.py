@@ -1,4 +1,5 @@
 """The demo pipeline end to end (shortened: a lower request rate): moto's server, the real handlers, Slack over HTTP."""
+
 import json
 
 import pytest

@@ -4,11 +4,13 @@ the real notifier handler (webhook secret in moto Secrets Manager) -> the loopba
 The request's path, error message and user agent carry Slack control sequences and a credential;
 what Slack receives must contain none of them unescaped, and no credential at all.
 """
+
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
@@ -16,11 +18,11 @@ from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
 from analyzer import handler as analyzer
-from notifier import handler as notifier
 from gatewatch.adapters.slack_client import RetryPolicy, SlackClient
+from gatewatch_demo.lambda_context import LocalLambdaContext
+from notifier import handler as notifier
 from tests.functional.slack_stub import WEBHOOK_PATH, SlackStub
 from tests.helpers import subscription_event, subscription_payload
-from gatewatch_demo.lambda_context import LocalLambdaContext
 
 REGION = "eu-west-1"
 T0_MS = 1764075600000
@@ -28,11 +30,19 @@ ACCESS_GROUP = "/aws/apigateway/orders-prod-access"
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJldmlsIn0.c2lnbmF0dXJlLXNlY3JldA"
 INJECTIONS = ("<!channel>", "<!here>", "<http://evil.example|click>")
 HOSTILE = " ".join(INJECTIONS) + f" Authorization: Bearer {TOKEN}"
-ENV_TO_CLEAR = ("GATEWATCH_APIS", "GATEWATCH_ALERT_CATEGORIES", "GATEWATCH_SLACK_BOT_SECRET", "GATEWATCH_ROUTE_CAP",
-                "GATEWATCH_FIELD_MAP", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_DEV", "AWS_ENDPOINT_URL")
+ENV_TO_CLEAR = (
+    "GATEWATCH_APIS",
+    "GATEWATCH_ALERT_CATEGORIES",
+    "GATEWATCH_SLACK_BOT_SECRET",
+    "GATEWATCH_ROUTE_CAP",
+    "GATEWATCH_FIELD_MAP",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "POWERTOOLS_DEV",
+    "AWS_ENDPOINT_URL",
+)
 
 
-def Context() -> LocalLambdaContext:  # noqa: N802 - reads like the class it stands for
+def Context() -> LocalLambdaContext:
     return LocalLambdaContext("gatewatch-notifier", 256, region=REGION, aws_request_id="chain-1", remaining_ms=60_000)
 
 
@@ -40,15 +50,28 @@ def hostile_access_lines(n: int = 3) -> list[str]:
     """JSON access-log lines of a broken deploy, each request's path and error message hostile."""
     lines = []
     for i in range(n):
-        lines.append(json.dumps({
-            "requestId": f"7d1e0c5a-0b3e-4a51-9c1d-{i:012x}", "apiId": "a1b2c3d4e5", "stage": "prod",
-            "httpMethod": "POST", "resourcePath": "/orders/{id}", "path": f"/prod/orders/{HOSTILE}",
-            "status": "500", "protocol": "HTTP/1.1", "responseLength": "36", "ip": "198.51.100.7",
-            "userAgent": HOSTILE, "requestTime": "25/Nov/2025:13:00:00 +0000",
-            "error.responseType": "API_CONFIGURATION_ERROR",
-            "error.message": f"Execution failed due to configuration error: {HOSTILE}",
-            "integrationLatency": "-", "responseLatency": "12",
-        }))
+        lines.append(
+            json.dumps(
+                {
+                    "requestId": f"7d1e0c5a-0b3e-4a51-9c1d-{i:012x}",
+                    "apiId": "a1b2c3d4e5",
+                    "stage": "prod",
+                    "httpMethod": "POST",
+                    "resourcePath": "/orders/{id}",
+                    "path": f"/prod/orders/{HOSTILE}",
+                    "status": "500",
+                    "protocol": "HTTP/1.1",
+                    "responseLength": "36",
+                    "ip": "198.51.100.7",
+                    "userAgent": HOSTILE,
+                    "requestTime": "25/Nov/2025:13:00:00 +0000",
+                    "error.responseType": "API_CONFIGURATION_ERROR",
+                    "error.message": f"Execution failed due to configuration error: {HOSTILE}",
+                    "integrationLatency": "-",
+                    "responseLatency": "12",
+                }
+            )
+        )
     return lines
 
 
@@ -68,8 +91,12 @@ def strings(value: Any) -> Iterator[str]:
 def chain(monkeypatch):
     for name in ENV_TO_CLEAR:
         monkeypatch.delenv(name, raising=False)
-    for name, value in {"AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
-                        "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+    for name, value in {
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
         monkeypatch.setenv(name, value)
     parameters.clear_caches()
     with mock_aws(), SlackStub() as slack:
@@ -78,16 +105,22 @@ def chain(monkeypatch):
         queue = sqs.create_queue(QueueName="tap")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
-        ddb.create_table(TableName="gatewatch-state", BillingMode="PAY_PER_REQUEST",
-                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+        ddb.create_table(
+            TableName="gatewatch-state",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        )
         boto3.client("secretsmanager").create_secret(Name="gatewatch/slack", SecretString=slack.webhook_url)
         monkeypatch.setenv("GATEWATCH_ALERT_TOPIC_ARN", topic)
         monkeypatch.setenv("GATEWATCH_STATE_TABLE", "gatewatch-state")
         monkeypatch.setenv("GATEWATCH_SLACK_SECRET", "gatewatch/slack")
         monkeypatch.setattr(analyzer, "clock", lambda: T0_MS / 1000 + 30)
-        monkeypatch.setattr(notifier, "slack_client", SlackClient(
-            RetryPolicy(max_attempts=2, base_delay_s=0.01, timeout_s=2.0, min_interval_s=0.0)))
+        monkeypatch.setattr(
+            notifier,
+            "slack_client",
+            SlackClient(RetryPolicy(max_attempts=2, base_delay_s=0.01, timeout_s=2.0, min_interval_s=0.0)),
+        )
         analyzer.reset_state()
         yield {"sqs": sqs, "queue": queue, "slack": slack}
         analyzer.reset_state()

@@ -1,4 +1,5 @@
 """The notifier handler end to end: moto SNS -> SQS (the real envelope), Secrets Manager, DynamoDB; Slack stub."""
+
 from __future__ import annotations
 
 import json
@@ -15,9 +16,9 @@ from gatewatch.adapters.secrets import SecretError
 from gatewatch.adapters.slack_client import DeliveryError, RetryPolicy, SlackClient
 from gatewatch.adapters.threads import thread_pk
 from gatewatch.notify.slack_blocks import Severity
+from gatewatch_demo.lambda_context import LocalLambdaContext
 from notifier import handler
 from tests.functional.slack_stub import WEBHOOK_PATH, SlackStub, no_service
-from gatewatch_demo.lambda_context import LocalLambdaContext
 
 ALARMS = json.loads((Path(__file__).resolve().parents[1] / "events" / "sns_alarms.json").read_text())
 REGION = "eu-west-1"
@@ -25,24 +26,34 @@ TABLE = "gatewatch-state"
 BOT = {"bot_token": "xoxb-999-888-moto-bot-SECRET", "channel": "C0GATEWATCH"}
 
 
-def Context() -> LocalLambdaContext:  # noqa: N802 - reads like the class it stands for
+def Context() -> LocalLambdaContext:
     return LocalLambdaContext("gatewatch-notifier", 256, region=REGION, aws_request_id="req-1", remaining_ms=60_000)
 
 
 @pytest.fixture
 def aws(monkeypatch):
-    for name, value in {"AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
-                        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}.items():
+    for name, value in {
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+    }.items():
         monkeypatch.setenv(name, value)
     for name in ("GATEWATCH_SLACK_SECRET", "GATEWATCH_SLACK_BOT_SECRET", "GATEWATCH_STATE_TABLE"):
         monkeypatch.delenv(name, raising=False)
     parameters.clear_caches()
     with mock_aws():
         ddb = boto3.client("dynamodb")
-        ddb.create_table(TableName=TABLE, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                         BillingMode="PAY_PER_REQUEST")
-        ddb.update_time_to_live(TableName=TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
+        ddb.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        ddb.update_time_to_live(
+            TableName=TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+        )
         yield
     parameters.clear_caches()
 
@@ -50,9 +61,14 @@ def aws(monkeypatch):
 @pytest.fixture
 def slack(monkeypatch):
     with SlackStub() as stub:
-        monkeypatch.setattr(handler, "slack_client", SlackClient(
-            RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.05, timeout_s=1.0, min_interval_s=0.0),
-            api_base=stub.api_base))
+        monkeypatch.setattr(
+            handler,
+            "slack_client",
+            SlackClient(
+                RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.05, timeout_s=1.0, min_interval_s=0.0),
+                api_base=stub.api_base,
+            ),
+        )
         yield stub
 
 
@@ -67,12 +83,17 @@ def sns_event(message: dict, subject: str | None = None) -> dict:
     (msg,) = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=1)["Messages"]
     sqs.delete_message(QueueUrl=queue, ReceiptHandle=msg["ReceiptHandle"])
     envelope = json.loads(msg["Body"])
-    return {"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0",
-                         "EventSubscriptionArn": f"{topic}:0000", "Sns": envelope}]}
+    return {
+        "Records": [
+            {"EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": f"{topic}:0000", "Sns": envelope}
+        ]
+    }
 
 
 def secret(name: str, value: str | dict) -> str:
-    boto3.client("secretsmanager").create_secret(Name=name, SecretString=value if isinstance(value, str) else json.dumps(value))
+    boto3.client("secretsmanager").create_secret(
+        Name=name, SecretString=value if isinstance(value, str) else json.dumps(value)
+    )
     return name
 
 
@@ -146,7 +167,9 @@ def test_a_revoked_webhook_makes_the_handler_raise_without_revealing_the_url(aws
     with pytest.raises(DeliveryError) as caught:
         handler.lambda_handler(sns_event(ALARMS["static_alarm"]), Context())
     assert caught.value.permanent
-    captured = capsys.readouterr().out + caplog.text + "".join(str(r.__dict__) for r in caplog.records) + str(caught.value)
+    captured = (
+        capsys.readouterr().out + caplog.text + "".join(str(r.__dict__) for r in caplog.records) + str(caught.value)
+    )
     assert "no_service" in captured
     assert WEBHOOK_PATH not in captured and slack.base_url not in captured
 

@@ -1,6 +1,8 @@
 """Delivery over real HTTP to a loopback Slack: retries, Retry-After, pacing, permanent failures, secrecy."""
+
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 
@@ -18,8 +20,9 @@ from tests.functional.slack_stub import (
     server_error,
 )
 
-FAST = RetryPolicy(max_attempts=4, base_delay_s=0.05, max_delay_s=0.2, timeout_s=0.5, min_interval_s=1.0,
-                   safety_margin_s=0.5)
+FAST = RetryPolicy(
+    max_attempts=4, base_delay_s=0.05, max_delay_s=0.2, timeout_s=0.5, min_interval_s=1.0, safety_margin_s=0.5
+)
 PAYLOAD = {"text": "CRITICAL: 3 requests failed with MALFORMED_RESPONSE", "blocks": []}
 SECRET_PART = WEBHOOK_PATH.rsplit("/", 1)[-1]
 BOT_TOKEN = "xoxb-111-222-gatewatchSECRETtoken"
@@ -99,8 +102,9 @@ def test_full_jitter_draws_between_zero_and_the_exponential_ceiling():
 def test_persistent_5xx_gives_up_after_the_bounded_attempts_and_raises(slack):
     slack.script(*[server_error()] * 10)
     with pytest.raises(DeliveryError) as caught:
-        client(policy=RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.02, timeout_s=0.5,
-                                  min_interval_s=0.0)).post_webhook(slack.webhook_url, PAYLOAD)
+        client(
+            policy=RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.02, timeout_s=0.5, min_interval_s=0.0)
+        ).post_webhook(slack.webhook_url, PAYLOAD)
     assert len(slack.requests) == 3
     assert not caught.value.permanent and caught.value.attempts == 3
     assert SECRET_PART not in str(caught.value) and "127.0.0.1" not in str(caught.value)
@@ -110,15 +114,19 @@ def test_a_hang_longer_than_the_timeout_is_retried_and_delivered(slack):
     # GIVEN Slack hangs past the 0.5 s client timeout once
     slack.script(hang(1.5))
     client(policy=RetryPolicy(max_attempts=3, base_delay_s=0.01, timeout_s=0.5, min_interval_s=0.0)).post_webhook(
-        slack.webhook_url, PAYLOAD)
+        slack.webhook_url, PAYLOAD
+    )
     # THEN a second request carried the same message
     assert len(slack.requests) == 2 and slack.requests[1].json == PAYLOAD
 
 
-@pytest.mark.parametrize("answer, error, cause", [
-    (no_service(), "no_service", "revoked"),
-    (gone(), "channel_is_archived", "archived"),
-])
+@pytest.mark.parametrize(
+    "answer, error, cause",
+    [
+        (no_service(), "no_service", "revoked"),
+        (gone(), "channel_is_archived", "archived"),
+    ],
+)
 def test_revoked_or_archived_webhook_is_permanent_with_a_clear_log_line(slack, caplog, answer, error, cause):
     # GIVEN the webhook was revoked (404 no_service) or the channel archived (410)
     slack.script(answer)
@@ -137,7 +145,7 @@ def test_messages_to_one_destination_are_paced_one_per_second(slack):
         c.post_webhook(slack.webhook_url, {"text": f"message {i}"})
     arrivals = [r.at for r in slack.requests]
     assert [r.json["text"] for r in slack.requests] == ["message 0", "message 1", "message 2"]
-    assert all(b - a >= 1.0 for a, b in zip(arrivals, arrivals[1:]))
+    assert all(b - a >= 1.0 for a, b in itertools.pairwise(arrivals))
 
 
 def test_web_api_sends_the_token_as_a_header_and_returns_slacks_answer(slack):

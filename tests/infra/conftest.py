@@ -3,12 +3,14 @@ plugin, exactly like app.py, so every `Template.from_stack` here also proves zer
 
 Bundling is skipped (`aws:cdk:bundling-stacks: []`) except in test_bundling.py.
 """
+
 from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import aws_cdk as cdk
 import pytest
@@ -80,8 +82,14 @@ def account_policy_template() -> Template:
     return template_of(build_stack(raw))
 
 
-KINESIS_SETTINGS = {"shardCount": 2, "batchSize": 200, "maxBatchingWindowSeconds": 10, "parallelizationFactor": 4,
-                    "retryAttempts": 5, "sourceAccounts": ["444455556666"]}
+KINESIS_SETTINGS = {
+    "shardCount": 2,
+    "batchSize": 200,
+    "maxBatchingWindowSeconds": 10,
+    "parallelizationFactor": 4,
+    "retryAttempts": 5,
+    "sourceAccounts": ["444455556666"],
+}
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,12 @@
 """The alarm specs (pure data the stack and the local demo share)."""
+
 from __future__ import annotations
 
 import dataclasses
 
 import pytest
 
+from gatewatch.naming import alarm_name
 from stacks.monitoring.alarm_specs import (
     AlarmSpec,
     Comparison,
@@ -14,7 +16,6 @@ from stacks.monitoring.alarm_specs import (
     api_alarm_specs,
     health_alarm_specs,
 )
-from gatewatch.naming import alarm_name
 
 
 def _by_key(specs):
@@ -31,7 +32,10 @@ def test_defaults_follow_design_section_6():
     assert specs["p90-integration-latency"].threshold == 2000
     assert specs["p90-latency"].comparison is Comparison.GREATER_THAN_OR_EQUAL
     assert specs["near-timeout"].threshold == 1 and specs["near-timeout"].metric.metric_name == "NearTimeout"
-    assert specs["requests-anomaly"].comparison is Comparison.OUTSIDE_BAND and specs["requests-anomaly"].anomaly_band == 2.0
+    assert (
+        specs["requests-anomaly"].comparison is Comparison.OUTSIDE_BAND
+        and specs["requests-anomaly"].anomaly_band == 2.0
+    )
     assert specs["5xx-anomaly"].comparison is Comparison.ABOVE_BAND
 
 
@@ -66,7 +70,9 @@ def test_missing_data_is_not_an_outage_except_for_the_volume_band():
 
 
 def test_health_specs_cover_errors_throttles_dlq_and_unparsed_rate():
-    specs = _by_key(health_alarm_specs("Gatewatch", analyzer_function="an", notifier_function="no", dead_letter_queue="q"))
+    specs = _by_key(
+        health_alarm_specs("Gatewatch", analyzer_function="an", notifier_function="no", dead_letter_queue="q")
+    )
     assert specs["analyzer-errors"].metric.dimension_map == {"FunctionName": "an"}
     assert specs["analyzer-throttles"].metric.metric_name == "Throttles"
     assert specs["dead-letters"].metric.namespace == "AWS/SQS"
@@ -78,8 +84,17 @@ def test_health_specs_cover_errors_throttles_dlq_and_unparsed_rate():
 
 def test_a_spec_must_be_either_a_metric_or_an_expression():
     metric = MetricRef("m", "Gatewatch", "Requests", (), "Sum")
-    base = dict(key="k", name="n", description="d", threshold=1, comparison=Comparison.GREATER_THAN,
-                evaluation_periods=1, datapoints_to_alarm=1, treat_missing_data=MissingData.MISSING, period_s=60)
+    base = dict(
+        key="k",
+        name="n",
+        description="d",
+        threshold=1,
+        comparison=Comparison.GREATER_THAN,
+        evaluation_periods=1,
+        datapoints_to_alarm=1,
+        treat_missing_data=MissingData.MISSING,
+        period_s=60,
+    )
     with pytest.raises(ValueError, match="exactly one of metric and expression"):
         AlarmSpec(**base, metric=metric, expression="m * 2", inputs=(metric,))
     with pytest.raises(ValueError, match="needs its input metrics"):

@@ -1,4 +1,5 @@
 """The one test that runs the real local bundling (no Docker, no network: wheels come from .wheelhouse)."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,7 @@ from cdk_nag import AwsSolutionsChecks
 from stacks.config import parse_config
 from stacks.constructs.functions import WHEELHOUSE_DIR, pip_install_command
 from stacks.gatewatch_stack import GatewatchStack
-
-from .conftest import example_config
+from tests.infra.conftest import example_config
 
 
 @pytest.mark.slow
@@ -27,7 +27,9 @@ def test_local_bundling_builds_an_arm64_asset_with_the_engine_alone(tmp_path: Pa
     assembly = app.synth()
     # THEN both functions point at one asset that holds the handlers, the engine and arm64 wheels
     template = assembly.get_stack_by_name(stack.stack_name).template
-    keys = {r["Properties"]["Code"]["S3Key"] for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"}
+    keys = {
+        r["Properties"]["Code"]["S3Key"] for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"
+    }
     assert len(keys) == 1
     assets = json.loads((Path(assembly.directory) / f"{stack.artifact_id}.assets.json").read_text())["files"]
     (asset,) = [a for a in assets.values() if a["destinations"] and a["source"].get("packaging") == "zip"]
@@ -48,9 +50,28 @@ def test_local_bundling_builds_an_arm64_asset_with_the_engine_alone(tmp_path: Pa
     ours = [p for package in ("gatewatch", "analyzer", "notifier") for p in (root / package).rglob("*")]
     assert {p.suffix for p in ours if p.is_file()} == {".py"}  # the allowlist copies sources only
     names = {p.stem for p in ours}
-    for absent in ("cli", "main", "__main__", "report", "docs", "simulate", "visuals", "runner", "live_logs", "alarm_specs"):
+    for absent in (
+        "cli",
+        "main",
+        "__main__",
+        "report",
+        "docs",
+        "simulate",
+        "visuals",
+        "runner",
+        "live_logs",
+        "alarm_specs",
+    ):
         assert absent not in names, absent
     engine_text = "\n".join(p.read_text() for p in ours if p.suffix == ".py")
-    for absent in ("import rich", "from rich", "matplotlib", "import moto", "from moto", "argparse",
-                   "gatewatch_cli", "gatewatch_demo"):
+    for absent in (
+        "import rich",
+        "from rich",
+        "matplotlib",
+        "import moto",
+        "from moto",
+        "argparse",
+        "gatewatch_cli",
+        "gatewatch_demo",
+    ):
         assert absent not in engine_text, absent

@@ -1,4 +1,5 @@
 """cfn-lint reports nothing on the synthesized templates of every ingestion mode and of the construct."""
+
 from __future__ import annotations
 
 import json
@@ -7,10 +8,12 @@ from pathlib import Path
 import pytest
 from cfnlint.api import lint_file
 
-from .test_construct import in_app  # noqa: F401  (module fixture reused: the construct on in-app APIs)
+from tests.infra.test_construct import in_app  # noqa: F401  (module fixture reused: the construct on in-app APIs)
 
 
-@pytest.mark.parametrize("template_fixture", ["subscription_template", "account_policy_template", "kinesis_template", "in_app"])
+@pytest.mark.parametrize(
+    "template_fixture", ["subscription_template", "account_policy_template", "kinesis_template", "in_app"]
+)
 def test_cfn_lint_reports_nothing(template_fixture, request, tmp_path: Path):
     template = request.getfixturevalue(template_fixture)
     path = tmp_path / f"{template_fixture}.json"

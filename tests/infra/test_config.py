@@ -1,14 +1,16 @@
 """Config validation: every mistake gets its own clear message (one test per message)."""
+
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+import re
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from stacks.config import GatewatchConfigError, IngestionMode, load_config, parse_config
-
-from .conftest import example_config
+from tests.infra.conftest import example_config
 
 
 def _api(**changes: Any) -> Callable[[dict], None]:
@@ -18,12 +20,14 @@ def _api(**changes: Any) -> Callable[[dict], None]:
                 raw["apis"][0].pop(key, None)
             else:
                 raw["apis"][0][key] = value
+
     return apply
 
 
 def _top(**changes: Any) -> Callable[[dict], None]:
     def apply(raw: dict) -> None:
         raw.update(changes)
+
     return apply
 
 
@@ -40,28 +44,84 @@ CASES: list[tuple[str, Callable[[dict], None], str]] = [
     ("stage-missing", _api(stage=_DROP), "gatewatch.apis[0].stage is missing"),
     ("stage-invalid", _api(stage="prod stage"), "gatewatch.apis[0].stage must be a stage name"),
     ("name-invalid", _api(name=""), "gatewatch.apis[0].name must be a non-empty string"),
-    ("log-group-invalid", _api(accessLogGroup="my logs!"), "gatewatch.apis[0].accessLogGroup: 'my logs!' is not a log group name"),
+    (
+        "log-group-invalid",
+        _api(accessLogGroup="my logs!"),
+        "gatewatch.apis[0].accessLogGroup: 'my logs!' is not a log group name",
+    ),
     ("execution-logs-not-bool", _api(executionLogs="yes"), "gatewatch.apis[0].executionLogs must be true or false"),
-    ("create-without-execution", _api(executionLogs=False), "createExecutionLogGroup is true but executionLogs is false"),
-    ("no-logs", _api(accessLogGroup=_DROP, executionLogs=False, createExecutionLogGroup=_DROP), "gatewatch.apis[0] has no logs to read"),
+    (
+        "create-without-execution",
+        _api(executionLogs=False),
+        "createExecutionLogGroup is true but executionLogs is false",
+    ),
+    (
+        "no-logs",
+        _api(accessLogGroup=_DROP, executionLogs=False, createExecutionLogGroup=_DROP),
+        "gatewatch.apis[0] has no logs to read",
+    ),
     ("timeout-range", _api(integrationTimeoutMs=10), "gatewatch.apis[0].integrationTimeoutMs must be an integer >= 50"),
-    ("timeout-type", _api(integrationTimeoutMs="29s"), "gatewatch.apis[0].integrationTimeoutMs must be an integer, got '29s'"),
-    ("existing-filters-range", _api(existingSubscriptionFilters=3), "existingSubscriptionFilters must be an integer >= 0 and <= 2"),
+    (
+        "timeout-type",
+        _api(integrationTimeoutMs="29s"),
+        "gatewatch.apis[0].integrationTimeoutMs must be an integer, got '29s'",
+    ),
+    (
+        "existing-filters-range",
+        _api(existingSubscriptionFilters=3),
+        "existingSubscriptionFilters must be an integer >= 0 and <= 2",
+    ),
     ("api-threshold-unknown", _api(thresholds={"p90": 1}), "gatewatch.apis[0].thresholds.p90: unknown key"),
-    ("threshold-rate-range", _top(thresholds={"error5xxRatePct": 150}), "gatewatch.thresholds.error5xxRatePct must be a number > 0 and <= 100"),
-    ("threshold-periods-int", _top(thresholds={"error4xxPeriods": 2.5}), "gatewatch.thresholds.error4xxPeriods must be an integer"),
-    ("duplicate-api-stage", lambda raw: raw["apis"].append(dict(raw["apis"][0])), "a1b2c3d4e5/prod is already listed at apis[0]"),
-    ("duplicate-name", lambda raw: raw["apis"].append({**raw["apis"][0], "apiId": "zzzzzzzzzz"}),
-     "name 'orders' with stage 'prod' is already used by apis[0]"),
-    ("same-api-different-settings", lambda raw: raw["apis"].append({**raw["apis"][0], "stage": "dev", "integrationTimeoutMs": 5000}),
-     "API a1b2c3d4e5 is also listed at apis[0] with a different name, integrationTimeoutMs or slowMs"),
-    ("ingestion-unknown", _top(ingestion="firehose"), "gatewatch.ingestion must be one of subscription, account-policy, kinesis"),
-    ("kinesis-without-mode", _top(kinesis={"shardCount": 2}), "gatewatch.kinesis is set but ingestion is 'subscription'"),
-    ("kinesis-parallelization", _top(ingestion="kinesis", kinesis={"parallelizationFactor": 11}),
-     "gatewatch.kinesis.parallelizationFactor must be an integer >= 1 and <= 10"),
-    ("kinesis-accounts", _top(ingestion="kinesis", kinesis={"sourceAccounts": ["123"]}), "gatewatch.kinesis.sourceAccounts must be a list of 12-digit"),
-    ("slack-both", _top(slack={"webhookSecretName": "a", "botTokenSecretName": "b", "channel": "#x"}),
-     "give webhookSecretName or botTokenSecretName, not both"),
+    (
+        "threshold-rate-range",
+        _top(thresholds={"error5xxRatePct": 150}),
+        "gatewatch.thresholds.error5xxRatePct must be a number > 0 and <= 100",
+    ),
+    (
+        "threshold-periods-int",
+        _top(thresholds={"error4xxPeriods": 2.5}),
+        "gatewatch.thresholds.error4xxPeriods must be an integer",
+    ),
+    (
+        "duplicate-api-stage",
+        lambda raw: raw["apis"].append(dict(raw["apis"][0])),
+        "a1b2c3d4e5/prod is already listed at apis[0]",
+    ),
+    (
+        "duplicate-name",
+        lambda raw: raw["apis"].append({**raw["apis"][0], "apiId": "zzzzzzzzzz"}),
+        "name 'orders' with stage 'prod' is already used by apis[0]",
+    ),
+    (
+        "same-api-different-settings",
+        lambda raw: raw["apis"].append({**raw["apis"][0], "stage": "dev", "integrationTimeoutMs": 5000}),
+        "API a1b2c3d4e5 is also listed at apis[0] with a different name, integrationTimeoutMs or slowMs",
+    ),
+    (
+        "ingestion-unknown",
+        _top(ingestion="firehose"),
+        "gatewatch.ingestion must be one of subscription, account-policy, kinesis",
+    ),
+    (
+        "kinesis-without-mode",
+        _top(kinesis={"shardCount": 2}),
+        "gatewatch.kinesis is set but ingestion is 'subscription'",
+    ),
+    (
+        "kinesis-parallelization",
+        _top(ingestion="kinesis", kinesis={"parallelizationFactor": 11}),
+        "gatewatch.kinesis.parallelizationFactor must be an integer >= 1 and <= 10",
+    ),
+    (
+        "kinesis-accounts",
+        _top(ingestion="kinesis", kinesis={"sourceAccounts": ["123"]}),
+        "gatewatch.kinesis.sourceAccounts must be a list of 12-digit",
+    ),
+    (
+        "slack-both",
+        _top(slack={"webhookSecretName": "a", "botTokenSecretName": "b", "channel": "#x"}),
+        "give webhookSecretName or botTokenSecretName, not both",
+    ),
     ("slack-bot-without-channel", _top(slack={"botTokenSecretName": "b"}), "gatewatch.slack.channel is missing"),
     ("slack-secret-name", _top(slack={"webhookSecretName": "my secret"}), "is not a Secrets Manager secret name"),
     ("email", _top(alertEmail="oncall"), "gatewatch.alertEmail: 'oncall' is not an e-mail address"),
@@ -103,7 +163,7 @@ def test_config_that_is_not_an_object_is_rejected():
 
 
 def test_missing_context_says_where_to_put_the_config():
-    with pytest.raises(GatewatchConfigError, match='add a "gatewatch" object to the context in cdk.json'):
+    with pytest.raises(GatewatchConfigError, match=re.escape('add a "gatewatch" object to the context in cdk.json')):
         load_config(None)
 
 
@@ -120,7 +180,7 @@ def test_unreadable_config_file_is_a_clear_error(tmp_path):
 
 def test_config_file_with_invalid_json_points_at_the_position(tmp_path):
     (tmp_path / "bad.json").write_text('{"apis": [}')
-    with pytest.raises(GatewatchConfigError, match="not valid JSON: .* at line 1 column 11"):
+    with pytest.raises(GatewatchConfigError, match=r"not valid JSON: .* at line 1 column 11"):
         load_config("bad.json", base_dir=tmp_path)
 
 

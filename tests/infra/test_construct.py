@@ -1,4 +1,5 @@
 """`Gatewatch(...)` in a user's own app, on an in-app RestApi and HttpApi."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,7 @@ from stacks.gatewatch_construct import (
     missing_access_log_variables,
     recommended_access_log_format,
 )
-
-from .conftest import new_app, resources
+from tests.infra.conftest import new_app, resources
 
 SLACK = {"slack": {"webhookSecretName": "team/slack"}}
 #: Findings about the *user's* test API itself (not gatewatch's resources): a mock API has no auth, WAF or validation.
@@ -29,17 +29,25 @@ USER_API_FINDINGS = ("AwsSolutions-APIG2", "AwsSolutions-APIG3", "AwsSolutions-A
 
 def _acknowledge_user_api(api: apigw.RestApi) -> None:
     for rule in USER_API_FINDINGS:
-        cdk.Validations.of(api).acknowledge(cdk.Acknowledgment(
-            id=rule, reason="A mock API built by the test to host gatewatch; its auth/WAF/validation are the user's choice."))
+        cdk.Validations.of(api).acknowledge(
+            cdk.Acknowledgment(
+                id=rule,
+                reason="A mock API built by the test to host gatewatch; its auth/WAF/validation are the user's choice.",
+            )
+        )
 
 
 def _user_stack(app: cdk.App | None = None, **rest_options) -> tuple[cdk.Stack, apigw.RestApi, apigwv2.HttpApi]:
     stack = cdk.Stack(app or new_app(), "UserApp")
     rest = apigw.RestApi(stack, "Orders", rest_api_name="orders", cloud_watch_role=False, **rest_options)
-    rest.root.add_resource("pets").add_method("GET", apigw.MockIntegration(
-        integration_responses=[apigw.IntegrationResponse(status_code="200")],
-        request_templates={"application/json": '{"statusCode": 200}'}),
-        method_responses=[apigw.MethodResponse(status_code="200")])
+    rest.root.add_resource("pets").add_method(
+        "GET",
+        apigw.MockIntegration(
+            integration_responses=[apigw.IntegrationResponse(status_code="200")],
+            request_templates={"application/json": '{"statusCode": 200}'},
+        ),
+        method_responses=[apigw.MethodResponse(status_code="200")],
+    )
     _acknowledge_user_api(rest)
     http = apigwv2.HttpApi(stack, "Users", api_name="users")
     return stack, rest, http
@@ -63,11 +71,15 @@ def test_rest_stage_gets_the_recommended_json_access_log_format(in_app):
 
 def test_rest_stage_logs_execution_at_info_without_bodies(in_app):
     (stage,) = resources(in_app, "AWS::ApiGateway::Stage").values()
-    assert {"HttpMethod": "*", "ResourcePath": "/*", "LoggingLevel": "INFO", "DataTraceEnabled": False} in \
-        stage["Properties"]["MethodSettings"]
+    assert {"HttpMethod": "*", "ResourcePath": "/*", "LoggingLevel": "INFO", "DataTraceEnabled": False} in stage[
+        "Properties"
+    ]["MethodSettings"]
     # the execution log group is created (owned retention) before the stage can write to it
-    groups = {k: v for k, v in resources(in_app, "AWS::Logs::LogGroup").items()
-              if "API-Gateway-Execution-Logs_" in json.dumps(v["Properties"].get("LogGroupName", ""))}
+    groups = {
+        k: v
+        for k, v in resources(in_app, "AWS::Logs::LogGroup").items()
+        if "API-Gateway-Execution-Logs_" in json.dumps(v["Properties"].get("LogGroupName", ""))
+    }
     assert len(groups) == 1
     (group_id,) = groups
     assert group_id in stage["DependsOn"]
@@ -90,8 +102,11 @@ def test_in_app_log_groups_are_subscribed_and_named_apis_get_alarms_and_dashboar
 
 
 def test_in_app_api_ids_reach_the_analyzer_as_references(in_app):
-    fn = next(f for f in resources(in_app, "AWS::Lambda::Function").values()
-              if f["Properties"]["Handler"] == "analyzer.handler.lambda_handler")
+    fn = next(
+        f
+        for f in resources(in_app, "AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"] == "analyzer.handler.lambda_handler"
+    )
     apis = json.dumps(fn["Properties"]["Environment"]["Variables"]["GATEWATCH_APIS"])
     rest_id = next(iter(resources(in_app, "AWS::ApiGateway::RestApi")))
     http_id = next(iter(resources(in_app, "AWS::ApiGatewayV2::Api")))
@@ -99,11 +114,22 @@ def test_in_app_api_ids_reach_the_analyzer_as_references(in_app):
 
 
 def test_existing_custom_format_without_classifier_fields_fails_synth_with_the_missing_variables():
-    stack, rest, http = _user_stack(deploy_options=apigw.StageOptions(
-        access_log_destination=apigw.LogGroupLogDestination(logs.LogGroup(cdk.Stack(new_app(), "Other"), "G")),
-        access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-            caller=False, http_method=True, ip=True, protocol=True, request_time=True, resource_path=True,
-            response_length=True, status=True, user=False)))
+    stack, rest, _http = _user_stack(
+        deploy_options=apigw.StageOptions(
+            access_log_destination=apigw.LogGroupLogDestination(logs.LogGroup(cdk.Stack(new_app(), "Other"), "G")),
+            access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                caller=False,
+                http_method=True,
+                ip=True,
+                protocol=True,
+                request_time=True,
+                resource_path=True,
+                response_length=True,
+                status=True,
+                user=False,
+            ),
+        )
+    )
     with pytest.raises(GatewatchConfigError) as err:
         Gatewatch(stack, "Gatewatch", rest_apis=[rest], config=SLACK)
     message = str(err.value)
@@ -117,8 +143,16 @@ def test_existing_format_with_every_required_field_is_kept_and_subscribed():
     stack = cdk.Stack(app, "UserApp")
     group = logs.LogGroup(stack, "MyAccessLogs", retention=logs.RetentionDays.ONE_WEEK)
     custom = recommended_access_log_format(REST_ACCESS_LOG_VARIABLES).replace('"protocol":"$context.protocol",', "")
-    rest = apigw.RestApi(stack, "Orders", rest_api_name="orders", cloud_watch_role=False, deploy_options=apigw.StageOptions(
-        access_log_destination=apigw.LogGroupLogDestination(group), access_log_format=apigw.AccessLogFormat.custom(custom)))
+    rest = apigw.RestApi(
+        stack,
+        "Orders",
+        rest_api_name="orders",
+        cloud_watch_role=False,
+        deploy_options=apigw.StageOptions(
+            access_log_destination=apigw.LogGroupLogDestination(group),
+            access_log_format=apigw.AccessLogFormat.custom(custom),
+        ),
+    )
     rest.root.add_method("GET", apigw.MockIntegration())
     _acknowledge_user_api(rest)
     Gatewatch(stack, "Gatewatch", rest_apis=[rest], config=SLACK)
@@ -126,8 +160,10 @@ def test_existing_format_with_every_required_field_is_kept_and_subscribed():
     (stage,) = resources(template, "AWS::ApiGateway::Stage").values()
     assert stage["Properties"]["AccessLogSetting"]["Format"] == custom
     group_id = next(k for k in resources(template, "AWS::Logs::LogGroup") if k.startswith("MyAccessLogs"))
-    assert any(group_id in json.dumps(f["Properties"]["LogGroupName"])
-               for f in resources(template, "AWS::Logs::SubscriptionFilter").values())
+    assert any(
+        group_id in json.dumps(f["Properties"]["LogGroupName"])
+        for f in resources(template, "AWS::Logs::SubscriptionFilter").values()
+    )
 
 
 def test_a_log_group_with_two_filters_already_gets_a_synth_warning():
@@ -135,29 +171,50 @@ def test_a_log_group_with_two_filters_already_gets_a_synth_warning():
     stack = cdk.Stack(app, "UserApp")
     group = logs.LogGroup(stack, "Busy")
     for i in range(2):
-        logs.CfnSubscriptionFilter(stack, f"Theirs{i}", log_group_name=group.log_group_name, filter_pattern="",
-                                   destination_arn=f"arn:aws:lambda:us-east-1:111122223333:function:f{i}")
-    rest = apigw.RestApi(stack, "Orders", rest_api_name="orders", cloud_watch_role=False, deploy_options=apigw.StageOptions(
-        access_log_destination=apigw.LogGroupLogDestination(group),
-        access_log_format=apigw.AccessLogFormat.custom(recommended_access_log_format())))
+        logs.CfnSubscriptionFilter(
+            stack,
+            f"Theirs{i}",
+            log_group_name=group.log_group_name,
+            filter_pattern="",
+            destination_arn=f"arn:aws:lambda:us-east-1:111122223333:function:f{i}",
+        )
+    rest = apigw.RestApi(
+        stack,
+        "Orders",
+        rest_api_name="orders",
+        cloud_watch_role=False,
+        deploy_options=apigw.StageOptions(
+            access_log_destination=apigw.LogGroupLogDestination(group),
+            access_log_format=apigw.AccessLogFormat.custom(recommended_access_log_format()),
+        ),
+    )
     rest.root.add_method("GET", apigw.MockIntegration())
     _acknowledge_user_api(rest)
-    cdk.Validations.of(rest).acknowledge(cdk.Acknowledgment(
-        id="AwsSolutions-APIG6", reason="This test turns execution logging off to count only the access log group's filters."))
+    cdk.Validations.of(rest).acknowledge(
+        cdk.Acknowledgment(
+            id="AwsSolutions-APIG6",
+            reason="This test turns execution logging off to count only the access log group's filters.",
+        )
+    )
     Gatewatch(stack, "Gatewatch", rest_apis=[rest], execution_logging=False, config=SLACK)
     Template.from_stack(stack)
-    warnings = Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("would have 3 subscription filters"))
+    warnings = Annotations.from_stack(stack).find_warning(
+        "*", Match.string_like_regexp("would have 3 subscription filters")
+    )
     assert len(warnings) == 1
     assert SUBSCRIPTION_FILTER_LIMIT_WARNING in json.dumps(warnings[0].entry.data)
 
 
 def test_configured_existing_filters_count_towards_the_limit():
-    from .conftest import build_stack, example_config
+    from tests.infra.conftest import build_stack, example_config
+
     raw = example_config()
     raw["apis"][1]["existingSubscriptionFilters"] = 2
     stack = build_stack(raw)
     Template.from_stack(stack)
-    warnings = Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("users-http-access.*3 subscription filters"))
+    warnings = Annotations.from_stack(stack).find_warning(
+        "*", Match.string_like_regexp("users-http-access.*3 subscription filters")
+    )
     assert len(warnings) == 1
 
 

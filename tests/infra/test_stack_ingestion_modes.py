@@ -1,25 +1,30 @@
 """The two other ingestion modes: the account-level subscription policy and the Kinesis stream."""
+
 from __future__ import annotations
 
 import json
 
 from aws_cdk.assertions import Template
 
-from .conftest import KINESIS_SETTINGS, logical_id, only, resources
+from tests.infra.conftest import KINESIS_SETTINGS, logical_id, only, resources
 
 
 def _analyzer_id(template: Template) -> str:
-    return logical_id(template, "AWS::Lambda::Function",
-                      lambda r: r["Properties"]["Handler"] == "analyzer.handler.lambda_handler")
+    return logical_id(
+        template, "AWS::Lambda::Function", lambda r: r["Properties"]["Handler"] == "analyzer.handler.lambda_handler"
+    )
 
 
 def _role_statements(template: Template, function_id: str) -> list[dict]:
     role_id = resources(template, "AWS::Lambda::Function")[function_id]["Properties"]["Role"]["Fn::GetAtt"][0]
-    policy = next(p for p in resources(template, "AWS::IAM::Policy").values() if p["Properties"]["Roles"] == [{"Ref": role_id}])
+    policy = next(
+        p for p in resources(template, "AWS::IAM::Policy").values() if p["Properties"]["Roles"] == [{"Ref": role_id}]
+    )
     return policy["Properties"]["PolicyDocument"]["Statement"]
 
 
 # ----------------------------------------------------------------------------- account-level policy
+
 
 def test_account_policy_sends_every_log_group_to_the_analyzer_except_gatewatchs_own(account_policy_template):
     analyzer = _analyzer_id(account_policy_template)
@@ -29,8 +34,10 @@ def test_account_policy_sends_every_log_group_to_the_analyzer_except_gatewatchs_
     assert "DestinationArn" in document and analyzer in document
     criteria = json.dumps(policy["SelectionCriteria"])
     assert criteria.startswith('{"Fn::Join"') and "LogGroupName NOT IN [" in criteria
-    function_groups = [f["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
-                       for f in resources(account_policy_template, "AWS::Lambda::Function").values()]
+    function_groups = [
+        f["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        for f in resources(account_policy_template, "AWS::Lambda::Function").values()
+    ]
     assert len(function_groups) == 2
     for group in function_groups:  # the analyzer and notifier log groups are excluded (no feedback loop)
         assert json.dumps({"Ref": group}) in criteria
@@ -38,8 +45,11 @@ def test_account_policy_sends_every_log_group_to_the_analyzer_except_gatewatchs_
 
 def test_account_policy_mode_has_no_per_group_filters_and_one_permission(account_policy_template):
     assert resources(account_policy_template, "AWS::Logs::SubscriptionFilter") == {}
-    permissions = [p for p in resources(account_policy_template, "AWS::Lambda::Permission").values()
-                   if p["Properties"]["Principal"] == "logs.amazonaws.com"]
+    permissions = [
+        p
+        for p in resources(account_policy_template, "AWS::Lambda::Permission").values()
+        if p["Properties"]["Principal"] == "logs.amazonaws.com"
+    ]
     assert len(permissions) == 1
     assert permissions[0]["Properties"]["SourceAccount"] == {"Ref": "AWS::AccountId"}
     policy_id = logical_id(account_policy_template, "AWS::Logs::AccountPolicy")
@@ -47,6 +57,7 @@ def test_account_policy_mode_has_no_per_group_filters_and_one_permission(account
 
 
 # ----------------------------------------------------------------------------- kinesis
+
 
 def test_kinesis_stream_is_kms_encrypted_with_the_configured_shards(kinesis_template):
     stream = only(kinesis_template, "AWS::Kinesis::Stream")["Properties"]
@@ -67,13 +78,23 @@ def test_subscriptions_feed_the_stream_through_a_scoped_role(kinesis_template):
     role = resources(kinesis_template, "AWS::IAM::Role")[role_id]["Properties"]
     assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "logs.amazonaws.com"}
     assert "aws:SourceArn" in json.dumps(role["AssumeRolePolicyDocument"])
-    policy = next(p for p in resources(kinesis_template, "AWS::IAM::Policy").values() if p["Properties"]["Roles"] == [{"Ref": role_id}])
-    actions = {a for s in policy["Properties"]["PolicyDocument"]["Statement"]
-               for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+    policy = next(
+        p
+        for p in resources(kinesis_template, "AWS::IAM::Policy").values()
+        if p["Properties"]["Roles"] == [{"Ref": role_id}]
+    )
+    actions = {
+        a
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    }
     assert actions == {"kinesis:PutRecord", "kinesis:PutRecords"}
     # no Lambda permission for CloudWatch Logs in this mode: the stream is the destination
-    assert not [p for p in resources(kinesis_template, "AWS::Lambda::Permission").values()
-                if p["Properties"]["Principal"] == "logs.amazonaws.com"]
+    assert not [
+        p
+        for p in resources(kinesis_template, "AWS::Lambda::Permission").values()
+        if p["Properties"]["Principal"] == "logs.amazonaws.com"
+    ]
 
 
 def test_event_source_mapping_batches_bisects_reports_failures_and_parallelises(kinesis_template):
@@ -95,8 +116,13 @@ def test_analyzer_may_read_the_stream_and_nothing_more_on_it(kinesis_template):
     stream_id = logical_id(kinesis_template, "AWS::Kinesis::Stream")
     read = [s for s in statements if s["Resource"] == {"Fn::GetAtt": [stream_id, "Arn"]}]
     assert len(read) == 1
-    assert set(read[0]["Action"]) == {"kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords",
-                                      "kinesis:GetShardIterator", "kinesis:ListShards"}
+    assert set(read[0]["Action"]) == {
+        "kinesis:DescribeStream",
+        "kinesis:DescribeStreamSummary",
+        "kinesis:GetRecords",
+        "kinesis:GetShardIterator",
+        "kinesis:ListShards",
+    }
 
 
 def test_cross_account_destination_admits_only_the_listed_accounts(kinesis_template):

@@ -1,5 +1,6 @@
 """The standalone stack with the documented example config (ingestion `subscription`): functions,
 subscriptions, alerting, alarms, dashboards, outputs and least privilege."""
+
 from __future__ import annotations
 
 import json
@@ -7,11 +8,10 @@ import json
 from aws_cdk.assertions import Template
 
 from gatewatch import constants as C
-from stacks.monitoring.alarm_specs import api_alarm_specs, health_alarm_specs
 from gatewatch.naming import alarm_name, dashboard_name
 from stacks.config import parse_config
-
-from .conftest import logical_id, only, resources
+from stacks.monitoring.alarm_specs import api_alarm_specs, health_alarm_specs
+from tests.infra.conftest import logical_id, only, resources
 
 
 def _function(template: Template, handler: str) -> tuple[str, dict]:
@@ -40,17 +40,26 @@ def test_analyzer_environment_follows_the_handler_contract(subscription_template
     assert env[C.ENV_METRICS_NAMESPACE] == "Gatewatch"
     assert env["POWERTOOLS_SERVICE_NAME"] == "gatewatch"
     assert set(env[C.ENV_ALERT_CATEGORIES].split(",")) == {
-        "INTEGRATION_PERMISSION", "CONFIGURATION_ERROR", "AUTHORIZER_ERROR", "MALFORMED_RESPONSE"}
+        "INTEGRATION_PERMISSION",
+        "CONFIGURATION_ERROR",
+        "AUTHORIZER_ERROR",
+        "MALFORMED_RESPONSE",
+    }
     assert "dashboards/dashboard/" in json.dumps(env[C.ENV_DASHBOARD_URL])
 
 
 def test_notifier_gets_the_slack_secret_name_and_may_read_only_that_secret(subscription_template):
-    nid, props = _function(subscription_template, "notifier.handler.lambda_handler")
+    _nid, props = _function(subscription_template, "notifier.handler.lambda_handler")
     assert props["Environment"]["Variables"][C.ENV_SLACK_SECRET] == "gatewatch/slack-webhook"
     role_id = props["Role"]["Fn::GetAtt"][0]
-    policy = next(p for p in resources(subscription_template, "AWS::IAM::Policy").values()
-                  if p["Properties"]["Roles"] == [{"Ref": role_id}])
-    secret = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Action"] == "secretsmanager:GetSecretValue"]
+    policy = next(
+        p
+        for p in resources(subscription_template, "AWS::IAM::Policy").values()
+        if p["Properties"]["Roles"] == [{"Ref": role_id}]
+    )
+    secret = [
+        s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Action"] == "secretsmanager:GetSecretValue"
+    ]
     assert len(secret) == 1
     assert json.dumps(secret[0]["Resource"]).endswith(':secret:gatewatch/slack-webhook-??????"]]}')
 
@@ -87,18 +96,25 @@ def test_access_and_execution_log_groups_are_subscribed_with_one_shared_permissi
     for f in filters.values():
         assert f["Properties"]["DestinationArn"] == {"Fn::GetAtt": [analyzer_id, "Arn"]}
         assert f["Properties"]["FilterPattern"] == ""
-    permissions = [p["Properties"] for p in resources(subscription_template, "AWS::Lambda::Permission").values()
-                   if p["Properties"]["Principal"] == "logs.amazonaws.com"]
+    permissions = [
+        p["Properties"]
+        for p in resources(subscription_template, "AWS::Lambda::Permission").values()
+        if p["Properties"]["Principal"] == "logs.amazonaws.com"
+    ]
     assert len(permissions) == 1
     assert permissions[0]["SourceAccount"] == {"Ref": "AWS::AccountId"}
     assert json.dumps(permissions[0]["SourceArn"]).endswith(':log-group:*"]]}')
 
 
 def test_execution_log_group_is_created_with_its_api_gateway_name_and_retention(subscription_template):
-    subscription_template.has_resource_properties("AWS::Logs::LogGroup", {
-        "LogGroupName": "API-Gateway-Execution-Logs_a1b2c3d4e5/prod", "RetentionInDays": 30})
-    filt = [f for f in resources(subscription_template, "AWS::Logs::SubscriptionFilter").values()
-            if "Ref" in f["Properties"]["LogGroupName"]]
+    subscription_template.has_resource_properties(
+        "AWS::Logs::LogGroup", {"LogGroupName": "API-Gateway-Execution-Logs_a1b2c3d4e5/prod", "RetentionInDays": 30}
+    )
+    filt = [
+        f
+        for f in resources(subscription_template, "AWS::Logs::SubscriptionFilter").values()
+        if "Ref" in f["Properties"]["LogGroupName"]
+    ]
     assert len(filt) == 1 and filt[0]["DependsOn"]  # waits for the shared permission
 
 
@@ -106,23 +122,33 @@ def test_alert_topic_is_kms_encrypted_tls_only_and_feeds_notifier_and_email(subs
     topic_id = logical_id(subscription_template, "AWS::SNS::Topic")
     assert "KmsMasterKeyId" in only(subscription_template, "AWS::SNS::Topic")["Properties"]
     statements = only(subscription_template, "AWS::SNS::TopicPolicy")["Properties"]["PolicyDocument"]["Statement"]
-    assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements)
-    assert any(s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"} and s["Action"] == "sns:Publish"
-               for s in statements)
-    protocols = {s["Properties"]["Protocol"]: s["Properties"] for s in resources(subscription_template, "AWS::SNS::Subscription").values()}
+    assert any(
+        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements
+    )
+    assert any(
+        s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"} and s["Action"] == "sns:Publish"
+        for s in statements
+    )
+    protocols = {
+        s["Properties"]["Protocol"]: s["Properties"]
+        for s in resources(subscription_template, "AWS::SNS::Subscription").values()
+    }
     assert set(protocols) == {"lambda", "email"}
     assert protocols["email"]["Endpoint"] == "oncall@example.com"
     assert all(p["TopicArn"] == {"Ref": topic_id} for p in protocols.values())
 
 
 def test_state_table_matches_the_handlers_contract(subscription_template):
-    subscription_template.has_resource_properties("AWS::DynamoDB::Table", {
-        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
-        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
-        "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
-        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
-        "SSESpecification": {"SSEEnabled": True},
-    })
+    subscription_template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "SSESpecification": {"SSEEnabled": True},
+        },
+    )
 
 
 def test_key_rotates_and_lets_cloudwatch_alarms_use_the_encrypted_topic(subscription_template):
@@ -134,40 +160,51 @@ def test_key_rotates_and_lets_cloudwatch_alarms_use_the_encrypted_topic(subscrip
 def test_every_alarm_spec_becomes_one_alarm_notifying_the_topic(subscription_template, example):
     config = parse_config(example)
     expected = {s.name for api in config.apis for s in api_alarm_specs(api.dimension, api.stage, api.thresholds)}
-    alarms = {a["Properties"]["AlarmName"]: a["Properties"] for a in resources(subscription_template, "AWS::CloudWatch::Alarm").values()}
+    alarms = {
+        a["Properties"]["AlarmName"]: a["Properties"]
+        for a in resources(subscription_template, "AWS::CloudWatch::Alarm").values()
+    }
     assert expected <= set(alarms)
     health = [n for n in alarms if n.startswith("gatewatch-health-Gatewatch-")]
-    assert len(health) == len(health_alarm_specs("x", analyzer_function="a", notifier_function="n", dead_letter_queue="q"))
+    assert len(health) == len(
+        health_alarm_specs("x", analyzer_function="a", notifier_function="n", dead_letter_queue="q")
+    )
     topic = {"Ref": logical_id(subscription_template, "AWS::SNS::Topic")}
     assert all(a["AlarmActions"] == [topic] and a["OKActions"] == [topic] for a in alarms.values())
 
 
 def test_per_api_thresholds_reach_the_alarms(subscription_template):
-    props = subscription_template.find_resources("AWS::CloudWatch::Alarm", {"Properties": {
-        "AlarmName": alarm_name("orders", "prod", "p90-latency")}})
+    props = subscription_template.find_resources(
+        "AWS::CloudWatch::Alarm", {"Properties": {"AlarmName": alarm_name("orders", "prod", "p90-latency")}}
+    )
     (alarm,) = props.values()
     assert alarm["Properties"]["Threshold"] == 1500  # the example's per-API override
     assert alarm["Properties"]["ExtendedStatistic"] == "p90"
-    (users,) = subscription_template.find_resources("AWS::CloudWatch::Alarm", {"Properties": {
-        "AlarmName": alarm_name("users", "$default", "p90-latency")}}).values()
+    (users,) = subscription_template.find_resources(
+        "AWS::CloudWatch::Alarm", {"Properties": {"AlarmName": alarm_name("users", "$default", "p90-latency")}}
+    ).values()
     assert users["Properties"]["Threshold"] == 2500  # the default
 
 
 def test_error_rate_alarm_is_metric_math_over_requests_and_errors(subscription_template):
-    (alarm,) = subscription_template.find_resources("AWS::CloudWatch::Alarm", {"Properties": {
-        "AlarmName": alarm_name("orders", "prod", "5xx-rate")}}).values()
+    (alarm,) = subscription_template.find_resources(
+        "AWS::CloudWatch::Alarm", {"Properties": {"AlarmName": alarm_name("orders", "prod", "5xx-rate")}}
+    ).values()
     props = alarm["Properties"]
     assert (props["Threshold"], props["EvaluationPeriods"], props["DatapointsToAlarm"]) == (5, 3, 3)
     queries = {q["Id"]: q for q in props["Metrics"]}
     assert "100 * FILL(errors, 0) / requests" in queries["result"]["Expression"]
     assert queries["errors"]["MetricStat"]["Metric"]["MetricName"] == "Errors5xx"
     assert queries["requests"]["MetricStat"]["Metric"]["Dimensions"] == [
-        {"Name": "Api", "Value": "orders"}, {"Name": "Stage", "Value": "prod"}]
+        {"Name": "Api", "Value": "orders"},
+        {"Name": "Stage", "Value": "prod"},
+    ]
 
 
 def test_anomaly_alarms_use_a_detection_band(subscription_template):
-    (alarm,) = subscription_template.find_resources("AWS::CloudWatch::Alarm", {"Properties": {
-        "AlarmName": alarm_name("orders", "prod", "requests-anomaly")}}).values()
+    (alarm,) = subscription_template.find_resources(
+        "AWS::CloudWatch::Alarm", {"Properties": {"AlarmName": alarm_name("orders", "prod", "requests-anomaly")}}
+    ).values()
     props = alarm["Properties"]
     assert props["ThresholdMetricId"] == "band"
     assert props["ComparisonOperator"] == "LessThanLowerOrGreaterThanUpperThreshold"
@@ -178,11 +215,24 @@ def test_one_dashboard_per_api_with_every_panel(subscription_template):
     boards = resources(subscription_template, "AWS::CloudWatch::Dashboard")
     names = sorted(b["Properties"]["DashboardName"] for b in boards.values())
     assert names == sorted([dashboard_name("orders"), dashboard_name("users")])
-    body = json.dumps(next(b for b in boards.values() if b["Properties"]["DashboardName"] == "gatewatch-orders")
-                      ["Properties"]["DashboardBody"])
-    for title in ("Requests and error rate", "Errors by category", "Causes (execution logs)", "429: quota vs throttle",
-                  "Latency p50 / p90 / p99", "Integration latency vs gateway overhead", "Near-timeouts",
-                  "Top failing routes", "Recent failing requests", "Alarms of orders / prod", "gatewatch health"):
+    body = json.dumps(
+        next(b for b in boards.values() if b["Properties"]["DashboardName"] == "gatewatch-orders")["Properties"][
+            "DashboardBody"
+        ]
+    )
+    for title in (
+        "Requests and error rate",
+        "Errors by category",
+        "Causes (execution logs)",
+        "429: quota vs throttle",
+        "Latency p50 / p90 / p99",
+        "Integration latency vs gateway overhead",
+        "Near-timeouts",
+        "Top failing routes",
+        "Recent failing requests",
+        "Alarms of orders / prod",
+        "gatewatch health",
+    ):
         assert title in body, title
     assert "/aws/apigateway/orders-prod-access" in body  # Logs Insights over the access log group
     assert "SEARCH(" in body and "Category" in body  # errors by category: whatever categories appear

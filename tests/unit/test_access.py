@@ -1,4 +1,5 @@
 """Access-log parser: every console format, the real corpus, naming styles, field maps, broken JSON."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -6,8 +7,8 @@ import dataclasses
 import orjson
 import pytest
 
-from gatewatch.parse.access import CANONICAL_FIELDS, looks_like_access_line, parse_access_line
 from gatewatch.models import AccessRecord, Rejection
+from gatewatch.parse.access import CANONICAL_FIELDS, looks_like_access_line, parse_access_line
 from tests.helpers import corpus_access, corpus_execution
 
 CORPUS = {record["id"]: record["raw"] for record in corpus_access()}
@@ -25,44 +26,133 @@ def parse_ok(line: str, **kwargs) -> AccessRecord:
 
 # id -> fields a user would look at. route: ("resource_path"|"route_key", value).
 CORPUS_EXPECTED = {
-    "A01": dict(format="json", status=200, request_id="48752d0f-c99d-4cfa-a5a7-f3c6834d19e5", http_method="GET",
-                resource_path="/pets", response_length=184, ip="1.128.0.0", protocol="HTTP/1.1"),
-    "A02": dict(format="json", status=200, request_id="caa4a500-2651-4476-aa1f-a639b858819b", resource_path="/pets/{petId}",
-                response_length=49),
-    "A03": dict(format="json", status=200, request_id="c5a56ba0-fd42-4425-b7d2-5e8836563270", resource_path="/pets/{petId}"),
-    "A04": dict(format="json", status=200, request_id="c12d1542-b79e-4e79-a158-fdf36452a81b", api_id="asad15n3p0",
-                stage="prod", resource_path="/pets/{petId}", response_length=48),
-    "A05": dict(format="json", status=200, request_id="868ee022-bc3a-4acf-97e7-acb7472b3235", resource_path="/",
-                response_length=1310, api_id="asad15n3p0"),
+    "A01": dict(
+        format="json",
+        status=200,
+        request_id="48752d0f-c99d-4cfa-a5a7-f3c6834d19e5",
+        http_method="GET",
+        resource_path="/pets",
+        response_length=184,
+        ip="1.128.0.0",
+        protocol="HTTP/1.1",
+    ),
+    "A02": dict(
+        format="json",
+        status=200,
+        request_id="caa4a500-2651-4476-aa1f-a639b858819b",
+        resource_path="/pets/{petId}",
+        response_length=49,
+    ),
+    "A03": dict(
+        format="json", status=200, request_id="c5a56ba0-fd42-4425-b7d2-5e8836563270", resource_path="/pets/{petId}"
+    ),
+    "A04": dict(
+        format="json",
+        status=200,
+        request_id="c12d1542-b79e-4e79-a158-fdf36452a81b",
+        api_id="asad15n3p0",
+        stage="prod",
+        resource_path="/pets/{petId}",
+        response_length=48,
+    ),
+    "A05": dict(
+        format="json",
+        status=200,
+        request_id="868ee022-bc3a-4acf-97e7-acb7472b3235",
+        resource_path="/",
+        response_length=1310,
+        api_id="asad15n3p0",
+    ),
     "A06": dict(format="json", status=200, request_id="GQIVriFLIAMEMsA=", route_key="GET /", response_length=47140),
     "A07": dict(format="json", status=200, request_id="IWeTChtboAMEVUQ=", route_key="GET /", response_length=51880),
     "A08": dict(format="json", status=200, request_id="IWvN1jOkoAMEVpg=", route_key="GET /"),
-    "A09": dict(format="json", status=200, request_id="Iq8dHhlwIAMEV_g=", route_key="GET /", stage="$default",
-                api_id="1ax3mj7iqf"),
+    "A09": dict(
+        format="json",
+        status=200,
+        request_id="Iq8dHhlwIAMEV_g=",
+        route_key="GET /",
+        stage="$default",
+        api_id="1ax3mj7iqf",
+    ),
     "A10": dict(format="json", status=200, request_id="Iq8dXiijIAMEV8Q=", route_key="GET /", response_length=51205),
-    "A11": dict(format="json", status=500, request_id="REDACTED", event_type="CONNECT", route_key="$connect",
-                connection_id="REDACTED"),
-    "A12": dict(format="json", status=403, request_id="177a5660-9b20-4614-b620-51dd4d56fb4c", event_type=None,
-                route_key=None, connection_id=None),
-    "A13": dict(format="json", status=500, request_id="Iq9gwFDNoAMFo1A=", event_type="CONNECT", route_key="$connect",
-                connection_id="Iq8gj1UmIAMCKpA=", api_id="z1ctxygne5", stage="production"),
+    "A11": dict(
+        format="json",
+        status=500,
+        request_id="REDACTED",
+        event_type="CONNECT",
+        route_key="$connect",
+        connection_id="REDACTED",
+    ),
+    "A12": dict(
+        format="json",
+        status=403,
+        request_id="177a5660-9b20-4614-b620-51dd4d56fb4c",
+        event_type=None,
+        route_key=None,
+        connection_id=None,
+    ),
+    "A13": dict(
+        format="json",
+        status=500,
+        request_id="Iq9gwFDNoAMFo1A=",
+        event_type="CONNECT",
+        route_key="$connect",
+        connection_id="Iq8gj1UmIAMCKpA=",
+        api_id="z1ctxygne5",
+        stage="production",
+    ),
     "A14": dict(format="json", status=500, request_id="Iq9gjE_aIAMFZTg=", connection_id="Iq8gj1UmIAMCKpA="),
-    "A15": dict(format="json", status=400, request_id="a4188e34-1104-424e-9907-eebbf55dd662", http_method="POST",
-                resource_path="/data-product/{data-product-name}/table/{table-name}/schema",
-                path="/development/data-product/test_product1/table/%c2%a3/schema",
-                request_time_epoch_ms=1698414057744, ip="51.14.4.225"),
-    "A16": dict(format="json", status=500, request_id="xxxxxxxxxxxxxxxx", route_key="GET /path", http_method="GET",
-                response_length=35, recovered=True),
-    "A17": dict(format="json", status=400, request_id="0741918d-f9b1-4219-a264-476a2669f111", path="/jobs",
-                http_method="POST", response_latency_ms=3296.0, user_agent="hyp3_sdk/5.0.0", ip="foo"),
-    "A18": dict(format="clf", status=500, request_id="fQke_hDCDoEEMpw=", http_method="POST",
-                route_key="POST /start-step-function", response_length=35, ip="104.129.198.74",
-                request_time="24/Jan/2023:17:52:06 +0000",
-                integration_error="API Gateway doesn’t have permissions to assume the IAM role configured on the "
-                                  "integration. Check the permissions and try again."),
-    "A19": dict(format="clf", status=500, request_id="AqCiOhxcLPEEMIA=", http_method="GET", route_key="$default",
-                ip=None, integration_error="The IAM role configured on the integration or API Gateway doesn't have "
-                                           "permissions to call the integration. Check the permissions and try again"),
+    "A15": dict(
+        format="json",
+        status=400,
+        request_id="a4188e34-1104-424e-9907-eebbf55dd662",
+        http_method="POST",
+        resource_path="/data-product/{data-product-name}/table/{table-name}/schema",
+        path="/development/data-product/test_product1/table/%c2%a3/schema",
+        request_time_epoch_ms=1698414057744,
+        ip="51.14.4.225",
+    ),
+    "A16": dict(
+        format="json",
+        status=500,
+        request_id="xxxxxxxxxxxxxxxx",
+        route_key="GET /path",
+        http_method="GET",
+        response_length=35,
+        recovered=True,
+    ),
+    "A17": dict(
+        format="json",
+        status=400,
+        request_id="0741918d-f9b1-4219-a264-476a2669f111",
+        path="/jobs",
+        http_method="POST",
+        response_latency_ms=3296.0,
+        user_agent="hyp3_sdk/5.0.0",
+        ip="foo",
+    ),
+    "A18": dict(
+        format="clf",
+        status=500,
+        request_id="fQke_hDCDoEEMpw=",
+        http_method="POST",
+        route_key="POST /start-step-function",
+        response_length=35,
+        ip="104.129.198.74",
+        request_time="24/Jan/2023:17:52:06 +0000",
+        integration_error="API Gateway doesn’t have permissions to assume the IAM role configured on the "
+        "integration. Check the permissions and try again.",
+    ),
+    "A19": dict(
+        format="clf",
+        status=500,
+        request_id="AqCiOhxcLPEEMIA=",
+        http_method="GET",
+        route_key="$default",
+        ip=None,
+        integration_error="The IAM role configured on the integration or API Gateway doesn't have "
+        "permissions to call the integration. Check the permissions and try again",
+    ),
 }
 
 
@@ -94,74 +184,112 @@ def test_a_websocket_line_with_dashes_still_says_which_fields_its_format_carries
 # --------------------------------------------------------------------------------------------------
 
 TEMPLATES = {
-    ("REST", "clf"): '$context.identity.sourceIp $context.identity.caller $context.identity.user [$context.requestTime] '
-                     '"$context.httpMethod $context.resourcePath $context.protocol" $context.status '
-                     '$context.responseLength $context.requestId $context.extendedRequestId',
+    (
+        "REST",
+        "clf",
+    ): "$context.identity.sourceIp $context.identity.caller $context.identity.user [$context.requestTime] "
+    '"$context.httpMethod $context.resourcePath $context.protocol" $context.status '
+    "$context.responseLength $context.requestId $context.extendedRequestId",
     ("REST", "json"): '{ "requestId":"$context.requestId", "extendedRequestId":"$context.extendedRequestId", '
-                      '"ip": "$context.identity.sourceIp", "caller":"$context.identity.caller", '
-                      '"user":"$context.identity.user", "requestTime":"$context.requestTime", '
-                      '"httpMethod":"$context.httpMethod", "resourcePath":"$context.resourcePath", '
-                      '"status":"$context.status", "protocol":"$context.protocol", '
-                      '"responseLength":"$context.responseLength" }',
-    ("REST", "xml"): '<request id="$context.requestId"> <extendedRequestId>$context.extendedRequestId</extendedRequestId> '
-                     '<ip>$context.identity.sourceIp</ip> <caller>$context.identity.caller</caller> '
-                     '<user>$context.identity.user</user> <requestTime>$context.requestTime</requestTime> '
-                     '<httpMethod>$context.httpMethod</httpMethod> <resourcePath>$context.resourcePath</resourcePath> '
-                     '<status>$context.status</status> <protocol>$context.protocol</protocol> '
-                     '<responseLength>$context.responseLength</responseLength> </request>',
-    ("REST", "csv"): '$context.identity.sourceIp,$context.identity.caller,$context.identity.user,$context.requestTime,'
-                     '$context.httpMethod,$context.resourcePath,$context.protocol,$context.status,'
-                     '$context.responseLength,$context.requestId,$context.extendedRequestId',
+    '"ip": "$context.identity.sourceIp", "caller":"$context.identity.caller", '
+    '"user":"$context.identity.user", "requestTime":"$context.requestTime", '
+    '"httpMethod":"$context.httpMethod", "resourcePath":"$context.resourcePath", '
+    '"status":"$context.status", "protocol":"$context.protocol", '
+    '"responseLength":"$context.responseLength" }',
+    (
+        "REST",
+        "xml",
+    ): '<request id="$context.requestId"> <extendedRequestId>$context.extendedRequestId</extendedRequestId> '
+    "<ip>$context.identity.sourceIp</ip> <caller>$context.identity.caller</caller> "
+    "<user>$context.identity.user</user> <requestTime>$context.requestTime</requestTime> "
+    "<httpMethod>$context.httpMethod</httpMethod> <resourcePath>$context.resourcePath</resourcePath> "
+    "<status>$context.status</status> <protocol>$context.protocol</protocol> "
+    "<responseLength>$context.responseLength</responseLength> </request>",
+    ("REST", "csv"): "$context.identity.sourceIp,$context.identity.caller,$context.identity.user,$context.requestTime,"
+    "$context.httpMethod,$context.resourcePath,$context.protocol,$context.status,"
+    "$context.responseLength,$context.requestId,$context.extendedRequestId",
     ("HTTP", "clf"): '$context.identity.sourceIp - - [$context.requestTime] "$context.httpMethod $context.routeKey '
-                     '$context.protocol" $context.status $context.responseLength $context.requestId',
+    '$context.protocol" $context.status $context.responseLength $context.requestId',
     ("HTTP", "json"): '{ "requestId":"$context.requestId", "ip": "$context.identity.sourceIp", '
-                      '"requestTime":"$context.requestTime", "httpMethod":"$context.httpMethod",'
-                      '"routeKey":"$context.routeKey", "status":"$context.status","protocol":"$context.protocol", '
-                      '"responseLength":"$context.responseLength" }',
+    '"requestTime":"$context.requestTime", "httpMethod":"$context.httpMethod",'
+    '"routeKey":"$context.routeKey", "status":"$context.status","protocol":"$context.protocol", '
+    '"responseLength":"$context.responseLength" }',
     ("HTTP", "xml"): '<request id="$context.requestId"> <ip>$context.identity.sourceIp</ip> '
-                     '<requestTime>$context.requestTime</requestTime> <httpMethod>$context.httpMethod</httpMethod> '
-                     '<routeKey>$context.routeKey</routeKey> <status>$context.status</status> '
-                     '<protocol>$context.protocol</protocol> <responseLength>$context.responseLength</responseLength> '
-                     '</request>',
-    ("HTTP", "csv"): '$context.identity.sourceIp,$context.requestTime,$context.httpMethod,$context.routeKey,'
-                     '$context.protocol,$context.status,$context.responseLength,$context.requestId',
-    ("WEBSOCKET", "clf"): '$context.identity.sourceIp $context.identity.caller $context.identity.user '
-                          '[$context.requestTime] "$context.eventType $context.routeKey $context.connectionId" '
-                          '$context.status $context.requestId',
+    "<requestTime>$context.requestTime</requestTime> <httpMethod>$context.httpMethod</httpMethod> "
+    "<routeKey>$context.routeKey</routeKey> <status>$context.status</status> "
+    "<protocol>$context.protocol</protocol> <responseLength>$context.responseLength</responseLength> "
+    "</request>",
+    ("HTTP", "csv"): "$context.identity.sourceIp,$context.requestTime,$context.httpMethod,$context.routeKey,"
+    "$context.protocol,$context.status,$context.responseLength,$context.requestId",
+    ("WEBSOCKET", "clf"): "$context.identity.sourceIp $context.identity.caller $context.identity.user "
+    '[$context.requestTime] "$context.eventType $context.routeKey $context.connectionId" '
+    "$context.status $context.requestId",
     ("WEBSOCKET", "json"): '{"requestId":"$context.requestId", "ip": "$context.identity.sourceIp", '
-                           '"caller":"$context.identity.caller", "user":"$context.identity.user",'
-                           '"requestTime":"$context.requestTime", "eventType":"$context.eventType",'
-                           '"routeKey":"$context.routeKey", "status":"$context.status",'
-                           '"connectionId":"$context.connectionId"}',
+    '"caller":"$context.identity.caller", "user":"$context.identity.user",'
+    '"requestTime":"$context.requestTime", "eventType":"$context.eventType",'
+    '"routeKey":"$context.routeKey", "status":"$context.status",'
+    '"connectionId":"$context.connectionId"}',
     ("WEBSOCKET", "xml"): '<request id="$context.requestId"> <ip>$context.identity.sourceIp</ip> '
-                          '<caller>$context.identity.caller</caller> <user>$context.identity.user</user> '
-                          '<requestTime>$context.requestTime</requestTime> <eventType>$context.eventType</eventType> '
-                          '<routeKey>$context.routeKey</routeKey> <status>$context.status</status> '
-                          '<connectionId>$context.connectionId</connectionId> </request>',
-    ("WEBSOCKET", "csv"): '$context.identity.sourceIp,$context.identity.caller,$context.identity.user,'
-                          '$context.requestTime,$context.eventType,$context.routeKey,$context.connectionId,'
-                          '$context.status,$context.requestId',
+    "<caller>$context.identity.caller</caller> <user>$context.identity.user</user> "
+    "<requestTime>$context.requestTime</requestTime> <eventType>$context.eventType</eventType> "
+    "<routeKey>$context.routeKey</routeKey> <status>$context.status</status> "
+    "<connectionId>$context.connectionId</connectionId> </request>",
+    ("WEBSOCKET", "csv"): "$context.identity.sourceIp,$context.identity.caller,$context.identity.user,"
+    "$context.requestTime,$context.eventType,$context.routeKey,$context.connectionId,"
+    "$context.status,$context.requestId",
 }
 
 VALUES = {
-    "REST": {"identity.sourceIp": "203.0.113.7", "identity.caller": "-", "identity.user": "-",
-             "requestTime": "26/Nov/2025:09:14:03 +0000", "httpMethod": "POST", "resourcePath": "/orders/{orderId}",
-             "protocol": "HTTP/1.1", "status": "502", "responseLength": "36",
-             "requestId": "7c1d3f0e-5b2a-4c8e-9f41-2d6a8b0e9c13", "extendedRequestId": "YIwYiFstIAMESqA="},
-    "HTTP": {"identity.sourceIp": "198.51.100.23", "requestTime": "26/Nov/2025:09:14:04 +0000", "httpMethod": "GET",
-             "routeKey": "GET /pets/{id}", "protocol": "HTTP/1.1", "status": "504", "responseLength": "42",
-             "requestId": "fQke_hDCDoEEMpw="},
-    "WEBSOCKET": {"identity.sourceIp": "192.0.2.44", "identity.caller": "-", "identity.user": "-",
-                  "requestTime": "26/Nov/2025:09:14:05 +0000", "eventType": "CONNECT", "routeKey": "$connect",
-                  "connectionId": "Iq8gj1UmIAMCKpA=", "status": "500", "requestId": "Iq9gwFDNoAMFo1A="},
+    "REST": {
+        "identity.sourceIp": "203.0.113.7",
+        "identity.caller": "-",
+        "identity.user": "-",
+        "requestTime": "26/Nov/2025:09:14:03 +0000",
+        "httpMethod": "POST",
+        "resourcePath": "/orders/{orderId}",
+        "protocol": "HTTP/1.1",
+        "status": "502",
+        "responseLength": "36",
+        "requestId": "7c1d3f0e-5b2a-4c8e-9f41-2d6a8b0e9c13",
+        "extendedRequestId": "YIwYiFstIAMESqA=",
+    },
+    "HTTP": {
+        "identity.sourceIp": "198.51.100.23",
+        "requestTime": "26/Nov/2025:09:14:04 +0000",
+        "httpMethod": "GET",
+        "routeKey": "GET /pets/{id}",
+        "protocol": "HTTP/1.1",
+        "status": "504",
+        "responseLength": "42",
+        "requestId": "fQke_hDCDoEEMpw=",
+    },
+    "WEBSOCKET": {
+        "identity.sourceIp": "192.0.2.44",
+        "identity.caller": "-",
+        "identity.user": "-",
+        "requestTime": "26/Nov/2025:09:14:05 +0000",
+        "eventType": "CONNECT",
+        "routeKey": "$connect",
+        "connectionId": "Iq8gj1UmIAMCKpA=",
+        "status": "500",
+        "requestId": "Iq9gwFDNoAMFo1A=",
+    },
 }
 
 # $context variable -> AccessRecord field, for the variables the console templates use.
 VARIABLE_FIELDS = {
-    "identity.sourceIp": "ip", "requestTime": "request_time", "httpMethod": "http_method",
-    "resourcePath": "resource_path", "routeKey": "route_key", "protocol": "protocol", "status": "status",
-    "responseLength": "response_length", "requestId": "request_id", "extendedRequestId": "extended_request_id",
-    "eventType": "event_type", "connectionId": "connection_id",
+    "identity.sourceIp": "ip",
+    "requestTime": "request_time",
+    "httpMethod": "http_method",
+    "resourcePath": "resource_path",
+    "routeKey": "route_key",
+    "protocol": "protocol",
+    "status": "status",
+    "responseLength": "response_length",
+    "requestId": "request_id",
+    "extendedRequestId": "extended_request_id",
+    "eventType": "event_type",
+    "connectionId": "connection_id",
 }
 
 
@@ -182,7 +310,9 @@ def test_each_console_default_format_parses_in_all_four_syntaxes(api, syntax):
     record = parse_ok(line)
     # THEN every variable of the template lands in its field, typed, and the record says which
     assert record.format == syntax
-    carried = {VARIABLE_FIELDS[v] for v in values if v in VARIABLE_FIELDS and f"$context.{v}" in TEMPLATES[(api, syntax)]}
+    carried = {
+        VARIABLE_FIELDS[v] for v in values if v in VARIABLE_FIELDS and f"$context.{v}" in TEMPLATES[(api, syntax)]
+    }
     assert record.fields_present == carried
     for variable, field_name in VARIABLE_FIELDS.items():
         if variable in values and field_name in carried:
@@ -214,8 +344,10 @@ def test_clf_variants_seen_in_the_wild():
     cfn = parse_ok(f'YIwYiFstIAMESqA= 203.0.113.7 - - [26/Nov/2025:09:14:03 +0000] "GET /pets HTTP/1.1" 200 184 {rid}')
     assert (cfn.extended_request_id, cfn.ip, cfn.request_id) == ("YIwYiFstIAMESqA=", "203.0.113.7", rid)
     # GIVEN the HTTP console CLF of the current docs (extendedRequestId appended)
-    http = parse_ok('198.51.100.23 - - [26/Nov/2025:09:14:04 +0000] "GET GET /pets HTTP/1.1" 200 42 '
-                    'fQke_hDCDoEEMpw= fQke_hDCDoEEMpw=')
+    http = parse_ok(
+        '198.51.100.23 - - [26/Nov/2025:09:14:04 +0000] "GET GET /pets HTTP/1.1" 200 42 '
+        "fQke_hDCDoEEMpw= fQke_hDCDoEEMpw="
+    )
     assert (http.route_key, http.extended_request_id, http.integration_error) == ("GET /pets", "fQke_hDCDoEEMpw=", None)
     # GIVEN the terraform default on a healthy request: integrationErrorMessage is "-"
     ok = parse_ok('198.51.100.23 - - [26/Nov/2025:09:14:04 +0000] "GET GET /pets HTTP/1.1" 200 42 fQke_hDCDoEEMpw= -')
@@ -227,25 +359,60 @@ def test_clf_variants_seen_in_the_wild():
 # --------------------------------------------------------------------------------------------------
 
 ERROR_LINE_VALUES = {
-    "requestId": "7c1d3f0e-5b2a-4c8e-9f41-2d6a8b0e9c13", "extendedRequestId": "YIwYiFstIAMESqA=",
-    "apiId": "a1b2c3d4e5", "stage": "prod", "httpMethod": "POST", "resourcePath": "/orders/{orderId}",
-    "path": "/prod/orders/42", "status": "502", "protocol": "HTTP/1.1", "responseLength": "36",
-    "requestTime": "26/Nov/2025:09:14:03 +0000", "requestTimeEpoch": "1764148443123",
-    "identity.sourceIp": "203.0.113.7", "identity.userAgent": "okhttp/4.12.0", "identity.apiKeyId": "k3y1d",
-    "error.responseType": "INTEGRATION_FAILURE", "error.message": "Internal server error",
-    "integration.error": "Lambda Customer Function Error:'AZUL_S3_BUCKET'", "integration.status": "-",
-    "integration.integrationStatus": "200", "integration.latency": "1873", "responseLatency": "1902",
-    "authorizer.latency": "12", "authorizer.error": "-", "authorizer.status": "200", "waf.status": "-",
+    "requestId": "7c1d3f0e-5b2a-4c8e-9f41-2d6a8b0e9c13",
+    "extendedRequestId": "YIwYiFstIAMESqA=",
+    "apiId": "a1b2c3d4e5",
+    "stage": "prod",
+    "httpMethod": "POST",
+    "resourcePath": "/orders/{orderId}",
+    "path": "/prod/orders/42",
+    "status": "502",
+    "protocol": "HTTP/1.1",
+    "responseLength": "36",
+    "requestTime": "26/Nov/2025:09:14:03 +0000",
+    "requestTimeEpoch": "1764148443123",
+    "identity.sourceIp": "203.0.113.7",
+    "identity.userAgent": "okhttp/4.12.0",
+    "identity.apiKeyId": "k3y1d",
+    "error.responseType": "INTEGRATION_FAILURE",
+    "error.message": "Internal server error",
+    "integration.error": "Lambda Customer Function Error:'AZUL_S3_BUCKET'",
+    "integration.status": "-",
+    "integration.integrationStatus": "200",
+    "integration.latency": "1873",
+    "responseLatency": "1902",
+    "authorizer.latency": "12",
+    "authorizer.error": "-",
+    "authorizer.status": "200",
+    "waf.status": "-",
 }
 ERROR_LINE_EXPECTED = dict(
-    status=502, request_id="7c1d3f0e-5b2a-4c8e-9f41-2d6a8b0e9c13", extended_request_id="YIwYiFstIAMESqA=",
-    api_id="a1b2c3d4e5", stage="prod", http_method="POST", resource_path="/orders/{orderId}", path="/prod/orders/42",
-    protocol="HTTP/1.1", response_length=36, request_time="26/Nov/2025:09:14:03 +0000",
-    request_time_epoch_ms=1764148443123, ip="203.0.113.7", user_agent="okhttp/4.12.0", api_key_id="k3y1d",
-    error_response_type="INTEGRATION_FAILURE", error_message="Internal server error",
-    integration_error="Lambda Customer Function Error:'AZUL_S3_BUCKET'", integration_status=None,
-    integration_service_status=200, integration_latency_ms=1873.0, response_latency_ms=1902.0,
-    authorizer_latency_ms=12.0, authorizer_error=None, authorizer_status=200, waf_response_code=None,
+    status=502,
+    request_id="7c1d3f0e-5b2a-4c8e-9f41-2d6a8b0e9c13",
+    extended_request_id="YIwYiFstIAMESqA=",
+    api_id="a1b2c3d4e5",
+    stage="prod",
+    http_method="POST",
+    resource_path="/orders/{orderId}",
+    path="/prod/orders/42",
+    protocol="HTTP/1.1",
+    response_length=36,
+    request_time="26/Nov/2025:09:14:03 +0000",
+    request_time_epoch_ms=1764148443123,
+    ip="203.0.113.7",
+    user_agent="okhttp/4.12.0",
+    api_key_id="k3y1d",
+    error_response_type="INTEGRATION_FAILURE",
+    error_message="Internal server error",
+    integration_error="Lambda Customer Function Error:'AZUL_S3_BUCKET'",
+    integration_status=None,
+    integration_service_status=200,
+    integration_latency_ms=1873.0,
+    response_latency_ms=1902.0,
+    authorizer_latency_ms=12.0,
+    authorizer_error=None,
+    authorizer_status=200,
+    waf_response_code=None,
 )
 
 
@@ -285,16 +452,38 @@ def test_all_naming_styles_of_the_same_variables_give_identical_records(style):
 
 
 def test_camel_case_aliases_give_the_same_record_as_dotted_names():
-    camel = {"requestId": "r-1", "status": "502", "errorResponseType": "INTEGRATION_TIMEOUT",
-             "errorMessage": "Endpoint request timed out", "integrationErrorMessage": "timeout",
-             "integrationStatus": "200", "integrationLatency": "29001", "authorizerLatency": "3",
-             "authorizerError": "-", "authorizerStatus": "200", "wafResponseCode": "WAF_ALLOW", "sourceIp": "192.0.2.1",
-             "userAgent": "curl/8.5.0", "apiKeyId": "k1"}
-    dotted = {"requestId": "r-1", "status": "502", "error.responseType": "INTEGRATION_TIMEOUT",
-              "error.message": "Endpoint request timed out", "integration.error": "timeout",
-              "integration.integrationStatus": "200", "integration.latency": "29001", "authorizer.latency": "3",
-              "authorizer.error": "-", "authorizer.status": "200", "wafResponseCode": "WAF_ALLOW",
-              "identity.sourceIp": "192.0.2.1", "identity.userAgent": "curl/8.5.0", "identity.apiKeyId": "k1"}
+    camel = {
+        "requestId": "r-1",
+        "status": "502",
+        "errorResponseType": "INTEGRATION_TIMEOUT",
+        "errorMessage": "Endpoint request timed out",
+        "integrationErrorMessage": "timeout",
+        "integrationStatus": "200",
+        "integrationLatency": "29001",
+        "authorizerLatency": "3",
+        "authorizerError": "-",
+        "authorizerStatus": "200",
+        "wafResponseCode": "WAF_ALLOW",
+        "sourceIp": "192.0.2.1",
+        "userAgent": "curl/8.5.0",
+        "apiKeyId": "k1",
+    }
+    dotted = {
+        "requestId": "r-1",
+        "status": "502",
+        "error.responseType": "INTEGRATION_TIMEOUT",
+        "error.message": "Endpoint request timed out",
+        "integration.error": "timeout",
+        "integration.integrationStatus": "200",
+        "integration.latency": "29001",
+        "authorizer.latency": "3",
+        "authorizer.error": "-",
+        "authorizer.status": "200",
+        "wafResponseCode": "WAF_ALLOW",
+        "identity.sourceIp": "192.0.2.1",
+        "identity.userAgent": "curl/8.5.0",
+        "identity.apiKeyId": "k1",
+    }
     assert parse_ok(orjson.dumps(camel).decode()) == parse_ok(orjson.dumps(dotted).decode())
 
 
@@ -302,17 +491,22 @@ def test_integration_status_and_the_lambda_service_status_are_different_fields()
     # GIVEN a function that returned 404 through a successful (200) Lambda invoke
     record = parse_ok('{"requestId":"r","status":"404","integration.status":"404","integrationStatus":"200"}')
     assert (record.integration_status, record.integration_service_status) == (404, 200)
-    snake_record = parse_ok('{"request_id":"r","status":"404","integration_status":"404",'
-                            '"integration_integrationStatus":"200"}')
+    snake_record = parse_ok(
+        '{"request_id":"r","status":"404","integration_status":"404","integration_integrationStatus":"200"}'
+    )
     assert (snake_record.integration_status, snake_record.integration_service_status) == (404, 200)
 
 
 def test_nested_objects_flatten_to_dotted_names():
     # GIVEN a format that groups variables in nested objects
-    nested = {"requestId": "r-9", "status": "504",
-              "error": {"message": "Endpoint request timed out", "responseType": "INTEGRATION_TIMEOUT"},
-              "integration": {"status": "-", "integrationStatus": "200", "latency": "29012", "error": "-"},
-              "identity": {"sourceIp": "192.0.2.9"}, "context": {"stage": "prod"}}
+    nested = {
+        "requestId": "r-9",
+        "status": "504",
+        "error": {"message": "Endpoint request timed out", "responseType": "INTEGRATION_TIMEOUT"},
+        "integration": {"status": "-", "integrationStatus": "200", "latency": "29012", "error": "-"},
+        "identity": {"sourceIp": "192.0.2.9"},
+        "context": {"stage": "prod"},
+    }
     record = parse_ok(orjson.dumps(nested).decode())
     # THEN the nested values land where their dotted names point
     assert record.error_message == "Endpoint request timed out"
@@ -329,8 +523,13 @@ def test_a_field_map_names_custom_keys_and_wins_over_the_built_in_aliases():
     plain = parse_access_line(line)
     assert isinstance(plain, Rejection) and plain.reason == "no-status-or-request-id"
     # WHEN the user maps their keys (one of them overriding a built-in alias)
-    field_map = {"rid": "request_id", "CODE": "status", "fn": "integration_error", "latency": "integration_latency_ms",
-                 "ip": "not-a-field"}
+    field_map = {
+        "rid": "request_id",
+        "CODE": "status",
+        "fn": "integration_error",
+        "latency": "integration_latency_ms",
+        "ip": "not-a-field",
+    }
     record = parse_ok(line, field_map=field_map)
     # THEN their keys win (matched case-insensitively); an invalid target is ignored
     assert (record.request_id, record.status, record.integration_error) == ("r-7", 503, "boom")
@@ -342,9 +541,11 @@ def test_a_field_map_names_custom_keys_and_wins_over_the_built_in_aliases():
 
 
 def test_unquoted_numbers_and_garbage_numbers():
-    record = parse_ok('{"requestId":"r","status":502,"integrationLatency":12.5,"responseLatency":"fast",'
-                      '"responseLength":"abc","requestTimeEpoch":1764148443,"integration.status":"NaN",'
-                      '"stage":7,"integrationStatus":"inf"}')
+    record = parse_ok(
+        '{"requestId":"r","status":502,"integrationLatency":12.5,"responseLatency":"fast",'
+        '"responseLength":"abc","requestTimeEpoch":1764148443,"integration.status":"NaN",'
+        '"stage":7,"integrationStatus":"inf"}'
+    )
     assert record.status == 502 and record.integration_latency_ms == 12.5
     assert record.response_latency_ms is None and record.response_length is None
     assert record.request_time_epoch_ms == 1764148443000  # seconds are taken as seconds
@@ -353,8 +554,10 @@ def test_unquoted_numbers_and_garbage_numbers():
 
 
 def test_unknown_keys_are_ignored_and_values_of_the_wrong_shape_become_none():
-    record = parse_ok('{"requestId":"r","status":"200","domainName":"x.example","xrayTraceId":"Root=1",'
-                      '"userAgent":["a"],"ip":null,"stage":true}')
+    record = parse_ok(
+        '{"requestId":"r","status":"200","domainName":"x.example","xrayTraceId":"Root=1",'
+        '"userAgent":["a"],"ip":null,"stage":true}'
+    )
     assert record.fields_present == {"request_id", "status", "user_agent", "ip", "stage"}
     assert record.user_agent is None and record.ip is None and record.stage is None
 
@@ -374,8 +577,13 @@ def test_many_lines_of_one_format_parse_like_the_first():
         assert record.request_id == f"req-{i}" and record.timestamp == i
         assert record.status == (None if i % 7 == 0 else 500 + i % 5)
         assert record.integration_latency_ms == float(i * 10)
-        expected = dataclasses.replace(records[1][1], request_id=record.request_id, status=record.status,
-                                       integration_latency_ms=record.integration_latency_ms, timestamp=i)
+        expected = dataclasses.replace(
+            records[1][1],
+            request_id=record.request_id,
+            status=record.status,
+            integration_latency_ms=record.integration_latency_ms,
+            timestamp=i,
+        )
         assert record == expected
 
 
@@ -408,9 +616,11 @@ def test_unquoted_dash_numbers_are_absent():
 
 
 def test_the_message_string_variable_with_its_own_quotes():
-    line = ('{"requestId":"r-4","status":"504","error_message": "Endpoint request timed out", '
-            '"error_messageString": " "Endpoint request timed out"", "error_responseType": "INTEGRATION_TIMEOUT", '
-            '"extendedRequestId": "YIwYiFstIAMESqA="}')
+    line = (
+        '{"requestId":"r-4","status":"504","error_message": "Endpoint request timed out", '
+        '"error_messageString": " "Endpoint request timed out"", "error_responseType": "INTEGRATION_TIMEOUT", '
+        '"extendedRequestId": "YIwYiFstIAMESqA="}'
+    )
     record = parse_ok(line)
     assert (record.error_message, record.error_response_type) == ("Endpoint request timed out", "INTEGRATION_TIMEOUT")
     # AND when only the quoted variant is logged, its quotes are dropped
@@ -437,8 +647,10 @@ def test_a_truncated_line_keeps_its_complete_pairs():
 
 
 def test_nested_objects_with_unescaped_quotes_are_recovered_with_their_dotted_names():
-    record = parse_ok('{"requestId":"r-8","error":{"message":"x "y" z","responseType":"DEFAULT_5XX"},'
-                      '"integration":{"status":"500","integrationStatus":"200"},"status":"502"}')
+    record = parse_ok(
+        '{"requestId":"r-8","error":{"message":"x "y" z","responseType":"DEFAULT_5XX"},'
+        '"integration":{"status":"500","integrationStatus":"200"},"status":"502"}'
+    )
     assert (record.error_message, record.error_response_type) == ('x "y" z', "DEFAULT_5XX")
     assert (record.integration_status, record.integration_service_status, record.status) == (500, 200, 502)
 
@@ -470,8 +682,19 @@ def test_unrecognised_lines_are_rejected_with_a_short_clean_sample():
     assert not any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in result.sample)
 
 
-@pytest.mark.parametrize("line", ["", "   ", "-", "hello, world", '"just a string"', "[1, 2]",
-                                  "<html><body>x</body></html>", "1.2.3.4 - - [not a time] \"GET / HTTP/1.1\" 200"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "",
+        "   ",
+        "-",
+        "hello, world",
+        '"just a string"',
+        "[1, 2]",
+        "<html><body>x</body></html>",
+        '1.2.3.4 - - [not a time] "GET / HTTP/1.1" 200',
+    ],
+)
 def test_other_text_is_rejected_not_raised(line):
     result = parse_access_line(line)
     assert isinstance(result, Rejection) and result.reason in ("unrecognised-access-format", "no-status-or-request-id")
@@ -499,5 +722,5 @@ def test_the_sniff_accepts_every_access_line_and_no_execution_line():
 
 def test_canonical_fields_are_the_record_fields_a_format_can_carry():
     names = {f.name for f in dataclasses.fields(AccessRecord)}
-    assert CANONICAL_FIELDS == names - {"format", "timestamp", "recovered", "fields_present"}
+    assert names - {"format", "timestamp", "recovered", "fields_present"} == CANONICAL_FIELDS
     assert {"status", "integration_service_status", "error_response_type"} <= CANONICAL_FIELDS

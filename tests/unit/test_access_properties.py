@@ -1,4 +1,5 @@
 """Property tests: the access-log parser never raises, always types its fields, and stays linear."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -8,13 +9,20 @@ import time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gatewatch.parse.access import parse_access_line
 from gatewatch.models import AccessRecord, Rejection
+from gatewatch.parse.access import parse_access_line
 from tests.helpers import corpus_access
 
 REAL_LINES = tuple(record["raw"] for record in corpus_access())
-INT_FIELDS = {"status", "response_length", "integration_status", "integration_service_status", "authorizer_status",
-              "request_time_epoch_ms", "timestamp"}
+INT_FIELDS = {
+    "status",
+    "response_length",
+    "integration_status",
+    "integration_service_status",
+    "authorizer_status",
+    "request_time_epoch_ms",
+    "timestamp",
+}
 FLOAT_FIELDS = {"integration_latency_ms", "response_latency_ms", "authorizer_latency_ms"}
 BOUNDED = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -52,17 +60,40 @@ def test_random_bytes_decoded_as_text_never_raise(data, encoding):
 
 
 KEYS = st.one_of(
-    st.sampled_from(["requestId", "status", "error.message", "integration.status", "integrationStatus",
-                     "responseLatency", "integration_latency", "requestTimeEpoch", "ip", "routeKey", "$context.stage",
-                     "error", "integration", "identity", "caller"]),
+    st.sampled_from(
+        [
+            "requestId",
+            "status",
+            "error.message",
+            "integration.status",
+            "integrationStatus",
+            "responseLatency",
+            "integration_latency",
+            "requestTimeEpoch",
+            "ip",
+            "routeKey",
+            "$context.stage",
+            "error",
+            "integration",
+            "identity",
+            "caller",
+        ]
+    ),
     st.text(max_size=12),
 )
-SCALARS = st.one_of(st.text(max_size=20), st.sampled_from(["-", "", "200", "502", "12.5", "NaN", "1e999"]),
-                    st.integers(-10**30, 10**30), st.floats(allow_nan=True, allow_infinity=True), st.none(),
-                    st.booleans())
-JSON_VALUES = st.recursive(SCALARS, lambda children: st.one_of(st.lists(children, max_size=3),
-                                                               st.dictionaries(KEYS, children, max_size=4)),
-                           max_leaves=12)
+SCALARS = st.one_of(
+    st.text(max_size=20),
+    st.sampled_from(["-", "", "200", "502", "12.5", "NaN", "1e999"]),
+    st.integers(-(10**30), 10**30),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.none(),
+    st.booleans(),
+)
+JSON_VALUES = st.recursive(
+    SCALARS,
+    lambda children: st.one_of(st.lists(children, max_size=3), st.dictionaries(KEYS, children, max_size=4)),
+    max_leaves=12,
+)
 
 
 @BOUNDED
@@ -84,11 +115,17 @@ def test_real_lines_with_random_cuts_and_insertions_never_raise(line, data):
 
 
 @BOUNDED
-@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40) | st.lists(st.sampled_from(['"', ",", ":", "{", "}", "\\", "-", " ", "x", '","k":"']), max_size=12).map("".join))
+@given(
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
+    | st.lists(st.sampled_from(['"', ",", ":", "{", "}", "\\", "-", " ", "x", '","k":"']), max_size=12).map("".join)
+)
 def test_an_unescaped_error_message_never_costs_the_status_or_the_request_id(message):
     # GIVEN a JSON access line whose error message is written verbatim (API Gateway does not escape it)
-    line = ('{"requestId":"r-1","status":"502","errorMessage":"' + message
-            + '","integrationLatency":"120","ip":"192.0.2.1"}')
+    line = (
+        '{"requestId":"r-1","status":"502","errorMessage":"'
+        + message
+        + '","integrationLatency":"120","ip":"192.0.2.1"}'
+    )
     result = parse_access_line(line)
     # THEN the request id and status survive whatever the message holds
     assert_well_formed(result)
@@ -128,6 +165,6 @@ def test_adversarial_100kb_lines_parse_in_linear_time():
 
 
 def test_a_one_megabyte_line_is_handled():
-    line = '{"requestId":"r","status":"200","errorMessage":"' + "x\"y" * 350_000 + '"}'
+    line = '{"requestId":"r","status":"200","errorMessage":"' + 'x"y' * 350_000 + '"}'
     result = parse_access_line(line)
     assert isinstance(result, AccessRecord) and result.status == 200 and result.recovered

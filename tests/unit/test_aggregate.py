@@ -1,4 +1,5 @@
 """Per-invocation metric aggregation (DESIGN §5): what a dashboard or an alarm would show."""
+
 from __future__ import annotations
 
 import random
@@ -7,11 +8,11 @@ from dataclasses import replace
 
 import pytest
 
-from gatewatch.metrics.aggregate import MetricAggregator, aggregate, sanitize_dimension_value
+from gatewatch.classify.taxonomy import CATEGORY_TABLE, ErrorCategory
 from gatewatch.config import EngineConfig, load_engine_config
+from gatewatch.metrics.aggregate import MetricAggregator, aggregate, sanitize_dimension_value
 from gatewatch.models import ClassifiedRequest, LatencyClass
 from gatewatch.pipeline import Analysis
-from gatewatch.classify.taxonomy import CATEGORY_TABLE, ErrorCategory
 
 T0 = 1764075600000
 
@@ -19,10 +20,22 @@ T0 = 1764075600000
 def access_request(i: int = 0, **overrides) -> ClassifiedRequest:
     """A realistic classified access-log entry (REST API, Lambda proxy, 200 in ~120 ms)."""
     values = dict(
-        request_id=f"0b1c2d3e-4f50-4a6b-8c7d-{i:012x}", api_id="a1b2c3d4e5", stage="prod", route="GET /pets/{petId}",
-        status=200, category=ErrorCategory.OK, retry=None, blame=None, latency_ms=120.0,
-        integration_latency_ms=104.0, latency_class=LatencyClass.OK, evidence="status 200",
-        gateway_overhead_ms=16.0, timestamp=T0 + i, source="access", log_group="/aws/apigateway/orders-access",
+        request_id=f"0b1c2d3e-4f50-4a6b-8c7d-{i:012x}",
+        api_id="a1b2c3d4e5",
+        stage="prod",
+        route="GET /pets/{petId}",
+        status=200,
+        category=ErrorCategory.OK,
+        retry=None,
+        blame=None,
+        latency_ms=120.0,
+        integration_latency_ms=104.0,
+        latency_class=LatencyClass.OK,
+        evidence="status 200",
+        gateway_overhead_ms=16.0,
+        timestamp=T0 + i,
+        source="access",
+        log_group="/aws/apigateway/orders-access",
         integration_timeout_ms=29000,
     )
     values.update(overrides)
@@ -37,10 +50,20 @@ def failed(i: int, category: ErrorCategory, status: int | None, **overrides) -> 
 
 def execution_request(i: int, category: ErrorCategory, status: int = 500, **overrides) -> ClassifiedRequest:
     info = CATEGORY_TABLE[category]
-    return access_request(i, status=status, category=category, retry=info.retry, blame=info.blame,
-                          latency_ms=None, gateway_overhead_ms=None, latency_class=None,
-                          evidence="Execution failed due to configuration error: Invalid permissions on Lambda function",
-                          source="execution", log_group="API-Gateway-Execution-Logs_a1b2c3d4e5/prod", **overrides)
+    return access_request(
+        i,
+        status=status,
+        category=category,
+        retry=info.retry,
+        blame=info.blame,
+        latency_ms=None,
+        gateway_overhead_ms=None,
+        latency_class=None,
+        evidence="Execution failed due to configuration error: Invalid permissions on Lambda function",
+        source="execution",
+        log_group="API-Gateway-Execution-Logs_a1b2c3d4e5/prod",
+        **overrides,
+    )
 
 
 def counts_by_dims(metrics, names: tuple[str, ...]) -> dict[tuple, dict]:
@@ -51,13 +74,21 @@ def test_a_large_batch_becomes_a_handful_of_documents_with_exact_totals():
     # GIVEN 10,000 requests of one API on 5 routes with a realistic mix of outcomes
     rng = random.Random(7)
     routes = ["GET /pets", "GET /pets/{petId}", "POST /pets", "DELETE /pets/{petId}", "GET /health"]
-    mix = [(200, ErrorCategory.OK)] * 90 + [(404, ErrorCategory.NOT_FOUND)] * 5 + [(429, ErrorCategory.THROTTLED)] * 2 \
-        + [(502, ErrorCategory.LAMBDA_ERROR)] * 2 + [(504, ErrorCategory.INTEGRATION_TIMEOUT)]
+    mix = (
+        [(200, ErrorCategory.OK)] * 90
+        + [(404, ErrorCategory.NOT_FOUND)] * 5
+        + [(429, ErrorCategory.THROTTLED)] * 2
+        + [(502, ErrorCategory.LAMBDA_ERROR)] * 2
+        + [(504, ErrorCategory.INTEGRATION_TIMEOUT)]
+    )
     reqs = []
     for i in range(10_000):
         status, cat = rng.choice(mix)
-        reqs.append(failed(i, cat, status, route=rng.choice(routes)) if cat is not ErrorCategory.OK
-                    else access_request(i, route=rng.choice(routes)))
+        reqs.append(
+            failed(i, cat, status, route=rng.choice(routes))
+            if cat is not ErrorCategory.OK
+            else access_request(i, route=rng.choice(routes))
+        )
     # WHEN aggregated
     agg = MetricAggregator(EngineConfig())
     agg.add_access(reqs)
@@ -74,7 +105,8 @@ def test_a_large_batch_becomes_a_handful_of_documents_with_exact_totals():
     assert {k[2] for k in by_route} == set(routes)
     errors = counts_by_dims(metrics, ("Api", "Stage", "Category"))
     assert {k[2]: v["Errors"] for k, v in errors.items()} == {
-        c.value: n for c, n in Counter(r.category for r in reqs).items() if c is not ErrorCategory.OK}
+        c.value: n for c, n in Counter(r.category for r in reqs).items() if c is not ErrorCategory.OK
+    }
 
 
 def test_execution_logs_add_causes_only_so_a_request_in_both_logs_is_counted_once():
@@ -93,9 +125,13 @@ def test_execution_logs_add_causes_only_so_a_request_in_both_logs_is_counted_onc
 
 
 def test_errors_and_causes_of_the_same_category_share_one_document():
-    analysis = Analysis(access=[failed(1, ErrorCategory.MALFORMED_RESPONSE, 502)],
-                        execution=[execution_request(1, ErrorCategory.MALFORMED_RESPONSE, 502),
-                                   execution_request(2, ErrorCategory.MALFORMED_RESPONSE, 502)])
+    analysis = Analysis(
+        access=[failed(1, ErrorCategory.MALFORMED_RESPONSE, 502)],
+        execution=[
+            execution_request(1, ErrorCategory.MALFORMED_RESPONSE, 502),
+            execution_request(2, ErrorCategory.MALFORMED_RESPONSE, 502),
+        ],
+    )
     docs = [d for d in aggregate(analysis).documents if d.dimension("Category") == "MALFORMED_RESPONSE"]
     assert len(docs) == 1 and dict(docs[0].counts) == {"Errors": 1, "Causes": 2}
 
@@ -138,40 +174,48 @@ def test_routes_beyond_the_cap_fold_into_other_and_no_request_is_lost():
 
 
 def test_route_cap_from_the_environment_default_and_per_api_override():
-    reqs = [access_request(i, route=f"GET /r{i}") for i in range(10)] + \
-           [access_request(100 + i, api_id="other0api1", route=f"GET /r{i}") for i in range(10)]
+    reqs = [access_request(i, route=f"GET /r{i}") for i in range(10)] + [
+        access_request(100 + i, api_id="other0api1", route=f"GET /r{i}") for i in range(10)
+    ]
     config = load_engine_config('{"other0api1": {"routeCap": 5}}')
     by_route = counts_by_dims(aggregate(Analysis(access=reqs), config, route_cap=3), ("Api", "Stage", "Route"))
     named = Counter(api for api, _, route in by_route if route != "OTHER")
     assert named == {"a1b2c3d4e5": 3, "other0api1": 5}
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("GET /pets/{petId}", "GET /pets/{petId}"),
-    ("GET /a\x00b\x1b[31m\n", "GET /ab[31m"),
-    ("   ", "unknown"),
-    ("", "unknown"),
-    (None, "unknown"),
-    ("x" * 400, "x" * 250),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("GET /pets/{petId}", "GET /pets/{petId}"),
+        ("GET /a\x00b\x1b[31m\n", "GET /ab[31m"),
+        ("   ", "unknown"),
+        ("", "unknown"),
+        (None, "unknown"),
+        ("x" * 400, "x" * 250),
+    ],
+)
 def test_dimension_values_are_sanitised(raw, expected):
     assert sanitize_dimension_value(raw) == expected
 
 
 def test_near_timeout_counts_requests_at_or_over_the_timeout_threshold():
-    reqs = [access_request(1, latency_class=LatencyClass.NEAR_TIMEOUT, latency_ms=27000.0),
-            failed(2, ErrorCategory.INTEGRATION_TIMEOUT, 504, latency_class=LatencyClass.TIMEOUT, latency_ms=29010.0),
-            access_request(3, latency_class=LatencyClass.SLOW, latency_ms=2500.0),
-            access_request(4)]
+    reqs = [
+        access_request(1, latency_class=LatencyClass.NEAR_TIMEOUT, latency_ms=27000.0),
+        failed(2, ErrorCategory.INTEGRATION_TIMEOUT, 504, latency_class=LatencyClass.TIMEOUT, latency_ms=29010.0),
+        access_request(3, latency_class=LatencyClass.SLOW, latency_ms=2500.0),
+        access_request(4),
+    ]
     assert aggregate(Analysis(access=reqs)).total("NearTimeout", Api="a1b2c3d4e5", Stage="prod") == 2
 
 
 def test_latency_distributions_skip_missing_and_impossible_values():
-    reqs = [access_request(1, latency_ms=80.0, integration_latency_ms=70.0, gateway_overhead_ms=10.0),
-            access_request(2, latency_ms=None, integration_latency_ms=None, gateway_overhead_ms=None),
-            access_request(3, latency_ms=float("nan"), integration_latency_ms=float("inf"), gateway_overhead_ms=-1.0),
-            access_request(4, latency_ms=-5.0, integration_latency_ms=12.0, gateway_overhead_ms=0.0),
-            access_request(5, latency_ms=12.0, integration_latency_ms=12.4, gateway_overhead_ms=-0.4)]
+    reqs = [
+        access_request(1, latency_ms=80.0, integration_latency_ms=70.0, gateway_overhead_ms=10.0),
+        access_request(2, latency_ms=None, integration_latency_ms=None, gateway_overhead_ms=None),
+        access_request(3, latency_ms=float("nan"), integration_latency_ms=float("inf"), gateway_overhead_ms=-1.0),
+        access_request(4, latency_ms=-5.0, integration_latency_ms=12.0, gateway_overhead_ms=0.0),
+        access_request(5, latency_ms=12.0, integration_latency_ms=12.4, gateway_overhead_ms=-0.4),
+    ]
     stage = next(d for d in aggregate(Analysis(access=reqs)).documents if d.dimension_names == ("Api", "Stage"))
     assert stage.distributions["Latency"] == (80.0, 12.0)
     assert stage.distributions["IntegrationLatency"] == (70.0, 12.0, 12.4)
@@ -181,12 +225,13 @@ def test_latency_distributions_skip_missing_and_impossible_values():
 
 
 def test_line_counts_by_source_and_input_has_no_parsed_count():
-    analysis = Analysis(lines_parsed=Counter(access=50, execution=200),
-                        lines_unparsed=Counter(access=2, input=1))
+    analysis = Analysis(lines_parsed=Counter(access=50, execution=200), lines_unparsed=Counter(access=2, input=1))
     sources = counts_by_dims(aggregate(analysis), ("Source",))
-    assert sources == {("access",): {"LinesParsed": 50, "LinesUnparsed": 2},
-                       ("execution",): {"LinesParsed": 200, "LinesUnparsed": 0},
-                       ("input",): {"LinesUnparsed": 1}}
+    assert sources == {
+        ("access",): {"LinesParsed": 50, "LinesUnparsed": 2},
+        ("execution",): {"LinesParsed": 200, "LinesUnparsed": 0},
+        ("input",): {"LinesUnparsed": 1},
+    }
 
 
 def test_status_less_errors_use_the_category_to_split_4xx_and_5xx():

@@ -1,9 +1,9 @@
 """Immediate-alert content (gatewatch.alert/v1): what the on-call engineer receives for a broken deploy."""
+
 from __future__ import annotations
 
 import pytest
 
-from gatewatch.alerts.schema import AnalyzerAlert
 from gatewatch.alerts.immediate import (
     AlertPolicy,
     build_alerts,
@@ -12,8 +12,9 @@ from gatewatch.alerts.immediate import (
     evidence_phrases,
     insights_query,
 )
-from gatewatch.config import ConfigError
+from gatewatch.alerts.schema import AnalyzerAlert
 from gatewatch.classify.taxonomy import BROKEN_DEPLOY_CATEGORIES, ErrorCategory
+from gatewatch.config import ConfigError
 from tests.unit.test_aggregate import T0, access_request, execution_request, failed
 
 NOW = 1764075700.0
@@ -21,8 +22,12 @@ POLICY = AlertPolicy()
 
 
 def test_only_broken_deploy_categories_alert_by_default():
-    reqs = [failed(1, ErrorCategory.THROTTLED, 429), failed(2, ErrorCategory.LAMBDA_ERROR, 502),
-            failed(3, ErrorCategory.MALFORMED_RESPONSE, 502), access_request(4)]
+    reqs = [
+        failed(1, ErrorCategory.THROTTLED, 429),
+        failed(2, ErrorCategory.LAMBDA_ERROR, 502),
+        failed(3, ErrorCategory.MALFORMED_RESPONSE, 502),
+        access_request(4),
+    ]
     alerts = build_alerts(reqs, [], policy=POLICY, now_s=NOW)
     assert [a.category for a in alerts] == ["MALFORMED_RESPONSE"]
 
@@ -33,8 +38,9 @@ def test_one_alert_per_api_stage_and_category_counting_each_request_once():
     execution = [execution_request(i, ErrorCategory.INTEGRATION_PERMISSION) for i in range(3)]
     other_stage = [failed(10, ErrorCategory.INTEGRATION_PERMISSION, 500, stage="beta")]
     # WHEN alerts are built
-    alerts = build_alerts(access + other_stage, execution, policy=POLICY, now_s=NOW, account="111122223333",
-                          region="eu-west-1")
+    alerts = build_alerts(
+        access + other_stage, execution, policy=POLICY, now_s=NOW, account="111122223333", region="eu-west-1"
+    )
     # THEN one alert per stage, and the prod one counts 3 requests, not 6
     assert [(a.stage, a.count) for a in alerts] == [("prod", 3), ("beta", 1)]
     prod = alerts[0]
@@ -59,7 +65,9 @@ def test_the_message_follows_the_versioned_schema_and_round_trips():
 
 def test_sample_evidence_is_redacted_and_short():
     secret = "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
-    evidence = "Execution failed due to configuration error: Authorizer error Authorization: " + secret + " " + "x" * 2000
+    evidence = (
+        "Execution failed due to configuration error: Authorizer error Authorization: " + secret + " " + "x" * 2000
+    )
     reqs = [failed(1, ErrorCategory.AUTHORIZER_ERROR, 500, evidence=evidence)]
     sample = build_alerts(reqs, [], policy=POLICY, now_s=NOW)[0].samples[0]
     assert "eyJhbGci" not in sample.evidence and "dozjgNry" not in sample.evidence
@@ -67,8 +75,10 @@ def test_sample_evidence_is_redacted_and_short():
 
 
 def test_the_insights_query_finds_the_sample_requests_or_the_category_evidence():
-    reqs = [failed(1, ErrorCategory.MALFORMED_RESPONSE, 502, request_id="Iq9gwFDNoAMFo1A="),
-            failed(2, ErrorCategory.MALFORMED_RESPONSE, 502)]
+    reqs = [
+        failed(1, ErrorCategory.MALFORMED_RESPONSE, 502, request_id="Iq9gwFDNoAMFo1A="),
+        failed(2, ErrorCategory.MALFORMED_RESPONSE, 502),
+    ]
     alert = build_alerts(reqs, [], policy=POLICY, now_s=NOW)[0]
     query = alert.insights_query
     assert query.startswith("fields @timestamp, @message | filter ")
@@ -90,8 +100,9 @@ def test_every_broken_deploy_category_has_searchable_evidence(category):
 
 def test_policy_from_environment():
     assert AlertPolicy.from_env({}) == AlertPolicy(BROKEN_DEPLOY_CATEGORIES, 900)
-    custom = AlertPolicy.from_env({"GATEWATCH_ALERT_CATEGORIES": " throttled, MALFORMED_RESPONSE ",
-                                   "GATEWATCH_ALERT_COOLDOWN_SECONDS": "60"})
+    custom = AlertPolicy.from_env(
+        {"GATEWATCH_ALERT_CATEGORIES": " throttled, MALFORMED_RESPONSE ", "GATEWATCH_ALERT_COOLDOWN_SECONDS": "60"}
+    )
     assert custom == AlertPolicy(frozenset({ErrorCategory.THROTTLED, ErrorCategory.MALFORMED_RESPONSE}), 60)
     with pytest.raises(ConfigError, match="NOT_A_CATEGORY"):
         AlertPolicy.from_env({"GATEWATCH_ALERT_CATEGORIES": "NOT_A_CATEGORY"})
@@ -108,21 +119,29 @@ def test_configured_categories_replace_the_default_set():
 def test_dedupe_window_is_keyed_per_api_stage_category_and_expires_after_the_cooldown():
     alert = build_alerts([failed(1, ErrorCategory.CONFIGURATION_ERROR, 500)], [], policy=POLICY, now_s=NOW)[0]
     window = dedupe_window(alert, now_s=NOW, cooldown_s=900)
-    assert window.key == "alert#a1b2c3d4e5|prod|CONFIGURATION_ERROR" == dedupe_key("a1b2c3d4e5", "prod", "CONFIGURATION_ERROR")
+    assert (
+        window.key
+        == "alert#a1b2c3d4e5|prod|CONFIGURATION_ERROR"
+        == dedupe_key("a1b2c3d4e5", "prod", "CONFIGURATION_ERROR")
+    )
     assert window.expires_at == int(NOW) + 900 and window.alert_id == alert.alert_id
     assert dedupe_key(None, None, ErrorCategory.MALFORMED_RESPONSE) == "alert#unknown|unknown|MALFORMED_RESPONSE"
 
 
 def test_requests_without_timestamps_or_ids_still_alert():
-    reqs = [failed(1, ErrorCategory.MALFORMED_RESPONSE, 502, timestamp=None, request_id=None),
-            failed(2, ErrorCategory.MALFORMED_RESPONSE, 502, timestamp=None, request_id=None)]
+    reqs = [
+        failed(1, ErrorCategory.MALFORMED_RESPONSE, 502, timestamp=None, request_id=None),
+        failed(2, ErrorCategory.MALFORMED_RESPONSE, 502, timestamp=None, request_id=None),
+    ]
     alert = build_alerts(reqs, [], policy=POLICY, now_s=NOW)[0]
     assert alert.count == 2 and alert.first_seen is None
     assert "Malformed Lambda proxy response" in alert.insights_query
 
 
 def test_timestamps_are_iso_utc():
-    reqs = [failed(1, ErrorCategory.MALFORMED_RESPONSE, 502, timestamp=T0 + 61_000),
-            failed(2, ErrorCategory.MALFORMED_RESPONSE, 502, timestamp=T0)]
+    reqs = [
+        failed(1, ErrorCategory.MALFORMED_RESPONSE, 502, timestamp=T0 + 61_000),
+        failed(2, ErrorCategory.MALFORMED_RESPONSE, 502, timestamp=T0),
+    ]
     alert = build_alerts(reqs, [], policy=POLICY, now_s=NOW)[0]
     assert (alert.first_seen, alert.last_seen) == ("2025-11-25T13:00:00Z", "2025-11-25T13:01:01Z")

@@ -1,4 +1,5 @@
 """Decoding: every input a user can hand gatewatch becomes batches of the real log events — or a clear rejection."""
+
 from __future__ import annotations
 
 import base64
@@ -13,12 +14,23 @@ import pytest
 
 from gatewatch.ingest import decode
 from gatewatch.ingest.decode import (
-    Reason, batch_from_payload, batches_from_lambda_event, decode_subscription_data, execution_log_group_ids,
-    iter_input_batches, kind_for_log_group,
+    Reason,
+    batch_from_payload,
+    batches_from_lambda_event,
+    decode_subscription_data,
+    execution_log_group_ids,
+    iter_input_batches,
+    kind_for_log_group,
 )
 from gatewatch.models import LogBatch, LogEvent, LogKind, Rejection
 from tests.helpers import (
-    CORPUS, access_corpus_lines, corpus_execution, encode_payload, kinesis_event, s01_payloads, subscription_event,
+    CORPUS,
+    access_corpus_lines,
+    corpus_execution,
+    encode_payload,
+    kinesis_event,
+    s01_payloads,
+    subscription_event,
     subscription_payload,
 )
 
@@ -33,8 +45,11 @@ CONTROL_MESSAGE = {
     "logStream": "",
     "subscriptionFilters": [],
     "logEvents": [
-        {"id": "", "timestamp": 1680683189085,
-         "message": "CWL CONTROL MESSAGE: Checking health of destination Firehose."}
+        {
+            "id": "",
+            "timestamp": 1680683189085,
+            "message": "CWL CONTROL MESSAGE: Checking health of destination Firehose.",
+        }
     ],
 }
 
@@ -68,18 +83,21 @@ def _gzip_b64(raw: bytes) -> str:
 # ---------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("group,expected", [
-    ("API-Gateway-Execution-Logs_uwe3g5jm54/Prod", ("uwe3g5jm54", "Prod")),
-    ("/API-Gateway-Execution-Logs_a1b2c3d4e5/dev-2", ("a1b2c3d4e5", "dev-2")),
-    ("API-Gateway-Execution-Logs_abc/", None),
-    ("API-Gateway-Execution-Logs_/prod", None),
-    ("API-Gateway-Execution-Logs_abc", None),
-    ("API-Gateway-Execution-Logs_abc/prod/extra", None),
-    ("/aws/apigateway/access-logs", None),
-    ("testLogGroup", None),
-    ("", None),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    "group,expected",
+    [
+        ("API-Gateway-Execution-Logs_uwe3g5jm54/Prod", ("uwe3g5jm54", "Prod")),
+        ("/API-Gateway-Execution-Logs_a1b2c3d4e5/dev-2", ("a1b2c3d4e5", "dev-2")),
+        ("API-Gateway-Execution-Logs_abc/", None),
+        ("API-Gateway-Execution-Logs_/prod", None),
+        ("API-Gateway-Execution-Logs_abc", None),
+        ("API-Gateway-Execution-Logs_abc/prod/extra", None),
+        ("/aws/apigateway/access-logs", None),
+        ("testLogGroup", None),
+        ("", None),
+        (None, None),
+    ],
+)
 def test_execution_log_group_names_give_api_and_stage(group, expected):
     # GIVEN a log group name WHEN it is read THEN only execution-log groups yield (apiId, stage)
     assert execution_log_group_ids(group) == expected
@@ -104,7 +122,11 @@ def test_real_execution_payloads_decode_to_their_events(index, compression):
     batch = items[0][1]
     assert isinstance(batch, LogBatch)
     assert _as_tuples(batch) == _events_of(payload)
-    assert (batch.log_group, batch.log_stream, batch.owner) == (payload["logGroup"], payload["logStream"], payload["owner"])
+    assert (batch.log_group, batch.log_stream, batch.owner) == (
+        payload["logGroup"],
+        payload["logStream"],
+        payload["owner"],
+    )
     assert batch.kind is LogKind.EXECUTION
     assert batch.origin == "subscription"
 
@@ -113,7 +135,7 @@ def test_powertools_zlib_event_with_policy_level_decodes():
     # GIVEN the Powertools fixture whose awslogs.data is zlib (eNq...) and carries policyLevel
     fixture = _fixture("powertools_cloudWatchLogEventWithPolicyLevel.json")
     # WHEN decoded
-    [(item_id, batch)] = list(batches_from_lambda_event(fixture["event"]))
+    [(_item_id, batch)] = list(batches_from_lambda_event(fixture["event"]))
     # THEN both events come out, policyLevel is tolerated, and the kind is unknown (not an execution group)
     expected = json.loads(fixture["decoded_text_verbatim"])
     assert _as_tuples(batch) == _events_of(expected)
@@ -130,18 +152,27 @@ def test_lambda_console_sample_event_decodes_to_the_documented_payload():
 def test_real_kinesis_records_are_identified_by_sequence_number():
     # GIVEN the real Powertools Kinesis records (CloudWatch Logs -> Kinesis Data Streams)
     records = _fixture("powertools_kinesisStreamCloudWatchLogsEvent_decoded.json")["records"]
-    event = {"Records": [
-        {"kinesis": {"kinesisSchemaVersion": "1.0", "partitionKey": r["partitionKey"],
-                     "sequenceNumber": r["sequenceNumber"], "data": r["data_b64_gzip"],
-                     "approximateArrivalTimestamp": r["approximateArrivalTimestamp"]},
-         "eventSource": "aws:kinesis", "eventID": f"shardId-000000000000:{r['sequenceNumber']}"}
-        for r in records
-    ]}
+    event = {
+        "Records": [
+            {
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": r["partitionKey"],
+                    "sequenceNumber": r["sequenceNumber"],
+                    "data": r["data_b64_gzip"],
+                    "approximateArrivalTimestamp": r["approximateArrivalTimestamp"],
+                },
+                "eventSource": "aws:kinesis",
+                "eventID": f"shardId-000000000000:{r['sequenceNumber']}",
+            }
+            for r in records
+        ]
+    }
     # WHEN decoded
     items = list(batches_from_lambda_event(event))
     # THEN each batch is paired with its record's sequenceNumber (what batchItemFailures names)
     assert [i for i, _ in items] == [r["sequenceNumber"] for r in records]
-    for (_, batch), record in zip(items, records):
+    for (_, batch), record in zip(items, records, strict=False):
         assert _as_tuples(batch) == _events_of(record["decoded"])
         assert batch.origin == "kinesis"
         assert batch.events[0].message.endswith("\n")  # Lambda's own lines keep their newline
@@ -159,10 +190,13 @@ def test_kinesis_record_with_bad_data_fails_only_that_record():
 
 def test_firehose_records_are_identified_by_record_id():
     payloads = s01_payloads()[:2]
-    event = {"invocationId": "inv", "records": [
-        {"recordId": f"rec-{i}", "approximateArrivalTimestamp": 1, "data": encode_payload(p)}
-        for i, p in enumerate(payloads)
-    ]}
+    event = {
+        "invocationId": "inv",
+        "records": [
+            {"recordId": f"rec-{i}", "approximateArrivalTimestamp": 1, "data": encode_payload(p)}
+            for i, p in enumerate(payloads)
+        ],
+    }
     items = list(batches_from_lambda_event(event))
     assert [i for i, _ in items] == ["rec-0", "rec-1"]
     assert [_as_tuples(b) for _, b in items] == [_events_of(p) for p in payloads]
@@ -268,7 +302,10 @@ def test_invalid_utf8_in_a_message_keeps_the_batch():
 def test_odd_event_values_are_coerced_not_dropped():
     # GIVEN a payload whose events carry a number, an object, null and a missing message, odd timestamps
     payload = {
-        "messageType": "DATA_MESSAGE", "logGroup": EXEC_GROUP, "logStream": "s", "owner": "1",
+        "messageType": "DATA_MESSAGE",
+        "logGroup": EXEC_GROUP,
+        "logStream": "s",
+        "owner": "1",
         "logEvents": [
             {"id": "1", "timestamp": 1, "message": "plain", "extractedFields": {"a": "b"}},
             {"id": 2, "timestamp": "1700000000000", "message": 42},
@@ -281,24 +318,33 @@ def test_odd_event_values_are_coerced_not_dropped():
     batch = batch_from_payload(payload, origin="test")
     # THEN every entry is one event; values are text; timestamps are ints or None
     assert _as_tuples(batch) == [
-        ("plain", 1, "1"), ("42", 1700000000000, "2"), ('{"status":"502"}', 1500000000000, "3"),
-        ("", None, "4"), ("", None, "5"), ("a bare string", None, None),
+        ("plain", 1, "1"),
+        ("42", 1700000000000, "2"),
+        ('{"status":"502"}', 1500000000000, "3"),
+        ("", None, "4"),
+        ("", None, "5"),
+        ("a bare string", None, None),
     ]
     assert batch.kind is LogKind.EXECUTION and batch.origin == "test"
 
 
 def test_payload_without_message_type_is_read_as_data():
-    batch = batch_from_payload({"logGroup": "g", "logEvents": [{"id": "1", "timestamp": 5, "message": "m"}]}, origin="o")
+    batch = batch_from_payload(
+        {"logGroup": "g", "logEvents": [{"id": "1", "timestamp": 5, "message": "m"}]}, origin="o"
+    )
     assert _as_tuples(batch) == [("m", 5, "1")]
 
 
-@pytest.mark.parametrize("payload", [
-    {"hello": "world"},
-    {"messageType": "DATA_MESSAGE", "logEvents": "nope"},
-    {"messageType": "DATA_MESSAGE"},
-    {"messageType": 7, "logEvents": []},
-    ["not", "a", "mapping"],
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"hello": "world"},
+        {"messageType": "DATA_MESSAGE", "logEvents": "nope"},
+        {"messageType": "DATA_MESSAGE"},
+        {"messageType": 7, "logEvents": []},
+        ["not", "a", "mapping"],
+    ],
+)
 def test_wrong_payload_shapes_are_rejected(payload):
     rejection = batch_from_payload(payload, origin="o")
     assert isinstance(rejection, Rejection)
@@ -379,16 +425,26 @@ def test_gzip_of_plain_text_and_a_truncated_one(tmp_path):
 
 def test_filter_log_events_output_is_grouped_by_stream(tmp_path):
     msgs = [e["message"] for e in corpus_execution() if e["src"] == "S01"][:6]
-    out = {"events": [
-        {"logStreamName": f"stream-{i % 2}", "timestamp": 1551267060425 + i, "message": m,
-         "ingestionTime": 1551267061000, "eventId": f"3459{i}"}
-        for i, m in enumerate(msgs)
-    ], "searchedLogStreams": []}
+    out = {
+        "events": [
+            {
+                "logStreamName": f"stream-{i % 2}",
+                "timestamp": 1551267060425 + i,
+                "message": m,
+                "ingestionTime": 1551267061000,
+                "eventId": f"3459{i}",
+            }
+            for i, m in enumerate(msgs)
+        ],
+        "searchedLogStreams": [],
+    }
     path = tmp_path / "filter.json"
     path.write_text(json.dumps(out))
     batches = _read(path)
     assert [(b.origin, b.log_stream, b.kind) for b in batches] == [
-        ("filter-log-events", "stream-0", LogKind.UNKNOWN), ("filter-log-events", "stream-1", LogKind.UNKNOWN)]
+        ("filter-log-events", "stream-0", LogKind.UNKNOWN),
+        ("filter-log-events", "stream-1", LogKind.UNKNOWN),
+    ]
     assert [e.message for e in batches[0].events] == msgs[0::2]
     assert batches[1].events[0].timestamp == 1551267060426 and batches[1].events[0].event_id == "34591"
     # WHEN the CLI names the log group THEN the kind follows from it
@@ -396,9 +452,14 @@ def test_filter_log_events_output_is_grouped_by_stream(tmp_path):
 
 
 def test_get_log_events_output(tmp_path):
-    out = {"events": [{"timestamp": 1, "message": "a", "ingestionTime": 2}, {"timestamp": 3, "message": "b",
-                                                                           "ingestionTime": 4}],
-           "nextForwardToken": "f/1", "nextBackwardToken": "b/1"}
+    out = {
+        "events": [
+            {"timestamp": 1, "message": "a", "ingestionTime": 2},
+            {"timestamp": 3, "message": "b", "ingestionTime": 4},
+        ],
+        "nextForwardToken": "f/1",
+        "nextBackwardToken": "b/1",
+    }
     path = tmp_path / "get.json"
     path.write_text(json.dumps(out))
     [batch] = _read(path)
@@ -408,10 +469,18 @@ def test_get_log_events_output(tmp_path):
 def test_insights_json_export_with_log_and_descending_order(tmp_path):
     # GIVEN an Insights JSON export, newest first, with "@log" = "account:group"
     rows = [
-        {"@timestamp": "2019-02-27 11:31:00.428", "@message": "(286364ab) Method completed with status: 504",
-         "@logStream": "e369", "@log": f"958845080241:{EXEC_GROUP}"},
-        {"@timestamp": "2019-02-27 11:31:00.425", "@message": "(286364ab) Extended Request Id: Vwc2MGFUrPEFV_g=",
-         "@logStream": "e369", "@log": f"958845080241:{EXEC_GROUP}"},
+        {
+            "@timestamp": "2019-02-27 11:31:00.428",
+            "@message": "(286364ab) Method completed with status: 504",
+            "@logStream": "e369",
+            "@log": f"958845080241:{EXEC_GROUP}",
+        },
+        {
+            "@timestamp": "2019-02-27 11:31:00.425",
+            "@message": "(286364ab) Extended Request Id: Vwc2MGFUrPEFV_g=",
+            "@logStream": "e369",
+            "@log": f"958845080241:{EXEC_GROUP}",
+        },
     ]
     path = tmp_path / "insights.json"
     path.write_text(json.dumps(rows))
@@ -420,7 +489,12 @@ def test_insights_json_export_with_log_and_descending_order(tmp_path):
     assert [e.message for e in batch.events] == [rows[1]["@message"], rows[0]["@message"]]
     assert batch.events[0].timestamp == 1551267060425
     assert (batch.log_group, batch.owner, batch.log_stream, batch.kind, batch.origin) == (
-        EXEC_GROUP, "958845080241", "e369", LogKind.EXECUTION, "insights")
+        EXEC_GROUP,
+        "958845080241",
+        "e369",
+        LogKind.EXECUTION,
+        "insights",
+    )
 
 
 def test_insights_csv_export_with_commas_quotes_and_newlines(tmp_path):
@@ -445,7 +519,7 @@ def test_plain_text_execution_log(tmp_path):
     path = tmp_path / "corpus_execution.txt"
     path.write_bytes((CORPUS / "corpus_execution.txt").read_bytes())
     [batch] = _read(path)
-    expected = [l for l in (CORPUS / "corpus_execution.txt").read_text().split("\n") if l.strip()]
+    expected = [line for line in (CORPUS / "corpus_execution.txt").read_text().split("\n") if line.strip()]
     assert [e.message for e in batch.events] == expected
     assert (batch.origin, batch.kind, batch.events[0].timestamp) == ("text", LogKind.UNKNOWN, None)
     # A line starting "(4f..." looks like a zlib header; it must still be read as text
@@ -460,7 +534,7 @@ def test_text_starting_like_a_zlib_header_is_text(tmp_path):
 
 def test_json_access_log_lines_are_plain_text_not_documents(tmp_path):
     # GIVEN a file of real JSON access-log lines (JSON objects, but not CloudWatch payloads)
-    lines = [l for l in access_corpus_lines() if l.lstrip().startswith("{")]
+    lines = [line for line in access_corpus_lines() if line.lstrip().startswith("{")]
     path = tmp_path / "access.jsonl"
     path.write_text("\n".join(lines) + "\n")
     [batch] = _read(path)
@@ -512,7 +586,7 @@ def test_rejections_in_files_name_the_file(tmp_path):
 
 
 def test_json_array_of_access_objects_becomes_one_entry_each():
-    entries = [json.loads(l) for l in access_corpus_lines()[:3]]
+    entries = [json.loads(line) for line in access_corpus_lines()[:3]]
     [batch] = list(iter_input_batches(json.dumps(entries, indent=1).encode()))
     assert [json.loads(e.message) for e in batch.events] == entries
     assert batch.origin == "json"

@@ -1,4 +1,5 @@
 """Decoding never raises, rejects with a reason, and stays linear on adversarial input (hypothesis, bounded)."""
+
 from __future__ import annotations
 
 import base64
@@ -10,7 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gatewatch.ingest.decode import (
-    Reason, batches_from_lambda_event, decode_subscription_data, iter_input_batches,
+    Reason,
+    batches_from_lambda_event,
+    decode_subscription_data,
+    iter_input_batches,
 )
 from gatewatch.models import LogBatch, Rejection
 from tests.helpers import encode_payload, s01_payloads, subscription_payload
@@ -66,7 +70,7 @@ def test_truncated_gzip_is_rejected_never_half_read(cut):
 
 
 @BOUNDED
-@given(st.integers(min_value=1, max_value=3000), st.sampled_from(["[", "{\"a\":", "{", "[{\"a\":[", "\"", "}{", "]["]))
+@given(st.integers(min_value=1, max_value=3000), st.sampled_from(["[", '{"a":', "{", '[{"a":[', '"', "}{", "]["]))
 def test_deeply_nested_or_unbalanced_json_never_raises(depth, unit):
     text = (unit * depth).encode()
     _check(iter_input_batches(text))
@@ -75,8 +79,10 @@ def test_deeply_nested_or_unbalanced_json_never_raises(depth, unit):
 
 
 @BOUNDED
-@given(st.one_of(st.integers(min_value=1, max_value=1100), st.integers(min_value=990, max_value=1030)),
-       st.sampled_from([("[", "]"), ('{"a":', "}"), ('[{"records":', "}]")]))
+@given(
+    st.one_of(st.integers(min_value=1, max_value=1100), st.integers(min_value=990, max_value=1030)),
+    st.sampled_from([("[", "]"), ('{"a":', "}"), ('[{"records":', "}]")]),
+)
 def test_deeply_nested_balanced_json_never_raises(depth, pair):
     opener, closer = pair
     text = (opener * depth + "1" + closer * depth).encode()
@@ -86,11 +92,26 @@ def test_deeply_nested_balanced_json_never_raises(depth, pair):
     _check(decode_subscription_data(base64.b64encode(gzip.compress(text))))
 
 
-_PIECES = st.sampled_from([
-    PAYLOAD_BYTES, b"}{", b"\n", b"{", b"}", b"[", b"]", b'"', b"\\", b'{"logEvents": [', b"garbage",
-    b'{"messageType": "CONTROL_MESSAGE"}', json.dumps({"awslogs": {"data": encode_payload(s01_payloads()[1])}}).encode(),
-    b"\x00\xff", b"@timestamp,@message\n", "é".encode(),
-])
+_PIECES = st.sampled_from(
+    [
+        PAYLOAD_BYTES,
+        b"}{",
+        b"\n",
+        b"{",
+        b"}",
+        b"[",
+        b"]",
+        b'"',
+        b"\\",
+        b'{"logEvents": [',
+        b"garbage",
+        b'{"messageType": "CONTROL_MESSAGE"}',
+        json.dumps({"awslogs": {"data": encode_payload(s01_payloads()[1])}}).encode(),
+        b"\x00\xff",
+        b"@timestamp,@message\n",
+        "é".encode(),
+    ]
+)
 
 
 @BOUNDED
@@ -107,7 +128,7 @@ def test_random_mixes_of_documents_and_junk_never_raise(pieces, compress):
 
 
 @settings(max_examples=5, deadline=None)
-@given(st.sampled_from(["x", "é", "\"", "{", "}{"]))
+@given(st.sampled_from(["x", "é", '"', "{", "}{"]))
 def test_one_megabyte_lines_survive_intact(unit):
     line = unit * (1024 * 1024 // len(unit.encode()))
     [batch] = _check(decode_subscription_data(encode_payload(subscription_payload("g", [line, "next"]))))
@@ -119,7 +140,7 @@ def test_one_megabyte_lines_survive_intact(unit):
 def _adversarial(size: int) -> list[bytes]:
     """Inputs that make naive splitters, regexes or retry loops quadratic."""
     return [
-        (b'{"a":"' + b"}{" * size)[:size],                     # unterminated string full of boundaries
+        (b'{"a":"' + b"}{" * size)[:size],  # unterminated string full of boundaries
         (b'{"messageType":"DATA_MESSAGE","logEvents":[{"message":"' + b'}{\\"' * size)[:size] + b'"}]}',
         (b"[" * size)[:size],
         (b'"\\"' * size)[:size],
@@ -142,7 +163,7 @@ def _elapsed(data: bytes) -> float:
 
 def test_adversarial_100kb_inputs_take_linear_time():
     # GIVEN inputs built to trigger quadratic behaviour, at 10 KB and at 100 KB
-    for small, large in zip(_adversarial(10_000), _adversarial(100_000)):
+    for small, large in zip(_adversarial(10_000), _adversarial(100_000), strict=False):
         t_small = min(_elapsed(small) for _ in range(3))
         t_large = min(_elapsed(large) for _ in range(2))
         # THEN 10x the input costs about 10x the time (quadratic would be ~100x); generous bound

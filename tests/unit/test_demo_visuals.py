@@ -4,6 +4,7 @@ The inputs are real: simulated access and execution lines go through `LogAnalyze
 metric aggregation and the EMF writer into a `MetricStore` (as the demo does), and the report comes
 from `build_report` over the same analysis. One request on a route named by an attacker rides along.
 """
+
 from __future__ import annotations
 
 import copy
@@ -15,15 +16,22 @@ import struct
 import subprocess
 import sys
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from gatewatch_demo import simulate as sim
-from gatewatch.metrics.aggregate import aggregate
+from gatewatch.classify.taxonomy import CATEGORY_TABLE, ErrorCategory
 from gatewatch.config import EngineConfig
 from gatewatch.constants import DIM_API, DIM_CATEGORY, DIM_STAGE, METRIC_ERRORS
+from gatewatch.metrics.aggregate import aggregate
+from gatewatch.metrics.emf import EmfWriter
+from gatewatch.models import LogBatch, LogEvent, LogKind
+from gatewatch.naming import alarm_name
+from gatewatch.notify.slack_blocks import escape_slack
+from gatewatch.pipeline import LogAnalyzer
+from gatewatch_cli.report import RouteLine, build_report
+from gatewatch_demo import simulate as sim
 from gatewatch_demo.alarms import AlarmTransition
 from gatewatch_demo.metrics import MINUTE_MS, MetricStore
 from gatewatch_demo.visuals import (
@@ -32,13 +40,6 @@ from gatewatch_demo.visuals import (
     render_dashboard_png,
     render_html_report,
 )
-from gatewatch.metrics.emf import EmfWriter
-from gatewatch.models import LogBatch, LogEvent, LogKind
-from gatewatch.naming import alarm_name
-from gatewatch.pipeline import LogAnalyzer
-from gatewatch_cli.report import RouteLine, build_report
-from gatewatch.notify.slack_blocks import escape_slack
-from gatewatch.classify.taxonomy import CATEGORY_TABLE, ErrorCategory
 from tests.helpers import ROOT
 
 C = ErrorCategory
@@ -58,7 +59,7 @@ DRIFTS = (sim.LatencyDrift("POST /payments", 18, 6, 27_500.0),)
 
 
 def _utc(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
 
 
 @dataclasses.dataclass
@@ -71,8 +72,17 @@ class Demo:
 
 
 def _transition(key: str, old: str, new: str, minute: int, value: float | None) -> AlarmTransition:
-    return AlarmTransition(alarm_name(API_ID, STAGE, key), key, API_ID, STAGE, old, new, START + minute * MINUTE_MS,
-                           f"Threshold Crossed: test ({old} -> {new})", value)
+    return AlarmTransition(
+        alarm_name(API_ID, STAGE, key),
+        key,
+        API_ID,
+        STAGE,
+        old,
+        new,
+        START + minute * MINUTE_MS,
+        f"Threshold Crossed: test ({old} -> {new})",
+        value,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -93,18 +103,31 @@ def demo() -> Demo:
         one = LogAnalyzer(EngineConfig())
         for analyzer in (one, whole):
             analyzer.add_batch(LogBatch(access, log_group="/shop/access", origin="subscription", kind=LogKind.ACCESS))
-            analyzer.add_batch(LogBatch(execution, log_group=sim.execution_log_group(API_ID, STAGE),
-                                        origin="subscription", kind=LogKind.EXECUTION))
+            analyzer.add_batch(
+                LogBatch(
+                    execution,
+                    log_group=sim.execution_log_group(API_ID, STAGE),
+                    origin="subscription",
+                    kind=LogKind.EXECUTION,
+                )
+            )
         # the analyzer's EMF output, extracted as CloudWatch would
         for doc in writer.documents(aggregate(one.finish(drain_incomplete=True)), now_ms=(minute + 1) * MINUTE_MS):
             store.add_emf(doc)
     # and a category only the PNG sees, straight from add_value, with a name no taxonomy knows
-    store.add_value("Gatewatch", METRIC_ERRORS, {DIM_API: API_ID, DIM_STAGE: STAGE, DIM_CATEGORY: "$\\frac{1}{0$"},
-                    START + 20 * MINUTE_MS, 3)
+    store.add_value(
+        "Gatewatch",
+        METRIC_ERRORS,
+        {DIM_API: API_ID, DIM_STAGE: STAGE, DIM_CATEGORY: "$\\frac{1}{0$"},
+        START + 20 * MINUTE_MS,
+        3,
+    )
     report = build_report(whole.finish(drain_incomplete=True))
     transitions = [
-        _transition("THROTTLED", "OK", "ALARM", 5, 31.0), _transition("THROTTLED", "ALARM", "OK", 7, 0.0),
-        _transition("5xx-rate", "OK", "ALARM", 13, 21.5), _transition("5xx-rate", "ALARM", "OK", 15, 0.0),
+        _transition("THROTTLED", "OK", "ALARM", 5, 31.0),
+        _transition("THROTTLED", "ALARM", "OK", 7, 0.0),
+        _transition("5xx-rate", "OK", "ALARM", 13, 21.5),
+        _transition("5xx-rate", "ALARM", "OK", 15, 0.0),
         _transition("near-timeout", "OK", "ALARM", 22, 4.0),  # never recovers: still in ALARM at the end
     ]
     names = [alarm_name(API_ID, STAGE, k) for k in ("5xx-rate", "4xx-rate", "near-timeout", "THROTTLED")]
@@ -113,8 +136,14 @@ def demo() -> Demo:
 
 
 def _render_png(demo: Demo, path: Path, **overrides) -> bytes:
-    args = dict(namespace="Gatewatch", api=API_ID, stage=STAGE, transitions=demo.transitions,
-                top_routes=demo.report.apis[0].top_failing_routes, alarm_names=demo.alarm_names)
+    args = dict(
+        namespace="Gatewatch",
+        api=API_ID,
+        stage=STAGE,
+        transitions=demo.transitions,
+        top_routes=demo.report.apis[0].top_failing_routes,
+        alarm_names=demo.alarm_names,
+    )
     args.update(overrides)
     out = render_dashboard_png(demo.store, path, **args)
     assert out == path
@@ -129,6 +158,7 @@ def _png_size(data: bytes) -> tuple[int, int]:
 # ---------------------------------------------------------------------------------------------------
 # The dashboard PNG
 # ---------------------------------------------------------------------------------------------------
+
 
 def test_dashboard_png_is_a_full_size_png_and_the_same_bytes_every_time(demo, tmp_path):
     # WHEN the dashboard is rendered twice from the same metrics
@@ -145,12 +175,15 @@ def test_dashboard_png_is_a_full_size_png_and_the_same_bytes_every_time(demo, tm
 
 def test_dashboard_png_survives_hostile_names_and_shows_what_it_is_given(demo, tmp_path):
     # GIVEN routes and alarm names a caller controls, with mathtext and markup in them
-    routes = [RouteLine(f"GET /$\\frac{{1}}{{0$/{HOSTILE}", 10, 9, "NOT_A_CATEGORY"),
-              RouteLine("POST /orders", 50, 20, C.MALFORMED_RESPONSE.value)]
+    routes = [
+        RouteLine(f"GET /$\\frac{{1}}{{0$/{HOSTILE}", 10, 9, "NOT_A_CATEGORY"),
+        RouteLine("POST /orders", 50, 20, C.MALFORMED_RESPONSE.value),
+    ]
     plain = _render_png(demo, tmp_path / "plain.png")
     # WHEN the dashboard is drawn with them (and without the alarm transitions)
-    hostile = _render_png(demo, tmp_path / "hostile.png", top_routes=routes, transitions=[],
-                          alarm_names=[f"{HOSTILE}-$x_"])
+    hostile = _render_png(
+        demo, tmp_path / "hostile.png", top_routes=routes, transitions=[], alarm_names=[f"{HOSTILE}-$x_"]
+    )
     # THEN it renders (no mathtext parse error) and the picture differs from the normal one
     assert hostile.startswith(PNG_SIGNATURE)
     assert hostile != plain
@@ -158,32 +191,55 @@ def test_dashboard_png_survives_hostile_names_and_shows_what_it_is_given(demo, t
 
 def test_dashboard_png_without_any_metric_still_renders(tmp_path):
     # GIVEN an empty store (the demo produced no traffic) WHEN the dashboard is drawn
-    path = render_dashboard_png(MetricStore(), tmp_path / "empty.png", namespace="Gatewatch", api="a", stage="s",
-                                transitions=[], top_routes=[], alarm_names=[])
+    path = render_dashboard_png(
+        MetricStore(),
+        tmp_path / "empty.png",
+        namespace="Gatewatch",
+        api="a",
+        stage="s",
+        transitions=[],
+        top_routes=[],
+        alarm_names=[],
+    )
     # THEN a PNG is written rather than an exception raised
     assert path.read_bytes().startswith(PNG_SIGNATURE)
 
 
 def test_the_engine_never_imports_matplotlib():
     # WHEN the handler-side modules and the visuals module are imported in a fresh interpreter
-    code = ("import sys; import gatewatch.pipeline, gatewatch_cli.report, gatewatch_demo.visuals; "
-            "print('matplotlib' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=ROOT, env={"PYTHONPATH": f"{ROOT / 'functions'}:{ROOT}", "PATH": "/usr/bin:/bin"})
+    code = (
+        "import sys; import gatewatch.pipeline, gatewatch_cli.report, gatewatch_demo.visuals; "
+        "print('matplotlib' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": f"{ROOT / 'functions'}:{ROOT}", "PATH": "/usr/bin:/bin"},
+    )
     # THEN matplotlib is not loaded: only render_dashboard_png imports it
     assert out.stdout.strip() == "False"
 
 
 def test_alarm_periods_follow_the_transitions_and_stay_open_at_the_end():
     # GIVEN an alarm that fired, recovered and fired again
-    ts = [_transition("5xx-rate", "OK", "ALARM", 3, 9.0), _transition("5xx-rate", "ALARM", "OK", 6, 0.0),
-          _transition("5xx-rate", "OK", "ALARM", 9, 8.0), _transition("THROTTLED", "OK", "ALARM", 1, 40.0)]
+    ts = [
+        _transition("5xx-rate", "OK", "ALARM", 3, 9.0),
+        _transition("5xx-rate", "ALARM", "OK", 6, 0.0),
+        _transition("5xx-rate", "OK", "ALARM", 9, 8.0),
+        _transition("THROTTLED", "OK", "ALARM", 1, 40.0),
+    ]
     # WHEN its periods are computed from the start of the data
     periods = alarm_periods(ts, alarm_name(API_ID, STAGE, "5xx-rate"), START)
     # THEN it was OK, then ALARM, OK again and is still in ALARM at the end (other alarms ignored)
     assert [(p.state, p.start_ms, p.end_ms) for p in periods] == [
-        ("OK", START, ts[0].time_ms), ("ALARM", ts[0].time_ms, ts[1].time_ms),
-        ("OK", ts[1].time_ms, ts[2].time_ms), ("ALARM", ts[2].time_ms, None)]
+        ("OK", START, ts[0].time_ms),
+        ("ALARM", ts[0].time_ms, ts[1].time_ms),
+        ("OK", ts[1].time_ms, ts[2].time_ms),
+        ("ALARM", ts[2].time_ms, None),
+    ]
     # and an alarm that never changed state is OK throughout
     assert [(p.state, p.end_ms) for p in alarm_periods(ts, "never-fired", START)] == [("OK", None)]
 
@@ -192,18 +248,33 @@ def test_alarm_periods_follow_the_transitions_and_stay_open_at_the_end():
 # The HTML report
 # ---------------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def report_html(demo, tmp_path_factory) -> str:
     hostile_slack = copy.deepcopy(demo.slack[0])
-    hostile_slack["attachments"][0]["blocks"].insert(0, {"type": "section", "text": {
-        "type": "mrkdwn",
-        "text": (f"raw {HOSTILE} and <!channel>; as the notifier escapes them: {escape_slack(HOSTILE + ' <!channel>')}"
-                 " <javascript:alert(1)|click me> <https://example.com/a?b=1&amp;c=2|the docs> _em_ ~gone~"),
-    }})
+    hostile_slack["attachments"][0]["blocks"].insert(
+        0,
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": (
+                    f"raw {HOSTILE} and <!channel>; as the notifier escapes them: {escape_slack(HOSTILE + ' <!channel>')}"
+                    " <javascript:alert(1)|click me> <https://example.com/a?b=1&amp;c=2|the docs> _em_ ~gone~"
+                ),
+            },
+        },
+    )
     hostile_slack["blocks"][0]["text"]["text"] = f"header {HOSTILE}"
     path = tmp_path_factory.mktemp("html") / "report.html"
-    out = render_html_report(demo.report, path, dashboard_png="dashboard.png", transitions=demo.transitions,
-                             slack_messages=[demo.slack[0], hostile_slack], title="gatewatch demo")
+    out = render_html_report(
+        demo.report,
+        path,
+        dashboard_png="dashboard.png",
+        transitions=demo.transitions,
+        slack_messages=[demo.slack[0], hostile_slack],
+        title="gatewatch demo",
+    )
     assert out == path
     return path.read_text(encoding="utf-8")
 
@@ -244,7 +315,9 @@ def test_html_report_renders_slack_block_kit_readably(demo, report_html):
     assert html.escape(header) in report_html
     assert "<strong>What it means</strong>" in report_html
     assert "<code>MALFORMED_RESPONSE</code>" in report_html
-    assert re.search(r'<a class="button" href="https://[^"]+dashboard/gatewatch-orders"[^>]*>Dashboard</a>', report_html)
+    assert re.search(
+        r'<a class="button" href="https://[^"]+dashboard/gatewatch-orders"[^>]*>Dashboard</a>', report_html
+    )
     # colour bar taken from the attachment
     assert demo.slack[0]["attachments"][0]["color"].lower() in report_html.lower()
 
@@ -266,17 +339,25 @@ def test_html_report_escapes_everything_a_caller_controls(demo, report_html):
     assert "<link" not in report_html and "@import" not in report_html
 
 
-@pytest.mark.parametrize(("mrkdwn", "expected"), [
-    ("*bold* and `x < y`", "<strong>bold</strong> and <code>x &lt; y</code>"),
-    ("*7 failed with `MALFORMED_RESPONSE`* now", "<strong>7 failed with <code>MALFORMED_RESPONSE</code></strong> now"),
-    ("<https://a.example/x|docs &amp; more>", '<a href="https://a.example/x" rel="noopener noreferrer nofollow">'
-                                              "docs &amp; more</a>"),
-    ("<ftp://a.example/x|files>", "&lt;ftp://a.example/x|files&gt;"),
-    ("snake_case_name stays", "snake_case_name stays"),
-    ("a &lt;b&gt; &amp;&amp; c", "a &lt;b&gt; &amp;&amp; c"),
-    ("line one\nline two", "line one<br>\nline two"),
-    ("<!here> look", '<span class="mention">@here</span> look'),
-    ("\x00" + "1\x00 placeholder", "1 placeholder"),
-])
+@pytest.mark.parametrize(
+    ("mrkdwn", "expected"),
+    [
+        ("*bold* and `x < y`", "<strong>bold</strong> and <code>x &lt; y</code>"),
+        (
+            "*7 failed with `MALFORMED_RESPONSE`* now",
+            "<strong>7 failed with <code>MALFORMED_RESPONSE</code></strong> now",
+        ),
+        (
+            "<https://a.example/x|docs &amp; more>",
+            '<a href="https://a.example/x" rel="noopener noreferrer nofollow">docs &amp; more</a>',
+        ),
+        ("<ftp://a.example/x|files>", "&lt;ftp://a.example/x|files&gt;"),
+        ("snake_case_name stays", "snake_case_name stays"),
+        ("a &lt;b&gt; &amp;&amp; c", "a &lt;b&gt; &amp;&amp; c"),
+        ("line one\nline two", "line one<br>\nline two"),
+        ("<!here> look", '<span class="mention">@here</span> look'),
+        ("\x00" + "1\x00 placeholder", "1 placeholder"),
+    ],
+)
 def test_mrkdwn_to_html_converts_markup_and_escapes_the_rest(mrkdwn, expected):
     assert mrkdwn_to_html(mrkdwn) == expected

@@ -1,7 +1,7 @@
 """The README's category table and troubleshooting guide are generated from the code and must not drift."""
-from gatewatch_cli.docs import render_sections, troubleshooting_markdown
-from gatewatch.classify.taxonomy import CATEGORY_TABLE, ErrorCategory
 
+from gatewatch.classify.taxonomy import CATEGORY_TABLE, ErrorCategory
+from gatewatch_cli.docs import render_sections, troubleshooting_markdown
 from tests.helpers import ROOT
 
 
@@ -26,7 +26,10 @@ def test_a_changed_fix_text_would_be_detected():
     start = readme.index("<!-- BEGIN GENERATED: troubleshooting -->")
     block_end = readme.index("<!-- END GENERATED: troubleshooting -->")
     block = readme[start:block_end]
-    tampered = readme[:start] + block.replace("Return statusCode as a number", "Return statusCode as a string") \
+    tampered = (
+        readme[:start]
+        + block.replace("Return statusCode as a number", "Return statusCode as a string")
         + readme[block_end:]
+    )
     # THEN the drift is visible, and regenerating restores the table's text
     assert tampered != readme and render_sections(tampered) == readme

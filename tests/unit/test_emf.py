@@ -1,4 +1,5 @@
 """EMF documents: valid per the specification, aggregated, and percentiles that survive the 100-value limit."""
+
 from __future__ import annotations
 
 import copy
@@ -8,11 +9,11 @@ from collections import Counter
 import orjson
 import pytest
 
+from gatewatch.classify.taxonomy import ErrorCategory
 from gatewatch.metrics.aggregate import InvocationMetrics, MetricDocument, aggregate
 from gatewatch.metrics.emf import EmfWriter, bucket_ms, emf_timestamp_ms, representative_values
 from gatewatch.models import LatencyClass
 from gatewatch.pipeline import Analysis
-from gatewatch.classify.taxonomy import ErrorCategory
 from tests.emf_spec import assert_valid_emf, emf_documents, emf_problems, metric_total, metric_values
 from tests.unit.test_aggregate import access_request, execution_request, failed
 
@@ -33,14 +34,31 @@ def realistic_analysis(n: int = 10_000, seed: int = 3) -> Analysis:
         overhead = rng.uniform(3, 25)
         route = rng.choice(["GET /pets", "GET /pets/{petId}", "POST /orders"])
         if i % 50 == 0:
-            reqs.append(failed(i, ErrorCategory.LAMBDA_ERROR, 502, route=route, latency_ms=integ + overhead,
-                               integration_latency_ms=integ, gateway_overhead_ms=overhead))
+            reqs.append(
+                failed(
+                    i,
+                    ErrorCategory.LAMBDA_ERROR,
+                    502,
+                    route=route,
+                    latency_ms=integ + overhead,
+                    integration_latency_ms=integ,
+                    gateway_overhead_ms=overhead,
+                )
+            )
         else:
-            reqs.append(access_request(i, route=route, latency_ms=integ + overhead, integration_latency_ms=integ,
-                                       gateway_overhead_ms=overhead))
+            reqs.append(
+                access_request(
+                    i,
+                    route=route,
+                    latency_ms=integ + overhead,
+                    integration_latency_ms=integ,
+                    gateway_overhead_ms=overhead,
+                )
+            )
     exe = [execution_request(i, ErrorCategory.INTEGRATION_PERMISSION) for i in range(3)]
-    return Analysis(access=reqs, execution=exe, lines_parsed=Counter(access=n, execution=42),
-                    lines_unparsed=Counter(access=2))
+    return Analysis(
+        access=reqs, execution=exe, lines_parsed=Counter(access=n, execution=42), lines_unparsed=Counter(access=2)
+    )
 
 
 def test_a_10000_request_invocation_prints_a_handful_of_valid_documents():
@@ -65,8 +83,11 @@ def test_distribution_percentiles_are_off_by_at_most_one_percentile_rank():
     # GIVEN 10,000 latencies, reduced to the 100 values EMF allows
     analysis = realistic_analysis()
     docs = emf_documents(EmfWriter().render(aggregate(analysis), now_ms=NOW_MS))
-    for metric, attr in (("Latency", "latency_ms"), ("IntegrationLatency", "integration_latency_ms"),
-                         ("GatewayOverhead", "gateway_overhead_ms")):
+    for metric, attr in (
+        ("Latency", "latency_ms"),
+        ("IntegrationLatency", "integration_latency_ms"),
+        ("GatewayOverhead", "gateway_overhead_ms"),
+    ):
         exact = [getattr(r, attr) for r in analysis.access]
         emitted = metric_values(docs, metric, ("Api", "Stage"))
         assert len(emitted) == 100
@@ -101,8 +122,9 @@ def test_representatives_are_the_bucketed_values_at_their_ranks(limit):
     rng = random.Random(limit)
     values = [rng.choice([3.0, 40.0, 120.0, 950.0, 29000.0]) + rng.random() for _ in range(500)]
     ordered = sorted(values)
-    assert representative_values(values, limit) == \
-        [bucket_ms(ordered[(2 * i + 1) * 500 // (2 * limit)]) for i in range(limit)]
+    assert representative_values(values, limit) == [
+        bucket_ms(ordered[(2 * i + 1) * 500 // (2 * limit)]) for i in range(limit)
+    ]
 
 
 @pytest.mark.parametrize("value", [0.4, 7.0, 99.4, 100.0, 250.3, 1234.5, 29000.0, 1e6])
@@ -132,8 +154,15 @@ def test_namespace_is_configurable_and_no_service_dimension_is_added(monkeypatch
 
 
 def test_hostile_dimension_values_still_give_valid_documents():
-    reqs = [access_request(1, route="GET /\x00\x1b" + "é" * 500, stage="\n\t", api_id="x" * 2000,
-                           latency_class=LatencyClass.NEAR_TIMEOUT)]
+    reqs = [
+        access_request(
+            1,
+            route="GET /\x00\x1b" + "é" * 500,
+            stage="\n\t",
+            api_id="x" * 2000,
+            latency_class=LatencyClass.NEAR_TIMEOUT,
+        )
+    ]
     docs = assert_valid_emf(EmfWriter().documents(aggregate(Analysis(access=reqs)), now_ms=NOW_MS))
     route_doc = next(d for d in docs if "Route" in d)
     assert len(route_doc["Route"]) <= 250 and route_doc["Stage"] == "unknown"
@@ -156,19 +185,28 @@ def _valid_doc() -> dict:
     return next(d for d in docs if "Latency" in d and d.get("Route") is None)
 
 
-@pytest.mark.parametrize("break_it, expected", [
-    (lambda d: d["_aws"].__setitem__("Timestamp", 1764075600.5), "Timestamp"),
-    (lambda d: d.pop("Stage"), "dimension Stage"),
-    (lambda d: d.__setitem__("Stage", 7), "dimension Stage"),
-    (lambda d: d.__setitem__("Latency", list(range(101))), "101 values"),
-    (lambda d: d.__setitem__("Latency", []), "0 values"),
-    (lambda d: d.__setitem__("Requests", "12"), "Requests"),
-    (lambda d: d.__setitem__("Requests", True), "Requests"),
-    (lambda d: d["_aws"]["CloudWatchMetrics"][0]["Metrics"][0].__setitem__("Unit", "Millis"), "unit"),
-    (lambda d: d["_aws"]["CloudWatchMetrics"][0].__setitem__("Dimensions", [[f"D{i}" for i in range(31)]]), "31 keys"),
-    (lambda d: d["_aws"]["CloudWatchMetrics"][0].__setitem__("Namespace", ""), "Namespace"),
-    (lambda d: d["_aws"]["CloudWatchMetrics"][0]["Metrics"].extend({"Name": f"X{i}"} for i in range(100)), "max 100"),
-])
+@pytest.mark.parametrize(
+    "break_it, expected",
+    [
+        (lambda d: d["_aws"].__setitem__("Timestamp", 1764075600.5), "Timestamp"),
+        (lambda d: d.pop("Stage"), "dimension Stage"),
+        (lambda d: d.__setitem__("Stage", 7), "dimension Stage"),
+        (lambda d: d.__setitem__("Latency", list(range(101))), "101 values"),
+        (lambda d: d.__setitem__("Latency", []), "0 values"),
+        (lambda d: d.__setitem__("Requests", "12"), "Requests"),
+        (lambda d: d.__setitem__("Requests", True), "Requests"),
+        (lambda d: d["_aws"]["CloudWatchMetrics"][0]["Metrics"][0].__setitem__("Unit", "Millis"), "unit"),
+        (
+            lambda d: d["_aws"]["CloudWatchMetrics"][0].__setitem__("Dimensions", [[f"D{i}" for i in range(31)]]),
+            "31 keys",
+        ),
+        (lambda d: d["_aws"]["CloudWatchMetrics"][0].__setitem__("Namespace", ""), "Namespace"),
+        (
+            lambda d: d["_aws"]["CloudWatchMetrics"][0]["Metrics"].extend({"Name": f"X{i}"} for i in range(100)),
+            "max 100",
+        ),
+    ],
+)
 def test_the_emf_validator_rejects_what_cloudwatch_would_drop(break_it, expected):
     doc = _valid_doc()
     assert emf_problems(doc) == []

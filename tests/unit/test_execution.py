@@ -2,10 +2,12 @@
 
 Corpus line numbers (n) are those of corpus_execution.txt; the messages come from the lossless .jsonl.
 """
+
 from __future__ import annotations
 
 import pytest
 
+from gatewatch.models import ExecutionRequest, LogEvent
 from gatewatch.parse.execution import (
     MAX_LINE_CHARS,
     ExecutionAssembler,
@@ -13,7 +15,6 @@ from gatewatch.parse.execution import (
     looks_like_execution_line,
     parse_execution_line,
 )
-from gatewatch.models import ExecutionRequest, LogEvent
 from tests.helpers import access_corpus_lines, corpus_access, corpus_execution, s01_payloads
 
 COMPLETED = "Method completed with status: "
@@ -48,29 +49,33 @@ def statuses_in(messages: list[str]) -> list[int]:
     for m in messages:
         i = m.find(COMPLETED)
         if i >= 0:
-            found.append(int(m[i + len(COMPLETED):].strip()))
+            found.append(int(m[i + len(COMPLETED) :].strip()))
     return found
 
 
 def request_id_of(message: str) -> str:
-    return message[1:message.index(") ")]
+    return message[1 : message.index(") ")]
 
 
 # ---------------------------------------------------------------------------------------------------
 # parse_execution_line
 # ---------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("n", "request_id", "text_start"), [
-    (19, "286364ab-3a83-11e9-8dc8-db3cf4c83204", "Method completed with status: 502"),   # CloudWatch message
-    (219, "PDS1PEC4oAMFpyA=", "Execution failed due to configuration error: Invalid"),  # ISO-offset + WebSocket id
-    (193, None, "Method completed with status: 200"),                                   # console Test output
-    (139, None, "Verifying Usage Plan for request: 9ac0eacd"),                          # 2016 export, ISO Z
-    (243, None, "Verifying Usage Plan for request: 25bdd356"),                          # zappa tail
-    (291, "c33ca9d6-f3cc-11e7-a02a-99f47037d008", "HTTP Method: GET"),                  # CloudWatch console hh:mm:ss
-    (175, None, "Execution log for request test-request"),                              # console header
-    (305, "XXX", "Extended Request Id: Dt6vFHHzNjMFahw="),                               # id masked by the author
-    (246, None, "Extended Request Id: d4qiDGxbBcwFXJw="),                               # bare
-])
+
+@pytest.mark.parametrize(
+    ("n", "request_id", "text_start"),
+    [
+        (19, "286364ab-3a83-11e9-8dc8-db3cf4c83204", "Method completed with status: 502"),  # CloudWatch message
+        (219, "PDS1PEC4oAMFpyA=", "Execution failed due to configuration error: Invalid"),  # ISO-offset + WebSocket id
+        (193, None, "Method completed with status: 200"),  # console Test output
+        (139, None, "Verifying Usage Plan for request: 9ac0eacd"),  # 2016 export, ISO Z
+        (243, None, "Verifying Usage Plan for request: 25bdd356"),  # zappa tail
+        (291, "c33ca9d6-f3cc-11e7-a02a-99f47037d008", "HTTP Method: GET"),  # CloudWatch console hh:mm:ss
+        (175, None, "Execution log for request test-request"),  # console header
+        (305, "XXX", "Extended Request Id: Dt6vFHHzNjMFahw="),  # id masked by the author
+        (246, None, "Extended Request Id: d4qiDGxbBcwFXJw="),  # bare
+    ],
+)
 def test_given_real_line_when_parsed_then_prefixes_are_stripped_and_id_kept(n, request_id, text_start):
     # GIVEN a real line with its era's prefix  WHEN parsed
     line = parse_execution_line(msg(n))
@@ -98,7 +103,7 @@ def test_given_truncated_line_when_parsed_then_marker_removed_and_flagged():
     line = parse_execution_line(raw)
     # THEN the flag is set and the text is the message without prefix and marker
     assert line.truncated
-    assert line.text == raw[len("(286364ab-3a83-11e9-8dc8-db3cf4c83204) "):-len(" [TRUNCATED]")]
+    assert line.text == raw[len("(286364ab-3a83-11e9-8dc8-db3cf4c83204) ") : -len(" [TRUNCATED]")]
 
 
 def test_given_multiline_message_when_parsed_then_it_stays_one_text_with_newlines():
@@ -114,8 +119,19 @@ def test_given_plain_text_file_line_when_parsed_then_line_ending_is_dropped():
     assert line.text == "Method completed with status: 429"
 
 
-@pytest.mark.parametrize("bad", ["", "(", "()", "() x", "(a b) Method completed with status: 200", " [TRUNCATED]",
-                                 "Thu Aug 31 01:07:25 UTC 2017 : ", "(" * 300 + ") x"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "(",
+        "()",
+        "() x",
+        "(a b) Method completed with status: 200",
+        " [TRUNCATED]",
+        "Thu Aug 31 01:07:25 UTC 2017 : ",
+        "(" * 300 + ") x",
+    ],
+)
 def test_given_odd_input_when_parsed_then_no_exception_and_no_bogus_id(bad):
     line = parse_execution_line(bad)
     assert line.request_id is None or (" " not in line.request_id and line.request_id)
@@ -124,6 +140,7 @@ def test_given_odd_input_when_parsed_then_no_exception_and_no_bogus_id(bad):
 # ---------------------------------------------------------------------------------------------------
 # looks_like_execution_line
 # ---------------------------------------------------------------------------------------------------
+
 
 def test_given_every_real_execution_line_when_sniffed_then_recognised():
     missed = [e["n"] for e in corpus_execution() if not looks_like_execution_line(e["message"])]
@@ -141,12 +158,15 @@ def test_given_csv_and_xml_access_lines_when_sniffed_then_not_execution():
     # GIVEN the console's CSV and XML access formats filled with the values of real record A01
     a01 = corpus_access()[0]
     assert a01["format"] == "json"
-    csv_line = ('1.128.0.0,-,-,10/Jun/2023:15:36:28 +0000,GET,/pets,HTTP/1.1,200,184,'
-                '48752d0f-c99d-4cfa-a5a7-f3c6834d19e5,-')
-    xml_line = ('<request id="48752d0f-c99d-4cfa-a5a7-f3c6834d19e5"> <ip>1.128.0.0</ip> <caller>-</caller> '
-                '<user>-</user> <requestTime>10/Jun/2023:15:36:28 +0000</requestTime> <httpMethod>GET</httpMethod> '
-                '<resourcePath>/pets</resourcePath> <status>200</status> <protocol>HTTP/1.1</protocol> '
-                '<responseLength>184</responseLength> </request>')
+    csv_line = (
+        "1.128.0.0,-,-,10/Jun/2023:15:36:28 +0000,GET,/pets,HTTP/1.1,200,184,48752d0f-c99d-4cfa-a5a7-f3c6834d19e5,-"
+    )
+    xml_line = (
+        '<request id="48752d0f-c99d-4cfa-a5a7-f3c6834d19e5"> <ip>1.128.0.0</ip> <caller>-</caller> '
+        "<user>-</user> <requestTime>10/Jun/2023:15:36:28 +0000</requestTime> <httpMethod>GET</httpMethod> "
+        "<resourcePath>/pets</resourcePath> <status>200</status> <protocol>HTTP/1.1</protocol> "
+        "<responseLength>184</responseLength> </request>"
+    )
     assert "48752d0f-c99d-4cfa-a5a7-f3c6834d19e5" in a01["raw"]
     # THEN neither is execution-log text
     assert not looks_like_execution_line(csv_line)
@@ -156,6 +176,7 @@ def test_given_csv_and_xml_access_lines_when_sniffed_then_not_execution():
 # ---------------------------------------------------------------------------------------------------
 # ExecutionAssembler on the real S01 subscription payloads
 # ---------------------------------------------------------------------------------------------------
+
 
 def run_payload(payload: dict, **kw) -> tuple[list[ExecutionRequest], ExecutionAssembler]:
     assembler = ExecutionAssembler()
@@ -194,8 +215,11 @@ def test_given_lambda_timeout_payload_when_assembled_then_fields_and_cause_line_
     assert req.integration_latency_ms == 11029.0
     assert (req.api_id, req.stage) == ("uwe3g5jm54", "Prod")  # from "Verifying Usage Plan ... API Stage:"
     assert req.first_timestamp == payload["logEvents"][0]["timestamp"]
-    assert any(line.startswith("Lambda execution failed with status 200 due to customer function error")
-               and "Task timed out after 10.00 seconds" in line for line in req.lines)
+    assert any(
+        line.startswith("Lambda execution failed with status 200 due to customer function error")
+        and "Task timed out after 10.00 seconds" in line
+        for line in req.lines
+    )
     # lines keep the text only: no "(id) " prefix, no [TRUNCATED] marker, in arrival order
     assert req.lines[0] == "Extended Request Id: Vwc2MGFUrPEFV_g="
     assert req.lines[-1] == "Method completed with status: 502"
@@ -215,7 +239,11 @@ def test_given_multi_request_payload_when_assembled_then_four_requests_malformed
     assert [r.status for r in done] == [502, 200, 200, 200]
     assert "Execution failed due to configuration error: Malformed Lambda proxy response" in done[0].lines
     assert [(r.http_method, r.resource_path) for r in done] == [
-        ("POST", "/receipt"), ("POST", "/receipt"), ("POST", "/echo"), ("POST", "/receipt")]
+        ("POST", "/receipt"),
+        ("POST", "/receipt"),
+        ("POST", "/echo"),
+        ("POST", "/receipt"),
+    ]
 
 
 def test_given_api_and_stage_arguments_when_assembled_then_they_win_over_the_text():
@@ -228,6 +256,7 @@ def test_given_api_and_stage_arguments_when_assembled_then_they_win_over_the_tex
 # ---------------------------------------------------------------------------------------------------
 # Other eras and API types
 # ---------------------------------------------------------------------------------------------------
+
 
 def test_given_websocket_lines_when_drained_then_grouped_under_websocket_id_with_gateway_status():
     # GIVEN S07: a WebSocket authorizer failure (no "Method completed" line)
@@ -249,10 +278,14 @@ def test_given_2016_lines_without_prefix_when_assembled_then_grouped_by_id_in_te
     done = feed(assembler, lines)
     # THEN each is one request, named by "Verifying Usage Plan for request: {id}."
     assert [(r.request_id, r.status) for r in done] == [
-        ("9ac0eacd-87c5-11e6-b30c-19c3d9849330", 200), ("9537d573-87c5-11e6-b3e4-6f23bc206746", 400)]
+        ("9ac0eacd-87c5-11e6-b30c-19c3d9849330", 200),
+        ("9537d573-87c5-11e6-b3e4-6f23bc206746", 400),
+    ]
     assert [len(r.lines) for r in done] == [18, 18]
-    assert all((r.api_id, r.stage, r.http_method, r.resource_path) == ("ulhoxnm2x2", "dev", "POST", "/repos/hello")
-               for r in done)
+    assert all(
+        (r.api_id, r.stage, r.http_method, r.resource_path) == ("ulhoxnm2x2", "dev", "POST", "/repos/hello")
+        for r in done
+    )
     assert done[1].lines[4] == "API Key: **********************************bMZHBg"
     assert assembler.pending == 0
 
@@ -263,7 +296,12 @@ def test_given_console_test_output_when_assembled_then_grouped_by_header_id():
     (req,) = done
     # THEN one request named by its header, with the fields of its lines
     assert req.request_id == "test-request"
-    assert (req.status, req.http_method, req.resource_path, req.integration_latency_ms) == (200, "POST", "/Seattle", 328.0)
+    assert (req.status, req.http_method, req.resource_path, req.integration_latency_ms) == (
+        200,
+        "POST",
+        "/Seattle",
+        328.0,
+    )
     assert req.lines[0] == "Execution log for request test-request"
     assert req.lines[1] == "Starting execution for request: test-invoke-request"
     assert len(req.lines) == 19
@@ -278,7 +316,11 @@ def test_given_two_console_runs_when_second_header_arrives_then_first_is_returne
     # THEN the first run is handed back, incomplete, with all its lines
     (first,) = out
     assert (first.request_id, first.complete, first.http_method, first.resource_path) == (
-        "test-request", False, "GET", "/helloWorld")
+        "test-request",
+        False,
+        "GET",
+        "/helloWorld",
+    )
     assert len(first.lines) == 8
     assert assembler.pending == 1
 
@@ -296,12 +338,16 @@ def test_given_header_with_uuid_when_test_run_has_no_completion_then_drained_wit
     feed(assembler, msgs(233, 240))
     (req,) = assembler.drain()
     assert (req.request_id, req.complete, req.resource_path) == (
-        "92b94364-453e-48ac-8995-356d0d1973f3", False, "/booking/lorem/lorem")
+        "92b94364-453e-48ac-8995-356d0d1973f3",
+        False,
+        "/booking/lorem/lorem",
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
 # Multi-line messages and [TRUNCATED]
 # ---------------------------------------------------------------------------------------------------
+
 
 def test_given_multiline_events_when_assembled_then_each_message_is_one_line_of_its_request():
     # GIVEN S05 (line 211 holds a pretty-printed body) and S09 (lines 231-232, "Method request path:\n{}")
@@ -343,19 +389,23 @@ def test_given_truncated_line_when_assembled_then_text_kept_without_marker():
 # Interleaving, batches, drain, bounds
 # ---------------------------------------------------------------------------------------------------
 
+
 def test_given_two_requests_interleaved_when_assembled_then_each_keeps_its_own_lines():
     # GIVEN the 502 and the first 200 of the multi-request payload, alternated line by line
     events = payload_events(s01_payloads()[3])
     a = [e for e in events if e.message.startswith("(5cb7ee58")]
     b = [e for e in events if e.message.startswith("(6015718a")]
-    mixed = [e for pair in zip(a, b) for e in pair] + a[len(b):] + b[len(a):]
+    mixed = [e for pair in zip(a, b, strict=False) for e in pair] + a[len(b) :] + b[len(a) :]
     assembler = ExecutionAssembler()
     done = [r for e in mixed for r in assembler.add(e)]
     # THEN both complete, each with exactly its own lines in its own order
     by_id = {r.request_id: r for r in done}
     assert by_id["5cb7ee58-39e6-11e9-be7e-29aff96747f2"].status == 502
     assert by_id["6015718a-39e6-11e9-be7e-29aff96747f2"].status == 200
-    for reqs, r in ((a, by_id["5cb7ee58-39e6-11e9-be7e-29aff96747f2"]), (b, by_id["6015718a-39e6-11e9-be7e-29aff96747f2"])):
+    for reqs, r in (
+        (a, by_id["5cb7ee58-39e6-11e9-be7e-29aff96747f2"]),
+        (b, by_id["6015718a-39e6-11e9-be7e-29aff96747f2"]),
+    ):
         expected = [parse_execution_line(e.message).text for e in reqs]
         assert list(r.lines) == [t for t in expected if not t.startswith(TRAILERS)]
 
@@ -377,12 +427,14 @@ def test_given_request_split_across_two_batches_when_assembled_then_it_completes
 
 def test_given_open_requests_at_end_when_drained_then_returned_incomplete_oldest_first_and_cleared():
     assembler = ExecutionAssembler()
-    feed(assembler, msgs(1, 10))      # 286364ab, cut short
-    feed(assembler, msgs(22, 25))     # 4f3e3b0f, completes
-    feed(assembler, msgs(303, 304))   # a1335dfd, cut short
+    feed(assembler, msgs(1, 10))  # 286364ab, cut short
+    feed(assembler, msgs(22, 25))  # 4f3e3b0f, completes
+    feed(assembler, msgs(303, 304))  # a1335dfd, cut short
     drained = assembler.drain()
     assert [(r.request_id, r.complete, len(r.lines)) for r in drained] == [
-        ("286364ab-3a83-11e9-8dc8-db3cf4c83204", False, 10), ("a1335dfd-5bcc-4e1b-aa45-f6726cb95816", False, 2)]
+        ("286364ab-3a83-11e9-8dc8-db3cf4c83204", False, 10),
+        ("a1335dfd-5bcc-4e1b-aa45-f6726cb95816", False, 2),
+    ]
     assert drained[1].api_id is None and drained[1].stage == "test_stage"  # masked api id is not an id
     assert assembler.pending == 0 and assembler.drain() == []
 
@@ -395,7 +447,8 @@ def test_given_more_open_requests_than_max_pending_when_adding_then_oldest_is_re
     out = assembler.add(LogEvent(msg(26)))
     # THEN the oldest comes back incomplete (nothing silently lost) and two stay open
     assert [(r.request_id, r.complete, r.lines) for r in out] == [
-        ("286364ab-3a83-11e9-8dc8-db3cf4c83204", False, ("Extended Request Id: Vwc2MGFUrPEFV_g=",))]
+        ("286364ab-3a83-11e9-8dc8-db3cf4c83204", False, ("Extended Request Id: Vwc2MGFUrPEFV_g=",))
+    ]
     assert assembler.pending == 2
 
 
@@ -435,6 +488,7 @@ def test_given_only_trailing_lines_of_an_unseen_request_when_added_then_nothing_
 # The whole corpus
 # ---------------------------------------------------------------------------------------------------
 
+
 def test_given_whole_corpus_when_assembled_then_every_completion_line_yields_exactly_one_request():
     assembler = ExecutionAssembler()
     complete: list[ExecutionRequest] = []
@@ -451,8 +505,11 @@ def test_given_whole_corpus_when_assembled_then_every_completion_line_yields_exa
     assert len(complete) == len(statuses_in([e["message"] for e in corpus_execution()])) == 29
     # AND no line is lost: every line except post-completion trailers is in some request
     kept = {line for r in emitted for line in r.lines}
-    missing = [e["n"] for e in corpus_execution()
-               if not parse_execution_line(e["message"]).text.startswith(TRAILERS)
-               and parse_execution_line(e["message"]).text not in kept]
+    missing = [
+        e["n"]
+        for e in corpus_execution()
+        if not parse_execution_line(e["message"]).text.startswith(TRAILERS)
+        and parse_execution_line(e["message"]).text not in kept
+    ]
     assert missing == []
     assert assembler.pending == 0

@@ -1,12 +1,15 @@
 """Property tests for the execution-log parser: never raises, groups any interleaving, linear time."""
+
 from __future__ import annotations
 
+import itertools
 import timeit
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gatewatch.models import ExecutionRequest, LogEvent
 from gatewatch.parse.execution import (
     MAX_LINE_CHARS,
     ExecutionAssembler,
@@ -14,23 +17,61 @@ from gatewatch.parse.execution import (
     looks_like_execution_line,
     parse_execution_line,
 )
-from gatewatch.models import ExecutionRequest, LogEvent
 from tests.helpers import corpus_execution, s01_payloads
 
 TRAILERS = ("AWS Integration Endpoint RequestId", "X-ray Tracing ID")
 
 # Fragments that exercise every prefix and extraction branch when glued together at random.
 FRAGMENTS = [
-    "(", ")", ") ", " ", "\n", "\r\n", "\t", ".", ":", "/", "*", "=",
-    "(286364ab-3a83-11e9-8dc8-db3cf4c83204) ", "(PDS1PEC4oAMFpyA=) ",
-    "Thu Aug 31 01:07:25 UTC 2017 : ", "2016-10-01T10:55:45.611Z ", "2020-07-02T11:34:31.881-04:00 ",
-    "[2b4492] [2016-10-11 15:26:57] ", "17:04:28 ", "2024-06-04 18:49:51.785\t",
-    "Method completed with status: ", "HTTP Method: ", ", Resource Path: ", "Received response. ",
-    "Status: ", "Integration latency: ", " ms", "Verifying Usage Plan for request: ", "API Key: ",
-    " API Stage: ", "Usage Plan check succeeded for API Key ", "and API Stage ", "Starting execution for request: ",
-    "Starting authorizer: ", " for request: ", "Unauthorized request: ", "Execution log for request ",
-    "Gateway response type: ", "with status code: ", "Extended Request Id: ", "X-ray Tracing ID : ",
-    " [TRUNCATED]", "502", "200", "4294967296", "GET", "/echo", "uwe3g5jm54/Prod", "test-request",
+    "(",
+    ")",
+    ") ",
+    " ",
+    "\n",
+    "\r\n",
+    "\t",
+    ".",
+    ":",
+    "/",
+    "*",
+    "=",
+    "(286364ab-3a83-11e9-8dc8-db3cf4c83204) ",
+    "(PDS1PEC4oAMFpyA=) ",
+    "Thu Aug 31 01:07:25 UTC 2017 : ",
+    "2016-10-01T10:55:45.611Z ",
+    "2020-07-02T11:34:31.881-04:00 ",
+    "[2b4492] [2016-10-11 15:26:57] ",
+    "17:04:28 ",
+    "2024-06-04 18:49:51.785\t",
+    "Method completed with status: ",
+    "HTTP Method: ",
+    ", Resource Path: ",
+    "Received response. ",
+    "Status: ",
+    "Integration latency: ",
+    " ms",
+    "Verifying Usage Plan for request: ",
+    "API Key: ",
+    " API Stage: ",
+    "Usage Plan check succeeded for API Key ",
+    "and API Stage ",
+    "Starting execution for request: ",
+    "Starting authorizer: ",
+    " for request: ",
+    "Unauthorized request: ",
+    "Execution log for request ",
+    "Gateway response type: ",
+    "with status code: ",
+    "Extended Request Id: ",
+    "X-ray Tracing ID : ",
+    " [TRUNCATED]",
+    "502",
+    "200",
+    "4294967296",
+    "GET",
+    "/echo",
+    "uwe3g5jm54/Prod",
+    "test-request",
 ]
 line_strategy = st.one_of(
     st.text(max_size=300),
@@ -63,7 +104,9 @@ def test_any_text_parses_without_exception_and_text_is_part_of_the_message(messa
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(line_strategy, max_size=40), st.integers(min_value=1, max_value=5), st.integers(min_value=1, max_value=6))
+@given(
+    st.lists(line_strategy, max_size=40), st.integers(min_value=1, max_value=5), st.integers(min_value=1, max_value=6)
+)
 def test_any_sequence_of_lines_is_assembled_without_exception_and_within_bounds(messages, max_pending, max_lines):
     assembler = ExecutionAssembler(max_pending=max_pending, max_lines_per_request=max_lines)
     out: list[ExecutionRequest] = []
@@ -89,7 +132,7 @@ def test_any_interleaving_of_real_requests_across_batches_groups_each_request(or
     bounds = sorted({0, len(stream), *[c % (len(stream) + 1) for c in cuts]})
     assembler = ExecutionAssembler()
     done: list[ExecutionRequest] = []
-    for start, end in zip(bounds, bounds[1:]):
+    for start, end in itertools.pairwise(bounds):
         for event in stream[start:end]:
             done.extend(assembler.add(event, log_group="API-Gateway-Execution-Logs_uwe3g5jm54/Prod"))
     # THEN each request completes once, with its own status and exactly its own lines in order
@@ -157,6 +200,7 @@ def _cost(message: str) -> float:
         assembler.add(LogEvent(message))
         assembler.add(LogEvent(message))
         assembler.drain()
+
     return min(timeit.repeat(run, number=5, repeat=5)) / 5
 
 

@@ -1,20 +1,23 @@
 """The analyzer's metrics-only fast path (keep_successes=False) must give exactly the metrics of the full path."""
+
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from gatewatch_demo import simulate as sim
-from gatewatch.parse.access import json_layout, parse_access_line, parse_access_line_or_summary
-from gatewatch.metrics.fastpath import _GenericTally
-from gatewatch.metrics.aggregate import aggregate
 from gatewatch.config import load_engine_config
+from gatewatch.metrics.aggregate import aggregate
+from gatewatch.metrics.fastpath import _GenericTally
 from gatewatch.models import AccessSummary, LogBatch, LogEvent, LogKind
+from gatewatch.parse.access import json_layout, parse_access_line, parse_access_line_or_summary
 from gatewatch.pipeline import LogAnalyzer
+from gatewatch_demo import simulate as sim
+from tests.helpers import access_corpus_lines
 
-from tests.helpers import SAMPLES, access_corpus_lines
-
-CONFIG = load_engine_config('{"k7x2m9qp4a": {"name": "shop", "integrationTimeoutMs": 20000, '
-                            '"accessLogGroup": "/aws/apigateway/shop"}}')
+CONFIG = load_engine_config(
+    '{"k7x2m9qp4a": {"name": "shop", "integrationTimeoutMs": 20000, "accessLogGroup": "/aws/apigateway/shop"}}'
+)
 
 
 def _odd_values(line: str) -> str:
@@ -39,10 +42,14 @@ def _metrics(lines: list[str], keep_successes: bool):
     analyzer = LogAnalyzer(CONFIG, keep_successes=keep_successes)
     events = tuple(LogEvent(m, 1764075600000 + i, str(i)) for i, m in enumerate(lines))
     for start in range(0, len(events), 500):  # several deliveries, as the Lambda sees them
-        analyzer.add_batch(LogBatch(events[start:start + 500], log_group="/aws/apigateway/shop", kind=LogKind.UNKNOWN))
+        analyzer.add_batch(
+            LogBatch(events[start : start + 500], log_group="/aws/apigateway/shop", kind=LogKind.UNKNOWN)
+        )
     analysis = analyzer.finish(drain_incomplete=False)
-    docs = {doc.dimensions: (doc.counts, {k: sorted(v) for k, v in doc.distributions.items()})
-            for doc in aggregate(analysis, CONFIG).documents}
+    docs = {
+        doc.dimensions: (doc.counts, {k: sorted(v) for k, v in doc.distributions.items()})
+        for doc in aggregate(analysis, CONFIG).documents
+    }
     return analysis, docs
 
 
@@ -57,8 +64,9 @@ def test_fast_path_metrics_equal_the_full_path(style):
     assert fast_docs == full_docs
     assert fast.lines_parsed == full.lines_parsed and fast.lines_unparsed == full.lines_unparsed
     # AND the failed requests are classified in full either way (alerts, Causes and evidence need them)
-    assert [(r.request_id, r.category, r.evidence) for r in fast.access if r.category.value != "OK"] == \
-        [(r.request_id, r.category, r.evidence) for r in full.access if r.category.value != "OK"]
+    assert [(r.request_id, r.category, r.evidence) for r in fast.access if r.category.value != "OK"] == [
+        (r.request_id, r.category, r.evidence) for r in full.access if r.category.value != "OK"
+    ]
     # AND every success is counted once: tallied, or (an odd value the tables do not cover) read in full
     tallied = sum(t.requests for t in fast.successes.values())
     read_in_full = sum(1 for r in fast.access if r.category.value == "OK")
@@ -69,9 +77,14 @@ def test_fast_path_metrics_equal_the_full_path(style):
 def test_only_successful_json_lines_take_the_fast_path():
     ok = '{"requestId":"r1","httpMethod":"GET","resourcePath":"/a","status":"200","responseLatency":"12"}'
     assert isinstance(parse_access_line_or_summary(ok), AccessSummary)
-    for line in ('{"requestId":"r1","status":"502"}', '{"requestId":"r1","status":"-"}',
-                 '{"requestId":"r1","status":"2OO"}', '1.2.3.4 - - [24/Jan/2023:17:52:06 +0000] "GET /a HTTP/1.1" 200 35 x',
-                 '{"requestId":"r1","status":"200"', '{"error": {"message": "x"}, "status": "200"}'):
+    for line in (
+        '{"requestId":"r1","status":"502"}',
+        '{"requestId":"r1","status":"-"}',
+        '{"requestId":"r1","status":"2OO"}',
+        '1.2.3.4 - - [24/Jan/2023:17:52:06 +0000] "GET /a HTTP/1.1" 200 35 x',
+        '{"requestId":"r1","status":"200"',
+        '{"error": {"message": "x"}, "status": "200"}',
+    ):
         assert parse_access_line_or_summary(line) == parse_access_line(line)
 
 
@@ -89,8 +102,15 @@ def test_a_delivery_that_mixes_formats_gives_the_full_path_metrics():
 
 def _line(request_id: str, status: str, user_agent: str) -> str:
     """An access line as API Gateway writes it: values pasted into the format text, nothing escaped."""
-    return ('{"requestId":"' + request_id + '","status":"' + status + '","userAgent":"' + user_agent
-            + '","httpMethod":"GET","resourcePath":"/orders","responseLatency":"12","integrationLatency":"9"}')
+    return (
+        '{"requestId":"'
+        + request_id
+        + '","status":"'
+        + status
+        + '","userAgent":"'
+        + user_agent
+        + '","httpMethod":"GET","resourcePath":"/orders","responseLatency":"12","integrationLatency":"9"}'
+    )
 
 
 def test_crafted_user_agents_cannot_swallow_another_request_line():
@@ -113,46 +133,92 @@ def test_crafted_user_agents_cannot_swallow_another_request_line():
     assert docs == _metrics(lines, keep_successes=True)[1]
 
 
-@pytest.mark.parametrize("value", ["0", "1", "true", "false", "-5", "1.5", "1e3", "12", "null", '"12"', '"-"', '""',
-                                   '" 12"', '"0012"', "1e400", "123456789012345678901234567890", '"１２"'])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "0",
+        "1",
+        "true",
+        "false",
+        "-5",
+        "1.5",
+        "1e3",
+        "12",
+        "null",
+        '"12"',
+        '"-"',
+        '""',
+        '" 12"',
+        '"0012"',
+        "1e400",
+        "123456789012345678901234567890",
+        '"１２"',
+    ],
+)
 def test_unquoted_and_odd_latency_values_give_the_full_path_metrics(value):
     # GIVEN a format that writes latencies unquoted ($context.responseLatency without quotes), where a
     # JSON true equals 1 as a dict key, and odd values next to ordinary lines of the same layout
-    template = ('{{"requestId":"r{i}","status":"200","httpMethod":"GET","resourcePath":"/a",'
-                '"responseLatency":{rl},"integrationLatency":{il}}}')
-    lines = [template.format(i=i, rl=v, il=w) for i, (v, w) in enumerate(
-        [("1", "1"), ("12", "0"), (value, "3")] * 10 + [("20", value), (value, value), ("true", "1"), ("1", "true")] * 5)]
+    template = (
+        '{{"requestId":"r{i}","status":"200","httpMethod":"GET","resourcePath":"/a",'
+        '"responseLatency":{rl},"integrationLatency":{il}}}'
+    )
+    lines = [
+        template.format(i=i, rl=v, il=w)
+        for i, (v, w) in enumerate(
+            [("1", "1"), ("12", "0"), (value, "3")] * 10
+            + [("20", value), (value, value), ("true", "1"), ("1", "true")] * 5
+        )
+    ]
     # WHEN analysed with and without the fast path  THEN the metrics are identical
     assert _metrics(lines, keep_successes=False)[1] == _metrics(lines, keep_successes=True)[1]
 
 
-@pytest.mark.parametrize("status", ["200", "399", "400", "100", "099", '" 200"', "200.0", "true", "1", "2e2",
-                                    '"２００"', "null", '"-"', '"600"'])
+@pytest.mark.parametrize(
+    "status",
+    ["200", "399", "400", "100", "099", '" 200"', "200.0", "true", "1", "2e2", '"２００"', "null", '"-"', '"600"'],
+)
 def test_odd_status_values_give_the_full_path_metrics(status):
-    lines = [('{"requestId":"r%d","status":%s,"httpMethod":"GET","resourcePath":"/a","responseLatency":"5"}'
-              % (i, status if i % 3 == 0 else '"200"')) for i in range(40)]
+    other = '"200"'
+    lines = [
+        f'{{"requestId":"r{i}","status":{status if i % 3 == 0 else other},"httpMethod":"GET",'
+        '"resourcePath":"/a","responseLatency":"5"}'
+        for i in range(40)
+    ]
     assert _metrics(lines, keep_successes=False)[1] == _metrics(lines, keep_successes=True)[1]
 
 
-@pytest.mark.parametrize("route_fields", ['', '"routeKey":"GET /pets",', '"resourcePath":"/pets","httpMethod":"GET",',
-                                          '"apiId":"k7x2m9qp4a","stage":"prod","routeKey":"$default","httpMethod":"POST",'])
+@pytest.mark.parametrize(
+    "route_fields",
+    [
+        "",
+        '"routeKey":"GET /pets",',
+        '"resourcePath":"/pets","httpMethod":"GET",',
+        '"apiId":"k7x2m9qp4a","stage":"prod","routeKey":"$default","httpMethod":"POST",',
+    ],
+)
 def test_layouts_with_few_or_many_route_fields_give_the_full_path_metrics(route_fields):
     # GIVEN formats that carry no route field, one, or several (HTTP APIs log a route key only)
-    lines = ['{"requestId":"r%d",%s"status":"%s","responseLatency":"%d"}' % (i, route_fields, "200" if i % 4 else "502", i)
-             for i in range(60)]
+    lines = [
+        f'{{"requestId":"r{i}",{route_fields}"status":"{"200" if i % 4 else "502"}","responseLatency":"{i}"}}'
+        for i in range(60)
+    ]
     # WHEN analysed with and without the fast path  THEN the metrics are identical
     assert _metrics(lines, keep_successes=False)[1] == _metrics(lines, keep_successes=True)[1]
     # AND the layout's generated loop took the lines (it was checked against the generic rules)
     assert json_layout(json.loads(lines[1])).tally.__class__ is not _GenericTally
 
 
-
 def test_a_line_the_generated_loop_cannot_read_is_counted_once_when_it_is_the_one_that_checks_it():
     # GIVEN a new layout whose eighth success (the line the generated loop is checked on) carries a
     # method the generic rules read as absent but the loop cannot use as a key (a list)
-    template = '{"requestId":"r%d","status":"200","httpMethod":%s,"resourcePath":"/a","responseLatency":"7","checkedOn":1}'
-    lines = [template % (i, '"GET"') for i in range(7)] + [template % (7, "[1]")] + \
-        [template % (i, '"GET"') for i in range(8, 20)]
+    template = (
+        '{"requestId":"r%d","status":"200","httpMethod":%s,"resourcePath":"/a","responseLatency":"7","checkedOn":1}'
+    )
+    lines = (
+        [template % (i, '"GET"') for i in range(7)]
+        + [template % (7, "[1]")]
+        + [template % (i, '"GET"') for i in range(8, 20)]
+    )
     # WHEN analysed with and without the fast path  THEN the metrics are identical (the line is not also
     # sent down the full path after it was tallied), and the loop took over on the next line
     fast_docs = _metrics(lines, keep_successes=False)[1]
@@ -160,28 +226,89 @@ def test_a_line_the_generated_loop_cannot_read_is_counted_once_when_it_is_the_on
     assert sum(counts["Requests"] for dims, (counts, _) in fast_docs.items() if len(dims) == 2) == 20
     assert json_layout(json.loads(lines[0])).tally.__class__ is not _GenericTally
 
-# -- property: any values, any layouts, the same metrics ---------------------------------------------
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
 
-_KEYS = ["requestId", "status", "httpMethod", "resourcePath", "routeKey", "apiId", "stage", "responseLatency",
-         "integrationLatency", "integration.latency", "integration_latency", "authorizer.latency", "latency",
-         "error.responseType", "errorMessage", "integrationStatus", "integration.status", "Status", "userAgent", "x",
-         "integration", "$context", "error", "user"]  # the last four may hold objects that flatten into aliases
+# -- property: any values, any layouts, the same metrics ---------------------------------------------
+
+_KEYS = [
+    "requestId",
+    "status",
+    "httpMethod",
+    "resourcePath",
+    "routeKey",
+    "apiId",
+    "stage",
+    "responseLatency",
+    "integrationLatency",
+    "integration.latency",
+    "integration_latency",
+    "authorizer.latency",
+    "latency",
+    "error.responseType",
+    "errorMessage",
+    "integrationStatus",
+    "integration.status",
+    "Status",
+    "userAgent",
+    "x",
+    "integration",
+    "$context",
+    "error",
+    "user",
+]  # the last four may hold objects that flatten into aliases
 _PLAIN = st.sampled_from(["200", "204", "302", "12", "350", "GET", "/pets", "prod"])  # what most lines carry
 _VALUES = st.one_of(
-    _PLAIN, _PLAIN, _PLAIN, _PLAIN,
-    st.sampled_from(["200", "204", "302", "404", "502", "-", "", "0", "1", "12", "0012", "29000", " 200", "2e2",
-                     "GET", "/pets", "$default", "prod", "NaN", "-5", "1.5", "\uff12\uff10\uff10", "9" * 40]),
-    st.integers(min_value=-5, max_value=30_000), st.sampled_from([True, False, None, 1.0, 0.0, -0.0, 200.0, 1e300]),
-    st.sampled_from([{"nested": "1"}, {"latency": "50"}, {"status": "502"}, {"responseLatency": "9", "stage": "b"},
-                     {"message": "x"}, {"agent": "curl"}]),
+    _PLAIN,
+    _PLAIN,
+    _PLAIN,
+    _PLAIN,
+    st.sampled_from(
+        [
+            "200",
+            "204",
+            "302",
+            "404",
+            "502",
+            "-",
+            "",
+            "0",
+            "1",
+            "12",
+            "0012",
+            "29000",
+            " 200",
+            "2e2",
+            "GET",
+            "/pets",
+            "$default",
+            "prod",
+            "NaN",
+            "-5",
+            "1.5",
+            "\uff12\uff10\uff10",
+            "9" * 40,
+        ]
+    ),
+    st.integers(min_value=-5, max_value=30_000),
+    st.sampled_from([True, False, None, 1.0, 0.0, -0.0, 200.0, 1e300]),
+    st.sampled_from(
+        [
+            {"nested": "1"},
+            {"latency": "50"},
+            {"status": "502"},
+            {"responseLatency": "9", "stage": "b"},
+            {"message": "x"},
+            {"agent": "curl"},
+        ]
+    ),
     st.just([1]),
 )
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(layouts=st.lists(st.lists(st.sampled_from(_KEYS), min_size=1, max_size=8, unique=True), min_size=1, max_size=3),
-       data=st.data())
+@given(
+    layouts=st.lists(st.lists(st.sampled_from(_KEYS), min_size=1, max_size=8, unique=True), min_size=1, max_size=3),
+    data=st.data(),
+)
 def test_any_values_in_any_layouts_give_the_full_path_metrics(layouts, data):
     # GIVEN runs of lines in one to three key layouts (long enough for their generated loops), any values
     lines = []

@@ -1,9 +1,10 @@
 """Random mixes of real lines and garbage through the whole engine: nothing escapes, everything is counted."""
-from hypothesis import HealthCheck, given, settings, strategies as st
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gatewatch.models import LogBatch, LogEvent, LogKind
 from gatewatch.pipeline import LogAnalyzer
-
 from tests.helpers import access_corpus_lines, corpus_execution
 
 REAL_LINES = access_corpus_lines() + [e["message"] for e in corpus_execution()]
@@ -16,9 +17,12 @@ LINES = st.lists(st.one_of(st.sampled_from(REAL_LINES), GARBAGE), min_size=1, ma
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(lines=LINES, kind=st.sampled_from(list(LogKind)),
-       group=st.sampled_from([None, "/aws/apigateway/orders", "API-Gateway-Execution-Logs_a1b2c3/prod"]),
-       keep_successes=st.booleans())
+@given(
+    lines=LINES,
+    kind=st.sampled_from(list(LogKind)),
+    group=st.sampled_from([None, "/aws/apigateway/orders", "API-Gateway-Execution-Logs_a1b2c3/prod"]),
+    keep_successes=st.booleans(),
+)
 def test_every_line_is_parsed_or_counted_with_a_reason(lines, kind, group, keep_successes):
     # GIVEN any mix of real lines and garbage, in any kind of batch, in the CLI's mode or the Lambda's
     analyzer = LogAnalyzer(keep_successes=keep_successes)

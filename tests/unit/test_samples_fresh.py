@@ -1,4 +1,5 @@
 """The committed samples/ are exactly what tools/generate_samples.py writes: they cannot drift."""
+
 from __future__ import annotations
 
 import subprocess
@@ -9,8 +10,12 @@ from tests.helpers import ROOT, SAMPLES
 
 def test_regenerating_the_samples_reproduces_the_committed_files_byte_for_byte(tmp_path):
     # GIVEN the generator run into an empty directory, as a user would run it
-    result = subprocess.run([sys.executable, str(ROOT / "tools" / "generate_samples.py"), "--out", str(tmp_path)],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "generate_samples.py"), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     # THEN it writes the same set of files as samples/ holds
     fresh = sorted(p.name for p in tmp_path.iterdir())

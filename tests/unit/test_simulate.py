@@ -3,11 +3,13 @@
 The round trip is the point: for every category, a simulated request rendered in every format that
 can carry its evidence must come back from `LogAnalyzer` as that category.
 """
+
 from __future__ import annotations
 
 import csv
 import importlib.util
 import io
+import itertools
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -15,31 +17,45 @@ from collections import Counter
 
 import pytest
 
-from gatewatch_demo import simulate as sim
+from gatewatch.classify.taxonomy import ErrorCategory, fallback_category
 from gatewatch.config import EngineConfig
 from gatewatch.ingest.decode import decode_subscription_data, iter_input_batches
 from gatewatch.models import LatencyClass, LogBatch, LogEvent, LogKind
 from gatewatch.pipeline import LogAnalyzer, analyze
-from gatewatch.classify.taxonomy import ErrorCategory, fallback_category
+from gatewatch_demo import simulate as sim
 from tests.helpers import ROOT
 
 C = ErrorCategory
 ALL = frozenset(ErrorCategory)
 
 # The reference's CLF regex for the HTTP API format ending in integrationErrorMessage (§6).
-CLF_HTTP = re.compile(r'^(?P<ip>\S+) - - \[(?P<time>[^\]]+)\] "(?P<method>\S+) (?P<route>.*?) (?P<proto>HTTP/[\d.]+)" '
-                      r'(?P<status>\d{3}) (?P<len>\d+|-) (?P<rid>\S+)(?: (?P<integration_error>.*))?$')
+CLF_HTTP = re.compile(
+    r'^(?P<ip>\S+) - - \[(?P<time>[^\]]+)\] "(?P<method>\S+) (?P<route>.*?) (?P<proto>HTTP/[\d.]+)" '
+    r"(?P<status>\d{3}) (?P<len>\d+|-) (?P<rid>\S+)(?: (?P<integration_error>.*))?$"
+)
 REQUEST_TIME = re.compile(r"^\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} \+0000$")
 PREFIX = re.compile(r"^\(([0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})\) ")
 
 # Every execution-log message shape the renderer may use: the reference §3.3 catalogue, verbatim starts.
 DOCUMENTED_STARTS = (
-    "Extended Request Id: ", "Verifying Usage Plan for request: ", "API Key authorized because method '",
-    "Usage Plan check succeeded for API Key", "Key throttle limit exceeded for RestApi ", "Starting authorizer: ",
-    "Successfully completed authorizer execution", "Unauthorized request: ", "Authorizer result body before parsing: ",
-    "AuthorizerConfigurationException", "Starting execution for request: ", "HTTP Method: ", "Endpoint request URI: ",
-    "Sending request to ", "Received response. Status: ", "Successfully completed execution",
-    "Method completed with status: ", "AWS Integration Endpoint RequestId : ",
+    "Extended Request Id: ",
+    "Verifying Usage Plan for request: ",
+    "API Key authorized because method '",
+    "Usage Plan check succeeded for API Key",
+    "Key throttle limit exceeded for RestApi ",
+    "Starting authorizer: ",
+    "Successfully completed authorizer execution",
+    "Unauthorized request: ",
+    "Authorizer result body before parsing: ",
+    "AuthorizerConfigurationException",
+    "Starting execution for request: ",
+    "HTTP Method: ",
+    "Endpoint request URI: ",
+    "Sending request to ",
+    "Received response. Status: ",
+    "Successfully completed execution",
+    "Method completed with status: ",
+    "AWS Integration Endpoint RequestId : ",
     "Lambda execution failed with status 200 due to customer function error: ",
     "Lambda invocation failed with status: 429. Lambda request id: ",
     "Execution failed due to configuration error: Rate Exceeded.",
@@ -50,8 +66,10 @@ DOCUMENTED_STARTS = (
     "Execution failed due to configuration error: Host name '",
     "Execution failed due to a timeout error",
 )
-API_KEY_DENIED = re.compile(r"^API Key \*{34}\w{6} not authorized because method '[A-Z]+ \S+' requires API Key and "
-                            r"API Key is not associated with a Usage Plan for API Stage \w+/\w+: API Stage is not in a Usage Plan$")
+API_KEY_DENIED = re.compile(
+    r"^API Key \*{34}\w{6} not authorized because method '[A-Z]+ \S+' requires API Key and "
+    r"API Key is not associated with a Usage Plan for API Stage \w+/\w+: API Stage is not in a Usage Plan$"
+)
 
 
 def _load_generator():
@@ -76,18 +94,28 @@ def _classify(req: sim.SimulatedRequest, fmt: str):
     analyzer = LogAnalyzer(EngineConfig())
     if fmt == "execution":
         events = tuple(LogEvent(message, ts) for ts, message in sim.execution_events(req))
-        analyzer.add_batch(LogBatch(events, log_group=sim.execution_log_group(req.api_id, req.stage),
-                                    origin="subscription", kind=LogKind.EXECUTION))
+        analyzer.add_batch(
+            LogBatch(
+                events,
+                log_group=sim.execution_log_group(req.api_id, req.stage),
+                origin="subscription",
+                kind=LogKind.EXECUTION,
+            )
+        )
         return analyzer.finish(drain_incomplete=True).execution
     line = sim.render_access(req, fmt)
-    analyzer.add_batch(LogBatch((LogEvent(line, req.timestamp_ms),), log_group="/shop/access",
-                                origin="subscription", kind=LogKind.ACCESS))
+    analyzer.add_batch(
+        LogBatch(
+            (LogEvent(line, req.timestamp_ms),), log_group="/shop/access", origin="subscription", kind=LogKind.ACCESS
+        )
+    )
     return analyzer.finish(drain_incomplete=True).access
 
 
 # ---------------------------------------------------------------------------------------------------
 # Determinism
 # ---------------------------------------------------------------------------------------------------
+
 
 def test_same_seed_gives_the_same_bytes_and_another_seed_does_not():
     # GIVEN two simulators with the same seed and one with another
@@ -128,6 +156,7 @@ def test_build_payloads_respects_the_putlogevents_byte_and_count_limits():
 # Coverage and realism
 # ---------------------------------------------------------------------------------------------------
 
+
 def test_the_samples_generator_covers_every_category_with_mostly_successful_traffic():
     # GIVEN the request sets the samples are rendered from
     sets = _load_generator()._sample_sets()
@@ -164,13 +193,14 @@ def test_demo_hour_times_each_incident_at_its_own_minutes():
         if episode.category in noise:
             continue
         minutes = {(r.timestamp_ms - start) // 60_000 for r in requests if r.category is episode.category}
-        windows = {m for e in sim.DEMO_EPISODES if e.category is episode.category
-                   for m in range(e.start_minute, e.end_minute)}
+        windows = {
+            m for e in sim.DEMO_EPISODES if e.category is episode.category for m in range(e.start_minute, e.end_minute)
+        }
         assert minutes and minutes <= windows, (episode.name, sorted(minutes))
     # the big incidents do not overlap each other
     big = [e for e in sim.DEMO_EPISODES if e.name in ("throttling-burst", "bad-deploy", "slow-backend-timeouts")]
     spans = sorted((e.start_minute, e.end_minute) for e in big)
-    assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:]))
+    assert all(a_end <= b_start for (_, a_end), (b_start, _) in itertools.pairwise(spans))
 
 
 def test_the_slow_backend_drifts_through_slow_and_near_timeout_before_it_times_out():
@@ -179,14 +209,16 @@ def test_the_slow_backend_drifts_through_slow_and_near_timeout_before_it_times_o
     before = [r.integration_latency_ms for r in requests if r.timestamp_ms < first_timeout and r.category is C.OK]
     assert any(2_000 < ms < 26_100 for ms in before)  # SLOW
     assert any(26_100 <= ms < 29_000 for ms in before)  # NEAR_TIMEOUT, still answered
-    early = [ms for r, ms in ((r, r.integration_latency_ms) for r in requests)
-             if r.timestamp_ms < sim.DEFAULT_START_MS + 30 * 60_000]
+    early = [
+        ms
+        for r, ms in ((r, r.integration_latency_ms) for r in requests)
+        if r.timestamp_ms < sim.DEFAULT_START_MS + 30 * 60_000
+    ]
     assert sorted(early)[len(early) // 2] < 1_000  # before the drift the median is normal
 
 
 def test_normal_traffic_has_a_latency_tail():
-    ok = [r.integration_latency_ms for r in sim.demo_hour(seed=11)
-          if r.category is C.OK and r.route == "GET /products"]
+    ok = [r.integration_latency_ms for r in sim.demo_hour(seed=11) if r.category is C.OK and r.route == "GET /products"]
     ok.sort()
     p50, p99 = ok[len(ok) // 2], ok[int(len(ok) * 0.99)]
     assert p50 < 100 and p99 > 4 * p50
@@ -204,20 +236,52 @@ def test_http_api_traffic_has_no_rest_only_categories():
 # Well-formed lines
 # ---------------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def hour():
-    return list(sim.demo_hour(seed=9, rate_per_minute=8)) + \
-        list(sim.demo_hour(seed=9, rate_per_minute=8, api_kind="HTTP", stage="$default"))
+    return list(sim.demo_hour(seed=9, rate_per_minute=8)) + list(
+        sim.demo_hour(seed=9, rate_per_minute=8, api_kind="HTTP", stage="$default")
+    )
 
 
-@pytest.mark.parametrize("style,keys", [
-    ("camel", ("errorResponseType", "errorMessage", "integrationErrorMessage", "integrationStatus",
-               "integrationLatency", "responseLatency")),
-    ("dotted", ("error.responseType", "error.message", "integration.error", "integration.status",
-                "integration.latency", "responseLatency")),
-    ("snake", ("error_responseType", "error_message", "integration_error", "integration_status",
-               "integration_latency", "responseLatency")),
-])
+@pytest.mark.parametrize(
+    "style,keys",
+    [
+        (
+            "camel",
+            (
+                "errorResponseType",
+                "errorMessage",
+                "integrationErrorMessage",
+                "integrationStatus",
+                "integrationLatency",
+                "responseLatency",
+            ),
+        ),
+        (
+            "dotted",
+            (
+                "error.responseType",
+                "error.message",
+                "integration.error",
+                "integration.status",
+                "integration.latency",
+                "responseLatency",
+            ),
+        ),
+        (
+            "snake",
+            (
+                "error_responseType",
+                "error_message",
+                "integration_error",
+                "integration_status",
+                "integration_latency",
+                "responseLatency",
+            ),
+        ),
+    ],
+)
 def test_json_lines_are_valid_json_with_the_style_names(hour, style, keys):
     for req in hour:
         obj = json.loads(sim.render_access_json(req, style))
@@ -225,7 +289,8 @@ def test_json_lines_are_valid_json_with_the_style_names(hour, style, keys):
         assert all(isinstance(v, str) and v != "" for v in obj.values())  # unset is "-", never empty
         assert obj["status"] == str(req.status) and REQUEST_TIME.match(obj["requestTime"])
         assert obj.get("resourcePath", obj.get("routeKey")) == (
-            (req.resource if req.api_kind == "REST" else req.route_key) or "-")
+            (req.resource if req.api_kind == "REST" else req.route_key) or "-"
+        )
         if req.category is C.OK:
             assert obj[keys[0]] == "-" and obj[keys[2]] == "-"
 
@@ -261,7 +326,7 @@ def test_execution_lines_use_only_documented_shapes_in_order(hour):
         for line in lines:
             m = PREFIX.match(line)
             assert m and m.group(1) == req.request_id, line
-            texts.append(line[m.end():])
+            texts.append(line[m.end() :])
         for text in texts:
             assert text.startswith(DOCUMENTED_STARTS) or API_KEY_DENIED.match(text), text
         assert texts[0] == f"Extended Request Id: {req.extended_request_id}"
@@ -271,8 +336,9 @@ def test_execution_lines_use_only_documented_shapes_in_order(hour):
         else:
             assert completed == [f"Method completed with status: {req.status}"]
         if "Sending request to" in "".join(texts):
-            assert texts.index(next(t for t in texts if t.startswith("Endpoint request URI"))) < \
-                texts.index(next(t for t in texts if t.startswith("Sending request to")))
+            assert texts.index(next(t for t in texts if t.startswith("Endpoint request URI"))) < texts.index(
+                next(t for t in texts if t.startswith("Sending request to"))
+            )
 
 
 def test_execution_timestamps_span_the_integration_latency():

@@ -3,20 +3,24 @@
 Snapshots live in tests/snapshots/slack/*.json; a difference fails. After an intended change, rewrite
 them with `UPDATE_SNAPSHOTS=1 pytest tests/unit/test_slack_format.py` and review the diff.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import re
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import unquote
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gatewatch.alerts.schema import AlertSample, AnalyzerAlert
+from gatewatch.classify.taxonomy import CATEGORY_TABLE, ErrorCategory, Family
 from gatewatch.notify.messages import GenericNotification, parse_notification
 from gatewatch.notify.slack_blocks import (
     MAX_BLOCKS,
@@ -31,39 +35,72 @@ from gatewatch.notify.slack_blocks import (
     safe,
     truncate,
 )
-from gatewatch.classify.taxonomy import CATEGORY_TABLE, ErrorCategory, Family
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAPSHOTS = ROOT / "snapshots" / "slack"
 ALARMS = json.loads((ROOT / "events" / "sns_alarms.json").read_text())
-CTX = LinkContext(region="eu-west-1", account="111122223333",
-                  log_groups={"orders": ("/aws/apigateway/orders-prod-access",)}, api_ids={"orders": "a1b2c3d4e5"})
+CTX = LinkContext(
+    region="eu-west-1",
+    account="111122223333",
+    log_groups={"orders": ("/aws/apigateway/orders-prod-access",)},
+    api_ids={"orders": "a1b2c3d4e5"},
+)
 
 # One analyzer alert per category family, with what the analyzer really sends (gatewatch.alert/v1).
 FAMILY_ALERTS = {
     "client": ("INVALID_API_KEY", 403, "GET /orders/{id}", "error.responseType=INVALID_API_KEY"),
-    "capacity": ("BACKEND_THROTTLED", 500, "POST /orders",
-                 "Lambda invocation failed with status: 429. Lambda request id: 0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"),
-    "config": ("INTEGRATION_PERMISSION", 500, "POST /orders", "Execution failed due to configuration error: "
-               "Invalid permissions on Lambda function"),
-    "backend": ("MALFORMED_RESPONSE", 502, "POST /orders", "Execution failed due to configuration error: "
-                "Malformed Lambda proxy response"),
+    "capacity": (
+        "BACKEND_THROTTLED",
+        500,
+        "POST /orders",
+        "Lambda invocation failed with status: 429. Lambda request id: 0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0",
+    ),
+    "config": (
+        "INTEGRATION_PERMISSION",
+        500,
+        "POST /orders",
+        "Execution failed due to configuration error: Invalid permissions on Lambda function",
+    ),
+    "backend": (
+        "MALFORMED_RESPONSE",
+        502,
+        "POST /orders",
+        "Execution failed due to configuration error: Malformed Lambda proxy response",
+    ),
 }
 
 
 def analyzer_alert(category: str, status: int, route: str, evidence: str, *, count: int = 7) -> AnalyzerAlert:
     samples = tuple(
-        AlertSample(request_id=f"c9f8e7d6-5a4b-4c3d-8e2f-1a0b9c8d7e{i:02d}", route=route, status=status,
-                    timestamp=f"2026-11-25T14:00:0{i}Z", evidence=evidence)
+        AlertSample(
+            request_id=f"c9f8e7d6-5a4b-4c3d-8e2f-1a0b9c8d7e{i:02d}",
+            route=route,
+            status=status,
+            timestamp=f"2026-11-25T14:00:0{i}Z",
+            evidence=evidence,
+        )
         for i in range(6)  # one more than Slack shows
     )
     info = CATEGORY_TABLE[ErrorCategory(category)]
     return AnalyzerAlert(
-        alert_id=f"a1b2c3d4e5|prod|{category}|1795615200", api_id="a1b2c3d4e5", api_name="orders", stage="prod",
-        category=category, title=info.title, retry=str(info.retry), blame=str(info.blame), count=count,
-        first_seen="2026-11-25T14:00:00Z", last_seen="2026-11-25T14:00:05Z", routes=(route,), samples=samples,
-        log_group="API-Gateway-Execution-Logs_a1b2c3d4e5/prod", insights_query=None, account="111122223333",
-        region="eu-west-1")
+        alert_id=f"a1b2c3d4e5|prod|{category}|1795615200",
+        api_id="a1b2c3d4e5",
+        api_name="orders",
+        stage="prod",
+        category=category,
+        title=info.title,
+        retry=str(info.retry),
+        blame=str(info.blame),
+        count=count,
+        first_seen="2026-11-25T14:00:00Z",
+        last_seen="2026-11-25T14:00:05Z",
+        routes=(route,),
+        samples=samples,
+        log_group="API-Gateway-Execution-Logs_a1b2c3d4e5/prod",
+        insights_query=None,
+        account="111122223333",
+        region="eu-west-1",
+    )
 
 
 def cases() -> dict[str, Any]:
@@ -105,25 +142,38 @@ def body_text(payload: dict) -> str:
 
 @pytest.mark.parametrize("family", sorted(FAMILY_ALERTS))
 def test_a_responder_gets_meaning_retry_advice_fix_samples_and_links(family):
-    category, status, route, _ = FAMILY_ALERTS[family]
+    category, _status, route, _ = FAMILY_ALERTS[family]
     info = CATEGORY_TABLE[ErrorCategory(category)]
     payload = format_notification(analyzer_alert(*FAMILY_ALERTS[family]), CTX).to_payload()
     text = body_text(payload)
     assert info.meaning[:60] in text and info.fix[:60] in text  # from the taxonomy, not a copy
     assert "Does a retry help?" in text and category in text and route in text
-    samples = next(b["text"]["text"] for b in payload["attachments"][0]["blocks"]
-                   if b["type"] == "section" and b.get("text", {}).get("text", "").startswith("*Sample requests*"))
+    samples = next(
+        b["text"]["text"]
+        for b in payload["attachments"][0]["blocks"]
+        if b["type"] == "section" and b.get("text", {}).get("text", "").startswith("*Sample requests*")
+    )
     assert samples.count("c9f8e7d6-5a4b-4c3d-8e2f-1a0b9c8d7e") == 5  # five samples, not six
-    buttons = {e["text"]["text"]: e["url"] for b in payload["attachments"][0]["blocks"] if b["type"] == "actions"
-               for e in b["elements"]}
+    buttons = {
+        e["text"]["text"]: e["url"]
+        for b in payload["attachments"][0]["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+    }
     assert set(buttons) == {"Logs Insights", "Dashboard"}
     assert buttons["Dashboard"].endswith("#dashboards/dashboard/gatewatch-orders")
     assert "c9f8e7d6-5a4b-4c3d-8e2f-1a0b9c8d7e00" in decode_insights(buttons["Logs Insights"])["query"]
 
 
-@pytest.mark.parametrize("family, severity", [
-    (Family.CONFIG, Severity.CRITICAL), (Family.BACKEND, Severity.CRITICAL),
-    (Family.CAPACITY, Severity.WARNING), (Family.CLIENT, Severity.INFO)])
+@pytest.mark.parametrize(
+    "family, severity",
+    [
+        (Family.CONFIG, Severity.CRITICAL),
+        (Family.BACKEND, Severity.CRITICAL),
+        (Family.CAPACITY, Severity.WARNING),
+        (Family.CLIENT, Severity.INFO),
+    ],
+)
 def test_severity_follows_the_category_family(family, severity):
     spec = next(s for f, s in FAMILY_ALERTS.items() if f == family.value)
     message = format_notification(analyzer_alert(*spec), CTX)
@@ -131,11 +181,16 @@ def test_severity_follows_the_category_family(family, severity):
     assert message.to_payload()["attachments"][0]["color"] == severity.color
 
 
-@pytest.mark.parametrize("name, severity", [
-    ("static_alarm", Severity.WARNING),  # THROTTLED: capacity
-    ("ok_recovery", Severity.RESOLVED), ("insufficient_data", Severity.INFO),
-    ("metric_math_error_rate", Severity.CRITICAL),  # a 5xx rate
-    ("anomaly_detection", Severity.WARNING)])
+@pytest.mark.parametrize(
+    "name, severity",
+    [
+        ("static_alarm", Severity.WARNING),  # THROTTLED: capacity
+        ("ok_recovery", Severity.RESOLVED),
+        ("insufficient_data", Severity.INFO),
+        ("metric_math_error_rate", Severity.CRITICAL),  # a 5xx rate
+        ("anomaly_detection", Severity.WARNING),
+    ],
+)
 def test_alarm_severity_by_state_and_metric(name, severity):
     assert format_notification(parse_notification(json.dumps(ALARMS[name])), CTX).severity is severity
 
@@ -157,20 +212,24 @@ def test_safe_redacts_credentials_before_escaping():
     assert "abcdefgh12345678" not in out and "[REDACTED]" in out and "&lt;!here&gt;" in out
 
 
-@pytest.mark.parametrize("text, limit, expected", [
-    ("abcdef", 10, "abcdef"),
-    ("abcdefghij", 5, "abcd…"),
-    ("ab&amp;cdef", 5, "ab…"),  # never cut inside an entity
-    ("a&lt;b", 4, "a…"),
-])
+@pytest.mark.parametrize(
+    "text, limit, expected",
+    [
+        ("abcdef", 10, "abcdef"),
+        ("abcdefghij", 5, "abcd…"),
+        ("ab&amp;cdef", 5, "ab…"),  # never cut inside an entity
+        ("a&lt;b", 4, "a…"),
+    ],
+)
 def test_truncate_is_graceful(text, limit, expected):
     assert truncate(text, limit) == expected and len(truncate(text, limit)) <= limit
 
 
 def test_huge_inputs_stay_within_slacks_limits():
     # GIVEN an alarm with a 20 KB description and an alert with 40 routes and 20 KB evidence
-    a = parse_notification(json.dumps({**ALARMS["static_alarm"], "AlarmDescription": "<x> " * 5000,
-                                       "AlarmName": "n" * 400}))
+    a = parse_notification(
+        json.dumps({**ALARMS["static_alarm"], "AlarmDescription": "<x> " * 5000, "AlarmName": "n" * 400})
+    )
     alert = analyzer_alert("MALFORMED_RESPONSE", 502, "POST /o", "&" * 20000)
     alert = AnalyzerAlert(**{**alert.__dict__, "routes": tuple(f"GET /r{i}/" + "x" * 300 for i in range(40))})
     generic = GenericNotification(subject="s" * 500, fields=tuple((f"k{i}", "v" * 300) for i in range(400)))
@@ -196,10 +255,16 @@ def assert_within_limits(payload: dict) -> None:
 @settings(max_examples=150, deadline=None)
 @given(st.text(max_size=400), st.text(max_size=200))
 def test_no_untrusted_text_can_open_a_slack_control_sequence(description, dimension):
-    raw = {**ALARMS["static_alarm"], "AlarmDescription": description, "NewStateReason": description,
-           "AlarmName": dimension or "a",
-           "Trigger": {**ALARMS["static_alarm"]["Trigger"],
-                       "Dimensions": [{"name": "Api", "value": dimension}, {"name": dimension, "value": description}]}}
+    raw = {
+        **ALARMS["static_alarm"],
+        "AlarmDescription": description,
+        "NewStateReason": description,
+        "AlarmName": dimension or "a",
+        "Trigger": {
+            **ALARMS["static_alarm"]["Trigger"],
+            "Dimensions": [{"name": "Api", "value": dimension}, {"name": dimension, "value": description}],
+        },
+    }
     payload = format_notification(parse_notification(json.dumps(raw)), CTX).to_payload()
     assert not [s for s in strings(payload) if "<" in s or ">" in s]
     assert_within_limits(payload)
@@ -210,29 +275,52 @@ def decode_insights(url: str) -> dict[str, Any]:
     fragment = url.split("#logsV2:logs-insights", 1)[1]
     detail = unquote(unquote(fragment.replace("$", "%")))
     assert detail.startswith("?queryDetail=~(") and detail.endswith("))")
-    field = lambda name: unquote(re.search(rf"{name}~'([^~]*)", detail).group(1).replace("*", "%"))
+
+    def field(name):
+        return unquote(re.search(rf"{name}~'([^~]*)", detail).group(1).replace("*", "%"))
+
     sources = re.search(r"source~\((.*)\)\)$", detail).group(1)
-    return {"query": field("editorString"), "start": field("start"), "end": field("end"),
-            "tz": field("tz"), "source": [unquote(s.replace("*", "%")) for s in sources.split("~'")[1:]]}
+    return {
+        "query": field("editorString"),
+        "start": field("start"),
+        "end": field("end"),
+        "tz": field("tz"),
+        "source": [unquote(s.replace("*", "%")) for s in sources.split("~'")[1:]],
+    }
 
 
 def test_logs_insights_link_round_trips_groups_query_and_window():
     query = 'fields @timestamp | filter @message like /a~b (c)/ and x = "é" | limit 5'
-    url = logs_insights_url("eu-west-1", ["/aws/apigateway/x_y", "API-Gateway-Execution-Logs_abc/prod"], query,
-                            datetime(2026, 11, 25, 14, 0, tzinfo=timezone.utc),
-                            datetime(2026, 11, 25, 14, 10, tzinfo=timezone.utc))
-    assert url.startswith("https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1"
-                          "#logsV2:logs-insights$3FqueryDetail$3D$257E$2528end$257E$2527")
+    url = logs_insights_url(
+        "eu-west-1",
+        ["/aws/apigateway/x_y", "API-Gateway-Execution-Logs_abc/prod"],
+        query,
+        datetime(2026, 11, 25, 14, 0, tzinfo=UTC),
+        datetime(2026, 11, 25, 14, 10, tzinfo=UTC),
+    )
+    assert url.startswith(
+        "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1"
+        "#logsV2:logs-insights$3FqueryDetail$3D$257E$2528end$257E$2527"
+    )
     assert not re.search(r"[~'()<>| \"]", url.split("#", 1)[1])  # nothing that breaks the fragment or a link
     decoded = decode_insights(url)
-    assert decoded == {"query": query, "start": "2026-11-25T14:00:00.000Z", "end": "2026-11-25T14:10:00.000Z",
-                       "tz": "UTC", "source": ["/aws/apigateway/x_y", "API-Gateway-Execution-Logs_abc/prod"]}
+    assert decoded == {
+        "query": query,
+        "start": "2026-11-25T14:00:00.000Z",
+        "end": "2026-11-25T14:10:00.000Z",
+        "tz": "UTC",
+        "source": ["/aws/apigateway/x_y", "API-Gateway-Execution-Logs_abc/prod"],
+    }
 
 
 def test_alarm_links_point_at_the_alarm_and_a_window_before_the_state_change():
     payload = format_notification(parse_notification(json.dumps(ALARMS["metric_math_error_rate"])), CTX).to_payload()
-    buttons = {e["text"]["text"]: e["url"] for b in payload["attachments"][0]["blocks"] if b["type"] == "actions"
-               for e in b["elements"]}
+    buttons = {
+        e["text"]["text"]: e["url"]
+        for b in payload["attachments"][0]["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+    }
     assert buttons["Open alarm"].endswith("#alarmsV2:alarm/gatewatch-orders-prod-5xx-rate")
     insights = decode_insights(buttons["Logs Insights"])
     assert insights["source"] == ["/aws/apigateway/orders-prod-access", "API-Gateway-Execution-Logs_a1b2c3d4e5/prod"]
@@ -241,15 +329,21 @@ def test_alarm_links_point_at_the_alarm_and_a_window_before_the_state_change():
 
 
 def test_dashboard_url_from_the_environment_wins(monkeypatch):
-    ctx = LinkContext.from_environ({"GATEWATCH_DASHBOARD_URL": "https://example.com/board", "AWS_REGION": "eu-west-1",
-                                    "GATEWATCH_APIS": json.dumps({"a1b2c3d4e5": {"name": "orders",
-                                                                                 "accessLogGroup": "/x"}})})
+    ctx = LinkContext.from_environ(
+        {
+            "GATEWATCH_DASHBOARD_URL": "https://example.com/board",
+            "AWS_REGION": "eu-west-1",
+            "GATEWATCH_APIS": json.dumps({"a1b2c3d4e5": {"name": "orders", "accessLogGroup": "/x"}}),
+        }
+    )
     assert ctx.groups_for("orders", "prod") == ("/x", "API-Gateway-Execution-Logs_a1b2c3d4e5/prod")
     payload = format_notification(parse_notification(json.dumps(ALARMS["static_alarm"])), ctx).to_payload()
     assert "https://example.com/board" in body_text(payload)
     # the stack sets a prefix ending in '/': the per-API dashboard name is appended
-    prefixed = LinkContext(region="eu-west-1", dashboard_url="https://eu-west-1.console.aws.amazon.com/cloudwatch/"
-                                                             "home?region=eu-west-1#dashboards/dashboard/")
+    prefixed = LinkContext(
+        region="eu-west-1",
+        dashboard_url="https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards/dashboard/",
+    )
     payload = format_notification(parse_notification(json.dumps(ALARMS["static_alarm"])), prefixed).to_payload()
     assert "#dashboards/dashboard/gatewatch-orders" in body_text(payload)
 

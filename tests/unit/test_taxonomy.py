@@ -1,29 +1,56 @@
 """The category table is the product's core: every category must say whether to retry, who is to blame and how to fix it."""
+
 import re
 from pathlib import Path
 
 import pytest
 
 from gatewatch.classify.taxonomy import (
-    BROKEN_DEPLOY_CATEGORIES, CATEGORY_TABLE, STATUS_FALLBACK, Blame, ErrorCategory, Family, Retry,
-    category_info, fallback_category,
+    BROKEN_DEPLOY_CATEGORIES,
+    CATEGORY_TABLE,
+    ErrorCategory,
+    Family,
+    Retry,
+    category_info,
+    fallback_category,
 )
 
 _ROOT = Path(__file__).resolve().parents[2]
 # The design beside the repository when present (CI), else the copy kept with the fixtures.
-DESIGN = next(p for p in (_ROOT.parent / "shared" / "DESIGN.md", _ROOT / "tests" / "events" / "DESIGN.md") if p.exists())
+DESIGN = next(
+    p for p in (_ROOT.parent / "shared" / "DESIGN.md", _ROOT / "tests" / "events" / "DESIGN.md") if p.exists()
+)
 # The categories and their retry/blame exactly as DESIGN §4 lists them (the public contract).
 DESIGN_TABLE = {
-    "BAD_REQUEST_BODY": ("no", "client"), "BAD_REQUEST_PARAMETERS": ("no", "client"), "BAD_REQUEST": ("no", "client"),
-    "UNAUTHORIZED": ("no", "client"), "ACCESS_DENIED": ("no", "client"), "INVALID_API_KEY": ("no", "client"),
-    "WAF_BLOCKED": ("no", "edge"), "MISSING_AUTH_TOKEN": ("no", "client"), "NOT_FOUND": ("no", "client"),
-    "CONFLICT": ("no", "client"), "PAYLOAD_TOO_LARGE": ("no", "client"), "UNSUPPORTED_MEDIA_TYPE": ("no", "client"),
-    "QUOTA_EXCEEDED": ("later", "capacity"), "THROTTLED": ("backoff", "capacity"), "CLIENT_ERROR_OTHER": ("no", "client"),
-    "BACKEND_THROTTLED": ("backoff", "capacity"), "INTEGRATION_PERMISSION": ("no", "config"),
-    "AUTHORIZER_ERROR": ("no", "config"), "CONFIGURATION_ERROR": ("no", "config"), "MALFORMED_RESPONSE": ("no", "backend"),
-    "LAMBDA_TIMEOUT": ("yes", "backend"), "LAMBDA_ERROR": ("no", "backend"), "BAD_GATEWAY": ("yes", "backend"),
-    "SERVICE_UNAVAILABLE": ("yes", "backend"), "INTEGRATION_TIMEOUT": ("yes", "backend"), "NETWORK_ERROR": ("yes", "backend"),
-    "TLS_ERROR": ("no", "config"), "INTERNAL_ERROR": ("no", "backend"), "SERVER_ERROR_OTHER": ("no", "backend"),
+    "BAD_REQUEST_BODY": ("no", "client"),
+    "BAD_REQUEST_PARAMETERS": ("no", "client"),
+    "BAD_REQUEST": ("no", "client"),
+    "UNAUTHORIZED": ("no", "client"),
+    "ACCESS_DENIED": ("no", "client"),
+    "INVALID_API_KEY": ("no", "client"),
+    "WAF_BLOCKED": ("no", "edge"),
+    "MISSING_AUTH_TOKEN": ("no", "client"),
+    "NOT_FOUND": ("no", "client"),
+    "CONFLICT": ("no", "client"),
+    "PAYLOAD_TOO_LARGE": ("no", "client"),
+    "UNSUPPORTED_MEDIA_TYPE": ("no", "client"),
+    "QUOTA_EXCEEDED": ("later", "capacity"),
+    "THROTTLED": ("backoff", "capacity"),
+    "CLIENT_ERROR_OTHER": ("no", "client"),
+    "BACKEND_THROTTLED": ("backoff", "capacity"),
+    "INTEGRATION_PERMISSION": ("no", "config"),
+    "AUTHORIZER_ERROR": ("no", "config"),
+    "CONFIGURATION_ERROR": ("no", "config"),
+    "MALFORMED_RESPONSE": ("no", "backend"),
+    "LAMBDA_TIMEOUT": ("yes", "backend"),
+    "LAMBDA_ERROR": ("no", "backend"),
+    "BAD_GATEWAY": ("yes", "backend"),
+    "SERVICE_UNAVAILABLE": ("yes", "backend"),
+    "INTEGRATION_TIMEOUT": ("yes", "backend"),
+    "NETWORK_ERROR": ("yes", "backend"),
+    "TLS_ERROR": ("no", "config"),
+    "INTERNAL_ERROR": ("no", "backend"),
+    "SERVER_ERROR_OTHER": ("no", "backend"),
 }
 
 
@@ -46,19 +73,38 @@ def test_design_md_lists_the_same_categories():
     assert names == set(DESIGN_TABLE)
 
 
-@pytest.mark.parametrize("status,expected", [
-    (400, "BAD_REQUEST"), (401, "UNAUTHORIZED"), (403, "ACCESS_DENIED"), (404, "NOT_FOUND"), (409, "CONFLICT"),
-    (413, "PAYLOAD_TOO_LARGE"), (415, "UNSUPPORTED_MEDIA_TYPE"), (429, "THROTTLED"), (500, "INTERNAL_ERROR"),
-    (502, "BAD_GATEWAY"), (503, "SERVICE_UNAVAILABLE"), (504, "INTEGRATION_TIMEOUT"), (418, "CLIENT_ERROR_OTHER"),
-    (599, "SERVER_ERROR_OTHER"), (200, "OK"), (304, "OK"),
-])
+@pytest.mark.parametrize(
+    "status,expected",
+    [
+        (400, "BAD_REQUEST"),
+        (401, "UNAUTHORIZED"),
+        (403, "ACCESS_DENIED"),
+        (404, "NOT_FOUND"),
+        (409, "CONFLICT"),
+        (413, "PAYLOAD_TOO_LARGE"),
+        (415, "UNSUPPORTED_MEDIA_TYPE"),
+        (429, "THROTTLED"),
+        (500, "INTERNAL_ERROR"),
+        (502, "BAD_GATEWAY"),
+        (503, "SERVICE_UNAVAILABLE"),
+        (504, "INTEGRATION_TIMEOUT"),
+        (418, "CLIENT_ERROR_OTHER"),
+        (599, "SERVER_ERROR_OTHER"),
+        (200, "OK"),
+        (304, "OK"),
+    ],
+)
 def test_status_only_fallback_is_the_design_table(status, expected):
     assert fallback_category(status).value == expected
 
 
 def test_broken_deploy_categories_are_config_or_backend_and_never_retried():
     assert {c.value for c in BROKEN_DEPLOY_CATEGORIES} == {
-        "INTEGRATION_PERMISSION", "CONFIGURATION_ERROR", "AUTHORIZER_ERROR", "MALFORMED_RESPONSE"}
+        "INTEGRATION_PERMISSION",
+        "CONFIGURATION_ERROR",
+        "AUTHORIZER_ERROR",
+        "MALFORMED_RESPONSE",
+    }
     for c in BROKEN_DEPLOY_CATEGORIES:
         assert CATEGORY_TABLE[c].retry is Retry.NO
 

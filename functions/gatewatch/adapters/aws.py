@@ -4,6 +4,7 @@ Why lazy: `import boto3` costs ~200 ms and a first client ~350 ms (toolchain not
 adapters only when the feature is configured and create a client on first use; a warm container
 reuses it. Endpoint and credentials come from the environment (AWS_ENDPOINT_URL for moto or LocalStack).
 """
+
 from __future__ import annotations
 
 import threading

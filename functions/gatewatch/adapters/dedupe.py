@@ -6,13 +6,14 @@ is lazy, so an expired item may still be there). DynamoDB serialises conditional
 of two concurrent invocations exactly one wins, and a retried invocation finds its own item and stays
 quiet. The table is shared with the notifier's alert state; the `alert#` key prefix keeps them apart.
 """
+
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from gatewatch.alerts.immediate import DedupeWindow
 from gatewatch.adapters.aws import aws_client
+from gatewatch.alerts.immediate import DedupeWindow
 
 _log = logging.getLogger(__name__)
 _CONDITION_FAILED = "ConditionalCheckFailedException"
@@ -63,7 +64,9 @@ class DynamoAlertDedupe:
                 ExpressionAttributeValues={":id": {"S": window.alert_id}},
             )
         except Exception as exc:
-            _log.warning("could not release alert dedupe item %s: %s", window.key, _error_code(exc) or type(exc).__name__)
+            _log.warning(
+                "could not release alert dedupe item %s: %s", window.key, _error_code(exc) or type(exc).__name__
+            )
             return False
         return True
 

@@ -6,6 +6,7 @@ cost); with `max_age` a rotated webhook is picked up within minutes without a re
 The secret values never leave this module except inside objects whose repr hides them, and no error
 raised here contains a value: a webhook URL is a bearer credential (anyone holding it can post).
 """
+
 from __future__ import annotations
 
 import json
@@ -75,8 +76,10 @@ def get_webhook(secret_id: str, *, max_age: int = DEFAULT_MAX_AGE_S) -> WebhookS
     parsed = _as_json(secret_id, value)
     url = str(parsed.get("webhook_url") or "") if parsed is not None else value
     if not url.startswith(("https://", "http://")):
-        raise SecretError(f"Slack secret {secret_id!r} holds no webhook URL (expected the URL or "
-                          '{"webhook_url": "https://hooks.slack.com/services/..."})')
+        raise SecretError(
+            f"Slack secret {secret_id!r} holds no webhook URL (expected the URL or "
+            '{"webhook_url": "https://hooks.slack.com/services/..."})'
+        )
     return WebhookSecret(url=url)
 
 
@@ -88,5 +91,5 @@ def get_bot(secret_id: str, *, max_age: int = DEFAULT_MAX_AGE_S, default_channel
     if not token.startswith("xox"):
         raise SecretError(f'Slack secret {secret_id!r} must be {{"bot_token": "xoxb-...", "channel": "C..."}}')
     if not channel:
-        raise SecretError(f"Slack secret {secret_id!r} names no channel (add \"channel\" or set GATEWATCH_SLACK_CHANNEL)")
+        raise SecretError(f'Slack secret {secret_id!r} names no channel (add "channel" or set GATEWATCH_SLACK_CHANNEL)')
     return BotSecret(token=token, channel=channel)

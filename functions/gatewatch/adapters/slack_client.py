@@ -10,6 +10,7 @@ are easier to audit.
 When delivery finally fails, DeliveryError propagates to the handler, which raises so that Lambda
 retries the event and the stack's dead-letter queue keeps it: an alert is never silently lost.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,13 +22,14 @@ import re
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable, Mapping, Protocol
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
-from gatewatch.notify.slack_blocks import Lifecycle, SlackMessage, mark_resolved
 from gatewatch.adapters.secrets import BotSecret, WebhookSecret
 from gatewatch.adapters.threads import ThreadRef, ThreadStore
+from gatewatch.notify.slack_blocks import Lifecycle, SlackMessage, mark_resolved
 
 logger = logging.getLogger("gatewatch.slack")
 
@@ -37,8 +39,9 @@ SLACK_API_BASE = "https://slack.com/api/"
 class DeliveryError(RuntimeError):
     """A message could not be delivered. Never carries the URL or the token, only status and Slack's error code."""
 
-    def __init__(self, message: str, *, permanent: bool, status: int | None = None, error: str | None = None,
-                 attempts: int = 0) -> None:
+    def __init__(
+        self, message: str, *, permanent: bool, status: int | None = None, error: str | None = None, attempts: int = 0
+    ) -> None:
         super().__init__(message)
         self.permanent = permanent
         self.status = status
@@ -61,19 +64,36 @@ class RetryPolicy:
 
 #: Slack's error codes that will not go away by retrying, with what a person should do.
 PERMANENT_CAUSES: dict[str, str] = {
-    **dict.fromkeys(("no_service", "no_service_id", "no_active_hooks", "invalid_token", "no_team", "team_disabled"),
-                    "the webhook was revoked or its Slack app removed: create a new incoming webhook and update the secret"),
-    **dict.fromkeys(("invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"),
-                    "the bot token is invalid or revoked: reinstall the app and update the secret"),
-    **dict.fromkeys(("channel_is_archived", "is_archived"),
-                    "the channel is archived: unarchive it or point the webhook/secret at another channel"),
+    **dict.fromkeys(
+        ("no_service", "no_service_id", "no_active_hooks", "invalid_token", "no_team", "team_disabled"),
+        "the webhook was revoked or its Slack app removed: create a new incoming webhook and update the secret",
+    ),
+    **dict.fromkeys(
+        ("invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"),
+        "the bot token is invalid or revoked: reinstall the app and update the secret",
+    ),
+    **dict.fromkeys(
+        ("channel_is_archived", "is_archived"),
+        "the channel is archived: unarchive it or point the webhook/secret at another channel",
+    ),
     "channel_not_found": "the channel was deleted or the app cannot see it: check the channel id in the secret",
     "not_in_channel": "the bot is not a member of the channel: invite it (/invite @your-app)",
-    **dict.fromkeys(("action_prohibited", "posting_to_general_channel_denied", "restricted_action"),
-                    "a workspace admin restricted posting to this channel"),
-    **dict.fromkeys(("invalid_payload", "invalid_blocks", "invalid_blocks_format", "invalid_attachments",
-                     "msg_too_long", "too_many_attachments", "invalid_arguments"),
-                    "Slack rejected the message format: please report this as a gatewatch bug"),
+    **dict.fromkeys(
+        ("action_prohibited", "posting_to_general_channel_denied", "restricted_action"),
+        "a workspace admin restricted posting to this channel",
+    ),
+    **dict.fromkeys(
+        (
+            "invalid_payload",
+            "invalid_blocks",
+            "invalid_blocks_format",
+            "invalid_attachments",
+            "msg_too_long",
+            "too_many_attachments",
+            "invalid_arguments",
+        ),
+        "Slack rejected the message format: please report this as a gatewatch bug",
+    ),
 }
 _STATUS_CAUSES: dict[int, str] = {
     400: "Slack rejected the request as invalid",
@@ -82,8 +102,9 @@ _STATUS_CAUSES: dict[int, str] = {
     404: "the webhook does not exist (revoked or mistyped): update the secret",
     410: "the webhook is gone (revoked or the channel archived): update the secret",
 }
-_RETRYABLE_API_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout",
-                                   "ratelimited"})
+_RETRYABLE_API_ERRORS = frozenset(
+    {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
+)
 _ERROR_CODE = re.compile(r"[a-z][a-z0-9_]{1,63}")
 
 
@@ -98,13 +119,19 @@ def urllib_post(url: str, body: bytes, headers: Mapping[str, str], timeout: floa
     """POST with the standard library. Connection failures and timeouts raise OSError (URLError, TimeoutError)."""
     request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - https/loopback only
-            return HttpResponse(response.status, {k.lower(): v for k, v in response.headers.items()},
-                                response.read(65536).decode("utf-8", "replace"))
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return HttpResponse(
+                response.status,
+                {k.lower(): v for k, v in response.headers.items()},
+                response.read(65536).decode("utf-8", "replace"),
+            )
     except urllib.error.HTTPError as err:
         with err:
-            return HttpResponse(err.code, {k.lower(): v for k, v in (err.headers or {}).items()},
-                                err.read(65536).decode("utf-8", "replace"))
+            return HttpResponse(
+                err.code,
+                {k.lower(): v for k, v in (err.headers or {}).items()},
+                err.read(65536).decode("utf-8", "replace"),
+            )
 
 
 Transport = Callable[[str, bytes, Mapping[str, str], float], HttpResponse]
@@ -128,10 +155,17 @@ def destination_label(secret_value: str) -> str:
 class SlackClient:
     """Posts to incoming webhooks and calls the Web API with retries, pacing and deadline awareness."""
 
-    def __init__(self, policy: RetryPolicy | None = None, *, remaining_s: Callable[[], float] | None = None,
-                 transport: Transport = urllib_post, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep, rand: Callable[[], float] = random.random,
-                 api_base: str = SLACK_API_BASE) -> None:
+    def __init__(
+        self,
+        policy: RetryPolicy | None = None,
+        *,
+        remaining_s: Callable[[], float] | None = None,
+        transport: Transport = urllib_post,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        rand: Callable[[], float] = random.random,
+        api_base: str = SLACK_API_BASE,
+    ) -> None:
         self.policy = policy or RetryPolicy()
         self.remaining_s = remaining_s
         self._transport = transport
@@ -147,18 +181,34 @@ class SlackClient:
         headers = {"Content-Type": "application/json; charset=utf-8"}
         self._send(url, body, headers, pace_key=destination_label(url), parse=_webhook_outcome)
 
-    def call(self, token: str, method: str, payload: Mapping[str, Any], *, pace_key: str | None = None) -> dict[str, Any]:
+    def call(
+        self, token: str, method: str, payload: Mapping[str, Any], *, pace_key: str | None = None
+    ) -> dict[str, Any]:
         """Call a Web API method (chat.postMessage, chat.update) and return Slack's JSON answer."""
         body = json.dumps(payload).encode()
         headers = {"Content-Type": "application/json; charset=utf-8", "Authorization": f"Bearer {token}"}
-        outcome = self._send(self._api_base + method, body, headers,
-                             pace_key=pace_key or destination_label(token), parse=_api_outcome, what=method)
+        outcome = self._send(
+            self._api_base + method,
+            body,
+            headers,
+            pace_key=pace_key or destination_label(token),
+            parse=_api_outcome,
+            what=method,
+        )
         return outcome.result or {}
 
     # --- the loop ---
 
-    def _send(self, url: str, body: bytes, headers: Mapping[str, str], *, pace_key: str,
-              parse: Callable[[HttpResponse], _Outcome], what: str = "webhook") -> _Outcome:
+    def _send(
+        self,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        pace_key: str,
+        parse: Callable[[HttpResponse], _Outcome],
+        what: str = "webhook",
+    ) -> _Outcome:
         policy = self.policy
         attempt = 0
         while True:
@@ -172,35 +222,73 @@ class SlackClient:
                 self._last_sent[pace_key] = self._clock()
             if outcome.ok:
                 if attempt > 1:
-                    logger.info("Slack %s delivered after %d attempts", what, attempt,
-                                extra={"destination": pace_key, "attempts": attempt})
+                    logger.info(
+                        "Slack %s delivered after %d attempts",
+                        what,
+                        attempt,
+                        extra={"destination": pace_key, "attempts": attempt},
+                    )
                 return outcome
             if not outcome.retry:
-                cause = PERMANENT_CAUSES.get(outcome.error or "") or _STATUS_CAUSES.get(outcome.status or 0) \
+                cause = (
+                    PERMANENT_CAUSES.get(outcome.error or "")
+                    or _STATUS_CAUSES.get(outcome.status or 0)
                     or "Slack refused the message"
-                logger.error("Slack %s failed permanently: HTTP %s %s — %s", what, outcome.status,
-                             outcome.error or "", cause,
-                             extra={"destination": pace_key, "status": outcome.status, "slack_error": outcome.error})
-                raise DeliveryError(f"Slack {what} failed permanently (HTTP {outcome.status} {outcome.error or ''}): "
-                                    f"{cause}", permanent=True, status=outcome.status, error=outcome.error,
-                                    attempts=attempt)
+                )
+                logger.error(
+                    "Slack %s failed permanently: HTTP %s %s — %s",
+                    what,
+                    outcome.status,
+                    outcome.error or "",
+                    cause,
+                    extra={"destination": pace_key, "status": outcome.status, "slack_error": outcome.error},
+                )
+                raise DeliveryError(
+                    f"Slack {what} failed permanently (HTTP {outcome.status} {outcome.error or ''}): {cause}",
+                    permanent=True,
+                    status=outcome.status,
+                    error=outcome.error,
+                    attempts=attempt,
+                )
             if attempt >= policy.max_attempts:
                 raise self._give_up(what, pace_key, outcome, attempt, f"no success after {attempt} attempts")
             delay = outcome.retry_after_s if outcome.retry_after_s is not None else self._backoff(attempt)
             budget = self._time_budget()
             if delay + policy.timeout_s > budget:
-                raise self._give_up(what, pace_key, outcome, attempt,
-                                    f"waiting {delay:.1f} s would exceed the remaining time ({budget:.1f} s)")
-            logger.warning("Slack %s attempt %d failed (HTTP %s %s); retrying in %.2f s", what, attempt,
-                           outcome.status, outcome.error or "", delay,
-                           extra={"destination": pace_key, "status": outcome.status, "slack_error": outcome.error})
+                raise self._give_up(
+                    what,
+                    pace_key,
+                    outcome,
+                    attempt,
+                    f"waiting {delay:.1f} s would exceed the remaining time ({budget:.1f} s)",
+                )
+            logger.warning(
+                "Slack %s attempt %d failed (HTTP %s %s); retrying in %.2f s",
+                what,
+                attempt,
+                outcome.status,
+                outcome.error or "",
+                delay,
+                extra={"destination": pace_key, "status": outcome.status, "slack_error": outcome.error},
+            )
             self._sleep(delay)
 
     def _give_up(self, what: str, pace_key: str, outcome: _Outcome, attempts: int, why: str) -> DeliveryError:
-        logger.error("Slack %s not delivered: %s (last: HTTP %s %s)", what, why, outcome.status, outcome.error or "",
-                     extra={"destination": pace_key, "attempts": attempts})
-        return DeliveryError(f"Slack {what} not delivered: {why} (last: HTTP {outcome.status} {outcome.error or ''})",
-                             permanent=False, status=outcome.status, error=outcome.error, attempts=attempts)
+        logger.error(
+            "Slack %s not delivered: %s (last: HTTP %s %s)",
+            what,
+            why,
+            outcome.status,
+            outcome.error or "",
+            extra={"destination": pace_key, "attempts": attempts},
+        )
+        return DeliveryError(
+            f"Slack {what} not delivered: {why} (last: HTTP {outcome.status} {outcome.error or ''})",
+            permanent=False,
+            status=outcome.status,
+            error=outcome.error,
+            attempts=attempts,
+        )
 
     def _backoff(self, attempt: int) -> float:
         """Full jitter: uniform(0, min(cap, base * 2**(attempt-1)))."""
@@ -255,8 +343,13 @@ def _api_outcome(resp: HttpResponse) -> _Outcome:
     if answer.get("ok") is True:
         return _Outcome(ok=True, status=resp.status, result=answer)
     error = _slack_error(str(answer.get("error") or "")) or "unknown_error"
-    return _Outcome(ok=False, retry=error in _RETRYABLE_API_ERRORS, status=resp.status, error=error,
-                    retry_after_s=_retry_after(resp.headers) if error == "ratelimited" else None)
+    return _Outcome(
+        ok=False,
+        retry=error in _RETRYABLE_API_ERRORS,
+        status=resp.status,
+        error=error,
+        retry_after_s=_retry_after(resp.headers) if error == "ratelimited" else None,
+    )
 
 
 def _exception_name(exc: BaseException) -> str:
@@ -270,6 +363,7 @@ def _exception_name(exc: BaseException) -> str:
 
 # --- delivery strategies (what the handler picks from its configuration) --------------------------
 
+
 class Delivery(Protocol):
     def deliver(self, message: SlackMessage) -> None: ...
 
@@ -281,8 +375,10 @@ class LogDelivery:
         self._log = log
 
     def deliver(self, message: SlackMessage) -> None:
-        self._log.info("Slack not configured; formatted alert follows",
-                       extra={"slack_text": message.text, "slack_payload": message.to_payload()})
+        self._log.info(
+            "Slack not configured; formatted alert follows",
+            extra={"slack_text": message.text, "slack_payload": message.to_payload()},
+        )
 
 
 class WebhookDelivery:
@@ -299,8 +395,13 @@ class WebhookDelivery:
 class BotDelivery:
     """Bot token: one thread per alarm; OK replies in the thread and marks the original resolved."""
 
-    def __init__(self, client: SlackClient, secret: Callable[[], BotSecret], threads: ThreadStore | None,
-                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+    def __init__(
+        self,
+        client: SlackClient,
+        secret: Callable[[], BotSecret],
+        threads: ThreadStore | None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._client = client
         self._secret = secret
         self._threads = threads
@@ -314,8 +415,14 @@ class BotDelivery:
         if ref is None:
             answer = self._post(bot, {**payload, "channel": bot.channel})
             if key and message.lifecycle in (Lifecycle.OPEN, Lifecycle.CONTINUE) and answer.get("ts"):
-                self._threads.put(ThreadRef(key=key, channel=str(answer.get("channel") or bot.channel),
-                                            ts=str(answer["ts"]), message=payload))
+                self._threads.put(
+                    ThreadRef(
+                        key=key,
+                        channel=str(answer.get("channel") or bot.channel),
+                        ts=str(answer["ts"]),
+                        message=payload,
+                    )
+                )
             return
         reply = {**payload, "channel": ref.channel, "thread_ts": ref.ts}
         if message.lifecycle is Lifecycle.CONTINUE:

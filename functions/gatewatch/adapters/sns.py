@@ -1,4 +1,5 @@
 """Publish analyzer alerts (gatewatch.alert/v1) to the SNS topic (client from adapters.aws, created lazily)."""
+
 from __future__ import annotations
 
 import re
@@ -6,8 +7,8 @@ from typing import Any
 
 import orjson
 
-from gatewatch.alerts.schema import AnalyzerAlert
 from gatewatch.adapters.aws import aws_client, reset_clients
+from gatewatch.alerts.schema import AnalyzerAlert
 
 _SUBJECT_UNSAFE = re.compile(r"[^\x20-\x7e]")
 MAX_SUBJECT_CHARS = 100  # SNS: ASCII, no newlines, < 100 characters
@@ -15,7 +16,9 @@ MAX_SUBJECT_CHARS = 100  # SNS: ASCII, no newlines, < 100 characters
 
 def alert_subject(alert: AnalyzerAlert) -> str:
     where = "/".join(x for x in (alert.api_name or alert.api_id, alert.stage) if x)
-    subject = _SUBJECT_UNSAFE.sub("?", f"gatewatch: {alert.category} on {where}" if where else f"gatewatch: {alert.category}")
+    subject = _SUBJECT_UNSAFE.sub(
+        "?", f"gatewatch: {alert.category} on {where}" if where else f"gatewatch: {alert.category}"
+    )
     return subject[: MAX_SUBJECT_CHARS - 1]
 
 

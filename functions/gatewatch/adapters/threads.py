@@ -6,13 +6,15 @@ analyzer uses for alert cooldowns (DESIGN §8: string partition key `pk`, TTL at
 `expires_at`); items here are namespaced `thread#…` so the two never collide. Expired threads
 vanish by TTL: an alarm that stays in ALARM for longer than the TTL simply starts a new thread.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 DEFAULT_THREAD_TTL_S = 7 * 24 * 3600
 THREAD_PREFIX = "thread#"
@@ -40,8 +42,14 @@ def thread_pk(key: str) -> str:
 class ThreadStore:
     """get / put / delete thread references in the state table (boto3 imported lazily)."""
 
-    def __init__(self, table_name: str, *, ttl_s: int = DEFAULT_THREAD_TTL_S, client: Any = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        ttl_s: int = DEFAULT_THREAD_TTL_S,
+        client: Any = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.table_name = table_name
         self.ttl_s = ttl_s
         self._client = client
@@ -56,8 +64,9 @@ class ThreadStore:
         return self._client
 
     def get(self, key: str) -> ThreadRef | None:
-        item = self.client.get_item(TableName=self.table_name, Key={"pk": {"S": thread_pk(key)}},
-                                    ConsistentRead=True).get("Item")
+        item = self.client.get_item(
+            TableName=self.table_name, Key={"pk": {"S": thread_pk(key)}}, ConsistentRead=True
+        ).get("Item")
         if not item:
             return None
         expires_at = int(item["expires_at"]["N"]) if "expires_at" in item else None
@@ -68,8 +77,9 @@ class ThreadStore:
             message = json.loads(raw) if raw else None
         except ValueError:
             message = None
-        return ThreadRef(key=key, channel=item["channel"]["S"], ts=item["ts"]["S"], message=message,
-                         expires_at=expires_at)
+        return ThreadRef(
+            key=key, channel=item["channel"]["S"], ts=item["ts"]["S"], message=message, expires_at=expires_at
+        )
 
     def put(self, ref: ThreadRef) -> None:
         expires_at = ref.expires_at or int(self._clock()) + self.ttl_s

@@ -7,15 +7,17 @@ the window is a DynamoDB item `pk = dedupe_key(...)` written with a conditional 
 (`attribute_not_exists(pk) OR expires_at < :now`) and `expires_at = now + cooldown` (the table's TTL
 attribute), so concurrent and retried invocations alert once.
 """
+
 from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Iterable, Mapping
+from datetime import UTC, datetime
 
 from gatewatch.alerts.schema import AlertSample, AnalyzerAlert
+from gatewatch.classify.taxonomy import BROKEN_DEPLOY_CATEGORIES, ErrorCategory, category_info
 from gatewatch.config import ConfigError
 from gatewatch.constants import (
     DEFAULT_ALERT_COOLDOWN_S,
@@ -25,7 +27,6 @@ from gatewatch.constants import (
 )
 from gatewatch.models import ClassifiedRequest
 from gatewatch.redact import short_sample
-from gatewatch.classify.taxonomy import BROKEN_DEPLOY_CATEGORIES, ErrorCategory, category_info
 
 MAX_ALERT_ROUTES = 10
 MAX_EVIDENCE_CHARS = 300
@@ -43,7 +44,7 @@ class AlertPolicy:
     cooldown_s: int = DEFAULT_ALERT_COOLDOWN_S
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> "AlertPolicy":
+    def from_env(cls, environ: Mapping[str, str]) -> AlertPolicy:
         """GATEWATCH_ALERT_CATEGORIES (comma list of category names) and GATEWATCH_ALERT_COOLDOWN_SECONDS."""
         raw = (environ.get(ENV_ALERT_CATEGORIES) or "").strip()
         categories = BROKEN_DEPLOY_CATEGORIES
@@ -51,8 +52,10 @@ class AlertPolicy:
             names = [n.strip().upper() for n in raw.split(",") if n.strip()]
             unknown = [n for n in names if n not in ErrorCategory.__members__]
             if unknown or ErrorCategory.OK.value in names:
-                raise ConfigError(f"{ENV_ALERT_CATEGORIES}: not error categories: {', '.join(unknown or ['OK'])} "
-                                  f"(use names such as {', '.join(sorted(c.value for c in BROKEN_DEPLOY_CATEGORIES))})")
+                raise ConfigError(
+                    f"{ENV_ALERT_CATEGORIES}: not error categories: {', '.join(unknown or ['OK'])} "
+                    f"(use names such as {', '.join(sorted(c.value for c in BROKEN_DEPLOY_CATEGORIES))})"
+                )
             categories = frozenset(ErrorCategory(n) for n in names)
         raw_cooldown = (environ.get(ENV_ALERT_COOLDOWN_S) or "").strip()
         cooldown = DEFAULT_ALERT_COOLDOWN_S
@@ -82,14 +85,18 @@ def dedupe_key(api: str | None, stage: str | None, category: ErrorCategory | str
 
 def dedupe_window(alert: AnalyzerAlert, *, now_s: float, cooldown_s: int) -> DedupeWindow:
     now = int(now_s)
-    return DedupeWindow(key=dedupe_key(alert.api_id, alert.stage, alert.category), now_s=now,
-                        expires_at=now + int(cooldown_s), alert_id=alert.alert_id)
+    return DedupeWindow(
+        key=dedupe_key(alert.api_id, alert.stage, alert.category),
+        now_s=now,
+        expires_at=now + int(cooldown_s),
+        alert_id=alert.alert_id,
+    )
 
 
 def iso_utc(epoch_ms: int | None) -> str | None:
     if epoch_ms is None:
         return None
-    return datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # -- Logs Insights --------------------------------------------------------------------------------
@@ -129,17 +136,24 @@ def insights_query(request_ids: Iterable[str | None], category: ErrorCategory) -
 
 
 # -- building alerts ------------------------------------------------------------------------------
-def alerting_requests(access: Iterable[ClassifiedRequest], execution: Iterable[ClassifiedRequest],
-                      categories: frozenset[ErrorCategory]) -> list[ClassifiedRequest]:
+def alerting_requests(
+    access: Iterable[ClassifiedRequest], execution: Iterable[ClassifiedRequest], categories: frozenset[ErrorCategory]
+) -> list[ClassifiedRequest]:
     """The classified requests (access and execution) whose category alerts at once."""
     if not categories:
         return []
     return [r for source in (access, execution) for r in source if r.category in categories]
 
 
-def build_alerts(access: Iterable[ClassifiedRequest], execution: Iterable[ClassifiedRequest], *,
-                 policy: AlertPolicy, now_s: float, account: str | None = None,
-                 region: str | None = None) -> list[AnalyzerAlert]:
+def build_alerts(
+    access: Iterable[ClassifiedRequest],
+    execution: Iterable[ClassifiedRequest],
+    *,
+    policy: AlertPolicy,
+    now_s: float,
+    account: str | None = None,
+    region: str | None = None,
+) -> list[AnalyzerAlert]:
     """One AnalyzerAlert per (api, stage, category) found in this invocation, most requests first.
 
     A request seen in both logs with the same category counts once (distinct request ids).
@@ -148,14 +162,24 @@ def build_alerts(access: Iterable[ClassifiedRequest], execution: Iterable[Classi
     for req in alerting_requests(access, execution, policy.categories):
         api = req.api_id or req.api_name or UNKNOWN
         groups.setdefault((api, req.stage or UNKNOWN, req.category), []).append(req)
-    alerts = [_alert(api, stage, category, reqs, now_s=int(now_s), account=account, region=region)
-              for (api, stage, category), reqs in groups.items()]
+    alerts = [
+        _alert(api, stage, category, reqs, now_s=int(now_s), account=account, region=region)
+        for (api, stage, category), reqs in groups.items()
+    ]
     alerts.sort(key=lambda a: (-a.count, a.api_id or "", a.stage or "", a.category))
     return alerts
 
 
-def _alert(api: str, stage: str, category: ErrorCategory, reqs: list[ClassifiedRequest], *, now_s: int,
-           account: str | None, region: str | None) -> AnalyzerAlert:
+def _alert(
+    api: str,
+    stage: str,
+    category: ErrorCategory,
+    reqs: list[ClassifiedRequest],
+    *,
+    now_s: int,
+    account: str | None,
+    region: str | None,
+) -> AnalyzerAlert:
     info = category_info(category)
     ordered = sorted(reqs, key=lambda r: (r.timestamp is None, r.timestamp or 0))
     # one entry per request id: prefer the execution-log entry (its evidence is the cause line)
@@ -170,8 +194,13 @@ def _alert(api: str, stage: str, category: ErrorCategory, reqs: list[ClassifiedR
     timestamps = [r.timestamp for r in distinct if r.timestamp is not None]
     routes = Counter(r.route for r in distinct if r.route)
     samples = tuple(
-        AlertSample(request_id=r.request_id, route=r.route, status=r.status, timestamp=iso_utc(r.timestamp),
-                    evidence=short_sample(r.evidence or "", MAX_EVIDENCE_CHARS))
+        AlertSample(
+            request_id=r.request_id,
+            route=r.route,
+            status=r.status,
+            timestamp=iso_utc(r.timestamp),
+            evidence=short_sample(r.evidence or "", MAX_EVIDENCE_CHARS),
+        )
         for r in distinct[:MAX_ALERT_SAMPLES]
     )
     groups = Counter(r.log_group for r in distinct if r.log_group)

@@ -19,10 +19,12 @@ Schema `gatewatch.alert/v1` (additive changes only within v1):
 
 The notifier recognises it by `schema`; anything it does not know it shows generically.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from gatewatch.constants import ALERT_SCHEMA_VERSION
 
@@ -64,7 +66,7 @@ class AnalyzerAlert:
         return out
 
     @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> "AnalyzerAlert":
+    def from_dict(cls, raw: Mapping[str, Any]) -> AnalyzerAlert:
         """Parse a received message; raises ValueError when it is not a v1 alert."""
         if not is_analyzer_alert(raw):
             raise ValueError("not a gatewatch.alert/v1 message")

@@ -9,17 +9,18 @@ Evidence precedence, most specific first:
   1 the client status alone (DESIGN's status-only fallback)
 A request whose status is 2xx/3xx is OK whatever else it carries.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import lru_cache
-from typing import Callable, Iterable
 
+from gatewatch.classify.taxonomy import CATEGORY_TABLE, ErrorCategory, fallback_category
 from gatewatch.config import ApiSettings
 from gatewatch.constants import ROUTE_UNMATCHED
 from gatewatch.models import AccessRecord, AccessSummary, ClassifiedRequest, ExecutionRequest, LatencyClass, RouteTally
 from gatewatch.redact import short_sample
-from gatewatch.classify.taxonomy import CATEGORY_TABLE, ErrorCategory, fallback_category
 
 C = ErrorCategory
 
@@ -67,19 +68,59 @@ GENERIC_RESPONSE_TYPES: dict[str, ErrorCategory | None] = {
 # error" is TLS_ERROR, and an authorizer's permission problem is AUTHORIZER_ERROR.
 _TEXT_RULES: tuple[tuple[tuple[str, ...], ErrorCategory], ...] = (
     (("task timed out after",), C.LAMBDA_TIMEOUT),
-    (("lambda invocation failed with status: 429", "rate exceeded", "toomanyrequestsexception",
-      "provisionedthroughputexceeded", "throttlingexception", "concurrentinvocationlimitexceeded",
-      "requestlimitexceeded", "slowdown"), C.BACKEND_THROTTLED),
+    (
+        (
+            "lambda invocation failed with status: 429",
+            "rate exceeded",
+            "toomanyrequestsexception",
+            "provisionedthroughputexceeded",
+            "throttlingexception",
+            "concurrentinvocationlimitexceeded",
+            "requestlimitexceeded",
+            "slowdown",
+        ),
+        C.BACKEND_THROTTLED,
+    ),
     (("authorizer", "could not parse policy", "isauthorized"), C.AUTHORIZER_ERROR),
     (("does not match the certificate", "certificate", "ssl", "tls handshake", "pkix", "handshake"), C.TLS_ERROR),
-    (("invalid permissions on lambda function", "permission to assume", "permissions to assume",
-      "have permissions to call", "have permission to call", "not authorized to perform", "accessdeniedexception",
-      "doesn't have permissions", "doesn’t have permissions", "does not have permissions"), C.INTEGRATION_PERMISSION),
-    (("malformed lambda proxy response", "doesn't match the format that api gateway expects",
-      "does not match the format that api gateway expects"), C.MALFORMED_RESPONSE),
+    (
+        (
+            "invalid permissions on lambda function",
+            "permission to assume",
+            "permissions to assume",
+            "have permissions to call",
+            "have permission to call",
+            "not authorized to perform",
+            "accessdeniedexception",
+            "doesn't have permissions",
+            "doesn’t have permissions",
+            "does not have permissions",
+        ),
+        C.INTEGRATION_PERMISSION,
+    ),
+    (
+        (
+            "malformed lambda proxy response",
+            "doesn't match the format that api gateway expects",
+            "does not match the format that api gateway expects",
+        ),
+        C.MALFORMED_RESPONSE,
+    ),
     (("customer function error", "function error", "unhandled"), C.LAMBDA_ERROR),
-    (("network error", "unknownhostexception", "connection refused", "connection reset", "name or service not known",
-      "no route to host", "vpc link", "could not resolve", "connect timed out"), C.NETWORK_ERROR),
+    (
+        (
+            "network error",
+            "unknownhostexception",
+            "connection refused",
+            "connection reset",
+            "name or service not known",
+            "no route to host",
+            "vpc link",
+            "could not resolve",
+            "connect timed out",
+        ),
+        C.NETWORK_ERROR,
+    ),
     (("endpoint request timed out", "timeout error", "timed out", "integration timeout"), C.INTEGRATION_TIMEOUT),
     (("invalid request body", "does not match model schema", "request body does not match"), C.BAD_REQUEST_BODY),
     (("missing required request parameters", "invalid request parameter"), C.BAD_REQUEST_PARAMETERS),
@@ -90,8 +131,17 @@ _TEXT_RULES: tuple[tuple[tuple[str, ...], ErrorCategory], ...] = (
     (("request too large", "request entity too large", "payload too large", "request too long"), C.PAYLOAD_TOO_LARGE),
     (("unsupported media type",), C.UNSUPPORTED_MEDIA_TYPE),
     (("unauthorized",), C.UNAUTHORIZED),
-    (("configuration error", "invalid endpoint address", "output mapping", "mapping template",
-      "unable to transform", "no match for output mapping"), C.CONFIGURATION_ERROR),
+    (
+        (
+            "configuration error",
+            "invalid endpoint address",
+            "output mapping",
+            "mapping template",
+            "unable to transform",
+            "no match for output mapping",
+        ),
+        C.CONFIGURATION_ERROR,
+    ),
     (("service unavailable",), C.SERVICE_UNAVAILABLE),
 )
 
@@ -167,7 +217,11 @@ def execution_cause(lines: Iterable[str], status: int | None = None) -> tuple[Er
     for line in lines:
         if line.startswith(_BODY_LINE):
             low = line.lower()
-            if "rate exceeded" in low or "toomanyrequestsexception" in low or "concurrentinvocationlimitexceeded" in low:
+            if (
+                "rate exceeded" in low
+                or "toomanyrequestsexception" in low
+                or "concurrentinvocationlimitexceeded" in low
+            ):
                 throttled_body = line
             continue
         if line.startswith(_RESPONSE_HEADERS):
@@ -176,7 +230,7 @@ def execution_cause(lines: Iterable[str], status: int | None = None) -> tuple[Er
             continue
         if line.startswith(_EXEC_CAUSE_STARTS):
             if line.startswith("Gateway response type:"):
-                rt = line[len("Gateway response type:"):].strip().split(" ", 1)[0]
+                rt = line[len("Gateway response type:") :].strip().split(" ", 1)[0]
                 cat, generic = category_for_response_type(rt)
                 if cat is not None and not generic:
                     if cat is C.AUTHORIZER_ERROR:
@@ -184,7 +238,7 @@ def execution_cause(lines: Iterable[str], status: int | None = None) -> tuple[Er
                     found.append((cat, line))
                 continue
             if line.startswith("Lambda invocation failed with status:"):
-                digits = line[len("Lambda invocation failed with status:"):].strip()[:3]
+                digits = line[len("Lambda invocation failed with status:") :].strip()[:3]
                 if digits.isdigit():
                     found.append((_lambda_invocation_status_category(int(digits)), line))
                     continue
@@ -234,7 +288,7 @@ def _received_status(lines: Iterable[str]) -> int | None:
     """The HTTP integration's own status from "Received response. Status: N, Integration latency: ..."."""
     for line in lines:
         if line.startswith(_RECEIVED):
-            digits = line[len(_RECEIVED):len(_RECEIVED) + 3]
+            digits = line[len(_RECEIVED) : len(_RECEIVED) + 3]
             return int(digits) if digits.isdigit() else None
     return None
 
@@ -280,8 +334,9 @@ def template_path(path: str) -> str:
     return "/".join("{id}" if _looks_like_value(seg) else seg for seg in path.split("/"))
 
 
-def latency_class(latency_ms: float | None, integration_latency_ms: float | None,
-                  settings: ApiSettings) -> LatencyClass | None:
+def latency_class(
+    latency_ms: float | None, integration_latency_ms: float | None, settings: ApiSettings
+) -> LatencyClass | None:
     """Against the API's integration timeout; based on integration latency when logged, else response latency."""
     basis = integration_latency_ms if integration_latency_ms is not None else latency_ms
     if basis is None:
@@ -310,17 +365,22 @@ def _evidence(text: str) -> str:
     return short_sample(text, EVIDENCE_CHARS)
 
 
-def _decide_access(record: AccessRecord, settings: ApiSettings, lclass: LatencyClass | None) -> tuple[ErrorCategory, str, int]:
+def _decide_access(
+    record: AccessRecord, settings: ApiSettings, lclass: LatencyClass | None
+) -> tuple[ErrorCategory, str, int]:
     status = record.status
     # 4: a specific response type, or WAF.
     rt_category, generic = category_for_response_type(record.error_response_type)
-    texts = (("integration.error", record.integration_error), ("authorizer.error", record.authorizer_error),
-             ("error.message", record.error_message))
+    texts = (
+        ("integration.error", record.integration_error),
+        ("authorizer.error", record.authorizer_error),
+        ("error.message", record.error_message),
+    )
     if rt_category is not None and not generic:
-        if rt_category is C.INTEGRATION_TIMEOUT:
-            # "Task timed out" in the integration error means the function's own timeout came first.
-            if record.integration_error and "task timed out" in record.integration_error.lower():
-                return C.LAMBDA_TIMEOUT, _evidence(f"integration.error={record.integration_error}"), RANK_TEXT
+        # "Task timed out" in the integration error means the function's own timeout came first.
+        timed_out = record.integration_error and "task timed out" in record.integration_error.lower()
+        if rt_category is C.INTEGRATION_TIMEOUT and timed_out:
+            return C.LAMBDA_TIMEOUT, _evidence(f"integration.error={record.integration_error}"), RANK_TEXT
         return rt_category, _evidence(f"error.responseType={record.error_response_type}"), RANK_RESPONSE_TYPE
     if record.waf_response_code and record.waf_response_code.upper() == "WAF_BLOCK":
         return C.WAF_BLOCKED, "wafResponseCode=WAF_BLOCK", RANK_RESPONSE_TYPE
@@ -329,14 +389,22 @@ def _decide_access(record: AccessRecord, settings: ApiSettings, lclass: LatencyC
         cat = text_category(text)
         if cat is None:
             continue
-        if name == "authorizer.error" and cat in (C.INTEGRATION_PERMISSION, C.MALFORMED_RESPONSE, C.CONFIGURATION_ERROR):
+        if name == "authorizer.error" and cat in (
+            C.INTEGRATION_PERMISSION,
+            C.MALFORMED_RESPONSE,
+            C.CONFIGURATION_ERROR,
+        ):
             cat = C.AUTHORIZER_ERROR
         if cat is C.OK:
             continue
         # A 4xx text on a 5xx (or vice versa) is not an explanation of this status.
         info = CATEGORY_TABLE[cat]
-        if status is not None and info.statuses and (status >= 500) != (info.statuses[0] >= 500) \
-                and cat not in (C.BACKEND_THROTTLED,):
+        if (
+            status is not None
+            and info.statuses
+            and (status >= 500) != (info.statuses[0] >= 500)
+            and cat not in (C.BACKEND_THROTTLED,)
+        ):
             continue
         return cat, _evidence(f"{name}={text}"), RANK_TEXT
     # 2: what the integration itself answered (this also refines the generic response types).
@@ -346,10 +414,17 @@ def _decide_access(record: AccessRecord, settings: ApiSettings, lclass: LatencyC
             return C.BACKEND_THROTTLED, "integrationStatus=429 (the integration throttled)", RANK_INTEGRATION_STATUS
         if service == status:
             # For HTTP/VPC-link integrations $context.integrationStatus is the backend's own status.
-            return fallback_category(service), f"integrationStatus={service} (the backend's own answer)", RANK_INTEGRATION_STATUS
+            return (
+                fallback_category(service),
+                f"integrationStatus={service} (the backend's own answer)",
+                RANK_INTEGRATION_STATUS,
+            )
         if not generic or rt_category is C.BAD_GATEWAY:
-            return (_lambda_invocation_status_category(service), f"integrationStatus={service} (Lambda service status)",
-                    RANK_INTEGRATION_STATUS)
+            return (
+                _lambda_invocation_status_category(service),
+                f"integrationStatus={service} (Lambda service status)",
+                RANK_INTEGRATION_STATUS,
+            )
     if generic and rt_category is not None:
         return rt_category, _evidence(f"error.responseType={record.error_response_type}"), RANK_RESPONSE_TYPE - 1
     istatus = record.integration_status
@@ -357,12 +432,20 @@ def _decide_access(record: AccessRecord, settings: ApiSettings, lclass: LatencyC
         if istatus == 429:
             return C.BACKEND_THROTTLED, "integration.status=429 (the backend throttled)", RANK_INTEGRATION_STATUS
         if status is None or status == istatus:
-            return fallback_category(istatus), f"integration.status={istatus} (the backend's own answer)", RANK_INTEGRATION_STATUS
+            return (
+                fallback_category(istatus),
+                f"integration.status={istatus} (the backend's own answer)",
+                RANK_INTEGRATION_STATUS,
+            )
     if status == 504 and lclass is LatencyClass.TIMEOUT:
-        basis = record.integration_latency_ms if record.integration_latency_ms is not None else record.response_latency_ms
-        return (C.INTEGRATION_TIMEOUT,
-                f"integration latency {basis:.0f} ms reached the {settings.integration_timeout_ms} ms timeout",
-                RANK_INTEGRATION_STATUS)
+        basis = (
+            record.integration_latency_ms if record.integration_latency_ms is not None else record.response_latency_ms
+        )
+        return (
+            C.INTEGRATION_TIMEOUT,
+            f"integration latency {basis:.0f} ms reached the {settings.integration_timeout_ms} ms timeout",
+            RANK_INTEGRATION_STATUS,
+        )
     # 1: the status alone.
     cat = fallback_category(status) if status is not None else C.SERVER_ERROR_OTHER
     if rt_category is None and record.error_response_type:
@@ -371,11 +454,17 @@ def _decide_access(record: AccessRecord, settings: ApiSettings, lclass: LatencyC
 
 
 _OK_EVIDENCE: dict[int, str] = {}
-_LC_OK, _LC_SLOW, _LC_NEAR, _LC_TIMEOUT = LatencyClass.OK, LatencyClass.SLOW, LatencyClass.NEAR_TIMEOUT, LatencyClass.TIMEOUT
+_LC_OK, _LC_SLOW, _LC_NEAR, _LC_TIMEOUT = (
+    LatencyClass.OK,
+    LatencyClass.SLOW,
+    LatencyClass.NEAR_TIMEOUT,
+    LatencyClass.TIMEOUT,
+)
 
 
-def classify_access(record: AccessRecord, settings: ApiSettings, api_name: str | None = None,
-                    log_group: str | None = None) -> ClassifiedRequest:
+def classify_access(
+    record: AccessRecord, settings: ApiSettings, api_name: str | None = None, log_group: str | None = None
+) -> ClassifiedRequest:
     """Classify one access-log entry.
 
     This runs once per access-log event in the Lambda, so the common case (a 2xx/3xx) is written
@@ -426,15 +515,31 @@ def classify_access(record: AccessRecord, settings: ApiSettings, api_name: str |
         info = CATEGORY_TABLE[category]
         retry, blame = info.retry, info.blame
     return ClassifiedRequest(
-        record.request_id or record.extended_request_id, record.api_id, record.stage, route, status, category,
-        retry, blame, latency, integration, lclass, evidence, overhead,
+        record.request_id or record.extended_request_id,
+        record.api_id,
+        record.stage,
+        route,
+        status,
+        category,
+        retry,
+        blame,
+        latency,
+        integration,
+        lclass,
+        evidence,
+        overhead,
         record.timestamp if record.timestamp is not None else record.request_time_epoch_ms,
-        "access", log_group, api_name, settings.integration_timeout_ms, rank,
+        "access",
+        log_group,
+        api_name,
+        settings.integration_timeout_ms,
+        rank,
     )
 
 
-def tally_success(tallies: dict, summary: AccessSummary, api_id: str | None, stage: str | None,
-                  near_timeout_ms: float) -> None:
+def tally_success(
+    tallies: dict, summary: AccessSummary, api_id: str | None, stage: str | None, near_timeout_ms: float
+) -> None:
     """Count one successful request in its route's tally — the analyzer's fast path (no per-request objects).
 
     Same route and latency rules as classify_access: the tally is keyed by the route's parts (the route
@@ -470,7 +575,7 @@ def tally_success(tallies: dict, summary: AccessSummary, api_id: str | None, sta
 _INF = float("inf")
 
 
-def route_tallies(tallies: dict, name_for: "Callable[[str | None], str | None]") -> dict:
+def route_tallies(tallies: dict, name_for: Callable[[str | None], str | None]) -> dict:
     """(api_id, stage, method, resource path, route key) tallies -> per (api_id, stage, api_name, route)."""
     out: dict = {}
     for (api_id, stage, method, resource_path, route_key), tally in tallies.items():
@@ -479,7 +584,9 @@ def route_tallies(tallies: dict, name_for: "Callable[[str | None], str | None]")
     return out
 
 
-def classify_execution(request: ExecutionRequest, settings: ApiSettings, *, api_name: str | None = None) -> ClassifiedRequest:
+def classify_execution(
+    request: ExecutionRequest, settings: ApiSettings, *, api_name: str | None = None
+) -> ClassifiedRequest:
     """Classify one execution-log request (its cause line decides; the completion status otherwise)."""
     status = request.status
     lclass = latency_class(None, request.integration_latency_ms, settings)
@@ -495,7 +602,11 @@ def classify_execution(request: ExecutionRequest, settings: ApiSettings, *, api_
             category = C.BACKEND_THROTTLED if status == 429 else fallback_category(status)
             evidence, rank = f"Received response. Status: {status} (the backend's own answer)", RANK_INTEGRATION_STATUS
         elif status is not None:
-            category, evidence, rank = fallback_category(status), f"Method completed with status: {status} (no cause line)", RANK_STATUS
+            category, evidence, rank = (
+                fallback_category(status),
+                f"Method completed with status: {status} (no cause line)",
+                RANK_STATUS,
+            )
         else:
             category, evidence, rank = C.OK, "no outcome logged", RANK_OK
     info = CATEGORY_TABLE[category]
@@ -535,7 +646,8 @@ def merge_classified(access: ClassifiedRequest, execution: ClassifiedRequest) ->
         retry=winner.retry,
         blame=winner.blame,
         evidence=winner.evidence,
-        integration_latency_ms=access.integration_latency_ms if access.integration_latency_ms is not None
+        integration_latency_ms=access.integration_latency_ms
+        if access.integration_latency_ms is not None
         else execution.integration_latency_ms,
         source="access+execution",
         evidence_rank=winner.evidence_rank,

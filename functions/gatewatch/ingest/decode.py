@@ -20,6 +20,7 @@ gzip members are fed in bounded chunks so `unused_data` is never re-copied. Plai
 window by window and yielded in batches of `TEXT_BATCH_EVENTS`, so a 500 MB file is not copied
 five times.
 """
+
 from __future__ import annotations
 
 import binascii
@@ -28,7 +29,7 @@ import io
 import re
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from itertools import islice
 from operator import itemgetter, methodcaller
 from typing import Any
@@ -45,8 +46,8 @@ except ImportError:  # pragma: no cover - exercised only where orjson is missing
 __all__ = [
     "MAX_FILE_BYTES",
     "MAX_SUBSCRIPTION_BYTES",
-    "Reason",
     "TEXT_BATCH_EVENTS",
+    "Reason",
     "batch_from_payload",
     "batches_from_lambda_event",
     "decode_subscription_data",
@@ -178,9 +179,7 @@ def _sample(value: Any) -> str:
     try:
         if value is None:
             return ""
-        if isinstance(value, memoryview):
-            value = bytes(value[: SAMPLE_CHARS * 4])
-        elif isinstance(value, (bytes, bytearray)):
+        if isinstance(value, (memoryview, bytes, bytearray)):
             value = bytes(value[: SAMPLE_CHARS * 4])
         elif isinstance(value, Mapping):
             value = "{" + ", ".join(str(k)[:40] for k in islice(value, 8)) + "}"
@@ -312,7 +311,7 @@ def execution_log_group_ids(log_group: str | None) -> tuple[str, str] | None:
     name = log_group[1:] if log_group[0] == "/" else log_group
     if not name.startswith(EXECUTION_LOG_GROUP_PREFIX):
         return None
-    api_id, sep, stage = name[len(EXECUTION_LOG_GROUP_PREFIX):].partition("/")
+    api_id, _sep, stage = name[len(EXECUTION_LOG_GROUP_PREFIX) :].partition("/")
     if not api_id or not stage or "/" in stage or api_id.strip() != api_id or stage.strip() != stage:
         return None
     return api_id, stage
@@ -424,7 +423,7 @@ def _b64decode(data: Any, where: str) -> tuple[bytes | None, bool, Rejection | N
 class _Inflated:
     """The result of decompressing one buffer: data, how much of it came from complete members, problem."""
 
-    __slots__ = ("data", "complete", "problem", "detail")
+    __slots__ = ("complete", "data", "detail", "problem")
 
     def __init__(self, data: Any, complete: int, problem: str | None = None, detail: str = "") -> None:
         self.data = data
@@ -461,7 +460,7 @@ def _inflate_more(mv: memoryview, off: int, out: bytearray, cap: int) -> _Inflat
             break
         d = zlib.decompressobj(_AUTO_WBITS)
         while True:
-            chunk = mv[off: off + _INFLATE_CHUNK]
+            chunk = mv[off : off + _INFLATE_CHUNK]
             if not chunk:
                 return _Inflated(out, complete, Reason.TRUNCATED, "a compressed member ends before its end")
             try:
@@ -574,8 +573,12 @@ def decode_subscription_data(data: str | bytes, *, origin: str = "subscription")
     try:
         yield from _decode_record(data, origin, origin, lenient=False)
     except Exception as exc:  # last-resort guard: a bug must cost one record, not the invocation
-        yield _reject(Reason.INTERNAL_ERROR, data if isinstance(data, (str, bytes)) else None,
-                      f"unexpected {type(exc).__name__} while decoding", origin)
+        yield _reject(
+            Reason.INTERNAL_ERROR,
+            data if isinstance(data, (str, bytes)) else None,
+            f"unexpected {type(exc).__name__} while decoding",
+            origin,
+        )
 
 
 def _decode_record(data: Any, origin: str, where: str, *, lenient: bool) -> Iterator[LogBatch | Rejection]:
@@ -592,15 +595,19 @@ def _decode_record(data: Any, origin: str, where: str, *, lenient: bool) -> Iter
         elif not raw:
             yield _reject(Reason.MISSING_DATA, data, "the record's data is empty", where)
         else:
-            detail = ("base64 decodes to uncompressed JSON, expected gzip" if raw.lstrip()[:1] in (b"{", b"[")
-                      else "base64 decodes to data that is neither gzip nor zlib")
+            detail = (
+                "base64 decodes to uncompressed JSON, expected gzip"
+                if raw.lstrip()[:1] in (b"{", b"[")
+                else "base64 decodes to data that is neither gzip nor zlib"
+            )
             yield _reject(Reason.NOT_COMPRESSED, raw, detail, where)
         return
     inflated = _inflate(raw, MAX_SUBSCRIPTION_BYTES)
     if lenient and inflated.problem != Reason.TOO_LARGE and inflated.data:
         # Firehose: whatever the record holds (payloads, or text after message extraction).
-        yield from _iter_input(inflated.data, where=where, log_group=None, depth=1, text_origin=origin,
-                               payload_origin=origin)
+        yield from _iter_input(
+            inflated.data, where=where, log_group=None, depth=1, text_origin=origin, payload_origin=origin
+        )
         if inflated.problem:
             yield _reject(inflated.problem, data, inflated.detail, where)
         return
@@ -673,8 +680,10 @@ def _lambda_event_items(event: Any, where: str | None) -> Iterator[tuple[str | N
             for record in records:
                 yield from _firehose_record(record, where or ORIGIN_FIREHOSE)
             return
-    yield None, _reject(Reason.UNKNOWN_EVENT_SHAPE, event, "expected an awslogs, Kinesis or Firehose event",
-                        where or "-")
+    yield (
+        None,
+        _reject(Reason.UNKNOWN_EVENT_SHAPE, event, "expected an awslogs, Kinesis or Firehose event", where or "-"),
+    )
 
 
 def _kinesis_record(record: Any, where: str) -> Iterator[tuple[str | None, LogBatch | Rejection]]:
@@ -726,14 +735,16 @@ def iter_input_batches(data: bytes, *, name: str = "-", log_group: str | None = 
             data = data.tobytes()
         elif not isinstance(data, (bytes, bytearray)):
             data = bytes(data)
-        yield from _iter_input(data, where=name, log_group=log_group, depth=0,
-                               text_origin=ORIGIN_TEXT, payload_origin=ORIGIN_PAYLOAD)
+        yield from _iter_input(
+            data, where=name, log_group=log_group, depth=0, text_origin=ORIGIN_TEXT, payload_origin=ORIGIN_PAYLOAD
+        )
     except Exception as exc:  # last-resort guard
         yield _reject(Reason.INTERNAL_ERROR, None, f"unexpected {type(exc).__name__} while reading the input", name)
 
 
-def _iter_input(buf: Any, *, where: str, log_group: str | None, depth: int, text_origin: str,
-                payload_origin: str) -> Iterator[LogBatch | Rejection]:
+def _iter_input(
+    buf: Any, *, where: str, log_group: str | None, depth: int, text_origin: str, payload_origin: str
+) -> Iterator[LogBatch | Rejection]:
     n = len(buf)
     if _is_compressed(buf) and depth < _MAX_NESTING:
         inflated = _inflate(buf, MAX_FILE_BYTES)
@@ -744,8 +755,14 @@ def _iter_input(buf: Any, *, where: str, log_group: str | None, depth: int, text
             return
         else:
             # A truncated file keeps what could be read: text lines, complete JSON documents.
-            yield from _iter_input(inflated.data, where=where, log_group=log_group, depth=depth + 1,
-                                   text_origin=text_origin, payload_origin=payload_origin)
+            yield from _iter_input(
+                inflated.data,
+                where=where,
+                log_group=log_group,
+                depth=depth + 1,
+                text_origin=text_origin,
+                payload_origin=payload_origin,
+            )
             if inflated.problem:
                 yield _reject(inflated.problem, buf, inflated.detail, where)
             return
@@ -761,14 +778,15 @@ def _iter_input(buf: Any, *, where: str, log_group: str | None, depth: int, text
     elif _looks_like_insights_csv(buf, pos):
         yield from _insights_csv(buf, pos, where=where, log_group=log_group)
         return
-    if _looks_binary(buf[start: start + _SNIFF_BYTES]):
+    if _looks_binary(buf[start : start + _SNIFF_BYTES]):
         yield _reject(Reason.UNRECOGNISED_INPUT, buf, "binary data that is neither gzip, zlib, JSON nor text", where)
         return
     yield from _text_batches(buf, start, origin=text_origin, log_group=log_group)
 
 
-def _json_input(buf: Any, pos: int, *, where: str, log_group: str | None,
-                payload_origin: str) -> Iterator[LogBatch | Rejection]:
+def _json_input(
+    buf: Any, pos: int, *, where: str, log_group: str | None, payload_origin: str
+) -> Iterator[LogBatch | Rejection]:
     """JSON-looking input. Returns (generator return value) False when it is really plain text.
 
     A file whose documents are CloudWatch shapes (payloads, events, exports) is read as documents;
@@ -779,15 +797,17 @@ def _json_input(buf: Any, pos: int, *, where: str, log_group: str | None,
     if doc is _BROKEN:
         return False
     if _skip_ws(buf, end) >= len(buf):  # the whole input is one JSON document
-        recognised = yield from _dispatch_document(doc, where=where, log_group=log_group,
-                                                   payload_origin=payload_origin, whole=True)
+        recognised = yield from _dispatch_document(
+            doc, where=where, log_group=log_group, payload_origin=payload_origin, whole=True
+        )
         if recognised:
             return True
         if isinstance(doc, dict) and end - pos <= _MAX_REJOINED_DOCUMENT:
             # One JSON object that is not a CloudWatch shape: a (possibly pretty-printed) log entry.
             text = str(memoryview(buf)[pos:end], "utf-8", "replace").strip()
-            yield LogBatch(events=(_event(text),), log_group=log_group, origin=ORIGIN_TEXT,
-                           kind=kind_for_log_group(log_group))
+            yield LogBatch(
+                events=(_event(text),), log_group=log_group, origin=ORIGIN_TEXT, kind=kind_for_log_group(log_group)
+            )
             return True
         return False
     if not _is_document_shape(doc):
@@ -797,8 +817,9 @@ def _json_input(buf: Any, pos: int, *, where: str, log_group: str | None,
         if doc is _BROKEN:
             yield _reject(Reason.INVALID_JSON, memoryview(buf)[start:end], f"invalid JSON document: {error}", where)
             continue
-        recognised = yield from _dispatch_document(doc, where=where, log_group=log_group,
-                                                   payload_origin=payload_origin, whole=False)
+        recognised = yield from _dispatch_document(
+            doc, where=where, log_group=log_group, payload_origin=payload_origin, whole=False
+        )
         if not recognised:
             yield _reject(Reason.NOT_A_PAYLOAD, doc, "a JSON document among CloudWatch documents is not one", where)
     return True
@@ -821,8 +842,9 @@ def _is_document_shape(doc: Any) -> bool:
     return False
 
 
-def _dispatch_document(doc: Any, *, where: str, log_group: str | None, payload_origin: str,
-                       whole: bool) -> Iterator[LogBatch | Rejection]:
+def _dispatch_document(
+    doc: Any, *, where: str, log_group: str | None, payload_origin: str, whole: bool
+) -> Iterator[LogBatch | Rejection]:
     """Yield the batches of one recognised JSON document; returns False if the shape is unknown."""
     if isinstance(doc, list):
         if not doc:
@@ -836,8 +858,9 @@ def _dispatch_document(doc: Any, *, where: str, log_group: str | None, payload_o
         for item in doc:
             recognised = False
             if isinstance(item, dict) and _is_document_shape(item):
-                recognised = yield from _dispatch_document(item, where=where, log_group=log_group,
-                                                           payload_origin=payload_origin, whole=False)
+                recognised = yield from _dispatch_document(
+                    item, where=where, log_group=log_group, payload_origin=payload_origin, whole=False
+                )
             if not recognised:
                 loose.append(_event(_as_message(item)))
                 if len(loose) >= TEXT_BATCH_EVENTS:
@@ -853,15 +876,21 @@ def _dispatch_document(doc: Any, *, where: str, log_group: str | None, payload_o
         if got is not None:
             yield _with_default_group(got, log_group)
         return True
-    if isinstance(doc.get("awslogs"), Mapping) or isinstance(doc.get("Records"), list) \
-            or isinstance(doc.get("records"), list):
+    if (
+        isinstance(doc.get("awslogs"), Mapping)
+        or isinstance(doc.get("Records"), list)
+        or isinstance(doc.get("records"), list)
+    ):
         for _, item in _lambda_event_items(doc, where):
             yield item
         return True
     events = doc.get("events")
     if isinstance(events, list):
-        origin = ORIGIN_GET_LOG_EVENTS if ("nextForwardToken" in doc or "nextBackwardToken" in doc) \
+        origin = (
+            ORIGIN_GET_LOG_EVENTS
+            if ("nextForwardToken" in doc or "nextBackwardToken" in doc)
             else ORIGIN_FILTER_LOG_EVENTS
+        )
         yield from _log_events_output(events, origin=origin, log_group=log_group)
         return True
     results = doc.get("results")
@@ -879,18 +908,32 @@ def _dispatch_document(doc: Any, *, where: str, log_group: str | None, payload_o
 def _with_default_group(batch: LogBatch | Rejection, log_group: str | None) -> LogBatch | Rejection:
     if log_group is None or not isinstance(batch, LogBatch) or batch.log_group:
         return batch
-    return LogBatch(events=batch.events, log_group=log_group, log_stream=batch.log_stream, owner=batch.owner,
-                    origin=batch.origin, kind=kind_for_log_group(log_group))
+    return LogBatch(
+        events=batch.events,
+        log_group=log_group,
+        log_stream=batch.log_stream,
+        owner=batch.owner,
+        origin=batch.origin,
+        kind=kind_for_log_group(log_group),
+    )
 
 
-def _plain_batch(events: list[LogEvent], origin: str, log_group: str | None, log_stream: str | None = None,
-                 owner: str | None = None) -> LogBatch:
-    return LogBatch(events=tuple(events), log_group=log_group, log_stream=log_stream, owner=owner,
-                    origin=origin, kind=kind_for_log_group(log_group))
+def _plain_batch(
+    events: list[LogEvent], origin: str, log_group: str | None, log_stream: str | None = None, owner: str | None = None
+) -> LogBatch:
+    return LogBatch(
+        events=tuple(events),
+        log_group=log_group,
+        log_stream=log_stream,
+        owner=owner,
+        origin=origin,
+        kind=kind_for_log_group(log_group),
+    )
 
 
-def _grouped_batches(rows: Iterable[tuple[str | None, str | None, str | None, LogEvent]],
-                     origin: str) -> Iterator[LogBatch]:
+def _grouped_batches(
+    rows: Iterable[tuple[str | None, str | None, str | None, LogEvent]], origin: str
+) -> Iterator[LogBatch]:
     """Group (log group, stream, owner, event) rows into batches, keeping each stream's order."""
     groups: dict[tuple[str | None, str | None, str | None], list[LogEvent]] = {}
     for group, stream, owner, event in rows:
@@ -909,24 +952,30 @@ def _grouped_batches(rows: Iterable[tuple[str | None, str | None, str | None, Lo
 
 def _log_events_output(events: list, *, origin: str, log_group: str | None) -> Iterator[LogBatch]:
     """`aws logs filter-log-events` / `get-log-events` output: {"events": [{timestamp, message, ...}]}."""
+
     def rows() -> Iterator[tuple[str | None, str | None, str | None, LogEvent]]:
         for e in events:
             if isinstance(e, Mapping):
-                yield (log_group, _as_str(e.get("logStreamName")), None,
-                       _event(_as_message(e.get("message")), _as_ms(e.get("timestamp")), _as_str(e.get("eventId"))))
+                yield (
+                    log_group,
+                    _as_str(e.get("logStreamName")),
+                    None,
+                    _event(_as_message(e.get("message")), _as_ms(e.get("timestamp")), _as_str(e.get("eventId"))),
+                )
             else:
                 yield log_group, None, None, _event(_as_message(e))
+
     yield from _grouped_batches(rows(), origin)
 
 
 # -- Logs Insights -----------------------------------------------------------------------------------
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MS = timedelta(milliseconds=1)
 
 
 def _insights_timestamp(value: Any) -> int | None:
-    """"2023-06-09 12:54:08.000" (UTC, as Insights exports it), ISO 8601, or epoch ms -> epoch ms."""
+    """ "2023-06-09 12:54:08.000" (UTC, as Insights exports it), ISO 8601, or epoch ms -> epoch ms."""
     ms = _as_ms(value)
     if ms is not None or not isinstance(value, str):
         return ms
@@ -940,10 +989,8 @@ def _insights_timestamp(value: Any) -> int | None:
     except ValueError:
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     return (parsed - _EPOCH) // _ONE_MS
-
-
 
 
 def _insights_rows(rows: list, *, where: str, log_group: str | None) -> Iterator[LogBatch | Rejection]:
@@ -964,8 +1011,14 @@ def _insights_rows(rows: list, *, where: str, log_group: str | None) -> Iterator
                 group, owner = name, account or None
             else:
                 group = log
-        converted.append((group, _as_str(row.get("@logStream")), owner,
-                          _event(_as_message(row.get("@message")), _insights_timestamp(row.get("@timestamp")))))
+        converted.append(
+            (
+                group,
+                _as_str(row.get("@logStream")),
+                owner,
+                _event(_as_message(row.get("@message")), _insights_timestamp(row.get("@timestamp"))),
+            )
+        )
     stamps = [r[3].timestamp for r in converted if r[3].timestamp is not None]
     if len(stamps) >= 2 and stamps[0] > stamps[-1]:
         converted.reverse()
@@ -974,7 +1027,7 @@ def _insights_rows(rows: list, *, where: str, log_group: str | None) -> Iterator
 
 def _looks_like_insights_csv(buf: Any, pos: int) -> bool:
     line_end = buf.find(b"\n", pos, pos + 4096)
-    header = bytes(buf[pos: line_end if line_end >= 0 else pos + 4096])
+    header = bytes(buf[pos : line_end if line_end >= 0 else pos + 4096])
     if b"@message" not in header:
         return False
     try:
@@ -1011,7 +1064,7 @@ def _insights_csv(buf: Any, pos: int, *, where: str, log_group: str | None) -> I
             continue
         if not cells or (len(cells) == 1 and not cells[0].strip()):
             continue
-        rows.append(dict(zip(header, cells)))
+        rows.append(dict(zip(header, cells, strict=False)))
     yield from _insights_rows(rows, where=where, log_group=log_group)
 
 

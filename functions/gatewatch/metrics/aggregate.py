@@ -15,13 +15,16 @@ The rules this module owns (the metric contract):
 Pure: no AWS, no I/O. Counts are summed; latencies are kept as raw values here and reduced to the
 EMF limit of 100 values by `gatewatch.emf`.
 """
+
 from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, Mapping
+from typing import TYPE_CHECKING
 
+from gatewatch.classify.taxonomy import CATEGORY_TABLE, ErrorCategory
 from gatewatch.config import EngineConfig
 from gatewatch.constants import (
     DEFAULT_ROUTE_CAP,
@@ -47,7 +50,6 @@ from gatewatch.constants import (
     SOURCE_INPUT,
 )
 from gatewatch.models import ClassifiedRequest, LatencyClass, RouteTally
-from gatewatch.classify.taxonomy import CATEGORY_TABLE, ErrorCategory
 
 if TYPE_CHECKING:  # the pipeline imports the parsers; aggregation needs only the Analysis' shape
     from gatewatch.pipeline import Analysis
@@ -119,7 +121,7 @@ class InvocationMetrics:
 class _RouteNames:
     """First `cap` distinct routes of one API keep their (sanitised) name; later ones become OTHER."""
 
-    __slots__ = ("cap", "names", "kept", "folded")
+    __slots__ = ("cap", "folded", "kept", "names")
 
     def __init__(self, cap: int) -> None:
         self.cap = cap
@@ -145,7 +147,7 @@ class _RouteNames:
 
 
 class _RouteTotals:
-    __slots__ = ("requests", "errors_4xx", "errors_5xx", "latency")
+    __slots__ = ("errors_4xx", "errors_5xx", "latency", "requests")
 
     def __init__(self) -> None:
         self.requests = 0
@@ -157,8 +159,22 @@ class _RouteTotals:
 class _StageTotals:
     """Running totals for one (Api, Stage)."""
 
-    __slots__ = ("api", "stage", "routes", "requests", "errors_4xx", "errors_5xx", "near_timeout", "latency",
-                 "integration_latency", "overhead", "errors", "causes", "by_route", "by_raw_route")
+    __slots__ = (
+        "api",
+        "by_raw_route",
+        "by_route",
+        "causes",
+        "errors",
+        "errors_4xx",
+        "errors_5xx",
+        "integration_latency",
+        "latency",
+        "near_timeout",
+        "overhead",
+        "requests",
+        "routes",
+        "stage",
+    )
 
     def __init__(self, api: str, stage: str, routes: _RouteNames) -> None:
         self.api = api
@@ -203,7 +219,7 @@ class MetricAggregator:
         self._latest_ms: int | None = None
 
     # -- input -----------------------------------------------------------------------------------
-    def add_analysis(self, analysis: "Analysis") -> "MetricAggregator":
+    def add_analysis(self, analysis: Analysis) -> MetricAggregator:
         self.add_successes(analysis.successes)
         self.add_access(analysis.access)
         self.add_execution(analysis.execution)
@@ -235,7 +251,9 @@ class MetricAggregator:
             if category is not ok:
                 totals.errors[category] += 1
                 status = req.status
-                if status is not None and status >= 500 or status is None and not CATEGORY_TABLE[category].is_client_error:
+                if (status is not None and status >= 500) or (
+                    status is None and not CATEGORY_TABLE[category].is_client_error
+                ):
                     totals.errors_5xx += 1
                     route.errors_5xx += 1
                 elif status is None or status >= 400:
@@ -326,23 +344,39 @@ class MetricAggregator:
         for totals in self._stages.values():
             base = ((DIM_API, totals.api), (DIM_STAGE, totals.stage))
             if totals.requests:
-                dists = {name: tuple(values) for name, values in (
-                    (METRIC_LATENCY, totals.latency),
-                    (METRIC_INTEGRATION_LATENCY, totals.integration_latency),
-                    (METRIC_GATEWAY_OVERHEAD, totals.overhead),
-                ) if values}
-                docs.append(MetricDocument(base, {
-                    METRIC_REQUESTS: totals.requests,
-                    METRIC_ERRORS_4XX: totals.errors_4xx,
-                    METRIC_ERRORS_5XX: totals.errors_5xx,
-                    METRIC_NEAR_TIMEOUT: totals.near_timeout,
-                }, dists))
+                dists = {
+                    name: tuple(values)
+                    for name, values in (
+                        (METRIC_LATENCY, totals.latency),
+                        (METRIC_INTEGRATION_LATENCY, totals.integration_latency),
+                        (METRIC_GATEWAY_OVERHEAD, totals.overhead),
+                    )
+                    if values
+                }
+                docs.append(
+                    MetricDocument(
+                        base,
+                        {
+                            METRIC_REQUESTS: totals.requests,
+                            METRIC_ERRORS_4XX: totals.errors_4xx,
+                            METRIC_ERRORS_5XX: totals.errors_5xx,
+                            METRIC_NEAR_TIMEOUT: totals.near_timeout,
+                        },
+                        dists,
+                    )
+                )
                 for route_name, route in totals.by_route.items():
-                    docs.append(MetricDocument(base + ((DIM_ROUTE, route_name),), {
-                        METRIC_REQUESTS: route.requests,
-                        METRIC_ERRORS_4XX: route.errors_4xx,
-                        METRIC_ERRORS_5XX: route.errors_5xx,
-                    }, {METRIC_LATENCY: tuple(route.latency)} if route.latency else {}))
+                    docs.append(
+                        MetricDocument(
+                            base + ((DIM_ROUTE, route_name),),
+                            {
+                                METRIC_REQUESTS: route.requests,
+                                METRIC_ERRORS_4XX: route.errors_4xx,
+                                METRIC_ERRORS_5XX: route.errors_5xx,
+                            },
+                            {METRIC_LATENCY: tuple(route.latency)} if route.latency else {},
+                        )
+                    )
             for category in sorted(set(totals.errors) | set(totals.causes), key=lambda c: c.value):
                 counts: dict[str, int] = {}
                 if totals.errors[category]:
@@ -360,7 +394,9 @@ class MetricAggregator:
         return InvocationMetrics(tuple(docs), self._latest_ms, folded)
 
 
-def aggregate(analysis: "Analysis", config: EngineConfig | None = None, *, route_cap: int | None = None) -> InvocationMetrics:
+def aggregate(
+    analysis: Analysis, config: EngineConfig | None = None, *, route_cap: int | None = None
+) -> InvocationMetrics:
     """The metrics of one invocation's Analysis (see the module docstring for the rules)."""
     return MetricAggregator(config, route_cap=route_cap).add_analysis(analysis).result()
 

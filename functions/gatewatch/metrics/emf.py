@@ -13,20 +13,22 @@ therefore represented by 100 quantile representatives (the value at rank (i + 0.
 sorted list, bucketed to 1 ms below 100 ms and to ~2 % above), which keeps CloudWatch percentiles
 within about 1-2 %. SampleCount then counts representatives, not requests: use `Requests` for volume.
 """
+
 from __future__ import annotations
 
 import math
 import time
 from bisect import bisect_right
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from operator import itemgetter
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import orjson
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
-from gatewatch.metrics.aggregate import DISTRIBUTION_METRICS, InvocationMetrics, MetricDocument
 from gatewatch.constants import DEFAULT_NAMESPACE
+from gatewatch.metrics.aggregate import DISTRIBUTION_METRICS, InvocationMetrics, MetricDocument
 
 #: EMF: a metric's value array holds at most 100 numbers; a directive at most 100 metrics.
 MAX_VALUES_PER_METRIC = 100
@@ -151,7 +153,7 @@ def _metric_chunks(doc: MetricDocument) -> Iterable[dict[str, dict[str, Any]]]:
         metric_set[name] = {"Unit": unit, "StorageResolution": 60, "Value": representative_values(values)}
     items = list(metric_set.items())
     for start in range(0, len(items), MAX_METRICS_PER_DOCUMENT):
-        yield dict(items[start:start + MAX_METRICS_PER_DOCUMENT])
+        yield dict(items[start : start + MAX_METRICS_PER_DOCUMENT])
 
 
-__all__ = ["EmfWriter", "MAX_VALUES_PER_METRIC", "bucket_ms", "emf_timestamp_ms", "representative_values"]
+__all__ = ["MAX_VALUES_PER_METRIC", "EmfWriter", "bucket_ms", "emf_timestamp_ms", "representative_values"]

@@ -10,15 +10,24 @@ that is not a 2xx/3xx JSON line is handed back, parsed, for the full path (class
 The rules are `classify.tally_success`'s; the generated function is checked against it on a real
 line before it is used, and tests prove the metrics identical to the full path.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import orjson
 
-from gatewatch.parse.access import _SUMMARY_FIELDS, NOT_JSON, _as_str, has_object_value, json_layout, summary_read_statements
 from gatewatch.classify.classifier import tally_success
 from gatewatch.models import RouteTally
+from gatewatch.parse.access import (
+    _SUMMARY_FIELDS,
+    NOT_JSON,
+    _as_str,
+    has_object_value,
+    json_layout,
+    summary_read_statements,
+)
 
 _COMPILE_AFTER = 8
 _UNREAD = object()  # "the next line is not parsed yet"
@@ -27,8 +36,9 @@ _UNREAD = object()  # "the next line is not parsed yet"
 Tally = Callable[[dict[str, Any], "int | None", dict, Mapping[Any, float], float, "str | None", "str | None"], bool]
 
 
-def owned(api_id: str | None, stage: str | None, owner_api: str | None, owner_stage: str | None
-          ) -> tuple[str | None, str | None]:
+def owned(
+    api_id: str | None, stage: str | None, owner_api: str | None, owner_stage: str | None
+) -> tuple[str | None, str | None]:
     """A line without an api id belongs to its log group's API (GATEWATCH_APIS accessLogGroup), and to
     that API's stage unless it names one."""
     if api_id is None and owner_api is not None:
@@ -36,8 +46,14 @@ def owned(api_id: str | None, stage: str | None, owner_api: str | None, owner_st
     return api_id, stage
 
 
-def tally_summary(tallies: dict, summary: Any, near_for: Mapping[Any, float], default_near: float,
-                  owner_api: str | None, owner_stage: str | None) -> tuple[str | None, str | None, float]:
+def tally_summary(
+    tallies: dict,
+    summary: Any,
+    near_for: Mapping[Any, float],
+    default_near: float,
+    owner_api: str | None,
+    owner_stage: str | None,
+) -> tuple[str | None, str | None, float]:
     """Tally one successful request's AccessSummary; returns the (api id, stage, near-timeout threshold) used."""
     api_id, stage = owned(summary.api_id, summary.stage, owner_api, owner_stage)
     near = near_for.get(api_id, default_near)
@@ -53,15 +69,23 @@ class _GenericTally:
     reads differently keeps the layout on this generic path for good.
     """
 
-    __slots__ = ("plan", "uses", "compiled")
+    __slots__ = ("compiled", "plan", "uses")
 
     def __init__(self, plan: Any) -> None:
         self.plan = plan
         self.uses = 0
         self.compiled: Any = None  # (single, run) once generated; _GAVE_UP when it read a line differently
 
-    def __call__(self, obj: dict[str, Any], timestamp: int | None, tallies: dict, near_for: Mapping[Any, float],
-                 default_near: float, owner_api: str | None, owner_stage: str | None) -> bool:
+    def __call__(
+        self,
+        obj: dict[str, Any],
+        timestamp: int | None,
+        tallies: dict,
+        near_for: Mapping[Any, float],
+        default_near: float,
+        owner_api: str | None,
+        owner_stage: str | None,
+    ) -> bool:
         summary = self.plan.summarize(obj, timestamp)
         if summary is None:
             return False
@@ -69,13 +93,24 @@ class _GenericTally:
         self.uses += 1
         # A risky layout stays here, where each line is checked for object values (the loop does not check).
         if self.uses >= _COMPILE_AFTER and self.compiled is not _GAVE_UP and not self.plan.risky:
-            self._check_compiled(summary, api_id, stage, near, obj, timestamp, near_for, default_near, owner_api,
-                                 owner_stage)
+            self._check_compiled(
+                summary, api_id, stage, near, obj, timestamp, near_for, default_near, owner_api, owner_stage
+            )
         return True  # the line is tallied, whatever the check found
 
-    def _check_compiled(self, summary: Any, api_id: str | None, stage: str | None, near: float, obj: dict[str, Any],
-                        timestamp: int | None, near_for: Mapping[Any, float], default_near: float,
-                        owner_api: str | None, owner_stage: str | None) -> None:
+    def _check_compiled(
+        self,
+        summary: Any,
+        api_id: str | None,
+        stage: str | None,
+        near: float,
+        obj: dict[str, Any],
+        timestamp: int | None,
+        near_for: Mapping[Any, float],
+        default_near: float,
+        owner_api: str | None,
+        owner_stage: str | None,
+    ) -> None:
         if self.compiled is None:
             self.compiled = _compile(self.plan)
         single, run = self.compiled
@@ -110,10 +145,18 @@ class _RouteEntries(dict):
     handed out is noted in `touched` (the delivery's newest timestamp is set on those afterwards).
     """
 
-    __slots__ = ("positions", "tallies", "near_for", "default_near", "owner_api", "owner_stage", "touched")
+    __slots__ = ("default_near", "near_for", "owner_api", "owner_stage", "positions", "tallies", "touched")
 
-    def __init__(self, positions: tuple[int | None, ...], tallies: dict, near_for: Mapping[Any, float],
-                 default_near: float, owner_api: str | None, owner_stage: str | None, touched: list) -> None:
+    def __init__(
+        self,
+        positions: tuple[int | None, ...],
+        tallies: dict,
+        near_for: Mapping[Any, float],
+        default_near: float,
+        owner_api: str | None,
+        owner_stage: str | None,
+        touched: list,
+    ) -> None:
         super().__init__()
         self.positions = positions
         self.tallies = tallies
@@ -131,8 +174,13 @@ class _RouteEntries(dict):
         if tally is None:
             tally = self.tallies[key] = RouteTally()
         self.touched.append(tally)
-        entry = (tally, self.near_for.get(api, self.default_near), tally.latency_ms.append,
-                 tally.integration_latency_ms.append, tally.gateway_overhead_ms.append)
+        entry = (
+            tally,
+            self.near_for.get(api, self.default_near),
+            tally.latency_ms.append,
+            tally.integration_latency_ms.append,
+            tally.gateway_overhead_ms.append,
+        )
         if all(v.__class__ is str or v is None for v in raw):
             self[raw] = entry
         return entry
@@ -155,10 +203,10 @@ class _Layout:
     """The route fields one key layout carries: the raw key is their values, in `_ROUTE_FIELDS` order;
     `positions` says where each of the five is in it (None: the layout lacks it)."""
 
-    __slots__ = ("present", "positions")
+    __slots__ = ("positions", "present")
 
     def __init__(self, plan: Any) -> None:
-        keys = dict(zip(_SUMMARY_FIELDS, plan.summary_keys))
+        keys = dict(zip(_SUMMARY_FIELDS, plan.summary_keys, strict=False))
         self.present = [_SUMMARY_FIELDS.index(name) for name in _ROUTE_FIELDS if keys[name] is not None]
         order = [name for name in _ROUTE_FIELDS if keys[name] is not None]
         self.positions = tuple(order.index(name) if name in order else None for name in _ROUTE_FIELDS)
@@ -181,30 +229,38 @@ def _compile(plan: Any) -> tuple[Tally, Callable[..., tuple[int, int, Any]]]:
     """
     layout = _Layout(plan)
     defaults = ["_dict=dict", "_tuple=tuple"]
-    env: dict[str, Any] = {"_RouteEntries": _RouteEntries, "_set_latest": _set_latest,
-                           "_positions": layout.positions, "_loads": orjson.loads, "_UNREAD": _UNREAD,
-                           "_NOT_JSON": NOT_JSON}
+    env: dict[str, Any] = {
+        "_RouteEntries": _RouteEntries,
+        "_set_latest": _set_latest,
+        "_positions": layout.positions,
+        "_loads": orjson.loads,
+        "_UNREAD": _UNREAD,
+        "_NOT_JSON": NOT_JSON,
+    }
     reads = summary_read_statements(plan, env, defaults, "REJECT", raw_strings=True)
     names = {field_name: f"f{n}" for n, field_name in enumerate(_SUMMARY_FIELDS)}
     rl, il, al = names["response_latency_ms"], names["integration_latency_ms"], names["authorizer_latency_ms"]
     has_authorizer = plan.summary_keys[_SUMMARY_FIELDS.index("authorizer_latency_ms")] is not None
     reads.append(f"t, near, add_latency, add_integration, add_overhead = entries[{layout.raw_key()}]")
-    updates = [
-        "t.requests += 1",
-        f"basis = {il} if {il} is not None else {rl}",
-        "if basis is not None and basis >= near:",
-        "    t.near_timeouts += 1",
-        f"if {rl} is not None:",
-        f"    add_latency({rl})",
-        f"    if {il} is not None:",
-        f"        add_integration({il})",
-        f"        o = {rl} - {il}",
-    ] + ([f"        if {al} is not None:",
-          f"            o -= {al}"] if has_authorizer else []) + [
-        "        add_overhead(o if o > 0 else 0.0)",
-        f"elif {il} is not None:",
-        f"    add_integration({il})",
-    ]
+    updates = (
+        [
+            "t.requests += 1",
+            f"basis = {il} if {il} is not None else {rl}",
+            "if basis is not None and basis >= near:",
+            "    t.near_timeouts += 1",
+            f"if {rl} is not None:",
+            f"    add_latency({rl})",
+            f"    if {il} is not None:",
+            f"        add_integration({il})",
+            f"        o = {rl} - {il}",
+        ]
+        + ([f"        if {al} is not None:", f"            o -= {al}"] if has_authorizer else [])
+        + [
+            "        add_overhead(o if o > 0 else 0.0)",
+            f"elif {il} is not None:",
+            f"    add_integration({il})",
+        ]
+    )
 
     def indent(lines: list[str], spaces: int, reject: str) -> list[str]:
         out = []
@@ -217,35 +273,49 @@ def _compile(plan: Any) -> tuple[Tally, Callable[..., tuple[int, int, Any]]]:
                 out.append(pad + stripped)
         return out
 
-    single = (["def tally(obj, timestamp, tallies, near_for, default_near, owner_api, owner_stage, "
-               + ", ".join(defaults) + ", _RouteEntries=_RouteEntries, _set_latest=_set_latest, "
-               "_positions=_positions):",
-               "    touched = []",
-               "    entries = _RouteEntries(_positions, tallies, near_for, default_near, owner_api, owner_stage, touched)"]
-              + indent(reads, 4, "return False") + indent(updates, 4, "")
-              + ["    _set_latest(touched, (timestamp,))", "    return True"])
+    single = (
+        [
+            "def tally(obj, timestamp, tallies, near_for, default_near, owner_api, owner_stage, "
+            + ", ".join(defaults)
+            + ", _RouteEntries=_RouteEntries, _set_latest=_set_latest, "
+            "_positions=_positions):",
+            "    touched = []",
+            "    entries = _RouteEntries(_positions, tallies, near_for, default_near, owner_api, owner_stage, touched)",
+        ]
+        + indent(reads, 4, "return False")
+        + indent(updates, 4, "")
+        + ["    _set_latest(touched, (timestamp,))", "    return True"]
+    )
     # The next line: parsed here, and handed back (with where the run stopped) when it ends the run.
-    advance = ["i += 1",
-               "if i == n:",
-               "    return i, (i - start) - (len(rest) - rejected), _UNREAD",
-               "try:",
-               "    obj = _loads(messages[i])",
-               "except (ValueError, TypeError):",
-               "    return i, (i - start) - (len(rest) - rejected), _NOT_JSON",
-               "if obj.__class__ is not _dict or _tuple(obj) != keys:",
-               "    return i, (i - start) - (len(rest) - rejected), obj"]
-    run = (["def run(messages, start, n, obj, keys, entries, rest, _loads=_loads, _UNREAD=_UNREAD, "
+    advance = [
+        "i += 1",
+        "if i == n:",
+        "    return i, (i - start) - (len(rest) - rejected), _UNREAD",
+        "try:",
+        "    obj = _loads(messages[i])",
+        "except (ValueError, TypeError):",
+        "    return i, (i - start) - (len(rest) - rejected), _NOT_JSON",
+        "if obj.__class__ is not _dict or _tuple(obj) != keys:",
+        "    return i, (i - start) - (len(rest) - rejected), obj",
+    ]
+    run = (
+        [
+            "def run(messages, start, n, obj, keys, entries, rest, _loads=_loads, _UNREAD=_UNREAD, "
             "_NOT_JSON=_NOT_JSON, " + ", ".join(defaults) + "):",
             "    rejected = len(rest)",
             "    i = start",
             "    while True:",
-            "        try:"]
-           + indent(reads, 12, "\n".join(["rest.append((i, obj))"] + advance + ["continue"]))
-           + ["        except (ValueError, TypeError, OverflowError):",
-              "            rest.append((i, obj))  # an odd value: the full path judges the line (nothing tallied yet)"]
-           + indent(advance + ["continue"], 12, "")
-           + indent(updates, 8, "")
-           + indent(advance, 8, ""))
+            "        try:",
+        ]
+        + indent(reads, 12, "\n".join(["rest.append((i, obj))"] + advance + ["continue"]))
+        + [
+            "        except (ValueError, TypeError, OverflowError):",
+            "            rest.append((i, obj))  # an odd value: the full path judges the line (nothing tallied yet)",
+        ]
+        + indent(advance + ["continue"], 12, "")
+        + indent(updates, 8, "")
+        + indent(advance, 8, "")
+    )
     source = "\n".join(single) + "\n\n\n" + "\n".join(run) + "\n"
     exec(compile(source, "<gatewatch.fastpath>", "exec"), env)  # noqa: S102 - generated, see docstring
     return env["tally"], _with_layout(env["run"], layout)
@@ -258,9 +328,17 @@ def _with_layout(run: Callable[..., tuple[int, int, Any]], layout: _Layout) -> C
     return run
 
 
-def tally_json_lines(messages: Sequence[str], timestamps: Sequence[int | None], *, field_map: Mapping[str, str] | None,
-                     tallies: dict, near_for: Mapping[Any, float], default_near: float, owner_api: str | None,
-                     owner_stage: str | None) -> tuple[list[tuple[int, Any]], dict[frozenset, int]]:
+def tally_json_lines(
+    messages: Sequence[str],
+    timestamps: Sequence[int | None],
+    *,
+    field_map: Mapping[str, str] | None,
+    tallies: dict,
+    near_for: Mapping[Any, float],
+    default_near: float,
+    owner_api: str | None,
+    owner_stage: str | None,
+) -> tuple[list[tuple[int, Any]], dict[frozenset, int]]:
     """Parse and tally every successful line of a delivery; returns the others as (index, parsed object
     or `NOT_JSON`), for the full path, and per key layout how many lines were tallied
     (`fields_present` -> count).
@@ -310,8 +388,9 @@ def tally_json_lines(messages: Sequence[str], timestamps: Sequence[int | None], 
         # other keys ends the run: a layout that lacks a key could otherwise misread another's line).
         entries = entries_by_plan.get(plan)
         if entries is None:
-            entries = entries_by_plan[plan] = _RouteEntries(tally.layout.positions, tallies, near_for, default_near,
-                                                            owner_api, owner_stage, touched)
+            entries = entries_by_plan[plan] = _RouteEntries(
+                tally.layout.positions, tallies, near_for, default_near, owner_api, owner_stage, touched
+            )
         i, count, obj = tally(messages, i, n, obj, tuple(obj), entries, rest)
         layouts[plan] = layouts.get(plan, 0) + count
     _set_latest(touched, timestamps)

@@ -8,15 +8,18 @@ never raises: what cannot be understood becomes a GenericNotification.
 
 Pure: no AWS call. The SNS event is a plain mapping.
 """
+
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Iterable, Mapping, Union
+from typing import Any
 
 from gatewatch.alerts.schema import AnalyzerAlert, _opt_int, _opt_str, is_analyzer_alert
+from gatewatch.classify.taxonomy import ErrorCategory
 from gatewatch.constants import (
     DEFAULT_NAMESPACE,
     DIM_API,
@@ -24,7 +27,6 @@ from gatewatch.constants import (
     DIM_STAGE,
     METRIC_NEAR_TIMEOUT,
 )
-from gatewatch.classify.taxonomy import ErrorCategory
 
 
 class AlarmState(StrEnum):
@@ -178,7 +180,7 @@ class GenericNotification:
     timestamp: str | None = None
 
 
-Notification = Union[AlarmNotification, AnalyzerAlert, GenericNotification]
+Notification = AlarmNotification | AnalyzerAlert | GenericNotification
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,13 +203,15 @@ def sns_messages(event: Any) -> list[SnsMessage]:
         if not isinstance(sns, Mapping):
             continue
         message = sns.get("Message")
-        out.append(SnsMessage(
-            message=message if isinstance(message, str) else json.dumps(message, default=str),
-            subject=_opt_str(sns.get("Subject")),
-            topic_arn=_opt_str(sns.get("TopicArn")),
-            message_id=_opt_str(sns.get("MessageId")),
-            timestamp=_opt_str(sns.get("Timestamp")),
-        ))
+        out.append(
+            SnsMessage(
+                message=message if isinstance(message, str) else json.dumps(message, default=str),
+                subject=_opt_str(sns.get("Subject")),
+                topic_arn=_opt_str(sns.get("TopicArn")),
+                message_id=_opt_str(sns.get("MessageId")),
+                timestamp=_opt_str(sns.get("Timestamp")),
+            )
+        )
     return out
 
 
@@ -392,13 +396,19 @@ def _generic(raw: Any, sns: SnsMessage) -> GenericNotification:
         text = None
         if len(raw) > _MAX_GENERIC_FIELDS:
             text = f"… and {len(raw) - _MAX_GENERIC_FIELDS} more fields"
-        return GenericNotification(subject=sns.subject, text=text, fields=fields, topic_arn=sns.topic_arn,
-                                   timestamp=sns.timestamp)
+        return GenericNotification(
+            subject=sns.subject, text=text, fields=fields, topic_arn=sns.topic_arn, timestamp=sns.timestamp
+        )
     if isinstance(raw, list):
-        return GenericNotification(subject=sns.subject, text=f"A list of {len(raw)} items: " + _compact(raw),
-                                   topic_arn=sns.topic_arn, timestamp=sns.timestamp)
-    return GenericNotification(subject=sns.subject, text=sns.message or None, topic_arn=sns.topic_arn,
-                               timestamp=sns.timestamp)
+        return GenericNotification(
+            subject=sns.subject,
+            text=f"A list of {len(raw)} items: " + _compact(raw),
+            topic_arn=sns.topic_arn,
+            timestamp=sns.timestamp,
+        )
+    return GenericNotification(
+        subject=sns.subject, text=sns.message or None, topic_arn=sns.topic_arn, timestamp=sns.timestamp
+    )
 
 
 def _compact(value: Any, limit: int = 300) -> str:

@@ -11,18 +11,28 @@ request, alarm description or dimension value can inject `<!channel>`, `<!here>`
 Limits (Slack's): section text ≤ 3,000 characters, header ≤ 150, ≤ 50 blocks, button URLs ≤ 3,000;
 text is cut with "…" where it would exceed them (never inside an `&amp;` entity).
 """
+
 from __future__ import annotations
 
 import copy
 import json
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, Iterable, Mapping
+from typing import Any
 from urllib.parse import quote
 
 from gatewatch.alerts.schema import AnalyzerAlert
+from gatewatch.classify.taxonomy import (
+    BROKEN_DEPLOY_CATEGORIES,
+    CATEGORY_TABLE,
+    CategoryInfo,
+    ErrorCategory,
+    Family,
+    Retry,
+)
 from gatewatch.constants import (
     DEFAULT_NAMESPACE,
     DIM_ROUTE,
@@ -46,7 +56,6 @@ from gatewatch.notify.messages import (
     implied_category,
 )
 from gatewatch.redact import redact_secrets
-from gatewatch.classify.taxonomy import BROKEN_DEPLOY_CATEGORIES, CATEGORY_TABLE, CategoryInfo, ErrorCategory, Family, Retry
 
 # Slack's limits (https://api.slack.com/reference/block-kit/blocks).
 MAX_SECTION_TEXT = 3000
@@ -110,6 +119,7 @@ class Lifecycle(StrEnum):
 
 # --- text safety ---------------------------------------------------------------------------------
 
+
 def escape_slack(text: str) -> str:
     """Escape Slack's three control characters; neutralises <!channel>, <!here>, <@U…> and <url|label>."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -141,6 +151,7 @@ def _code(text: Any, limit: int = 200) -> str:
 
 # --- deep links ----------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class LinkContext:
     """What the formatter knows about the deployment: for deep links and category enrichment."""
@@ -153,8 +164,9 @@ class LinkContext:
     api_ids: Mapping[str, str] = field(default_factory=dict)  # friendly name -> api id
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str], *, region: str | None = None,
-                     account: str | None = None) -> "LinkContext":
+    def from_environ(
+        cls, environ: Mapping[str, str], *, region: str | None = None, account: str | None = None
+    ) -> LinkContext:
         """Read the namespace, dashboard URL and per-API log groups (GATEWATCH_APIS `accessLogGroup`)."""
         log_groups: dict[str, tuple[str, ...]] = {}
         api_ids: dict[str, str] = {}
@@ -162,8 +174,13 @@ class LinkContext:
             raw = json.loads(environ.get(ENV_APIS) or "{}")
         except ValueError:
             raw = {}
-        entries = raw.items() if isinstance(raw, Mapping) else (
-            (e.get("apiId"), e) for e in raw if isinstance(e, Mapping)) if isinstance(raw, list) else ()
+        entries = (
+            raw.items()
+            if isinstance(raw, Mapping)
+            else ((e.get("apiId"), e) for e in raw if isinstance(e, Mapping))
+            if isinstance(raw, list)
+            else ()
+        )
         for api_id, entry in entries:
             if not api_id or not isinstance(entry, Mapping):
                 continue
@@ -172,9 +189,14 @@ class LinkContext:
             if entry.get("name"):
                 log_groups[str(entry["name"])] = groups
                 api_ids[str(entry["name"])] = str(api_id)
-        return cls(region=region or environ.get("AWS_REGION"), account=account,
-                   namespace=environ.get(ENV_METRICS_NAMESPACE) or DEFAULT_NAMESPACE,
-                   dashboard_url=environ.get(ENV_DASHBOARD_URL) or None, log_groups=log_groups, api_ids=api_ids)
+        return cls(
+            region=region or environ.get("AWS_REGION"),
+            account=account,
+            namespace=environ.get(ENV_METRICS_NAMESPACE) or DEFAULT_NAMESPACE,
+            dashboard_url=environ.get(ENV_DASHBOARD_URL) or None,
+            log_groups=log_groups,
+            api_ids=api_ids,
+        )
 
     def groups_for(self, api: str | None, stage: str | None, extra: Iterable[str | None] = ()) -> tuple[str, ...]:
         """Access-log groups configured for the API plus its execution-log group (deduplicated, ordered)."""
@@ -246,22 +268,24 @@ def logs_insights_url(region: str, log_groups: Iterable[str], query: str, start:
     through JavaScript's escape(), then the whole fragment through encodeURIComponent with `%`
     written as `$` (so `~` appears as `$257E`, `?queryDetail=` as `$3FqueryDetail$3D`).
     """
-    detail = _jsurl({
-        "end": _iso(end),
-        "start": _iso(start),
-        "timeType": "ABSOLUTE",
-        "tz": "UTC",
-        "editorString": query,
-        "isLiveTail": False,
-        "source": list(log_groups),
-    })
+    detail = _jsurl(
+        {
+            "end": _iso(end),
+            "start": _iso(start),
+            "timeType": "ABSOLUTE",
+            "tz": "UTC",
+            "editorString": query,
+            "isLiveTail": False,
+            "source": list(log_groups),
+        }
+    )
     escaped = "".join(ch if ch in _JS_ESCAPE_SAFE else f"%{ord(ch):02X}" for ch in detail)
     fragment = quote("?queryDetail=" + escaped, safe="*-._").replace("%", "$")
     return f"{_console(region)}#logsV2:logs-insights{fragment}"
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 _REQUEST_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=")
@@ -274,13 +298,16 @@ def insights_query(request_ids: Iterable[str | None] = (), *, status_prefix: str
     if ids:
         lines.append("| filter " + " or ".join(f"@message like {json.dumps(r)}" for r in ids))
     elif status_prefix:
-        lines.append(f'| filter @message like /"status"\\s*:\\s*"?{status_prefix}\\d\\d/'
-                     f" or @message like /Method completed with status: {status_prefix}\\d\\d/")
+        lines.append(
+            f'| filter @message like /"status"\\s*:\\s*"?{status_prefix}\\d\\d/'
+            f" or @message like /Method completed with status: {status_prefix}\\d\\d/"
+        )
     lines += ["| sort @timestamp desc", "| limit 200"]
     return "\n".join(lines)
 
 
 # --- the message ---------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class SlackMessage:
@@ -311,7 +338,9 @@ def mark_resolved(payload: Mapping[str, Any], when: str) -> dict[str, Any]:
     out = copy.deepcopy(dict(payload))
     for block in out.get("blocks") or []:
         if block.get("type") == "header":
-            block["text"]["text"] = truncate(f"{Severity.RESOLVED.emoji} RESOLVED · {block['text']['text']}", MAX_HEADER)
+            block["text"]["text"] = truncate(
+                f"{Severity.RESOLVED.emoji} RESOLVED · {block['text']['text']}", MAX_HEADER
+            )
     out["text"] = truncate(f"RESOLVED · {out.get('text', '')}", MAX_FALLBACK_TEXT)
     for attachment in out.get("attachments") or []:
         attachment["color"] = Severity.RESOLVED.color
@@ -332,6 +361,7 @@ def format_notification(notification: Notification, ctx: LinkContext | None = No
 
 
 # --- alarms --------------------------------------------------------------------------------------
+
 
 def alarm_severity(alarm: AlarmNotification, info: CategoryInfo | None) -> Severity:
     if alarm.state is AlarmState.OK:
@@ -365,10 +395,13 @@ def format_alarm(alarm: AlarmNotification, ctx: LinkContext) -> SlackMessage:
         blocks.append(_section(f"*Recovered.* {safe(alarm.reason, 1500)}" if alarm.reason else "*Recovered.*"))
     else:
         if alarm.state is AlarmState.INSUFFICIENT_DATA:
-            blocks.append(_section(
-                "*No data.* The alarm cannot evaluate its metric. gatewatch publishes metrics only while the API "
-                "logs requests: either the API is idle, or logs no longer reach the analyzer (check the "
-                "subscription filter and the analyzer's errors)."))
+            blocks.append(
+                _section(
+                    "*No data.* The alarm cannot evaluate its metric. gatewatch publishes metrics only while the API "
+                    "logs requests: either the API is idle, or logs no longer reach the analyzer (check the "
+                    "subscription filter and the analyzer's errors)."
+                )
+            )
         if info is not None:
             blocks.extend(_category_blocks(info))
         if alarm.reason:
@@ -378,8 +411,14 @@ def format_alarm(alarm: AlarmNotification, ctx: LinkContext) -> SlackMessage:
         blocks.append(links)
     blocks.append(_context(_where_bits(account, region, alarm.region_name) + [f"{_metric_label(alarm)}"]))
     lifecycle = {AlarmState.ALARM: Lifecycle.OPEN, AlarmState.OK: Lifecycle.RESOLVE}.get(alarm.state, Lifecycle.NOTE)
-    return SlackMessage(text=safe(text, MAX_FALLBACK_TEXT), header=safe(header, MAX_HEADER), body=tuple(blocks),
-                        severity=severity, lifecycle=lifecycle, thread_key=alarm.arn or alarm.name)
+    return SlackMessage(
+        text=safe(text, MAX_FALLBACK_TEXT),
+        header=safe(header, MAX_HEADER),
+        body=tuple(blocks),
+        severity=severity,
+        lifecycle=lifecycle,
+        thread_key=alarm.arn or alarm.name,
+    )
 
 
 def _alarm_fields(alarm: AlarmNotification, info: CategoryInfo | None) -> list[str]:
@@ -453,8 +492,9 @@ def _metric_label(alarm: AlarmNotification) -> str:
     """'Gatewatch/Errors5xx Sum' or, for metric math, '5xx rate = `100*m2/m1` (m1 = Requests Sum, …)'."""
     if alarm.kind is AlarmKind.METRIC_MATH and alarm.expression:
         label = alarm.expression_label
-        inputs = ", ".join(f"{m.id} = {m.metric_name}" + (f" {m.stat}" if m.stat else "")
-                           for m in alarm.metrics if m.metric_name)
+        inputs = ", ".join(
+            f"{m.id} = {m.metric_name}" + (f" {m.stat}" if m.stat else "") for m in alarm.metrics if m.metric_name
+        )
         text = (f"{safe(label, 120)} = " if label else "") + f"`{safe(alarm.expression.replace('`', ''), 300)}`"
         return text + (f" ({safe(inputs, 400)})" if inputs else "")
     name = alarm.watched_metric_name
@@ -464,8 +504,9 @@ def _metric_label(alarm: AlarmNotification) -> str:
     return safe(text + (f" {stat}" if stat else ""), 300)
 
 
-def _alarm_links(alarm: AlarmNotification, ctx: LinkContext, region: str | None,
-                 info: CategoryInfo | None) -> dict[str, Any] | None:
+def _alarm_links(
+    alarm: AlarmNotification, ctx: LinkContext, region: str | None, info: CategoryInfo | None
+) -> dict[str, Any] | None:
     if not region:
         return None
     buttons = [("Open alarm", alarm_console_url(region, alarm.name))]
@@ -477,17 +518,22 @@ def _alarm_links(alarm: AlarmNotification, ctx: LinkContext, region: str | None,
     if groups and moment:
         window = timedelta(seconds=(alarm.period_s or 60) * (alarm.evaluation_periods or 1) + 300)
         names = {alarm.metric_name} | {m.metric_name for m in alarm.metrics}
-        status = "5" if METRIC_ERRORS_5XX in names or (info and not info.is_client_error) else (
-            "4" if METRIC_ERRORS_4XX in names or info else None)
+        status = (
+            "5"
+            if METRIC_ERRORS_5XX in names or (info and not info.is_client_error)
+            else ("4" if METRIC_ERRORS_4XX in names or info else None)
+        )
         if status is None and names & {METRIC_ERRORS, METRIC_CAUSES}:
             status = "[45]"
         query = insights_query(status_prefix=status)
-        buttons.append(("Logs Insights", logs_insights_url(region, groups, query, moment - window,
-                                                           moment + timedelta(minutes=1))))
+        buttons.append(
+            ("Logs Insights", logs_insights_url(region, groups, query, moment - window, moment + timedelta(minutes=1)))
+        )
     return _actions(buttons)
 
 
 # --- analyzer alerts -----------------------------------------------------------------------------
+
 
 def format_analyzer_alert(alert: AnalyzerAlert, ctx: LinkContext) -> SlackMessage:
     info = _category_info(alert.category)
@@ -499,17 +545,23 @@ def format_analyzer_alert(alert: AnalyzerAlert, ctx: LinkContext) -> SlackMessag
     noun = "request" if alert.count == 1 else "requests"
     text = f"{severity.name}: {alert.count} {noun} failed with {alert.category}" + (f" on {where}" if where else "")
 
-    window = " ".join(p for p in (
-        f"between {_human_time(alert.first_seen)}" if alert.first_seen else "",
-        f"and {_human_time(alert.last_seen)}" if alert.last_seen and alert.last_seen != alert.first_seen else "",
-    ) if p)
+    window = " ".join(
+        p
+        for p in (
+            f"between {_human_time(alert.first_seen)}" if alert.first_seen else "",
+            f"and {_human_time(alert.last_seen)}" if alert.last_seen and alert.last_seen != alert.first_seen else "",
+        )
+        if p
+    )
     intro = f"*{alert.count} {noun} failed with `{safe(alert.category, 60)}`* {safe(window, 200)}"
     if info and info.category in BROKEN_DEPLOY_CATEGORIES:
         intro += "\n_Every call on the route fails the same way: this cause means a broken deploy._"
     blocks: list[dict[str, Any]] = [_section(intro)]
     fields = []
     if api:
-        fields.append(f"*API*\n{safe(api, 200)}" + (f" ({safe(alert.api_id, 60)})" if alert.api_name and alert.api_id else ""))
+        fields.append(
+            f"*API*\n{safe(api, 200)}" + (f" ({safe(alert.api_id, 60)})" if alert.api_name and alert.api_id else "")
+        )
     if alert.stage:
         fields.append(f"*Stage*\n{safe(alert.stage, 200)}")
     if alert.routes:
@@ -525,22 +577,36 @@ def format_analyzer_alert(alert: AnalyzerAlert, ctx: LinkContext) -> SlackMessag
     if samples:
         lines = []
         for s in samples:
-            head = " · ".join(p for p in (
-                _code(s.request_id or "no request id", 80),
-                str(s.status) if s.status is not None else "",
-                _code(s.route, 150) if s.route else "",
-                safe(_human_time(s.timestamp), 40) if s.timestamp else "",
-            ) if p)
+            head = " · ".join(
+                p
+                for p in (
+                    _code(s.request_id or "no request id", 80),
+                    str(s.status) if s.status is not None else "",
+                    _code(s.route, 150) if s.route else "",
+                    safe(_human_time(s.timestamp), 40) if s.timestamp else "",
+                )
+                if p
+            )
             lines.append(f"• {head}" + (f"\n      {safe(s.evidence, 300)}" if s.evidence else ""))
         blocks.append(_section("*Sample requests*\n" + "\n".join(lines)))
     links = _alert_links(alert, ctx, api)
     if links:
         blocks.append(links)
-    blocks.append(_context(_where_bits(alert.account or ctx.account, alert.region or ctx.region, None)
-                           + [f"alert {safe(alert.alert_id, 200)}"]))
+    blocks.append(
+        _context(
+            _where_bits(alert.account or ctx.account, alert.region or ctx.region, None)
+            + [f"alert {safe(alert.alert_id, 200)}"]
+        )
+    )
     thread_key = "|".join(alert.alert_id.split("|")[:3]) or None
-    return SlackMessage(text=safe(text, MAX_FALLBACK_TEXT), header=safe(header, MAX_HEADER), body=tuple(blocks),
-                        severity=severity, lifecycle=Lifecycle.CONTINUE, thread_key=thread_key)
+    return SlackMessage(
+        text=safe(text, MAX_FALLBACK_TEXT),
+        header=safe(header, MAX_HEADER),
+        body=tuple(blocks),
+        severity=severity,
+        lifecycle=Lifecycle.CONTINUE,
+        thread_key=thread_key,
+    )
 
 
 def _alert_links(alert: AnalyzerAlert, ctx: LinkContext, api: str | None) -> dict[str, Any] | None:
@@ -566,6 +632,7 @@ def _alert_links(alert: AnalyzerAlert, ctx: LinkContext, api: str | None) -> dic
 
 # --- anything else -------------------------------------------------------------------------------
 
+
 def format_generic(notification: GenericNotification) -> SlackMessage:
     subject = notification.subject or "Notification on the gatewatch topic"
     blocks: list[dict[str, Any]] = []
@@ -573,7 +640,7 @@ def format_generic(notification: GenericNotification) -> SlackMessage:
         blocks.append(_section(safe(notification.text, MAX_SECTION_TEXT)))
     fields = [f"*{safe(k, 100)}*\n{safe(v, 500)}" for k, v in notification.fields]
     for i in range(0, len(fields), MAX_FIELDS):
-        blocks.append(_fields(fields[i:i + MAX_FIELDS]))
+        blocks.append(_fields(fields[i : i + MAX_FIELDS]))
     if not blocks:
         blocks.append(_section("_(empty message)_"))
     bits = [f"topic {safe(notification.topic_arn.rsplit(':', 1)[-1], 256)}"] if notification.topic_arn else []
@@ -582,11 +649,18 @@ def format_generic(notification: GenericNotification) -> SlackMessage:
     if bits:
         blocks.append(_context(bits))
     sev = Severity.INFO
-    return SlackMessage(text=safe(subject, MAX_FALLBACK_TEXT), header=safe(f"{sev.emoji} {subject}", MAX_HEADER),
-                        body=tuple(blocks), severity=sev, lifecycle=Lifecycle.NOTE, thread_key=None)
+    return SlackMessage(
+        text=safe(subject, MAX_FALLBACK_TEXT),
+        header=safe(f"{sev.emoji} {subject}", MAX_HEADER),
+        body=tuple(blocks),
+        severity=sev,
+        lifecycle=Lifecycle.NOTE,
+        thread_key=None,
+    )
 
 
 # --- block helpers -------------------------------------------------------------------------------
+
 
 def _category_info(name: str) -> CategoryInfo | None:
     try:
@@ -609,20 +683,33 @@ def _section(text: str) -> dict[str, Any]:
 
 
 def _fields(items: list[str]) -> dict[str, Any]:
-    return {"type": "section", "fields": [
-        {"type": "mrkdwn", "text": truncate(t, MAX_FIELD_TEXT), "verbatim": True} for t in items[:MAX_FIELDS]]}
+    return {
+        "type": "section",
+        "fields": [
+            {"type": "mrkdwn", "text": truncate(t, MAX_FIELD_TEXT), "verbatim": True} for t in items[:MAX_FIELDS]
+        ],
+    }
 
 
 def _context(items: list[str]) -> dict[str, Any]:
-    return {"type": "context", "elements": [
-        {"type": "mrkdwn", "text": truncate(t, MAX_SECTION_TEXT), "verbatim": True} for t in items[:10] if t]}
+    return {
+        "type": "context",
+        "elements": [
+            {"type": "mrkdwn", "text": truncate(t, MAX_SECTION_TEXT), "verbatim": True} for t in items[:10] if t
+        ],
+    }
 
 
 def _actions(buttons: list[tuple[str, str]]) -> dict[str, Any] | None:
     elements = [
-        {"type": "button", "text": {"type": "plain_text", "text": label}, "url": url,
-         "action_id": f"gatewatch-link-{i}"}
-        for i, (label, url) in enumerate(buttons) if len(url) <= MAX_URL
+        {
+            "type": "button",
+            "text": {"type": "plain_text", "text": label},
+            "url": url,
+            "action_id": f"gatewatch-link-{i}",
+        }
+        for i, (label, url) in enumerate(buttons)
+        if len(url) <= MAX_URL
     ]
     return {"type": "actions", "elements": elements} if elements else None
 
@@ -671,9 +758,9 @@ def _parse_time(value: str | None) -> datetime | None:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _human_time(value: str | None) -> str:
     moment = _parse_time(value)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC") if moment else (value or "")
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if moment else (value or "")

@@ -16,22 +16,31 @@ Speed: the JSON fast path is one `orjson.loads`, one cached "plan" per key layou
 format repeat on every line, so key -> field resolution happens once per format, not per line) and a
 reader generated for that layout once it has been seen a few times (see `_compile_reader`). All scanners are `str.find`/bounded-regex loops: linear on adversarial 100 KB lines.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from itertools import islice
 from operator import itemgetter
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import orjson
 
 from gatewatch.constants import SOURCE_ACCESS
 from gatewatch.models import AccessRecord, AccessSummary, Rejection
 
-__all__ = ["CANONICAL_FIELDS", "NOT_JSON", "json_layout", "looks_like_access_line", "parse_access_line",
-           "parse_access_line_or_summary", "read_json_access"]
+__all__ = [
+    "CANONICAL_FIELDS",
+    "NOT_JSON",
+    "json_layout",
+    "looks_like_access_line",
+    "parse_access_line",
+    "parse_access_line_or_summary",
+    "read_json_access",
+]
 
 FORMAT_JSON = "json"
 FORMAT_CLF = "clf"
@@ -79,8 +88,9 @@ _DEFAULTS: tuple[Any, ...] = tuple(_default_of(f) for f in _RECORD_FIELDS)
 # Value kinds (STR must stay 0: the generic reader tests `not kind`).
 _STR, _INT, _FLOAT, _EPOCH_MS, _QUOTED_STR = 0, 1, 2, 3, 4
 
-_INT_FIELDS = frozenset({"status", "response_length", "integration_status", "integration_service_status",
-                         "authorizer_status"})
+_INT_FIELDS = frozenset(
+    {"status", "response_length", "integration_status", "integration_service_status", "authorizer_status"}
+)
 _FLOAT_FIELDS = frozenset({"integration_latency_ms", "response_latency_ms", "authorizer_latency_ms"})
 
 
@@ -262,7 +272,7 @@ def _build_alias_table() -> dict[str, _Target]:
     for rank, _level, variable, field_name, kind in list(candidates):
         snake = _CAMEL_BOUNDARY.sub("_", variable)
         candidates.append((rank, 1, snake, field_name, kind))
-    for rank, level, variable, field_name, kind in sorted(candidates, key=lambda c: (c[1], c[0])):
+    for rank, _level, variable, field_name, kind in sorted(candidates, key=lambda c: (c[1], c[0])):
         table.setdefault(_normal_form(variable), (_INDEX[field_name], kind, rank, field_name))
     return table
 
@@ -286,8 +296,18 @@ class _Plan:
     reader generated for this layout (see `_compile_reader`).
     """
 
-    __slots__ = ("entries", "present", "risky", "template", "uses", "read", "summary_keys", "summary_uses",
-                 "summarize", "tally")
+    __slots__ = (
+        "entries",
+        "present",
+        "read",
+        "risky",
+        "summarize",
+        "summary_keys",
+        "summary_uses",
+        "tally",
+        "template",
+        "uses",
+    )
 
     def __init__(self, entries: tuple[tuple[str, int, int], ...], present: frozenset[str], risky: bool) -> None:
         self.entries = entries  # (key, slot index, value kind), one per slot fed
@@ -343,11 +363,21 @@ class _Plan:
 _COMPILE_AFTER = 8
 
 # AccessSummary's fields that come from the line, in order (then timestamp, format, fields_present).
-_SUMMARY_FIELDS = ("status", "api_id", "stage", "http_method", "resource_path", "route_key", "response_latency_ms",
-                   "integration_latency_ms", "authorizer_latency_ms")
+_SUMMARY_FIELDS = (
+    "status",
+    "api_id",
+    "stage",
+    "http_method",
+    "resource_path",
+    "route_key",
+    "response_latency_ms",
+    "integration_latency_ms",
+    "authorizer_latency_ms",
+)
 #: The normal forms of the built-in keys that feed those fields (see _FieldResolver.risky_key).
 _SUMMARY_ALIAS_NORMALS: frozenset[str] = frozenset(
-    name for name, target in _ALIAS_TABLE.items() if target[3] in _SUMMARY_FIELDS)
+    name for name, target in _ALIAS_TABLE.items() if target[3] in _SUMMARY_FIELDS
+)
 
 
 def _summary_str(obj: dict[str, Any], key: str | None) -> str | None:
@@ -389,8 +419,12 @@ class _SuccessStatus(dict):
         return status if status is not None and 100 <= status < 400 else None
 
 
-_SUCCESS_STATUS = _SuccessStatus({**{f"{n:03d}": (n if 100 <= n < 400 else None) for n in range(1000)},
-                                  **{n: (n if 100 <= n < 400 else None) for n in range(100, 1000)}})
+_SUCCESS_STATUS = _SuccessStatus(
+    {
+        **{f"{n:03d}": (n if 100 <= n < 400 else None) for n in range(1000)},
+        **{n: (n if 100 <= n < 400 else None) for n in range(100, 1000)},
+    }
+)
 
 
 class _Milliseconds(dict):
@@ -429,8 +463,9 @@ _MS_CACHE_LIMIT = 50_000
 _MILLISECONDS = _Milliseconds(_MS_ABSENT)
 
 
-def summary_read_statements(plan: _Plan, env: dict[str, Any], params: list[str], reject: str, *,
-                            raw_strings: bool = False) -> list[str]:
+def summary_read_statements(
+    plan: _Plan, env: dict[str, Any], params: list[str], reject: str, *, raw_strings: bool = False
+) -> list[str]:
     """Statements that read AccessSummary's fields (status, api, stage, route parts, latencies) into
     `f0`…`f8` for one key layout; `reject` is what a line that is not a 2xx/3xx does. Shared by the
     summarizer below and gatewatch.fastpath's tally, so both read a line the same way.
@@ -445,9 +480,12 @@ def summary_read_statements(plan: _Plan, env: dict[str, Any], params: list[str],
     env.update({"_as_summary_str": _as_summary_str, "_status": _SUCCESS_STATUS, "_ms": _MILLISECONDS})
     params += ["_as_summary_str=_as_summary_str", "_status=_status", "_ms=_ms", "_str=str"]
     lines: list[str] = []
-    keys = dict(zip(_SUMMARY_FIELDS, plan.summary_keys))
-    read = [(n, name) for n, name in enumerate(_SUMMARY_FIELDS) if keys[name] is not None
-            and (raw_strings or name == "status" or _kind_of(name) == _FLOAT)]
+    keys = dict(zip(_SUMMARY_FIELDS, plan.summary_keys, strict=False))
+    read = [
+        (n, name)
+        for n, name in enumerate(_SUMMARY_FIELDS)
+        if keys[name] is not None and (raw_strings or name == "status" or _kind_of(name) == _FLOAT)
+    ]
     if keys["status"] is None:
         return reject.split("\n")  # no status: not a success this reader can vouch for
     env["_values_of"] = itemgetter(*(keys[name] for _n, name in read))
@@ -496,10 +534,18 @@ def _summarize(plan: _Plan, obj: dict[str, Any], timestamp: int | None) -> Acces
     if status is None or not 100 <= status < 400:
         return None
     return AccessSummary(
-        status, _summary_str(obj, keys[1]), _summary_str(obj, keys[2]), _summary_str(obj, keys[3]),
-        _summary_str(obj, keys[4]), _summary_str(obj, keys[5]),
-        _summary_float(obj, keys[6]), _summary_float(obj, keys[7]), _summary_float(obj, keys[8]),
-        timestamp, FORMAT_JSON, plan.present,
+        status,
+        _summary_str(obj, keys[1]),
+        _summary_str(obj, keys[2]),
+        _summary_str(obj, keys[3]),
+        _summary_str(obj, keys[4]),
+        _summary_str(obj, keys[5]),
+        _summary_float(obj, keys[6]),
+        _summary_float(obj, keys[7]),
+        _summary_float(obj, keys[8]),
+        timestamp,
+        FORMAT_JSON,
+        plan.present,
     )
 
 
@@ -513,8 +559,12 @@ def _compile_reader(plan: _Plan, probe: dict[str, Any]) -> Callable[[dict[str, A
     and the generic reader would stay in use).
     """
     params = ["obj", "timestamp", "_new=_new", "_record=AccessRecord", "_present=_present", "_as_str=_as_str"]
-    env: dict[str, Any] = {"_new": object.__new__, "AccessRecord": AccessRecord, "_present": plan.present,
-                           "_as_str": _as_str}
+    env: dict[str, Any] = {
+        "_new": object.__new__,
+        "AccessRecord": AccessRecord,
+        "_present": plan.present,
+        "_as_str": _as_str,
+    }
     for kind, convert in enumerate(_CONVERT):
         params.append(f"_convert{kind}=_convert{kind}")
         env[f"_convert{kind}"] = convert
@@ -539,7 +589,9 @@ def _compile_reader(plan: _Plan, probe: dict[str, Any]) -> Callable[[dict[str, A
             v = f"v{n}"
             # The common shapes are decided inline (no call): a plain string, "-", a number string seen before.
             if kind == _STR:
-                body.append(f"    o.{name} = ({v} if {v} and {v} != '-' else None) if {v}.__class__ is str else _as_str({v})")
+                body.append(
+                    f"    o.{name} = ({v} if {v} and {v} != '-' else None) if {v}.__class__ is str else _as_str({v})"
+                )
             elif kind in _CONVERTED:
                 body.append(f"    o.{name} = _table{kind}[{v}] if {v}.__class__ is str else _convert{kind}({v})")
             else:
@@ -570,8 +622,17 @@ _MAX_TARGET_CACHE = 4096
 class _FieldResolver:
     """Key -> field resolution for one field map (the user's keys win over the built-in aliases)."""
 
-    __slots__ = ("_exact", "_normal", "_targets", "_summary_normals", "_summary_exact", "_risky", "_plans",
-                 "_last_keys", "_last_plan")
+    __slots__ = (
+        "_exact",
+        "_last_keys",
+        "_last_plan",
+        "_normal",
+        "_plans",
+        "_risky",
+        "_summary_exact",
+        "_summary_normals",
+        "_targets",
+    )
 
     def __init__(self, field_map: Mapping[str, str] | None) -> None:
         self._exact: dict[str, _Target] = {}
@@ -585,8 +646,11 @@ class _FieldResolver:
         self._targets: dict[str, _Target | None] = {}
         # What a flattened key must start with to feed a summary field (see risky_key).
         self._summary_normals = _SUMMARY_ALIAS_NORMALS | {
-            _normal_form(k) for k, t in (field_map or {}).items() if isinstance(k, str) and t in _SUMMARY_FIELDS}
-        self._summary_exact = tuple(k for k, t in (field_map or {}).items() if isinstance(k, str) and t in _SUMMARY_FIELDS)
+            _normal_form(k) for k, t in (field_map or {}).items() if isinstance(k, str) and t in _SUMMARY_FIELDS
+        }
+        self._summary_exact = tuple(
+            k for k, t in (field_map or {}).items() if isinstance(k, str) and t in _SUMMARY_FIELDS
+        )
         self._risky: dict[str, bool] = {}
         self._plans: dict[tuple[str, ...], _Plan] = {}
         self._last_keys: tuple[str, ...] = ()
@@ -613,8 +677,11 @@ class _FieldResolver:
         risky = self._risky.get(key)
         if risky is None:
             prefix = _normal_form(key + ".")
-            risky = (not prefix or any(t.startswith(prefix) for t in self._summary_normals)
-                     or any(k.startswith(key + ".") for k in self._summary_exact))
+            risky = (
+                not prefix
+                or any(t.startswith(prefix) for t in self._summary_normals)
+                or any(k.startswith(key + ".") for k in self._summary_exact)
+            )
             if len(self._risky) >= _MAX_TARGET_CACHE:
                 self._risky.clear()
             self._risky[key] = risky
@@ -676,8 +743,9 @@ def _resolver_for(field_map: Mapping[str, str] | None) -> _FieldResolver:
 # --------------------------------------------------------------------------------------------------
 
 
-def parse_access_line(message: str, *, field_map: Mapping[str, str] | None = None,
-                      timestamp: int | None = None) -> AccessRecord | Rejection:
+def parse_access_line(
+    message: str, *, field_map: Mapping[str, str] | None = None, timestamp: int | None = None
+) -> AccessRecord | Rejection:
     """Parse one access-log line in any console format (JSON, CLF, CSV, XML) or a custom JSON format.
 
     `field_map` maps your own JSON keys / XML tags to canonical field names (CANONICAL_FIELDS) and wins
@@ -691,8 +759,9 @@ def parse_access_line(message: str, *, field_map: Mapping[str, str] | None = Non
     except Exception as exc:  # a safety net: a parser bug must cost one line, never the batch
         if not isinstance(message, str):
             return _reject(REASON_UNRECOGNISED, message, f"not text: {type(message).__name__}")
-        return Rejection(source=SOURCE_ACCESS, reason=REASON_INTERNAL, sample=_sample(message),
-                         detail=type(exc).__name__)
+        return Rejection(
+            source=SOURCE_ACCESS, reason=REASON_INTERNAL, sample=_sample(message), detail=type(exc).__name__
+        )
 
 
 _CLF_TIME = re.compile(r"\d{1,2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}")
@@ -733,8 +802,9 @@ def json_layout(obj: dict[str, Any], field_map: Mapping[str, str] | None = None)
     return _resolver_for(field_map).plan_for(obj)
 
 
-def read_json_access(obj: Any, message: str, field_map: Mapping[str, str] | None, timestamp: int | None
-                     ) -> AccessRecord | Rejection:
+def read_json_access(
+    obj: Any, message: str, field_map: Mapping[str, str] | None, timestamp: int | None
+) -> AccessRecord | Rejection:
     """The full record for an already parsed JSON line (what parse_access_line returns for it);
     for `NOT_JSON`, what parse_access_line makes of the line (it repairs invalid JSON)."""
     if obj is NOT_JSON:
@@ -742,8 +812,9 @@ def read_json_access(obj: Any, message: str, field_map: Mapping[str, str] | None
     return _read_json_object(obj, message, _resolver_for(field_map), timestamp)
 
 
-def parse_access_line_or_summary(message: str, *, field_map: Mapping[str, str] | None = None,
-                                 timestamp: int | None = None) -> AccessSummary | AccessRecord | Rejection:
+def parse_access_line_or_summary(
+    message: str, *, field_map: Mapping[str, str] | None = None, timestamp: int | None = None
+) -> AccessSummary | AccessRecord | Rejection:
     """The analyzer's fast path: a successful request in a JSON format comes back as an AccessSummary
     (only what its metrics need); everything else exactly as `parse_access_line` returns it."""
     try:
@@ -770,7 +841,9 @@ def _parse_json(message: str, resolver: _FieldResolver, timestamp: int | None) -
     return _read_json_object(obj, message, resolver, timestamp)
 
 
-def _read_json_object(obj: Any, message: str, resolver: _FieldResolver, timestamp: int | None) -> AccessRecord | Rejection:
+def _read_json_object(
+    obj: Any, message: str, resolver: _FieldResolver, timestamp: int | None
+) -> AccessRecord | Rejection:
     if obj.__class__ is not dict:
         return _reject(REASON_UNRECOGNISED, message)
     if has_object_value(obj):  # decided per line: a layout's lines need not all nest the same way
@@ -810,7 +883,9 @@ _WS = " \t\r\n"
 _MAX_CANDIDATES = 4096
 
 
-def _recover_json(message: str, resolver: _FieldResolver, timestamp: int | None, error: str) -> AccessRecord | Rejection:
+def _recover_json(
+    message: str, resolver: _FieldResolver, timestamp: int | None, error: str
+) -> AccessRecord | Rejection:
     """Repair what API Gateway breaks: unescaped quotes, `{{ }}`, unquoted `-`, trailing garbage, cut lines.
 
     Walks the `"key":` positions in order and takes each value up to the next key boundary, accepting a
@@ -840,7 +915,7 @@ def _recover_json(message: str, resolver: _FieldResolver, timestamp: int | None,
 class _Open:
     """A key whose value is still being read by the scanner."""
 
-    __slots__ = ("path", "first", "quote")
+    __slots__ = ("first", "path", "quote")
 
     def __init__(self, s: str, path: str, start: int) -> None:
         end = len(s)
@@ -865,10 +940,10 @@ def _judge(s: str, item: _Open, end: int) -> tuple[bool, str | None, int]:
         return True, None, closes  # empty value (or the start of a nested object)
     if s[item.first] == '"':
         if last > item.first and s[last] == '"':
-            return True, _decode_string(s[item.first + 1:last]), closes
+            return True, _decode_string(s[item.first + 1 : last]), closes
         return False, None, 0
     if item.quote == -1 or item.quote > last:
-        token = s[item.first:last + 1]
+        token = s[item.first : last + 1]
         return True, (None if token == "null" else token), closes
     return False, None, 0
 
@@ -936,7 +1011,7 @@ def _final_value(s: str, item: _Open) -> tuple[str | None] | None:
     while last >= item.first and s[last] in _WS:
         last -= 1
     if last > item.first and s[item.first] == '"' and s[last] == '"':
-        return (_decode_string(s[item.first + 1:last]),)
+        return (_decode_string(s[item.first + 1 : last]),)
     return None  # a cut bare token (`"status":50`) or a cut string is not a value
 
 
@@ -972,7 +1047,7 @@ def _parse_other(message: str, field_map: Mapping[str, str] | None, timestamp: i
 class _Fields:
     """Collects (field, raw text) pairs of a positional format and converts them like JSON values."""
 
-    __slots__ = ("values", "present")
+    __slots__ = ("present", "values")
 
     def __init__(self, fmt: str) -> None:
         self.values = list(_DEFAULTS)
@@ -994,8 +1069,7 @@ _ID_TOKEN = re.compile(r"[A-Za-z0-9_+/\-]{6,64}={0,2}")
 
 
 def _looks_like_request_id(token: str) -> bool:
-    return (_ID_TOKEN.fullmatch(token) is not None
-            and (token.endswith("=") or any(c.isdigit() for c in token)))
+    return _ID_TOKEN.fullmatch(token) is not None and (token.endswith("=") or any(c.isdigit() for c in token))
 
 
 def _put_target(fields: _Fields, target: str, *, default_field: str | None) -> None:
@@ -1022,7 +1096,7 @@ def _parse_clf(s: str) -> list[Any] | None:
     if close_bracket < 0 or _CLF_TIME.fullmatch(s, open_bracket + 1, close_bracket) is None:
         return None
     open_quote = s.find('"', close_bracket + 1, close_bracket + 18)
-    if open_quote < 0 or s[close_bracket + 1:open_quote].strip():
+    if open_quote < 0 or s[close_bracket + 1 : open_quote].strip():
         return None
     close_quote = s.find('"', open_quote + 1)
     if close_quote < 0:
@@ -1034,14 +1108,14 @@ def _parse_clf(s: str) -> list[Any] | None:
         fields.put("ip", prefix[1])
     elif 1 <= len(prefix) <= 3:
         fields.put("ip", prefix[0])
-    fields.put("request_time", s[open_bracket + 1:close_bracket])
-    request = s[open_quote + 1:close_quote].split()
-    tail = s[close_quote + 1:].split(None, 3)
+    fields.put("request_time", s[open_bracket + 1 : close_bracket])
+    request = s[open_quote + 1 : close_quote].split()
+    tail = s[close_quote + 1 :].split(None, 3)
     if _is_websocket_request(request, len(tail)):
         # WebSocket console CLF: "$context.eventType $context.routeKey $context.connectionId" status requestId
-        for name, token in zip(("event_type", "route_key", "connection_id"), request):
+        for name, token in zip(("event_type", "route_key", "connection_id"), request, strict=False):
             fields.put(name, token)
-        for name, token in zip(("status", "request_id"), tail):
+        for name, token in zip(("status", "request_id"), tail, strict=False):
             fields.put(name, token)
         return fields.finish()
     target_field = None
@@ -1053,12 +1127,12 @@ def _parse_clf(s: str) -> list[Any] | None:
         elif len(request) == 2:
             _put_target(fields, request[1], default_field=None)
         target_field = "resource_path" if "resource_path" in fields.present else "route_key"
-    for name, token in zip(("status", "response_length", "request_id"), tail):
+    for name, token in zip(("status", "response_length", "request_id"), tail, strict=False):
         fields.put(name, token)
     if len(tail) == 4:
         extra = tail[3].rstrip()
         single = len(extra.split(None, 1)) == 1
-        if single and (extra == "-" and target_field == "resource_path" or _looks_like_request_id(extra)):
+        if single and ((extra == "-" and target_field == "resource_path") or _looks_like_request_id(extra)):
             fields.put("extended_request_id", extra)
         else:
             fields.put("integration_error", extra)
@@ -1093,18 +1167,21 @@ def _parse_csv(s: str) -> list[Any] | None:
     if time_at >= 1:
         fields.put("ip", parts[0])
     fields.put("request_time", parts[time_at])
-    after = [part.strip() for part in parts[time_at + 1:]]
+    after = [part.strip() for part in parts[time_at + 1 :]]
     if after[0] in _WEBSOCKET_EVENTS or (len(after) == 5 and not any(a.startswith("HTTP/") for a in after)):
         # WebSocket: ip,caller,user,time,eventType,routeKey,connectionId,status,requestId
-        for name, token in zip(("event_type", "route_key", "connection_id", "status", "request_id"), after):
+        for name, token in zip(
+            ("event_type", "route_key", "connection_id", "status", "request_id"), after, strict=False
+        ):
             fields.put(name, token)
         return fields.finish()
     fields.put("http_method", after[0])
     protocol_at = next((i for i in range(2, len(after)) if after[i].startswith("HTTP/")), 2)
-    _put_target(fields, ",".join(after[1:protocol_at]),
-                default_field="resource_path" if time_at >= 3 else "route_key")
-    tail = after[protocol_at:protocol_at + 5]
-    for name, token in zip(("protocol", "status", "response_length", "request_id", "extended_request_id"), tail):
+    _put_target(fields, ",".join(after[1:protocol_at]), default_field="resource_path" if time_at >= 3 else "route_key")
+    tail = after[protocol_at : protocol_at + 5]
+    for name, token in zip(
+        ("protocol", "status", "response_length", "request_id", "extended_request_id"), tail, strict=False
+    ):
         fields.put(name, token)
     return fields.finish()
 
@@ -1143,7 +1220,7 @@ def _parse_xml(s: str, resolver: _FieldResolver) -> list[Any] | None:
         cursor[tag] = at
         if at == len(ends):
             continue
-        taken.append((tag, s[match.end():ends[at][0]]))
+        taken.append((tag, s[match.end() : ends[at][0]]))
         resume = ends[at][1]
         cursor[tag] = at + 1
     chosen = resolver.choose(tag for tag, _value in taken)
@@ -1160,7 +1237,7 @@ def _parse_xml(s: str, resolver: _FieldResolver) -> list[Any] | None:
 # Rejections
 # --------------------------------------------------------------------------------------------------
 
-_CONTROL = {c: "?" for c in [*range(0x20), *range(0x7F, 0xA0)]}
+_CONTROL = dict.fromkeys([*range(32), *range(127, 160)], "?")
 
 
 def _sample(message: Any) -> str:

@@ -14,6 +14,7 @@ characters of the text or a `str.startswith`. The single regex (integration late
 lines that already start with `Received response`. Every search is bounded or linear, so a 100 KB
 adversarial line costs linear time, and nothing here raises on any `str`.
 """
+
 from __future__ import annotations
 
 import re
@@ -117,6 +118,7 @@ _KEY_LINE_STARTS: tuple[str, ...] = (
     "HTTP Method:",
 )
 
+
 @dataclass(frozen=True, slots=True)
 class ExecutionLine:
     """One execution-log message with its prefixes removed."""
@@ -207,8 +209,19 @@ _STATUS_CODE = "with status code: "
 
 # Dispatch on the first six characters of the text: one dict lookup per line decides whether the
 # line carries anything to extract.
-(_K_COMPLETED, _K_HTTP, _K_RECEIVED, _K_VERIFY, _K_USAGE, _K_START, _K_EXECUTION, _K_GATEWAY, _K_UNAUTH, _K_EXT,
- _K_TRAILER) = range(11)  # _K_TRAILER: lines written after "Method completed"; they never open a request
+(
+    _K_COMPLETED,
+    _K_HTTP,
+    _K_RECEIVED,
+    _K_VERIFY,
+    _K_USAGE,
+    _K_START,
+    _K_EXECUTION,
+    _K_GATEWAY,
+    _K_UNAUTH,
+    _K_EXT,
+    _K_TRAILER,
+) = range(11)  # _K_TRAILER: lines written after "Method completed"; they never open a request
 _DISPATCH: dict[str, int] = {
     "Method": _K_COMPLETED,
     "HTTP M": _K_HTTP,
@@ -282,8 +295,20 @@ class _Pending:
     """A request being assembled (mutable; becomes a frozen ExecutionRequest when emitted)."""
 
     __slots__ = (
-        "request_id", "lines", "api_id", "stage", "log_group", "first_ts", "last_ts", "status",
-        "gateway_status", "http_method", "resource_path", "integration_latency_ms", "text_id", "fresh",
+        "api_id",
+        "first_ts",
+        "fresh",
+        "gateway_status",
+        "http_method",
+        "integration_latency_ms",
+        "last_ts",
+        "lines",
+        "log_group",
+        "request_id",
+        "resource_path",
+        "stage",
+        "status",
+        "text_id",
     )
 
     def __init__(self, request_id: str | None) -> None:
@@ -330,7 +355,7 @@ class ExecutionAssembler:
     cause-like lines are kept past the cap, up to twice the cap).
     """
 
-    __slots__ = ("_max_pending", "_max_lines", "_pending", "_completed", "_anon_key", "_anon_seq", "_last_key")
+    __slots__ = ("_anon_key", "_anon_seq", "_completed", "_last_key", "_max_lines", "_max_pending", "_pending")
 
     def __init__(self, *, max_pending: int = 10_000, max_lines_per_request: int = 200) -> None:
         self._max_pending = max(1, int(max_pending))
@@ -349,13 +374,20 @@ class ExecutionAssembler:
 
     # -- public --------------------------------------------------------------------------------------
 
-    def add(self, event: LogEvent, *, log_group: str | None = None, api_id: str | None = None,
-            stage: str | None = None) -> list[ExecutionRequest]:
+    def add(
+        self, event: LogEvent, *, log_group: str | None = None, api_id: str | None = None, stage: str | None = None
+    ) -> list[ExecutionRequest]:
         """Add one event; return the requests it completed (usually [] or [one]) plus any it evicted."""
         return self.add_message(event.message, event.timestamp, log_group, api_id, stage)
 
-    def add_message(self, message: str, ts: int | None, log_group: str | None = None, api_id: str | None = None,
-                    stage: str | None = None) -> list[ExecutionRequest]:
+    def add_message(
+        self,
+        message: str,
+        ts: int | None,
+        log_group: str | None = None,
+        api_id: str | None = None,
+        stage: str | None = None,
+    ) -> list[ExecutionRequest]:
         """`add` for a message and its timestamp (a decoded payload's columns: no LogEvent needed)."""
         rid, text, _, prefixed = _split(message)
         kind = _DISPATCH.get(text[:6], -1)
@@ -424,7 +456,7 @@ class ExecutionAssembler:
 
     @staticmethod
     def _starts_request(text: str, kind: int) -> bool:
-        if kind == _K_EXT or kind == _K_VERIFY:
+        if kind in (_K_EXT, _K_VERIFY):
             return True
         return kind == _K_START and (text.startswith(_STARTING_EXEC) or text.startswith(_STARTING_AUTH))
 
@@ -526,15 +558,14 @@ def _extract(p: _Pending, text: str, kind: int, need_api_stage: bool) -> None:
         m = _RECEIVED.match(text)
         if m is not None:
             p.integration_latency_ms = float(m.group(2))
-    elif kind == _K_VERIFY or kind == _K_USAGE:
+    elif kind in (_K_VERIFY, _K_USAGE):
         if need_api_stage and (text.startswith(_VERIFYING) or text.startswith(_USAGE_OK)):
             found_api, found_stage = _api_stage(text[:1024])
             if p.api_id is None and found_api is not None:
                 p.api_id = found_api
             if p.stage is None and found_stage is not None:
                 p.stage = found_stage
-    elif kind == _K_GATEWAY:
-        if text.startswith(_GATEWAY_RESPONSE):
-            i = text.find(_STATUS_CODE, 0, 256)
-            if i >= 0:
-                p.gateway_status = _status_at(text, i + len(_STATUS_CODE))
+    elif kind == _K_GATEWAY and text.startswith(_GATEWAY_RESPONSE):
+        i = text.find(_STATUS_CODE, 0, 256)
+        if i >= 0:
+            p.gateway_status = _status_at(text, i + len(_STATUS_CODE))
