@@ -39,7 +39,7 @@ for _entry in (str(ROOT / "functions"), str(ROOT)):
         sys.path.insert(0, _entry)
 
 from gatewatch.config import EngineConfig  # noqa: E402
-from gatewatch.ingest.decode import decode_subscription_data  # noqa: E402
+from gatewatch.ingest.lambda_events import decode_subscription_data  # noqa: E402
 from gatewatch.models import Rejection  # noqa: E402
 from gatewatch.pipeline import LogAnalyzer  # noqa: E402
 from gatewatch_demo import simulate as sim  # noqa: E402

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from gatewatch.adapters.aws import aws_client
-from gatewatch.ingest.decode import kind_for_log_group
+from gatewatch.ingest.payloads import kind_for_log_group
 from gatewatch.models import LogBatch, LogEvent
 
 _SINCE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.I)

@@ -61,8 +61,8 @@ def run_analysis(
     paths: Sequence[str], config: EngineConfig, *, log_group: str | None = None, progress: bool = True
 ) -> tuple[Analysis, list[str]]:
     """Read every path through the engine; returns the analysis and the paths that could not be opened."""
-    from gatewatch.ingest.decode import iter_input_batches
     from gatewatch.pipeline import LogAnalyzer
+    from gatewatch_cli.inputs import iter_input_batches
 
     files = _expand(paths)
     sizes = {f: (os.path.getsize(f) if f != "-" and os.path.exists(f) else 0) for f in files}

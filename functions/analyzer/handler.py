@@ -42,7 +42,7 @@ from gatewatch.constants import (
     SERVICE_NAME,
     SOURCE_INPUT,
 )
-from gatewatch.ingest.decode import batches_from_lambda_event
+from gatewatch.ingest.lambda_events import batches_from_lambda_event
 from gatewatch.metrics.aggregate import InvocationMetrics, aggregate
 from gatewatch.metrics.emf import EmfWriter
 from gatewatch.models import LogBatch, Rejection

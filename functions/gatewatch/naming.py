@@ -43,3 +43,19 @@ def alarm_name(api: str, stage: str, what: str) -> str:
 def execution_log_group(api_id: str, stage: str) -> str:
     """The log group API Gateway writes execution logs to (DESIGN §3)."""
     return f"{EXECUTION_LOG_GROUP_PREFIX}{api_id}/{stage}"
+
+
+def execution_log_group_ids(log_group: str | None) -> tuple[str, str] | None:
+    """`API-Gateway-Execution-Logs_{apiId}/{stage}` -> (apiId, stage); anything else -> None.
+
+    A leading "/" is tolerated (some tools print log groups as paths).
+    """
+    if not log_group or log_group.__class__ is not str:
+        return None
+    name = log_group[1:] if log_group[0] == "/" else log_group
+    if not name.startswith(EXECUTION_LOG_GROUP_PREFIX):
+        return None
+    api_id, _sep, stage = name[len(EXECUTION_LOG_GROUP_PREFIX) :].partition("/")
+    if not api_id or not stage or "/" in stage or api_id.strip() != api_id or stage.strip() != stage:
+        return None
+    return api_id, stage

@@ -15,7 +15,6 @@ from operator import attrgetter, itemgetter
 from gatewatch.classify.classifier import classify_access, classify_execution, merge_classified, route_tallies
 from gatewatch.config import ApiSettings, EngineConfig
 from gatewatch.constants import SOURCE_ACCESS, SOURCE_EXECUTION
-from gatewatch.ingest.decode import execution_log_group_ids
 from gatewatch.metrics.fastpath import owned, tally_json_lines, tally_summary
 from gatewatch.models import (
     AccessSummary,
@@ -27,6 +26,7 @@ from gatewatch.models import (
     Rejection,
     RouteTally,
 )
+from gatewatch.naming import execution_log_group_ids
 from gatewatch.parse.access import (
     looks_like_access_line,
     parse_access_line,

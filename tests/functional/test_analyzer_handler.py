@@ -14,7 +14,7 @@ import pytest
 
 from analyzer import handler
 from bench.bench_handler import realistic_access_lines
-from gatewatch.ingest.decode import batches_from_lambda_event
+from gatewatch.ingest.lambda_events import batches_from_lambda_event
 from gatewatch.models import Rejection
 from gatewatch.pipeline import LogAnalyzer
 from gatewatch_demo.lambda_context import LocalLambdaContext as LambdaContext

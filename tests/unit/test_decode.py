@@ -12,17 +12,15 @@ import zlib
 
 import pytest
 
-from gatewatch.ingest import decode
-from gatewatch.ingest.decode import (
-    Reason,
-    batch_from_payload,
-    batches_from_lambda_event,
-    decode_subscription_data,
-    execution_log_group_ids,
-    iter_input_batches,
-    kind_for_log_group,
-)
+from gatewatch.ingest import lambda_events
+from gatewatch.ingest.codec import is_compressed
+from gatewatch.ingest.lambda_events import batches_from_lambda_event, decode_subscription_data
+from gatewatch.ingest.payloads import batch_from_payload, kind_for_log_group
+from gatewatch.ingest.rejections import Reason
 from gatewatch.models import LogBatch, LogEvent, LogKind, Rejection
+from gatewatch.naming import execution_log_group_ids
+from gatewatch_cli import inputs
+from gatewatch_cli.inputs import iter_input_batches
 from tests.helpers import (
     CORPUS,
     access_corpus_lines,
@@ -256,7 +254,7 @@ def test_bad_subscription_data_becomes_a_rejection_with_a_clear_reason(label, da
 
 def test_decompression_bomb_is_rejected_as_too_large(monkeypatch):
     # GIVEN a cap of 1 MB and 3 MB of zeros that compress to a few KB
-    monkeypatch.setattr(decode, "MAX_SUBSCRIPTION_BYTES", 1024 * 1024)
+    monkeypatch.setattr(lambda_events, "MAX_SUBSCRIPTION_BYTES", 1024 * 1024)
     bomb = base64.b64encode(gzip.compress(b"0" * (3 * 1024 * 1024))).decode()
     [rejection] = list(decode_subscription_data(bomb))
     assert rejection.reason == Reason.TOO_LARGE
@@ -528,7 +526,7 @@ def test_plain_text_execution_log(tmp_path):
 
 def test_text_starting_like_a_zlib_header_is_text(tmp_path):
     line = "(4f3e3b0f-39db-11e9-9c2e-5bd7c2de5998) Method completed with status: 429"
-    assert decode._is_compressed(line.encode())  # the trap this guards against
+    assert is_compressed(line.encode())  # the trap this guards against
     assert [e.message for b in iter_input_batches((line + "\r\n\r\n").encode()) for e in b.events] == [line]
 
 
@@ -551,15 +549,15 @@ def test_single_pretty_printed_access_entry_is_one_entry(tmp_path):
 
 
 def test_large_text_is_yielded_in_bounded_batches(tmp_path):
-    n = decode.TEXT_BATCH_EVENTS * 2 + 5
+    n = inputs.TEXT_BATCH_EVENTS * 2 + 5
     data = "".join(f"line {i}\n" for i in range(n)).encode()
     batches = list(iter_input_batches(data, name="big.log"))
-    assert [len(b.events) for b in batches] == [decode.TEXT_BATCH_EVENTS, decode.TEXT_BATCH_EVENTS, 5]
+    assert [len(b.events) for b in batches] == [inputs.TEXT_BATCH_EVENTS, inputs.TEXT_BATCH_EVENTS, 5]
     assert batches[-1].events[-1].message == f"line {n - 1}"
 
 
 def test_long_lines_across_text_windows(monkeypatch):
-    monkeypatch.setattr(decode, "_TEXT_WINDOW", 64)
+    monkeypatch.setattr(inputs, "TEXT_WINDOW_BYTES", 64)
     lines = ["a" * 10, "é" * 200, "b" * 3, "c" * 70]
     got = [e.message for b in iter_input_batches(("\n".join(lines)).encode()) for e in b.events]
     assert got == lines

@@ -10,13 +10,10 @@ import time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gatewatch.ingest.decode import (
-    Reason,
-    batches_from_lambda_event,
-    decode_subscription_data,
-    iter_input_batches,
-)
+from gatewatch.ingest.lambda_events import batches_from_lambda_event, decode_subscription_data
+from gatewatch.ingest.rejections import Reason
 from gatewatch.models import LogBatch, Rejection
+from gatewatch_cli.inputs import iter_input_batches
 from tests.helpers import encode_payload, s01_payloads, subscription_payload
 
 BOUNDED = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -19,9 +19,10 @@ import pytest
 
 from gatewatch.classify.taxonomy import ErrorCategory, fallback_category
 from gatewatch.config import EngineConfig
-from gatewatch.ingest.decode import decode_subscription_data, iter_input_batches
+from gatewatch.ingest.lambda_events import decode_subscription_data
 from gatewatch.models import LatencyClass, LogBatch, LogEvent, LogKind
 from gatewatch.pipeline import LogAnalyzer, analyze
+from gatewatch_cli.inputs import iter_input_batches
 from gatewatch_demo import simulate as sim
 from tests.helpers import ROOT
 

@@ -1,0 +1,456 @@
+"""Files, stdin and exports in; `LogBatch`es out — what the `gatewatch` command reads besides Lambda events.
+
+Auto-detected, in this order: gzip/zlib (several members, nested up to three layers), JSON documents
+(CloudWatch Logs payloads, subscription/Kinesis/Firehose events, `aws logs filter-log-events` /
+`get-log-events` output, Logs Insights JSON and `get-query-results`, a JSON array of entries),
+a Logs Insights CSV export, and plain text (one log entry per line). Anything unreadable becomes a
+counted `Rejection(source="input")` naming the file; nothing raises.
+
+The Lambda never runs this module: the analyzer's input is only ever a Lambda event
+(`gatewatch.ingest.lambda_events`), so these formats stay out of its asset.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Generator, Iterable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from typing import Any
+
+from gatewatch.ingest.codec import BROKEN, inflate, is_compressed, iter_documents, skip_whitespace
+from gatewatch.ingest.lambda_events import lambda_event_items
+from gatewatch.ingest.payloads import as_epoch_ms, as_message, as_text, is_cwl_payload, kind_for_log_group, read_payload
+from gatewatch.ingest.rejections import Reason, input_rejection
+from gatewatch.models import LogBatch, LogEvent, Rejection
+
+#: Decompressed size cap for a gzip file (S3 dumps can be large, but not unbounded).
+MAX_FILE_BYTES = 2 * 1024 * 1024 * 1024
+#: Plain text, filter-log-events and Insights inputs are yielded in batches of at most this many events.
+TEXT_BATCH_EVENTS = 10_000
+
+# Batch origins (LogBatch.origin) of file inputs.
+ORIGIN_PAYLOAD = "payload"  # a decoded CloudWatch Logs payload read from a file
+ORIGIN_FILTER_LOG_EVENTS = "filter-log-events"
+ORIGIN_GET_LOG_EVENTS = "get-log-events"
+ORIGIN_INSIGHTS = "insights"
+ORIGIN_JSON = "json"  # a JSON array of log entries (objects or strings)
+ORIGIN_TEXT = "text"
+
+_UTF8_BOM = b"\xef\xbb\xbf"
+_SNIFF_BYTES = 8192
+_MAX_REJOINED_DOCUMENT = 1 << 20  # a single pretty-printed JSON object up to this size is kept as one entry
+_MAX_CSV_ERRORS = 10
+_CSV_FIELD_LIMIT = 16 * 1024 * 1024
+_MAX_NESTING = 3  # gzip inside gzip inside ...
+
+
+def iter_input_batches(data: bytes, *, name: str = "-", log_group: str | None = None) -> Iterator[LogBatch | Rejection]:
+    """Auto-detect what a file or stdin holds and yield its batches (see the module docstring).
+
+    `log_group` (optional) names the group for inputs that do not carry one (filter-log-events,
+    get-log-events, Insights exports without `@log`, plain text); it also sets the kind. Rejections
+    carry `origin=name`. Never raises.
+    """
+    try:
+        if isinstance(data, str):
+            data = data.encode("utf-8", "surrogatepass")
+        elif isinstance(data, memoryview):
+            data = data.tobytes()
+        elif not isinstance(data, (bytes, bytearray)):
+            data = bytes(data)
+        yield from _iter_input(
+            data, where=name, log_group=log_group, depth=0, text_origin=ORIGIN_TEXT, payload_origin=ORIGIN_PAYLOAD
+        )
+    except Exception as exc:  # last-resort guard
+        yield input_rejection(
+            Reason.INTERNAL_ERROR, None, f"unexpected {type(exc).__name__} while reading the input", name
+        )
+
+
+def _iter_input(
+    buf: Any, *, where: str, log_group: str | None, depth: int, text_origin: str, payload_origin: str
+) -> Iterator[LogBatch | Rejection]:
+    n = len(buf)
+    if is_compressed(buf) and depth < _MAX_NESTING:
+        inflated = inflate(buf, MAX_FILE_BYTES)
+        if inflated.problem and buf[0] != 0x1F and not _looks_binary(buf[:_SNIFF_BYTES]):
+            pass  # text that merely starts like a zlib header ("(4f3e..." does): read it as text below
+        elif inflated.problem == Reason.TOO_LARGE or (inflated.problem and not inflated.data):
+            yield input_rejection(inflated.problem, buf, inflated.detail, where)
+            return
+        else:
+            # A truncated file keeps what could be read: text lines, complete JSON documents.
+            yield from _iter_input(
+                inflated.data,
+                where=where,
+                log_group=log_group,
+                depth=depth + 1,
+                text_origin=text_origin,
+                payload_origin=payload_origin,
+            )
+            if inflated.problem:
+                yield input_rejection(inflated.problem, buf, inflated.detail, where)
+            return
+    start = 3 if buf[:3] == _UTF8_BOM else 0
+    pos = skip_whitespace(buf, start)
+    if pos >= n:
+        return
+    first = buf[pos]
+    if first == 0x7B or first == 0x5B:  # '{' or '['
+        handled = yield from _json_input(buf, pos, where=where, log_group=log_group, payload_origin=payload_origin)
+        if handled:
+            return
+    elif _looks_like_insights_csv(buf, pos):
+        yield from _insights_csv(buf, pos, where=where, log_group=log_group)
+        return
+    if _looks_binary(buf[start : start + _SNIFF_BYTES]):
+        yield input_rejection(
+            Reason.UNRECOGNISED_INPUT, buf, "binary data that is neither gzip, zlib, JSON nor text", where
+        )
+        return
+    yield from _text_batches(buf, start, origin=text_origin, log_group=log_group)
+
+
+def _json_input(
+    buf: Any, pos: int, *, where: str, log_group: str | None, payload_origin: str
+) -> Generator[LogBatch | Rejection, None, bool]:
+    """JSON-looking input. Returns (generator return value) False when it is really plain text.
+
+    A file whose documents are CloudWatch shapes (payloads, events, exports) is read as documents;
+    a file of JSON access-log lines (objects that are none of those) is plain text.
+    """
+    documents = iter_documents(buf, pos)
+    doc, _, end, _ = next(documents)
+    if doc is BROKEN:
+        return False
+    if skip_whitespace(buf, end) >= len(buf):  # the whole input is one JSON document
+        recognised = yield from _dispatch_document(
+            doc, where=where, log_group=log_group, payload_origin=payload_origin, whole=True
+        )
+        if recognised:
+            return True
+        if isinstance(doc, dict) and end - pos <= _MAX_REJOINED_DOCUMENT:
+            # One JSON object that is not a CloudWatch shape: a (possibly pretty-printed) log entry.
+            text = str(memoryview(buf)[pos:end], "utf-8", "replace").strip()
+            yield LogBatch(
+                events=(LogEvent(text),), log_group=log_group, origin=ORIGIN_TEXT, kind=kind_for_log_group(log_group)
+            )
+            return True
+        return False
+    if not _is_document_shape(doc):
+        return False
+    yield from _dispatch_document(doc, where=where, log_group=log_group, payload_origin=payload_origin, whole=False)
+    for doc, start, end, error in documents:
+        if doc is BROKEN:
+            yield input_rejection(
+                Reason.INVALID_JSON, memoryview(buf)[start:end], f"invalid JSON document: {error}", where
+            )
+            continue
+        recognised = yield from _dispatch_document(
+            doc, where=where, log_group=log_group, payload_origin=payload_origin, whole=False
+        )
+        if not recognised:
+            yield input_rejection(
+                Reason.NOT_A_PAYLOAD, doc, "a JSON document among CloudWatch documents is not one", where
+            )
+    return True
+
+
+def _is_document_shape(doc: Any) -> bool:
+    """Is this JSON value one of the CloudWatch shapes (and not, say, a JSON access-log line)?"""
+    if isinstance(doc, list):  # a list of documents (one level: never recurse into nested lists)
+        return bool(doc) and all(isinstance(d, dict) and _is_document_shape(d) for d in islice(doc, 4))
+    if not isinstance(doc, dict):
+        return False
+    if is_cwl_payload(doc):
+        return True
+    if isinstance(doc.get("awslogs"), Mapping):
+        return True
+    for key in ("Records", "records", "events", "results"):
+        value = doc.get(key)
+        if isinstance(value, list) and (not value or isinstance(value[0], (Mapping, list))):
+            return True
+    return False
+
+
+def _dispatch_document(
+    doc: Any, *, where: str, log_group: str | None, payload_origin: str, whole: bool
+) -> Generator[LogBatch | Rejection, None, bool]:
+    """Yield the batches of one recognised JSON document; returns False if the shape is unknown."""
+    if isinstance(doc, list):
+        if not doc:
+            return True
+        if all(isinstance(d, Mapping) and "@message" in d for d in doc):
+            yield from _insights_rows(doc, where=where, log_group=log_group)
+            return True
+        if not whole and not _is_document_shape(doc):
+            return False
+        loose: list[LogEvent] = []  # entries that are not documents: each one log entry
+        for item in doc:
+            recognised = False
+            if isinstance(item, dict) and _is_document_shape(item):
+                recognised = yield from _dispatch_document(
+                    item, where=where, log_group=log_group, payload_origin=payload_origin, whole=False
+                )
+            if not recognised:
+                loose.append(LogEvent(as_message(item)))
+                if len(loose) >= TEXT_BATCH_EVENTS:
+                    yield _plain_batch(loose, ORIGIN_JSON, log_group)
+                    loose = []
+        if loose:
+            yield _plain_batch(loose, ORIGIN_JSON, log_group)
+        return True
+    if not isinstance(doc, dict):
+        return False
+    if is_cwl_payload(doc):
+        got = read_payload(doc, payload_origin, where)
+        if got is not None:
+            yield _with_default_group(got, log_group)
+        return True
+    if (
+        isinstance(doc.get("awslogs"), Mapping)
+        or isinstance(doc.get("Records"), list)
+        or isinstance(doc.get("records"), list)
+    ):
+        for _, item in lambda_event_items(doc, where):
+            yield item
+        return True
+    events = doc.get("events")
+    if isinstance(events, list):
+        origin = (
+            ORIGIN_GET_LOG_EVENTS
+            if ("nextForwardToken" in doc or "nextBackwardToken" in doc)
+            else ORIGIN_FILTER_LOG_EVENTS
+        )
+        yield from _log_events_output(events, origin=origin, log_group=log_group)
+        return True
+    results = doc.get("results")
+    if isinstance(results, list) and all(isinstance(r, list) for r in results):
+        # `aws logs get-query-results`: rows of {"field": ..., "value": ...}
+        rows = [{c.get("field"): c.get("value") for c in r if isinstance(c, Mapping)} for r in results]
+        yield from _insights_rows(rows, where=where, log_group=log_group)
+        return True
+    if "@message" in doc:
+        yield from _insights_rows([doc], where=where, log_group=log_group)
+        return True
+    return False
+
+
+def _with_default_group(batch: LogBatch | Rejection, log_group: str | None) -> LogBatch | Rejection:
+    if log_group is None or not isinstance(batch, LogBatch) or batch.log_group:
+        return batch
+    return LogBatch(
+        events=batch.events,
+        log_group=log_group,
+        log_stream=batch.log_stream,
+        owner=batch.owner,
+        origin=batch.origin,
+        kind=kind_for_log_group(log_group),
+    )
+
+
+def _plain_batch(
+    events: list[LogEvent], origin: str, log_group: str | None, log_stream: str | None = None, owner: str | None = None
+) -> LogBatch:
+    return LogBatch(
+        events=tuple(events),
+        log_group=log_group,
+        log_stream=log_stream,
+        owner=owner,
+        origin=origin,
+        kind=kind_for_log_group(log_group),
+    )
+
+
+def _grouped_batches(
+    rows: Iterable[tuple[str | None, str | None, str | None, LogEvent]], origin: str
+) -> Iterator[LogBatch]:
+    """Group (log group, stream, owner, event) rows into batches, keeping each stream's order."""
+    groups: dict[tuple[str | None, str | None, str | None], list[LogEvent]] = {}
+    for group, stream, owner, event in rows:
+        key = (group, stream, owner)
+        bucket = groups.get(key)
+        if bucket is None:
+            bucket = groups[key] = []
+        bucket.append(event)
+        if len(bucket) >= TEXT_BATCH_EVENTS:
+            yield _plain_batch(bucket, origin, group, stream, owner)
+            groups[key] = []
+    for (group, stream, owner), bucket in groups.items():
+        if bucket:
+            yield _plain_batch(bucket, origin, group, stream, owner)
+
+
+def _log_events_output(events: list, *, origin: str, log_group: str | None) -> Iterator[LogBatch]:
+    """`aws logs filter-log-events` / `get-log-events` output: {"events": [{timestamp, message, ...}]}."""
+
+    def rows() -> Iterator[tuple[str | None, str | None, str | None, LogEvent]]:
+        for e in events:
+            if isinstance(e, Mapping):
+                yield (
+                    log_group,
+                    as_text(e.get("logStreamName")),
+                    None,
+                    LogEvent(as_message(e.get("message")), as_epoch_ms(e.get("timestamp")), as_text(e.get("eventId"))),
+                )
+            else:
+                yield log_group, None, None, LogEvent(as_message(e))
+
+    yield from _grouped_batches(rows(), origin)
+
+
+# -- Logs Insights -----------------------------------------------------------------------------------
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS = timedelta(milliseconds=1)
+
+
+def _insights_timestamp(value: Any) -> int | None:
+    """ "2023-06-09 12:54:08.000" (UTC, as Insights exports it), ISO 8601, or epoch ms -> epoch ms."""
+    ms = as_epoch_ms(value)
+    if ms is not None or not isinstance(value, str):
+        return ms
+    text = value.strip()
+    if not 10 <= len(text) <= 40:
+        return None
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return (parsed - _EPOCH) // _ONE_MS
+
+
+def _insights_rows(rows: list, *, where: str, log_group: str | None) -> Iterator[LogBatch | Rejection]:
+    """Insights results (export JSON, CSV rows, get-query-results): @timestamp, @message, @logStream, @log.
+
+    `@log` is "account:logGroupName". Insights sorts newest first by default; a descending export is
+    put back in arrival order so execution-log lines of one request read top to bottom.
+    """
+    converted: list[tuple[str | None, str | None, str | None, LogEvent]] = []
+    for row in rows:
+        if not isinstance(row, Mapping):
+            continue
+        group, owner = log_group, None
+        log = row.get("@log")
+        if isinstance(log, str) and log:
+            account, sep, name = log.partition(":")
+            if sep and name:
+                group, owner = name, account or None
+            else:
+                group = log
+        converted.append(
+            (
+                group,
+                as_text(row.get("@logStream")),
+                owner,
+                LogEvent(as_message(row.get("@message")), _insights_timestamp(row.get("@timestamp"))),
+            )
+        )
+    stamps = [r[3].timestamp for r in converted if r[3].timestamp is not None]
+    if len(stamps) >= 2 and stamps[0] > stamps[-1]:
+        converted.reverse()
+    yield from _grouped_batches(converted, ORIGIN_INSIGHTS)
+
+
+def _looks_like_insights_csv(buf: Any, pos: int) -> bool:
+    line_end = buf.find(b"\n", pos, pos + 4096)
+    header = bytes(buf[pos : line_end if line_end >= 0 else pos + 4096])
+    if b"@message" not in header:
+        return False
+    try:
+        cells = next(csv.reader([header.decode("utf-8", "replace").rstrip("\r")]))
+    except (csv.Error, StopIteration):
+        return False
+    return "@message" in (c.strip() for c in cells)
+
+
+def _insights_csv(buf: Any, pos: int, *, where: str, log_group: str | None) -> Iterator[LogBatch | Rejection]:
+    """A Logs Insights CSV export (header row with @timestamp,@message,...); quoted fields may hold
+    commas, quotes and newlines, so the csv module reads it, streaming from the buffer."""
+    if csv.field_size_limit() < _CSV_FIELD_LIMIT:
+        csv.field_size_limit(_CSV_FIELD_LIMIT)  # messages can reach 256 KB+; the default limit is 128 KB
+    stream = io.TextIOWrapper(io.BytesIO(buf), encoding="utf-8-sig", errors="replace", newline="")
+    reader = csv.reader(stream)
+    rows: list[dict[str, str]] = []
+    errors = 0
+    header: list[str] | None = None
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            errors += 1
+            yield input_rejection(
+                Reason.INVALID_CSV, None, f"unreadable CSV row near line {reader.line_num}: {exc}", where
+            )
+            if errors >= _MAX_CSV_ERRORS:
+                break
+            continue
+        if header is None:
+            if any(c.strip() for c in cells):
+                header = [c.strip() for c in cells]
+            continue
+        if not cells or (len(cells) == 1 and not cells[0].strip()):
+            continue
+        rows.append(dict(zip(header, cells, strict=False)))
+    yield from _insights_rows(rows, where=where, log_group=log_group)
+
+
+# -- plain text --------------------------------------------------------------------------------------
+
+TEXT_WINDOW_BYTES = 4 * 1024 * 1024
+_BINARY_CONTROL = frozenset(range(0x00, 0x20)) - {0x09, 0x0A, 0x0C, 0x0D, 0x1B}
+
+
+def _looks_binary(sample: bytes) -> bool:
+    """More than 10 % control bytes (NUL included) or invalid UTF-8: not a log file.
+
+    A text file with a few stray bytes stays text (its odd lines are counted downstream); a
+    multi-byte character cut at the end of the sample is not held against it.
+    """
+    sample = bytes(sample)
+    if not sample:
+        return False
+    odd = sum(1 for b in sample if b in _BINARY_CONTROL)
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError:
+        odd += len(sample[:-3]) - len(sample[:-3].decode("utf-8", "ignore").encode("utf-8"))
+    return odd * 10 > len(sample)
+
+
+def _text_batches(buf: Any, start: int, *, origin: str, log_group: str | None) -> Iterator[LogBatch]:
+    """One LogEvent per non-empty line, in batches of TEXT_BATCH_EVENTS; decoded window by window."""
+    mv = memoryview(buf)
+    n = len(buf)
+    kind = kind_for_log_group(log_group)
+    pending: list[LogEvent] = []
+    pos = start
+    event = LogEvent
+    while pos < n:
+        end = pos + TEXT_WINDOW_BYTES
+        if end < n:
+            cut = buf.rfind(b"\n", pos, end)
+            if cut < 0:
+                cut = buf.find(b"\n", end)
+            end = n if cut < 0 else cut + 1
+        else:
+            end = n
+        for line in str(mv[pos:end], "utf-8", "replace").split("\n"):
+            if line.endswith("\r"):
+                line = line[:-1]
+            if line and not line.isspace():
+                pending.append(event(line))
+                if len(pending) >= TEXT_BATCH_EVENTS:
+                    yield LogBatch(events=tuple(pending), log_group=log_group, origin=origin, kind=kind)
+                    pending = []
+        pos = end
+    if pending:
+        yield LogBatch(events=tuple(pending), log_group=log_group, origin=origin, kind=kind)
