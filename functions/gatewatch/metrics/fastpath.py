@@ -20,14 +20,9 @@ import orjson
 
 from gatewatch.classify.classifier import tally_success
 from gatewatch.models import RouteTally
-from gatewatch.parse.access import (
-    _SUMMARY_FIELDS,
-    NOT_JSON,
-    _as_str,
-    has_object_value,
-    json_layout,
-    summary_read_statements,
-)
+from gatewatch.parse.access import NOT_JSON, has_object_value
+from gatewatch.parse.layouts import SUMMARY_FIELDS, json_layout, summary_read_statements
+from gatewatch.parse.values import text_value
 
 _COMPILE_AFTER = 8
 _UNREAD = object()  # "the next line is not parsed yet"
@@ -61,7 +56,7 @@ def tally_summary(
     return api_id, stage, near
 
 
-class _GenericTally:
+class GenericTally:
     """The first lines of a layout: summarize + tally_success; compiles the layout's own function after a few.
 
     The compiled function is checked against `tally_success` on a line before it takes over. A line it
@@ -167,7 +162,7 @@ class _RouteEntries(dict):
         self.touched = touched
 
     def __missing__(self, raw: tuple) -> tuple:
-        api, stage, method, resource, route_key = (None if p is None else _as_str(raw[p]) for p in self.positions)
+        api, stage, method, resource, route_key = (None if p is None else text_value(raw[p]) for p in self.positions)
         api, stage = owned(api, stage, self.owner_api, self.owner_stage)
         key = (api, stage, method, resource, route_key)
         tally = self.tallies.get(key)
@@ -206,8 +201,8 @@ class _Layout:
     __slots__ = ("positions", "present")
 
     def __init__(self, plan: Any) -> None:
-        keys = dict(zip(_SUMMARY_FIELDS, plan.summary_keys, strict=False))
-        self.present = [_SUMMARY_FIELDS.index(name) for name in _ROUTE_FIELDS if keys[name] is not None]
+        keys = dict(zip(SUMMARY_FIELDS, plan.summary_keys, strict=False))
+        self.present = [SUMMARY_FIELDS.index(name) for name in _ROUTE_FIELDS if keys[name] is not None]
         order = [name for name in _ROUTE_FIELDS if keys[name] is not None]
         self.positions = tuple(order.index(name) if name in order else None for name in _ROUTE_FIELDS)
 
@@ -238,9 +233,9 @@ def _compile(plan: Any) -> tuple[Tally, Callable[..., tuple[int, int, Any]]]:
         "_NOT_JSON": NOT_JSON,
     }
     reads = summary_read_statements(plan, env, defaults, "REJECT", raw_strings=True)
-    names = {field_name: f"f{n}" for n, field_name in enumerate(_SUMMARY_FIELDS)}
+    names = {field_name: f"f{n}" for n, field_name in enumerate(SUMMARY_FIELDS)}
     rl, il, al = names["response_latency_ms"], names["integration_latency_ms"], names["authorizer_latency_ms"]
-    has_authorizer = plan.summary_keys[_SUMMARY_FIELDS.index("authorizer_latency_ms")] is not None
+    has_authorizer = plan.summary_keys[SUMMARY_FIELDS.index("authorizer_latency_ms")] is not None
     reads.append(f"t, near, add_latency, add_integration, add_overhead = entries[{layout.raw_key()}]")
     updates = (
         [
@@ -372,8 +367,8 @@ def tally_json_lines(
             i, obj = i + 1, _UNREAD
             continue
         if tally is None:
-            tally = plan.tally = _GenericTally(plan)
-        if tally.__class__ is _GenericTally:
+            tally = plan.tally = GenericTally(plan)
+        if tally.__class__ is GenericTally:
             try:
                 tallied = tally(obj, timestamps[i], tallies, near_for, default_near, owner_api, owner_stage)
             except (ValueError, TypeError, OverflowError):
