@@ -28,6 +28,11 @@ class ApiSettings:
     stage: str | None = None
     access_log_group: str | None = None  # access-log lines without apiId/stage are attributed to this API
 
+    @property
+    def near_timeout_ms(self) -> float:
+        """The near-timeout threshold: `near_timeout_ratio` of the integration timeout."""
+        return self.integration_timeout_ms * self.near_timeout_ratio
+
 
 @dataclass(frozen=True)
 class EngineConfig:

@@ -9,18 +9,22 @@ rejections. Nothing here calls AWS.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
 
-from gatewatch.classify.classifier import classify_access, classify_execution, merge_classified, route_tallies
+from gatewatch.classify.classifier import classify_access, classify_execution, merge_classified
 from gatewatch.config import ApiSettings, EngineConfig
 from gatewatch.constants import SOURCE_ACCESS, SOURCE_EXECUTION
-from gatewatch.metrics.fastpath import owned, tally_json_lines, tally_summary
+from gatewatch.metrics.fastpath import tally_json_lines
+from gatewatch.metrics.tally import owned, route_tallies, tally_summary
 from gatewatch.models import (
+    AccessRecord,
     AccessSummary,
     ClassifiedRequest,
     ExecutionRequest,
     LogBatch,
+    LogEvent,
     LogEvents,
     LogKind,
     Rejection,
@@ -102,7 +106,7 @@ class Analysis:
         used: set[str] = set()
         for req in self.access:
             match = by_id.get(req.request_id) if req.request_id else None
-            if match is not None:
+            if match is not None and req.request_id:
                 used.add(req.request_id)
                 out.append(merge_classified(req, match))
             else:
@@ -117,10 +121,14 @@ _first_char = itemgetter(slice(0, 1))
 _JSON_ONLY = {"{"}
 
 
-def _columns(events) -> tuple[list[str], list[int | None]]:
+#: A batch's events: a decoded payload's columns (LogEvents), or LogEvent objects.
+Events = Sequence[LogEvent]
+
+
+def _columns(events: Events) -> tuple[list[str], list[int | None]]:
     """A batch's messages and timestamps: a decoded payload's own columns (no LogEvent objects made),
     else read from its events."""
-    if events.__class__ is LogEvents:
+    if isinstance(events, LogEvents):
         return events.messages, events.timestamps
     return list(map(_message, events)), list(map(_timestamp, events))
 
@@ -148,11 +156,8 @@ class LogAnalyzer:
         self._settings_cache: dict[str | None, ApiSettings] = {}
         self._success_tallies: dict[tuple, RouteTally] = {}  # by route parts until finish()
         # Near-timeout thresholds (90 % of each API's integration timeout), for the fast path.
-        self._near_for = {
-            api_id: s.integration_timeout_ms * s.near_timeout_ratio for api_id, s in self.config.apis.items()
-        }
-        d = self.config.default
-        self._near_for_default = d.integration_timeout_ms * d.near_timeout_ratio
+        self._near_for = {api_id: s.near_timeout_ms for api_id, s in self.config.apis.items()}
+        self._near_for_default = self.config.default.near_timeout_ms
 
     # -- input ---------------------------------------------------------------------------------
     def add_rejection(self, rejection: Rejection) -> None:
@@ -161,39 +166,43 @@ class LogAnalyzer:
             self._analysis.rejections.append(rejection)
 
     def add_batch(self, batch: LogBatch) -> None:
-        kind = batch.kind
-        log_group = batch.log_group
+        """Parse and classify a batch: execution logs by their group's name, configured access-log groups
+        and all-JSON batches as access lines, anything else line by line."""
+        kind, log_group = batch.kind, batch.log_group
         if kind is LogKind.EXECUTION:
-            ids = execution_log_group_ids(log_group)
-            api_id, stage = ids if ids else (None, None)
-            events = batch.events
-            if events:
-                self._analysis.lines_parsed[SOURCE_EXECUTION] += len(events)
-            add = self._assembler.add_message
-            add_request = self._add_execution_request
-            for message, timestamp in zip(*_columns(events), strict=False):
-                for request in add(message, timestamp, log_group, api_id, stage):
-                    add_request(request)
-            return
-        if kind is LogKind.ACCESS or (kind is LogKind.UNKNOWN and self.config.api_for_log_group(log_group) is not None):
+            self._add_execution_batch(batch.events, log_group)
+        elif kind is LogKind.ACCESS or self.config.api_for_log_group(log_group) is not None:
             # A configured access-log group (GATEWATCH_APIS accessLogGroup) holds access lines only: no sniffing.
             self._add_access_events(batch.events, log_group)
-            return
-        events = batch.events
-        messages, _ = _columns(events)
-        if set(map(_first_char, messages)) == _JSON_ONLY:
+        elif set(map(_first_char, _columns(batch.events)[0])) == _JSON_ONLY:
             # Every line is a JSON object: access lines, all of them (an account-level subscription's
             # access-log groups come this way); no line can be execution text or its continuation.
-            self._add_access_events(events, log_group)
-            return
-        # Unknown kind (user-named access-log groups, text files): sniff each line. JSON/XML access lines
-        # take the fast path; a line that is neither, right after execution text, is a continuation of a
-        # multi-line execution message (a pretty-printed body in a text export). Access entries are
-        # independent of each other, so they are collected and parsed in one tight loop.
-        access_events = []
+            self._add_access_events(batch.events, log_group)
+        else:
+            self._add_mixed_events(batch.events, log_group)
+
+    def _add_execution_batch(self, events: Events, log_group: str | None) -> None:
+        ids = execution_log_group_ids(log_group)
+        api_id, stage = ids if ids else (None, None)
+        if events:
+            self._analysis.lines_parsed[SOURCE_EXECUTION] += len(events)
+        add = self._assembler.add_message
+        add_request = self._add_execution_request
+        for message, timestamp in zip(*_columns(events), strict=True):
+            for request in add(message, timestamp, log_group, api_id, stage):
+                add_request(request)
+
+    def _add_mixed_events(self, events: Events, log_group: str | None) -> None:
+        """Unknown kind (user-named access-log groups, text files): sniff each line.
+
+        JSON/XML access lines take the fast path; a line that is neither, right after execution text, is
+        a continuation of a multi-line execution message (a pretty-printed body in a text export). Access
+        entries are independent of each other, so they are collected and parsed in one tight loop.
+        """
+        access_events: list[LogEvent] = []
         collect = access_events.append
         previous_was_execution = False
-        for event in batch.events:
+        for event in events:
             message = event.message
             first = message[:1]
             if (first == "{" or first == "<") and not previous_was_execution:
@@ -203,9 +212,7 @@ class LogAnalyzer:
             ):
                 previous_was_execution = True
                 self._add_execution_event(event, log_group, None, None)
-            elif not message.strip():
-                continue
-            else:
+            elif message.strip():
                 previous_was_execution = False
                 collect(event)
         if access_events:
@@ -217,7 +224,7 @@ class LogAnalyzer:
             settings = self._settings_cache[api_id] = self.config.for_api(api_id)
         return settings
 
-    def _add_access_events(self, events, log_group: str | None) -> None:
+    def _add_access_events(self, events: Events, log_group: str | None) -> None:
         """The hot loop of the Lambda: parse and classify every access entry of a batch."""
         analysis = self._analysis
         field_sets = analysis.access_field_sets
@@ -226,14 +233,14 @@ class LogAnalyzer:
         owner = self.config.api_for_log_group(log_group) if self.config.apis else None
         parsed = recovered = 0
         field_map = self._field_map
+        records: list[AccessRecord | Rejection]
         if self.keep_successes:
             records = [parse_access_line(e.message, field_map=field_map, timestamp=e.timestamp) for e in events]
         else:
             records, tallied = self._tally_successes(events, owner)
             parsed += tallied
         for record in records:
-            kind = type(record)
-            if kind is Rejection:
+            if isinstance(record, Rejection):
                 if log_group and not record.origin:
                     record = Rejection(record.source, record.reason, record.sample, record.detail, log_group)
                 self.add_rejection(record)
@@ -251,7 +258,7 @@ class LogAnalyzer:
             analysis.lines_parsed[SOURCE_ACCESS] += parsed
         analysis.recovered_access_lines += recovered
 
-    def _tally_successes(self, events, owner: ApiSettings | None) -> tuple[list, int]:
+    def _tally_successes(self, events: Events, owner: ApiSettings | None) -> tuple[list[AccessRecord | Rejection], int]:
         """The metrics-only fast path: tally successful JSON lines per route; return the rest, fully parsed."""
         field_map, field_sets = self._field_map, self._analysis.access_field_sets
         messages, timestamps = _columns(events)
@@ -274,10 +281,11 @@ class LogAnalyzer:
             return [read_json_access(obj, messages[i], field_map, timestamps[i]) for i, obj in rest], sum(
                 layouts.values()
             )
-        records, tallied = [], 0
-        for message, timestamp in zip(messages, timestamps, strict=False):
+        records: list[AccessRecord | Rejection] = []
+        tallied = 0
+        for message, timestamp in zip(messages, timestamps, strict=True):
             record = parse_access_line_or_summary(message, field_map=field_map, timestamp=timestamp)
-            if type(record) is not AccessSummary:
+            if not isinstance(record, AccessSummary):
                 records.append(record)
                 continue
             tallied += 1
@@ -286,7 +294,9 @@ class LogAnalyzer:
             tally_summary(self._success_tallies, record, self._near_for, default_near, owner_api, owner_stage)
         return records, tallied
 
-    def _add_execution_event(self, event, log_group: str | None, api_id: str | None, stage: str | None) -> None:
+    def _add_execution_event(
+        self, event: LogEvent, log_group: str | None, api_id: str | None, stage: str | None
+    ) -> None:
         self._analysis.lines_parsed[SOURCE_EXECUTION] += 1
         for request in self._assembler.add(event, log_group=log_group, api_id=api_id, stage=stage):
             self._add_execution_request(request)
@@ -314,7 +324,9 @@ class LogAnalyzer:
         return analysis
 
 
-def analyze(items, config: EngineConfig | None = None, *, drain_incomplete: bool = True) -> Analysis:
+def analyze(
+    items: Iterable[LogBatch | Rejection], config: EngineConfig | None = None, *, drain_incomplete: bool = True
+) -> Analysis:
     """Convenience: run LogBatch/Rejection items through a fresh LogAnalyzer."""
     analyzer = LogAnalyzer(config)
     for item in items:

@@ -131,7 +131,9 @@ def test_a_hostile_request_reaches_slack_escaped_and_without_its_credential(chai
     caplog.set_level(logging.INFO)
     slack, sqs = chain["slack"], chain["sqs"]
     # GIVEN the analyzer reads a broken deploy whose requests carry Slack control sequences and a token
-    analyzer.handle(subscription_event(subscription_payload(ACCESS_GROUP, hostile_access_lines(), start_ms=T0_MS)))
+    analyzer.lambda_handler(
+        subscription_event(subscription_payload(ACCESS_GROUP, hostile_access_lines(), start_ms=T0_MS)), Context()
+    )
     (published,) = sqs.receive_message(QueueUrl=chain["queue"], MaxNumberOfMessages=10)["Messages"]
     envelope = json.loads(published["Body"])
     assert json.loads(envelope["Message"])["schema"].startswith("gatewatch.alert/v1")

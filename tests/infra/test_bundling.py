@@ -36,7 +36,15 @@ def test_local_bundling_builds_an_arm64_asset_with_the_engine_alone(tmp_path: Pa
     root = Path(assembly.directory) / asset["source"]["path"]
     for package in ("gatewatch", "analyzer", "notifier"):
         assert (root / package / "__init__.py").is_file(), package
-    for module in ("classify/taxonomy.py", "parse/access.py", "metrics/emf.py", "notify/slack_blocks.py"):
+    for module in (
+        "classify/taxonomy.py",
+        "parse/access.py",
+        "metrics/emf.py",
+        "notify/slack_blocks.py",
+        "services/analyzer.py",
+        "services/notifier.py",
+        "ingest/lambda_events.py",
+    ):
         assert (root / "gatewatch" / module).is_file(), module
     assert (root / "aws_lambda_powertools" / "__init__.py").is_file()
     native = list((root / "orjson").glob("*.so"))

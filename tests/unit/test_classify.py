@@ -9,8 +9,8 @@ import pytest
 from gatewatch.classify.classifier import (
     classify_access,
     classify_execution,
+    classify_latency,
     execution_cause,
-    latency_class,
     merge_classified,
     route_for_access,
     text_category,
@@ -246,13 +246,13 @@ def test_504_at_the_integration_timeout_is_evidence_of_a_timeout():
     ],
 )
 def test_latency_class_against_the_default_timeout(integration, response, expected):
-    assert latency_class(response, integration, SETTINGS) is expected
+    assert classify_latency(response, integration, SETTINGS) is expected
 
 
 def test_latency_class_uses_the_api_s_own_timeout():
     raised = ApiSettings(api_id="x", integration_timeout_ms=60_000)
-    assert latency_class(None, 30_000.0, raised) is LatencyClass.SLOW
-    assert latency_class(None, 55_000.0, raised) is LatencyClass.NEAR_TIMEOUT
+    assert classify_latency(None, 30_000.0, raised) is LatencyClass.SLOW
+    assert classify_latency(None, 55_000.0, raised) is LatencyClass.NEAR_TIMEOUT
 
 
 def test_gateway_overhead_subtracts_integration_and_authorizer_latency():

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from gatewatch.classify.classifier import tally_success
+from gatewatch.metrics.tally import owned, tally_success, tally_summary
 from gatewatch.models import RouteTally
 from gatewatch.parse.access import NOT_JSON, has_object_value
 from gatewatch.parse.layouts import SUMMARY_FIELDS, json_layout, summary_read_statements
@@ -29,31 +29,6 @@ _UNREAD = object()  # "the next line is not parsed yet"
 
 #: tally(obj, timestamp, tallies, near_for, default_near, owner_api, owner_stage) -> tallied?
 Tally = Callable[[dict[str, Any], "int | None", dict, Mapping[Any, float], float, "str | None", "str | None"], bool]
-
-
-def owned(
-    api_id: str | None, stage: str | None, owner_api: str | None, owner_stage: str | None
-) -> tuple[str | None, str | None]:
-    """A line without an api id belongs to its log group's API (GATEWATCH_APIS accessLogGroup), and to
-    that API's stage unless it names one."""
-    if api_id is None and owner_api is not None:
-        return owner_api, stage or owner_stage
-    return api_id, stage
-
-
-def tally_summary(
-    tallies: dict,
-    summary: Any,
-    near_for: Mapping[Any, float],
-    default_near: float,
-    owner_api: str | None,
-    owner_stage: str | None,
-) -> tuple[str | None, str | None, float]:
-    """Tally one successful request's AccessSummary; returns the (api id, stage, near-timeout threshold) used."""
-    api_id, stage = owned(summary.api_id, summary.stage, owner_api, owner_stage)
-    near = near_for.get(api_id, default_near)
-    tally_success(tallies, summary, api_id, stage, near)
-    return api_id, stage, near
 
 
 class GenericTally:

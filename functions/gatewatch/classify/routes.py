@@ -1,0 +1,52 @@
+"""Routes: `METHOD /resource/{template}`, a route key, or UNMATCHED — never the raw path.
+
+A route is a metric dimension, so it must come from a template (`$context.resourcePath`,
+`$context.routeKey`), never from what a caller typed. Execution logs print only the requested path;
+`template_path` turns the segments that look like values into `{id}`.
+"""
+
+from __future__ import annotations
+
+from gatewatch.constants import ROUTE_UNMATCHED
+from gatewatch.models import AccessRecord, AccessSummary, ExecutionRequest
+
+
+def route_for_access(record: AccessRecord | AccessSummary) -> str:
+    """`METHOD /resource/{template}`, a WebSocket/HTTP route key, or UNMATCHED — never the raw path."""
+    return route_of(record.http_method, record.resource_path, record.route_key)
+
+
+def route_of(http_method: str | None, resource_path: str | None, route_key: str | None) -> str:
+    if route_key:
+        if " " in route_key:
+            return route_key
+        if route_key.startswith("$"):
+            return f"{http_method} {route_key}" if http_method and route_key == "$default" else route_key
+    if resource_path and http_method:
+        return f"{http_method} {resource_path}"
+    return ROUTE_UNMATCHED
+
+
+def route_for_execution(request: ExecutionRequest) -> str:
+    """Execution logs print the *requested* path ("Resource Path: /pets/42"): keep it only as a template.
+
+    Segments that look like values (digits, ids, tokens, coordinates) become `{id}` so the route is
+    never the raw path; a template that is already there (`{petId}`) is kept as it is.
+    """
+    if request.http_method and request.resource_path:
+        return f"{request.http_method} {template_path(request.resource_path)}"
+    return ROUTE_UNMATCHED
+
+
+def _looks_like_value(segment: str) -> bool:
+    if not segment or segment.startswith("{"):
+        return False
+    if any(ch.isdigit() for ch in segment) or len(segment) >= 24:
+        return True
+    return any(ch in segment for ch in ",.=:;@+%~")
+
+
+def template_path(path: str) -> str:
+    """`/pets/42/photos` -> `/pets/{id}/photos`; bounded so a hostile path cannot blow up a report."""
+    path = path.split("?", 1)[0][:512]
+    return "/".join("{id}" if _looks_like_value(seg) else seg for seg in path.split("/"))

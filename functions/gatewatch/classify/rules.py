@@ -1,0 +1,273 @@
+"""The evidence rules: what a response type, an error text or an execution-log line says about the cause.
+
+Each rule maps evidence to an `ErrorCategory` of the taxonomy; `classifier` decides which evidence
+wins (its precedence is in its docstring). Text rules are checked in order on lower-cased text, so a
+more specific phrase comes before a general one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import lru_cache
+
+from gatewatch.classify.taxonomy import ErrorCategory
+
+C = ErrorCategory
+
+#: `$context.error.responseType` values that decide the category by themselves.
+SPECIFIC_RESPONSE_TYPES: dict[str, ErrorCategory] = {
+    "BAD_REQUEST_BODY": C.BAD_REQUEST_BODY,
+    "BAD_REQUEST_PARAMETERS": C.BAD_REQUEST_PARAMETERS,
+    "UNAUTHORIZED": C.UNAUTHORIZED,
+    "ACCESS_DENIED": C.ACCESS_DENIED,
+    "INVALID_SIGNATURE": C.ACCESS_DENIED,
+    "EXPIRED_TOKEN": C.ACCESS_DENIED,
+    "INVALID_API_KEY": C.INVALID_API_KEY,
+    "WAF_FILTERED": C.WAF_BLOCKED,
+    "MISSING_AUTHENTICATION_TOKEN": C.MISSING_AUTH_TOKEN,
+    "RESOURCE_NOT_FOUND": C.NOT_FOUND,
+    "REQUEST_TOO_LARGE": C.PAYLOAD_TOO_LARGE,
+    "UNSUPPORTED_MEDIA_TYPE": C.UNSUPPORTED_MEDIA_TYPE,
+    "QUOTA_EXCEEDED": C.QUOTA_EXCEEDED,
+    "THROTTLED": C.THROTTLED,
+    "AUTHORIZER_FAILURE": C.AUTHORIZER_ERROR,
+    "AUTHORIZER_CONFIGURATION_ERROR": C.AUTHORIZER_ERROR,
+    "INTEGRATION_TIMEOUT": C.INTEGRATION_TIMEOUT,
+}
+
+#: Response types that only say "something went wrong": the message text refines them.
+GENERIC_RESPONSE_TYPES: dict[str, ErrorCategory | None] = {
+    "DEFAULT_4XX": None,
+    "DEFAULT_5XX": None,
+    "INTEGRATION_FAILURE": C.BAD_GATEWAY,
+    "API_CONFIGURATION_ERROR": C.CONFIGURATION_ERROR,
+}
+
+# Free-text rules, checked in order on the lower-cased text. Order matters: a limit error that says
+# "configuration error: Rate Exceeded" is BACKEND_THROTTLED, a TLS failure that says "configuration
+# error" is TLS_ERROR, and an authorizer's permission problem is AUTHORIZER_ERROR.
+_TEXT_RULES: tuple[tuple[tuple[str, ...], ErrorCategory], ...] = (
+    (("task timed out after",), C.LAMBDA_TIMEOUT),
+    (
+        (
+            "lambda invocation failed with status: 429",
+            "rate exceeded",
+            "toomanyrequestsexception",
+            "provisionedthroughputexceeded",
+            "throttlingexception",
+            "concurrentinvocationlimitexceeded",
+            "requestlimitexceeded",
+            "slowdown",
+        ),
+        C.BACKEND_THROTTLED,
+    ),
+    (("authorizer", "could not parse policy", "isauthorized"), C.AUTHORIZER_ERROR),
+    (("does not match the certificate", "certificate", "ssl", "tls handshake", "pkix", "handshake"), C.TLS_ERROR),
+    (
+        (
+            "invalid permissions on lambda function",
+            "permission to assume",
+            "permissions to assume",
+            "have permissions to call",
+            "have permission to call",
+            "not authorized to perform",
+            "accessdeniedexception",
+            "doesn't have permissions",
+            "doesn’t have permissions",
+            "does not have permissions",
+        ),
+        C.INTEGRATION_PERMISSION,
+    ),
+    (
+        (
+            "malformed lambda proxy response",
+            "doesn't match the format that api gateway expects",
+            "does not match the format that api gateway expects",
+        ),
+        C.MALFORMED_RESPONSE,
+    ),
+    (("customer function error", "function error", "unhandled"), C.LAMBDA_ERROR),
+    (
+        (
+            "network error",
+            "unknownhostexception",
+            "connection refused",
+            "connection reset",
+            "name or service not known",
+            "no route to host",
+            "vpc link",
+            "could not resolve",
+            "connect timed out",
+        ),
+        C.NETWORK_ERROR,
+    ),
+    (("endpoint request timed out", "timeout error", "timed out", "integration timeout"), C.INTEGRATION_TIMEOUT),
+    (("invalid request body", "does not match model schema", "request body does not match"), C.BAD_REQUEST_BODY),
+    (("missing required request parameters", "invalid request parameter"), C.BAD_REQUEST_PARAMETERS),
+    (("missing authentication token",), C.MISSING_AUTH_TOKEN),
+    (("limit exceeded", "quota"), C.QUOTA_EXCEEDED),
+    (("too many requests", "throttle"), C.THROTTLED),
+    (("invalid api key", "forbidden: api key", "api key"), C.INVALID_API_KEY),
+    (("request too large", "request entity too large", "payload too large", "request too long"), C.PAYLOAD_TOO_LARGE),
+    (("unsupported media type",), C.UNSUPPORTED_MEDIA_TYPE),
+    (("unauthorized",), C.UNAUTHORIZED),
+    (
+        (
+            "configuration error",
+            "invalid endpoint address",
+            "output mapping",
+            "mapping template",
+            "unable to transform",
+            "no match for output mapping",
+        ),
+        C.CONFIGURATION_ERROR,
+    ),
+    (("service unavailable",), C.SERVICE_UNAVAILABLE),
+)
+
+# Execution-log lines that state a cause, by the start of their text (after the "(id) " prefix).
+_EXEC_CAUSE_STARTS: tuple[str, ...] = (
+    "Execution failed due to",
+    "Lambda execution failed",
+    "Lambda invocation failed",
+    "Unauthorized request",
+    "Gateway response type:",
+    "AuthorizerConfigurationException",
+    "Authorizer error",
+    "Request body does not match",
+    "Invalid request body",
+    "Missing required request parameters",
+    "Network error communicating",
+)
+_EXEC_CAUSE_CONTAINS: tuple[tuple[str, ErrorCategory], ...] = (
+    ("throttle limit exceeded", C.THROTTLED),
+    ("not authorized because", C.INVALID_API_KEY),
+    ("quota exceeded", C.QUOTA_EXCEEDED),
+    ("Quota exceeded", C.QUOTA_EXCEEDED),
+    ("Limit Exceeded", C.QUOTA_EXCEEDED),
+)
+_BODY_LINE = "Endpoint response body before transformations:"
+_RESPONSE_HEADERS = "Endpoint response headers:"
+
+
+@lru_cache(maxsize=4096)
+def text_category(text: str | None) -> ErrorCategory | None:
+    """The category a free-text error message points to, or None when it says nothing specific.
+
+    Cached: during an incident the same message repeats on every failing request."""
+    if not text:
+        return None
+    low = text.lower()
+    for needles, category in _TEXT_RULES:
+        for needle in needles:
+            if needle in low:
+                return category
+    return None
+
+
+def category_for_response_type(response_type: str | None) -> tuple[ErrorCategory | None, bool]:
+    """(category, is_generic) for an `error.responseType` value; (None, False) when absent/unknown."""
+    if not response_type:
+        return None, False
+    rt = response_type.strip().upper()
+    specific = SPECIFIC_RESPONSE_TYPES.get(rt)
+    if specific is not None:
+        return specific, False
+    if rt in GENERIC_RESPONSE_TYPES:
+        return GENERIC_RESPONSE_TYPES[rt], True
+    return None, False
+
+
+def lambda_invocation_status_category(status: int) -> ErrorCategory:
+    if status == 429:
+        return C.BACKEND_THROTTLED
+    if status in (401, 403):
+        return C.INTEGRATION_PERMISSION
+    if status in (400, 404, 413):
+        return C.CONFIGURATION_ERROR
+    return C.BAD_GATEWAY
+
+
+def execution_cause(lines: Iterable[str], status: int | None = None) -> tuple[ErrorCategory, str] | None:
+    """Scan a request's execution-log lines for the line that explains the failure."""
+    found: list[tuple[ErrorCategory, str]] = []
+    authorizer_seen = False
+    throttled_body: str | None = None
+    function_error_header: str | None = None
+    for line in lines:
+        if line.startswith(_BODY_LINE):
+            low = line.lower()
+            if (
+                "rate exceeded" in low
+                or "toomanyrequestsexception" in low
+                or "concurrentinvocationlimitexceeded" in low
+            ):
+                throttled_body = line
+            continue
+        if line.startswith(_RESPONSE_HEADERS):
+            if "X-Amz-Function-Error=" in line:
+                function_error_header = line
+            continue
+        if line.startswith(_EXEC_CAUSE_STARTS):
+            if line.startswith("Gateway response type:"):
+                rt = line[len("Gateway response type:") :].strip().split(" ", 1)[0]
+                cat, generic = category_for_response_type(rt)
+                if cat is not None and not generic:
+                    if cat is C.AUTHORIZER_ERROR:
+                        authorizer_seen = True
+                    found.append((cat, line))
+                continue
+            if line.startswith("Lambda invocation failed with status:"):
+                digits = line[len("Lambda invocation failed with status:") :].strip()[:3]
+                if digits.isdigit():
+                    found.append((lambda_invocation_status_category(int(digits)), line))
+                    continue
+            if line.startswith(("AuthorizerConfigurationException", "Authorizer error")):
+                authorizer_seen = True
+                found.append((C.AUTHORIZER_ERROR, line))
+                continue
+            if line.startswith("Unauthorized request"):
+                found.append((C.UNAUTHORIZED, line))
+                continue
+            cat = text_category(line)
+            if cat is C.AUTHORIZER_ERROR:
+                authorizer_seen = True
+            if cat is None and line.startswith("Execution failed due to"):
+                cat = C.INTERNAL_ERROR if "internal error" in line else C.CONFIGURATION_ERROR
+            if cat is not None:
+                found.append((cat, line))
+            continue
+        for needle, cat in _EXEC_CAUSE_CONTAINS:
+            if needle in line:
+                found.append((cat, line))
+                break
+    if not found:
+        if function_error_header is not None and (status is None or status >= 500):
+            # A "Handled" function error mapped to a 4xx by an integration response is the API's design.
+            return C.LAMBDA_ERROR, function_error_header
+        return None
+    categories = [c for c, _ in found]
+    # A Lambda 429 passed through as the body makes API Gateway say "Malformed Lambda proxy response":
+    # the real cause is the limit (corpus S05).
+    if throttled_body is not None and C.MALFORMED_RESPONSE in categories:
+        return C.BACKEND_THROTTLED, throttled_body
+    if C.BACKEND_THROTTLED in categories:
+        return next(f for f in found if f[0] is C.BACKEND_THROTTLED)
+    # The authorizer's own permission/config problem is an authorizer error (corpus S07, S08).
+    if authorizer_seen:
+        return next(f for f in found if f[0] is C.AUTHORIZER_ERROR)
+    if C.LAMBDA_TIMEOUT in categories:
+        return next(f for f in found if f[0] is C.LAMBDA_TIMEOUT)
+    return found[0]
+
+
+_RECEIVED = "Received response. Status: "
+
+
+def received_status(lines: Iterable[str]) -> int | None:
+    """The HTTP integration's own status from "Received response. Status: N, Integration latency: ..."."""
+    for line in lines:
+        if line.startswith(_RECEIVED):
+            digits = line[len(_RECEIVED) : len(_RECEIVED) + 3]
+            return int(digits) if digits.isdigit() else None
+    return None
