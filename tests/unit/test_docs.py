@@ -159,7 +159,7 @@ def test_the_projects_design_copy_lists_the_categories_the_code_has():
 
 
 def test_docs_speak_of_the_project_not_of_its_issue_tracker():
-    for page in [README, *PAGES]:
+    for page in [README, *PAGES, ROOT / "bench" / "README.md"]:
         text = page.read_text(encoding="utf-8")
         assert not re.search(r"\bissues? #?\d", text, re.I), _rel(page)
 
@@ -219,7 +219,7 @@ def broken_links(page: Path) -> list[str]:
     return broken
 
 
-@pytest.mark.parametrize("page", [README, *PAGES], ids=_rel)
+@pytest.mark.parametrize("page", [README, *PAGES, ROOT / "bench" / "README.md"], ids=_rel)
 def test_every_relative_link_points_to_an_existing_file_and_anchor(page):
     # GIVEN every relative link of a page  THEN its file exists, and so does the heading it names
     assert not broken_links(page), f"{_rel(page)}: {broken_links(page)}"
