@@ -1,15 +1,25 @@
-"""README sections generated from the taxonomy table, so the docs cannot drift from the code.
+"""Reference pages generated from the taxonomy table, so the docs cannot drift from the code.
 
-`gatewatch docs` prints them; `gatewatch docs --write README.md` rewrites the marked blocks in place;
-a test fails when README.md differs from what this module generates.
+A page under docs/ holds a generated block between `<!-- BEGIN GENERATED: name -->` and
+`<!-- END GENERATED: name -->`: `categories` lives in docs/categories.md, `troubleshooting` in
+docs/troubleshooting.md. `gatewatch docs categories|troubleshooting` prints a block;
+`python -m gatewatch_cli.docs --write [PATH]` rewrites the blocks of every page under PATH (a folder,
+docs/ by default, or one file); tests/unit/test_docs.py fails when a committed block differs from
+what this module generates.
 """
 
 from __future__ import annotations
 
+import argparse
 import re
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
-from gatewatch.classify.taxonomy import CATEGORY_TABLE, STATUS_FALLBACK, ErrorCategory
+from gatewatch.classify.taxonomy import CATEGORY_TABLE, STATUS_FALLBACK, Blame, CategoryInfo, Retry
+
+#: Where the pages with generated blocks live, relative to the repository root.
+DOCS_DIR = Path("docs")
 
 _RETRY_WORDS = {
     "no": "No",
@@ -18,14 +28,24 @@ _RETRY_WORDS = {
     "later": "Only after the quota resets",
 }
 
+_BLOCK = re.compile(r"(<!-- BEGIN GENERATED: ([\w-]+) -->\n)(.*?)(<!-- END GENERATED: \2 -->)", re.S)
+_MARKER = "<!-- BEGIN GENERATED:"
+
+
+def _error_categories() -> list[tuple[CategoryInfo, Retry, Blame]]:
+    """Every category but OK (the only one without retry advice and blame), in the table's order."""
+    return [
+        (info, info.retry, info.blame)
+        for info in CATEGORY_TABLE.values()
+        if info.retry is not None and info.blame is not None
+    ]
+
 
 def category_table_markdown() -> str:
     rows = ["| category | typical status | retry | blame | what it means |", "|---|---|---|---|---|"]
-    for cat, info in CATEGORY_TABLE.items():
-        if cat is ErrorCategory.OK:
-            continue
+    for info, retry, blame in _error_categories():
         rows.append(
-            f"| `{cat.value}` | {info.status_label} | {info.retry.value} | {info.blame.value} | {info.meaning} |"
+            f"| `{info.category.value}` | {info.status_label} | {retry.value} | {blame.value} | {info.meaning} |"
         )
     fallback = ", ".join(f"{s} → `{c.value}`" for s, c in STATUS_FALLBACK.items())
     rows += [
@@ -38,13 +58,11 @@ def category_table_markdown() -> str:
 
 def troubleshooting_markdown() -> str:
     out: list[str] = []
-    for cat, info in CATEGORY_TABLE.items():
-        if cat is ErrorCategory.OK:
-            continue
+    for info, retry, blame in _error_categories():
         out += [
-            f"### `{cat.value}` — {info.title}",
+            f"## `{info.category.value}` — {info.title}",
             "",
-            f"*Status {info.status_label} · blame: {info.blame.value} · retry: {_RETRY_WORDS[info.retry.value]}*",
+            f"*Status {info.status_label} · blame: {blame.value} · retry: {_RETRY_WORDS[retry.value]}*",
             "",
             f"**What it means.** {info.meaning}",
             "",
@@ -62,10 +80,74 @@ SECTIONS: dict[str, Callable[[], str]] = {
 }
 
 
+def generated_blocks(text: str) -> dict[str, str]:
+    """The generated blocks of a page, by name, as committed (the text between the markers)."""
+    return {m.group(2): m.group(3) for m in _BLOCK.finditer(text)}
+
+
 def render_sections(text: str) -> str:
-    """Replace every `<!-- BEGIN GENERATED: name -->...<!-- END GENERATED: name -->` block with fresh content."""
-    for name, make in SECTIONS.items():
-        pattern = re.compile(rf"(<!-- BEGIN GENERATED: {name} -->\n).*?(<!-- END GENERATED: {name} -->)", re.S)
-        block = make().rstrip("\n")
-        text = pattern.sub(lambda m, block=block: m.group(1) + block + "\n" + m.group(2), text)
-    return text
+    """Replace every `<!-- BEGIN GENERATED: name -->...<!-- END GENERATED: name -->` block with fresh content.
+
+    A block whose name no generator has (a typo in a marker) raises ValueError: it would otherwise
+    never be regenerated, and nobody would notice.
+    """
+
+    def fresh(m: re.Match[str]) -> str:
+        name = m.group(2)
+        if name not in SECTIONS:
+            raise ValueError(f"unknown generated block {name!r}; known: {', '.join(SECTIONS)}")
+        return m.group(1) + SECTIONS[name]().rstrip("\n") + "\n" + m.group(4)
+
+    return _BLOCK.sub(fresh, text)
+
+
+def pages_with_generated_blocks(target: Path = DOCS_DIR) -> list[Path]:
+    """The Markdown pages under `target` (a folder, searched recursively, or one file) holding generated blocks."""
+    pages = [target] if target.is_file() else sorted(target.rglob("*.md"))
+    return [p for p in pages if _MARKER in p.read_text(encoding="utf-8")]
+
+
+def write_generated(target: Path = DOCS_DIR) -> list[tuple[Path, bool]]:
+    """Rewrite the generated blocks of every page under `target`; returns each page and whether it changed."""
+    if not target.exists():
+        raise FileNotFoundError(f"{target}: no such file or folder")
+    written: list[tuple[Path, bool]] = []
+    for page in pages_with_generated_blocks(target):
+        before = page.read_text(encoding="utf-8")
+        after = render_sections(before)
+        if after != before:
+            page.write_text(after, encoding="utf-8")
+        written.append((page, after != before))
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m gatewatch_cli.docs --write [PATH]`: regenerate the blocks; without --write, print a block."""
+    parser = argparse.ArgumentParser(prog="python -m gatewatch_cli.docs", description=__doc__.splitlines()[0])
+    parser.add_argument("section", nargs="?", choices=tuple(SECTIONS), default="troubleshooting")
+    parser.add_argument(
+        "--write",
+        nargs="?",
+        const=str(DOCS_DIR),
+        metavar="PATH",
+        help=f"rewrite the generated blocks of every page under PATH (a folder or a file; default {DOCS_DIR}/)",
+    )
+    args = parser.parse_args(argv)
+    if args.write is None:
+        sys.stdout.write(SECTIONS[args.section]() + "\n")
+        return 0
+    try:
+        written = write_generated(Path(args.write))
+    except (FileNotFoundError, ValueError) as exc:
+        sys.stderr.write(f"gatewatch docs: {exc}\n")
+        return 2
+    if not written:
+        sys.stderr.write(f"gatewatch docs: no page under {args.write} holds a generated block\n")
+        return 2
+    for page, changed in written:
+        sys.stdout.write(f"{page}: {'updated' if changed else 'already up to date'}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

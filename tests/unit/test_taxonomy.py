@@ -16,10 +16,8 @@ from gatewatch.classify.taxonomy import (
 )
 
 _ROOT = Path(__file__).resolve().parents[2]
-# The design beside the repository when present (CI), else the copy kept with the fixtures.
-DESIGN = next(
-    p for p in (_ROOT.parent / "shared" / "DESIGN.md", _ROOT / "tests" / "events" / "DESIGN.md") if p.exists()
-)
+# The design beside the repository when present, else the project's own copy (docs/design.md).
+DESIGN = next(p for p in (_ROOT.parent / "shared" / "DESIGN.md", _ROOT / "docs" / "design.md") if p.exists())
 # The categories and their retry/blame exactly as DESIGN §4 lists them (the public contract).
 DESIGN_TABLE = {
     "BAD_REQUEST_BODY": ("no", "client"),
