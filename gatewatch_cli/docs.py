@@ -121,9 +121,26 @@ def write_generated(target: Path = DOCS_DIR) -> list[tuple[Path, bool]]:
     return written
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m gatewatch_cli.docs --write [PATH]`: regenerate the blocks; without --write, print a block."""
-    parser = argparse.ArgumentParser(prog="python -m gatewatch_cli.docs", description=__doc__.splitlines()[0])
+def run(section: str, write: str | None) -> int:
+    """Print one generated block, or (with `write`, a folder or a file) rewrite the blocks of every page."""
+    if write is None:
+        sys.stdout.write(SECTIONS[section]() + "\n")
+        return 0
+    try:
+        written = write_generated(Path(write))
+    except (FileNotFoundError, ValueError) as exc:
+        sys.stderr.write(f"gatewatch docs: {exc}\n")
+        return 2
+    if not written:
+        sys.stderr.write(f"gatewatch docs: no page under {write} holds a generated block\n")
+        return 2
+    for page, changed in written:
+        sys.stdout.write(f"{page}: {'updated' if changed else 'already up to date'}\n")
+    return 0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of `gatewatch docs` (and of `python -m gatewatch_cli.docs`)."""
     parser.add_argument("section", nargs="?", choices=tuple(SECTIONS), default="troubleshooting")
     parser.add_argument(
         "--write",
@@ -132,22 +149,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="PATH",
         help=f"rewrite the generated blocks of every page under PATH (a folder or a file; default {DOCS_DIR}/)",
     )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m gatewatch_cli.docs [--write [PATH]]`: the same as `gatewatch docs`."""
+    parser = argparse.ArgumentParser(prog="python -m gatewatch_cli.docs", description=__doc__.splitlines()[0])
+    add_arguments(parser)
     args = parser.parse_args(argv)
-    if args.write is None:
-        sys.stdout.write(SECTIONS[args.section]() + "\n")
-        return 0
-    try:
-        written = write_generated(Path(args.write))
-    except (FileNotFoundError, ValueError) as exc:
-        sys.stderr.write(f"gatewatch docs: {exc}\n")
-        return 2
-    if not written:
-        sys.stderr.write(f"gatewatch docs: no page under {args.write} holds a generated block\n")
-        return 2
-    for page, changed in written:
-        sys.stdout.write(f"{page}: {'updated' if changed else 'already up to date'}\n")
-    return 0
+    return run(args.section, args.write)
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # pragma: no cover
     raise SystemExit(main())

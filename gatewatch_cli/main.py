@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from gatewatch.config import ConfigError, EngineConfig, load_engine_config
 from gatewatch.constants import ENV_APIS, ENV_FIELD_MAP
 from gatewatch.models import Rejection
+from gatewatch_cli.docs import add_arguments as docs_arguments
 
 if TYPE_CHECKING:
     from gatewatch.pipeline import Analysis
@@ -223,18 +224,9 @@ def _json_dumps():
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
-    from gatewatch_cli.docs import SECTIONS, render_sections
+    from gatewatch_cli.docs import run
 
-    if args.write:
-        path = Path(args.write)
-        before = path.read_text()
-        after = render_sections(before)
-        if after != before:
-            path.write_text(after)
-        sys.stdout.write(f"{path}: {'updated' if after != before else 'already up to date'}\n")
-        return 0
-    sys.stdout.write(SECTIONS[args.section]() + "\n")
-    return 0
+    return run(args.section, args.write)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -300,8 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("docs", help="print the category table or troubleshooting guide (generated from the code)")
-    p.add_argument("section", nargs="?", choices=("categories", "troubleshooting"), default="troubleshooting")
-    p.add_argument("--write", metavar="README", help="rewrite the generated blocks of this Markdown file in place")
+    docs_arguments(p)
     p.set_defaults(func=cmd_docs)
     return parser
 

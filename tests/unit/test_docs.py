@@ -25,7 +25,7 @@ README = ROOT / "README.md"
 PAGES = sorted(DOCS.glob("*.md"))
 # Where each generated block lives (a page holds at most the blocks listed for it).
 HOMES = {"categories": DOCS / "categories.md", "troubleshooting": DOCS / "troubleshooting.md"}
-REGENERATE = "run `.venv/bin/python -m gatewatch_cli.docs --write` after editing taxonomy.py"
+REGENERATE = "run `.venv/bin/gatewatch docs --write` after editing taxonomy.py"
 
 
 def _rel(path: Path) -> str:
