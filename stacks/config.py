@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gatewatch.classify.taxonomy import BROKEN_DEPLOY_CATEGORIES, ErrorCategory
+from gatewatch.config import ApiSettings, api_settings_entry
 from gatewatch.constants import (
     DEFAULT_ALERT_COOLDOWN_S,
     DEFAULT_INTEGRATION_TIMEOUT_MS,
@@ -109,21 +110,20 @@ class WatchedApi:
     def execution_log_group(self) -> str:
         return execution_log_group(self.api_id, self.stage)
 
-    def engine_settings(self) -> dict[str, Any]:
-        """This API's entry in GATEWATCH_APIS (the handlers' contract, gatewatch.config)."""
-        out: dict[str, Any] = {"apiId": self.api_id, "integrationTimeoutMs": self.integration_timeout_ms}
-        if self.name:
-            out["name"] = self.name
-        if self.slow_ms != DEFAULT_SLOW_MS:
-            out["slowMs"] = self.slow_ms
-        if self.route_cap != DEFAULT_ROUTE_CAP:
-            out["routeCap"] = self.route_cap
-        # The access-log group and stage let the analyzer attribute lines whose format has no apiId/stage,
-        # and let the notifier's Logs Insights links search the API's access log.
-        out["stage"] = self.stage
-        if self.access_log_group:
-            out["accessLogGroup"] = self.access_log_group
-        return out
+    def engine_settings(self) -> ApiSettings:
+        """This API as the engine sees it: its GATEWATCH_APIS entry (`gatewatch.config.api_settings_entry`).
+
+        The access-log group and stage let the analyzer attribute lines whose format has no apiId/stage,
+        and let the notifier's Logs Insights links search the API's access log."""
+        return ApiSettings(
+            api_id=self.api_id,
+            name=self.name,
+            integration_timeout_ms=self.integration_timeout_ms,
+            slow_ms=self.slow_ms,
+            route_cap=self.route_cap,
+            stage=self.stage,
+            access_log_group=self.access_log_group,
+        )
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,7 @@ class GatewatchConfig:
     field_map: Mapping[str, str] = field(default_factory=dict)
 
     def engine_apis_json(self) -> str:
-        return json.dumps([api.engine_settings() for api in self.apis], separators=(",", ":"))
+        return json.dumps([api_settings_entry(api.engine_settings()) for api in self.apis], separators=(",", ":"))
 
 
 # --------------------------------------------------------------------------- parsing

@@ -25,6 +25,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from gatewatch.config import ApiSettings, api_settings_entry
 from gatewatch.naming import execution_log_group
 from stacks.config import GatewatchConfig, GatewatchConfigError, parse_config
 from stacks.constructs.alerting import GatewatchAlerting
@@ -108,7 +109,7 @@ class _Target:
     api_id: str
     stage: str
     dimension: str
-    settings: dict[str, Any]  # the GATEWATCH_APIS entry
+    settings: ApiSettings  # what GATEWATCH_APIS says of this API
     thresholds: Thresholds
     access_log_group: logs.ILogGroup | None
     execution_log_group: logs.ILogGroup | None
@@ -148,7 +149,7 @@ class Gatewatch(Construct):
             self,
             "Functions",
             config=config,
-            apis_json=stack.to_json_string([t.settings for t in targets]),
+            apis_json=stack.to_json_string([api_settings_entry(t.settings) for t in targets]),
             dashboard_url_prefix=dashboard_url_prefix(),
             targets=AlertingTargets(
                 key=self.alerting.key,
@@ -238,15 +239,9 @@ class Gatewatch(Construct):
             api.existing_subscription_filters,
         )
 
-    def _settings(self, api_id: str, name: str, stage: str, access: logs.ILogGroup) -> dict[str, Any]:
-        """The API's GATEWATCH_APIS entry (stage and access log group: Logs Insights links, attribution)."""
-        return {
-            "apiId": api_id,
-            "name": name,
-            "integrationTimeoutMs": 29_000,
-            "stage": stage,
-            "accessLogGroup": access.log_group_name,
-        }
+    def _settings(self, api_id: str, name: str, stage: str, access: logs.ILogGroup) -> ApiSettings:
+        """The API's settings (stage and access log group: Logs Insights links, attribution)."""
+        return ApiSettings(api_id=api_id, name=name, stage=stage, access_log_group=access.log_group_name)
 
     def _rest_target(self, i: int, api: apigw.RestApi | apigw.Stage, execution_logging: bool) -> _Target:
         stage = api.deployment_stage if isinstance(api, apigw.RestApi) else api

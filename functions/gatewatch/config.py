@@ -1,9 +1,10 @@
 """Per-API settings (friendly name, integration timeout, thresholds) and the engine's configuration.
 
-The same `GATEWATCH_APIS` JSON feeds the Lambda (environment), the CLI (--apis FILE) and the stack.
-Accepted shapes: {"<apiId>": {...}} or [{"apiId": "...", ...}]. Keys per API (camelCase as in cdk.json):
-name, integrationTimeoutMs, slowMs, routeCap, stage, accessLogGroup (so access lines without
-apiId/stage fields are attributed to the right API).
+The same `GATEWATCH_APIS` JSON feeds the Lambdas (environment), the CLI (--apis FILE) and is written by
+the stack — all through the one schema below. Accepted shapes: {"<apiId>": {...}} or
+[{"apiId": "...", ...}]. Keys per API (camelCase as in cdk.json): name, integrationTimeoutMs, slowMs,
+routeCap, stage, accessLogGroup (so access lines without apiId/stage fields are attributed to the
+right API, and Slack links search the right log group).
 """
 
 from __future__ import annotations
@@ -68,45 +69,74 @@ class ConfigError(ValueError):
     """A configuration mistake, with a message that says how to fix it."""
 
 
+# The GATEWATCH_APIS schema: one entry per watched API, camelCase keys as in cdk.json. The stack writes
+# it with `api_settings_entry`, the Lambdas read it with `parse_api_settings`: one table, both sides.
+#: JSON key -> ApiSettings attribute, for the text fields.
+API_TEXT_KEYS: dict[str, str] = {"name": "name", "stage": "stage", "accessLogGroup": "access_log_group"}
+#: JSON key -> (ApiSettings attribute, default), for the positive-integer fields (milliseconds, counts).
+API_NUMBER_KEYS: dict[str, tuple[str, int]] = {
+    "integrationTimeoutMs": ("integration_timeout_ms", DEFAULT_INTEGRATION_TIMEOUT_MS),
+    "slowMs": ("slow_ms", DEFAULT_SLOW_MS),
+    "routeCap": ("route_cap", DEFAULT_ROUTE_CAP),
+}
+#: Numbers written even when they equal the default (the timeout is what latency is judged against).
+_ALWAYS_WRITTEN = frozenset({"integrationTimeoutMs"})
+
+
+def api_settings_entry(settings: ApiSettings) -> dict[str, Any]:
+    """One API's GATEWATCH_APIS entry (what `parse_api_settings` reads back into the same settings).
+
+    Values may be CDK tokens (the construct's API ids and log group names): they are strings here.
+    """
+    entry: dict[str, Any] = {"apiId": settings.api_id}
+    for key, attribute in API_TEXT_KEYS.items():
+        value = getattr(settings, attribute)
+        if value:
+            entry[key] = value
+    for key, (attribute, default) in API_NUMBER_KEYS.items():
+        value = getattr(settings, attribute)
+        if value != default or key in _ALWAYS_WRITTEN:
+            entry[key] = value
+    return entry
+
+
 def _positive_int(raw: Any, where: str, default: int) -> int:
     if raw is None:
         return default
     if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw <= 0:
-        raise ConfigError(f"{where} must be a positive number of milliseconds, got {raw!r}")
+        raise ConfigError(f"{where} must be a positive number, got {raw!r}")
     return int(raw)
 
 
-def parse_api_settings(raw: Any) -> dict[str, ApiSettings]:
-    """Parse the GATEWATCH_APIS structure (already JSON-decoded)."""
-    if raw in (None, "", {}, []):
-        return {}
-    items: list[tuple[str, Mapping[str, Any]]]
+def _entries(raw: Any) -> list[tuple[str, Any]]:
     if isinstance(raw, Mapping):
-        items = [(str(k), v) for k, v in raw.items()]
-    elif isinstance(raw, list):
+        return [(str(k), v) for k, v in raw.items()]
+    if isinstance(raw, list):
         items = []
         for i, entry in enumerate(raw):
             if not isinstance(entry, Mapping) or not entry.get("apiId"):
                 raise ConfigError(f"GATEWATCH_APIS[{i}] needs an 'apiId'")
             items.append((str(entry["apiId"]), entry))
-    else:
-        raise ConfigError("GATEWATCH_APIS must be a JSON object keyed by API id or a list of objects with 'apiId'")
+        return items
+    raise ConfigError("GATEWATCH_APIS must be a JSON object keyed by API id or a list of objects with 'apiId'")
+
+
+def parse_api_settings(raw: Any) -> dict[str, ApiSettings]:
+    """Parse the GATEWATCH_APIS structure (already JSON-decoded): a list of entries with `apiId`, or an
+    object keyed by API id. Raises ConfigError naming the entry and key that is wrong."""
+    if raw in (None, "", {}, []):
+        return {}
     out: dict[str, ApiSettings] = {}
-    for api_id, entry in items:
+    for api_id, entry in _entries(raw):
         if not isinstance(entry, Mapping):
             raise ConfigError(f"GATEWATCH_APIS[{api_id!r}] must be an object")
         where = f"GATEWATCH_APIS[{api_id!r}]"
-        out[api_id] = ApiSettings(
-            api_id=api_id,
-            name=str(entry["name"]) if entry.get("name") else None,
-            integration_timeout_ms=_positive_int(
-                entry.get("integrationTimeoutMs"), f"{where}.integrationTimeoutMs", DEFAULT_INTEGRATION_TIMEOUT_MS
-            ),
-            slow_ms=_positive_int(entry.get("slowMs"), f"{where}.slowMs", DEFAULT_SLOW_MS),
-            route_cap=_positive_int(entry.get("routeCap"), f"{where}.routeCap", DEFAULT_ROUTE_CAP),
-            stage=str(entry["stage"]) if entry.get("stage") else None,
-            access_log_group=str(entry["accessLogGroup"]) if entry.get("accessLogGroup") else None,
-        )
+        values: dict[str, Any] = {
+            attribute: str(entry[key]) if entry.get(key) else None for key, attribute in API_TEXT_KEYS.items()
+        }
+        for key, (attribute, default) in API_NUMBER_KEYS.items():
+            values[attribute] = _positive_int(entry.get(key), f"{where}.{key}", default)
+        out[api_id] = ApiSettings(api_id=api_id, **values)
     return out
 
 

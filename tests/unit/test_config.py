@@ -1,8 +1,10 @@
 """GATEWATCH_APIS / --apis: friendly names, timeouts and log groups, with clear messages for mistakes."""
 
+import json
+
 import pytest
 
-from gatewatch.config import ConfigError, load_engine_config
+from gatewatch.config import ApiSettings, ConfigError, api_settings_entry, load_engine_config, parse_api_settings
 from gatewatch.models import LogBatch, LogEvent
 from gatewatch.pipeline import LogAnalyzer
 
@@ -46,3 +48,28 @@ def test_access_lines_without_api_fields_are_attributed_by_their_log_group():
     (req,) = analyzer.finish(drain_incomplete=True).access
     # THEN the request belongs to that API and stage, under its friendly name
     assert (req.api_id, req.stage, req.api_name) == ("a1b2c3", "prod", "orders")
+
+
+def test_the_stack_writes_gatewatch_apis_in_the_schema_the_lambda_reads():
+    # GIVEN the settings of a watched API as the stack holds them (some values at their defaults)
+    written = [
+        ApiSettings(
+            api_id="a1b2c3d4e5",
+            name="orders",
+            stage="prod",
+            access_log_group="/aws/apigateway/orders",
+            integration_timeout_ms=50_000,
+            slow_ms=800,
+            route_cap=40,
+        ),
+        ApiSettings(api_id="f6g7h8i9j0", stage="$default"),
+    ]
+    # WHEN the stack encodes them (JSON, as in the Lambda's environment) and the Lambda reads them back
+    read = parse_api_settings(json.loads(json.dumps([api_settings_entry(s) for s in written])))
+    # THEN the Lambda sees exactly what the stack meant, and the timeout is always written
+    assert list(read.values()) == written
+    assert api_settings_entry(written[1]) == {
+        "apiId": "f6g7h8i9j0",
+        "stage": "$default",
+        "integrationTimeoutMs": 29_000,
+    }
