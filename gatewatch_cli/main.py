@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from gatewatch.config import ConfigError, EngineConfig, load_engine_config
 from gatewatch.constants import ENV_APIS, ENV_FIELD_MAP
@@ -99,8 +100,17 @@ def _progress_bar(show: bool, unit: str) -> Iterator[Any]:
         yield None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        ProgressColumn,
+        SpinnerColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
+    columns: tuple[ProgressColumn, ...]
     if unit == "bytes":
         columns = (
             TextColumn("[bold]reading[/bold] {task.description}"),
@@ -169,9 +179,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
     config = _load_config(args)
     analysis, failed = _analysis_for(args, config)
     out = sys.stdout
-    dumps = _json_dumps()
     for req in analysis.joined():
-        out.write(dumps(req.to_public_dict()))
+        out.write(orjson.dumps(req.to_public_dict()).decode())
         out.write("\n")
     out.flush()
     return _finish(analysis, failed, quiet=args.quiet)
@@ -212,15 +221,6 @@ def _finish(analysis: Analysis, failed: list[str], *, quiet: bool) -> int:
         err.write("gatewatch: nothing could be read from the input\n")
         return 2
     return 0
-
-
-def _json_dumps():
-    try:
-        import orjson
-
-        return lambda obj: orjson.dumps(obj).decode()
-    except ImportError:  # pragma: no cover - orjson is a pinned dependency
-        return lambda obj: json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
