@@ -154,6 +154,9 @@ class AccessRecord:
     timestamp: int | None = None  # CloudWatch event timestamp, epoch ms
     recovered: bool = False  # invalid JSON that was repaired
     fields_present: frozenset[str] = frozenset()  # canonical names the format carries
+    # Keys the line carried twice (a caller's unescaped value added them): its fields from those keys are
+    # absent, and it gives no Api, Stage or Route of its own and no alert (see gatewatch.parse.trust).
+    suspicious: bool = False
 
 
 class AccessSummary(NamedTuple):
@@ -250,6 +253,7 @@ class ClassifiedRequest:
     api_name: str | None = None
     integration_timeout_ms: int | None = None
     evidence_rank: int = 0  # how specific the evidence is (see classify.py); not part of the public output
+    trusted: bool = True  # False for a request read from a suspicious line: counted, never alerted on
 
     def to_public_dict(self) -> dict[str, Any]:
         return {

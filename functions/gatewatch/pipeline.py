@@ -38,6 +38,7 @@ from gatewatch.parse.access import (
     read_json_access,
 )
 from gatewatch.parse.execution import ExecutionAssembler, looks_like_execution_line
+from gatewatch.parse.layouts import layouts_for
 
 MAX_KEPT_REJECTIONS = 1000
 
@@ -53,6 +54,9 @@ class Analysis:
     successes: dict[tuple, RouteTally] = field(default_factory=dict)
     lines_parsed: Counter = field(default_factory=Counter)
     lines_unparsed: Counter = field(default_factory=Counter)
+    # Lines whose keys a caller's unescaped value added (gatewatch.parse.trust), by source: counted as
+    # parsed too, read distrustfully (no Api, Stage or Route of their own, no alert).
+    lines_suspicious: Counter = field(default_factory=Counter)
     rejections: list[Rejection] = field(default_factory=list)
     incomplete_execution_requests: int = 0
     # (format, fields the entry carried) -> entries; one key per distinct log format, so counting is cheap
@@ -68,6 +72,7 @@ class Analysis:
             successes=_merge_tallies(self.successes, other.successes),
             lines_parsed=self.lines_parsed + other.lines_parsed,
             lines_unparsed=self.lines_unparsed + other.lines_unparsed,
+            lines_suspicious=self.lines_suspicious + other.lines_suspicious,
             rejections=(self.rejections + other.rejections)[:MAX_KEPT_REJECTIONS],
             incomplete_execution_requests=self.incomplete_execution_requests + other.incomplete_execution_requests,
             access_field_sets=self.access_field_sets + other.access_field_sets,
@@ -138,6 +143,13 @@ def _merge_tallies(a: dict[tuple, RouteTally], b: dict[tuple, RouteTally]) -> di
     for key, tally in b.items():
         out[key] = out[key].merge(tally) if key in out else tally
     return out
+
+
+def _distrust(record: AccessRecord, owner: ApiSettings | None) -> None:
+    """A suspicious line keeps nothing that would become a dimension: its API and stage are its log
+    group's (or unknown), its route unmatched."""
+    record.api_id, record.stage = (owner.api_id, owner.stage) if owner is not None else (None, None)
+    record.http_method = record.resource_path = record.route_key = None
 
 
 class LogAnalyzer:
@@ -231,7 +243,7 @@ class LogAnalyzer:
         append = analysis.access.append
         settings_cache = self._settings_cache
         owner = self.config.api_for_log_group(log_group) if self.config.apis else None
-        parsed = recovered = 0
+        parsed = recovered = suspicious = 0
         field_map = self._field_map
         records: list[AccessRecord | Rejection]
         if self.keep_successes:
@@ -250,10 +262,18 @@ class LogAnalyzer:
             field_sets[key] = field_sets.get(key, 0) + 1
             if record.recovered:
                 recovered += 1
-            if owner is not None:
+            if record.suspicious:
+                suspicious += 1
+                _distrust(record, owner)
+            elif owner is not None:
                 record.api_id, record.stage = owned(record.api_id, record.stage, owner.api_id, owner.stage)
             settings = settings_cache.get(record.api_id) or self._settings(record.api_id)
-            append(classify_access(record, settings, settings.name, log_group))
+            classified = classify_access(record, settings, settings.name, log_group)
+            if record.suspicious:
+                classified.trusted = False
+            append(classified)
+        if suspicious:
+            analysis.lines_suspicious[SOURCE_ACCESS] += suspicious
         if parsed:
             analysis.lines_parsed[SOURCE_ACCESS] += parsed
         analysis.recovered_access_lines += recovered
@@ -268,7 +288,7 @@ class LogAnalyzer:
             rest, layouts = tally_json_lines(
                 messages,
                 timestamps,
-                field_map=field_map,
+                layouts=layouts_for(field_map),
                 tallies=self._success_tallies,
                 near_for=self._near_for,
                 default_near=default_near,

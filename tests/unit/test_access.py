@@ -722,5 +722,5 @@ def test_the_sniff_accepts_every_access_line_and_no_execution_line():
 
 def test_canonical_fields_are_the_record_fields_a_format_can_carry():
     names = {f.name for f in dataclasses.fields(AccessRecord)}
-    assert names - {"format", "timestamp", "recovered", "fields_present"} == CANONICAL_FIELDS
+    assert names - {"format", "timestamp", "recovered", "fields_present", "suspicious"} == CANONICAL_FIELDS
     assert {"status", "integration_service_status", "error_response_type"} <= CANONICAL_FIELDS

@@ -42,7 +42,7 @@ def assert_well_formed(result: object) -> None:
             assert value is None or type(value) is int, f.name
         elif f.name in FLOAT_FIELDS:
             assert value is None or (type(value) is float and value - value == 0.0), f.name
-        elif f.name not in ("recovered", "fields_present"):
+        elif f.name not in ("recovered", "fields_present", "suspicious"):
             assert value is None or (type(value) is str and value not in ("-", "")), f.name
     assert result.status is not None or result.request_id is not None or result.extended_request_id is not None
 

@@ -24,10 +24,10 @@ ANALYZER_LOG = Logger(service="test-analyzer", logger_handler=logging.StreamHand
 ALERTING_ENV = {"GATEWATCH_ALERT_TOPIC_ARN": "arn:aws:sns:eu-west-1:111122223333:t", "GATEWATCH_STATE_TABLE": "s"}
 
 
-def malformed_lines(n: int) -> list[str]:
+def malformed_lines(n: int, *, first: int = 0) -> list[str]:
     """Execution-log lines of `n` requests failing with a malformed Lambda proxy response (a broken deploy)."""
     lines = []
-    for i in range(n):
+    for i in range(first, first + n):
         rid = f"3c8e1f2a-5b6d-4e7f-8a9b-{i:012x}"
         lines += [
             f"({rid}) HTTP Method: POST, Resource Path: /orders",
@@ -128,13 +128,32 @@ def test_without_alert_targets_only_metrics_are_printed():
 
 def test_kinesis_records_are_read_one_by_one_and_only_failures_are_retried():
     # GIVEN a Kinesis event whose second record is not base64
-    event = kinesis_event([subscription_payload(EXEC_GROUP, malformed_lines(1)) for _ in range(3)])
+    event = kinesis_event([subscription_payload(EXEC_GROUP, malformed_lines(1, first=i)) for i in range(3)])
     event["Records"][1]["kinesis"]["data"] = "not base64!"
     # WHEN read  THEN bad data is counted, not retried: no record fails, and the other two were analysed
     result = read_event(event, AnalyzerSettings.from_env({}).config, ANALYZER_LOG)
     assert result.kinesis and result.failures == []
     assert result.analysis.lines_unparsed["input"] == 1
     assert len(result.analysis.execution) == 2
+
+
+def test_a_request_whose_lines_straddle_two_kinesis_records_is_classified_from_all_of_them():
+    # GIVEN a Lambda timeout whose cause line is in one Kinesis record and its completion in the next
+    rid = "5d9f1b2c-0a1b-4c2d-8e3f-0123456789ab"
+    head = [
+        f"({rid}) HTTP Method: GET, Resource Path: /echo",
+        f"({rid}) Lambda execution failed with status 200 due to customer function error: "
+        "2019-02-27T11:31:30.389Z 28a5 Task timed out after 3.00 seconds.",
+    ]
+    tail = [f"({rid}) Method completed with status: 502"]
+    event = kinesis_event([subscription_payload(EXEC_GROUP, head), subscription_payload(EXEC_GROUP, tail)])
+    # WHEN the invocation reads both records
+    result = read_event(event, AnalyzerSettings.from_env({}).config, ANALYZER_LOG)
+    # THEN the one request is classified from all its lines: the function's timeout, not a bare 502
+    assert [(r.request_id, r.category.value, r.status) for r in result.analysis.execution] == [
+        (rid, "LAMBDA_TIMEOUT", 502)
+    ]
+    assert result.failures == []
 
 
 # -- notifier ----------------------------------------------------------------------------------------------

@@ -139,10 +139,11 @@ def insights_query(request_ids: Iterable[str | None], category: ErrorCategory) -
 def alerting_requests(
     access: Iterable[ClassifiedRequest], execution: Iterable[ClassifiedRequest], categories: frozenset[ErrorCategory]
 ) -> list[ClassifiedRequest]:
-    """The classified requests (access and execution) whose category alerts at once."""
+    """The classified requests (access and execution) whose category alerts at once; a request read from a
+    suspicious line (a caller's value added keys to it) never alerts."""
     if not categories:
         return []
-    return [r for source in (access, execution) for r in source if r.category in categories]
+    return [r for source in (access, execution) for r in source if r.category in categories and r.trusted]
 
 
 def build_alerts(

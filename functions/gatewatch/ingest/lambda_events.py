@@ -30,9 +30,13 @@ from gatewatch.ingest.payloads import as_text, is_cwl_payload, payload_items
 from gatewatch.ingest.rejections import Reason, input_rejection
 from gatewatch.models import LogBatch, LogEvent, Rejection
 
-#: Decompressed size cap for one subscription/Kinesis/Firehose record (decompression-bomb guard).
-#: A real delivery is at most ~1 MB of log text plus JSON overhead.
-MAX_SUBSCRIPTION_BYTES = 64 * 1024 * 1024
+#: Decompressed size cap for one subscription/Kinesis/Firehose record (decompression-bomb guard): 16 MiB,
+#: 16 times the largest PutLogEvents batch CloudWatch Logs accepts (1 MiB of messages). Beyond it the
+#: record is rejected as `too-large` (counted, logged) before anything is parsed.
+MAX_SUBSCRIPTION_BYTES = 16 * 1024 * 1024
+#: Events per record: 50,000, five times PutLogEvents' 10,000. More is rejected as `too-many-events`
+#: before a single event object is made (a few MB of tiny events would otherwise cost hundreds of MB).
+MAX_EVENTS_PER_RECORD = 50_000
 _MAX_NESTING = 3  # gzip inside gzip inside ... (Firehose compression over CloudWatch's own gzip)
 
 # Batch origins (LogBatch.origin) of Lambda events.
@@ -91,6 +95,12 @@ def decode_record(data: Any, origin: str, where: str, *, lenient: bool) -> Itera
         return
     if inflated.problem is None:
         buf = inflated.data
+        events = buf.count(b'"message"')  # every event has a message key; a bound, not a parse
+        if events > MAX_EVENTS_PER_RECORD:
+            yield input_rejection(
+                Reason.TOO_MANY_EVENTS, data, f"about {events} events, more than {MAX_EVENTS_PER_RECORD}", where
+            )
+            return
         try:
             doc = loads(buf)  # the fast path: one JSON document
         except (ValueError, RecursionError):

@@ -28,6 +28,7 @@ class Reason:
     CORRUPT = "corrupt-compressed-data"
     TRAILING_GARBAGE = "trailing-garbage"
     TOO_LARGE = "too-large"
+    TOO_MANY_EVENTS = "too-many-events"
     INVALID_JSON = "invalid-json"
     NOT_A_PAYLOAD = "not-a-cloudwatch-payload"
     MISSING_DATA = "missing-data"

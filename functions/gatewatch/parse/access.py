@@ -45,10 +45,10 @@ from gatewatch.parse.reasons import (
     access_sample,
 )
 from gatewatch.parse.text_formats import CLF_TIME, parse_clf, parse_csv, parse_xml
+from gatewatch.parse.trust import distrustful_object, has_shadowed_keys
 
 __all__ = [
     "CANONICAL_FIELDS",
-    "NOT_JSON",
     "has_object_value",
     "json_layout",
     "looks_like_access_line",
@@ -107,16 +107,12 @@ def looks_like_access_line(message: str) -> bool:
 # --------------------------------------------------------------------------------------------------
 
 
-#: A line that orjson could not parse, as gatewatch.metrics.fastpath hands it to `read_json_access`.
-NOT_JSON = object()
-
-
 def read_json_access(
-    obj: Any, message: str, field_map: Mapping[str, str] | None, timestamp: int | None
+    obj: dict[str, Any] | None, message: str, field_map: Mapping[str, str] | None, timestamp: int | None
 ) -> AccessRecord | Rejection:
     """The full record for an already parsed JSON line (what parse_access_line returns for it);
-    for `NOT_JSON`, what parse_access_line makes of the line (it repairs invalid JSON)."""
-    if obj is NOT_JSON:
+    for None (not parsed yet), what parse_access_line makes of the line (it repairs invalid JSON)."""
+    if obj is None:
         return parse_access_line(message, field_map=field_map, timestamp=timestamp)
     return _read_json_object(obj, message, layouts_for(field_map), timestamp)
 
@@ -131,9 +127,9 @@ def parse_access_line_or_summary(
             obj = orjson.loads(message)
             if obj.__class__ is dict:
                 layouts = layouts_for(field_map)
-                plan = layouts.layout_for(obj)
-                if not has_object_value(obj):  # one call per line here: exactness is cheap
-                    summary = plan.summarize(obj, timestamp)
+                if not has_object_value(obj) and not has_shadowed_keys(message, obj):
+                    layout = layouts.layout_for(obj)
+                    summary = None if layout.injected else layout.summarize(obj, timestamp)
                     if summary is not None:
                         return summary
                 return _read_json_object(obj, message, layouts, timestamp)
@@ -153,13 +149,21 @@ def _parse_json(message: str, layouts: JsonLayouts, timestamp: int | None) -> Ac
 def _read_json_object(obj: Any, message: str, layouts: JsonLayouts, timestamp: int | None) -> AccessRecord | Rejection:
     if obj.__class__ is not dict:
         return access_rejection(REASON_UNRECOGNISED, message)
+    suspicious = has_shadowed_keys(message, obj)
+    if suspicious:  # keys a caller's unescaped value added: read with every duplicated key as absent
+        obj = distrustful_object(message)[0]
+        if obj is None:
+            return access_rejection(REASON_UNRECOGNISED, message, "a JSON line the strict parser refuses")
     if has_object_value(obj):  # decided per line: a layout's lines need not all nest the same way
         obj = _flatten(obj)
-    record = layouts.layout_for(obj).read(obj, timestamp)
+    layout = layouts.layout_for(obj)
+    record = layout.read(obj, timestamp)
     if record is None:
         return access_rejection(
             REASON_NO_REQUEST_FIELDS, message, "no status and no request id: map your keys with a field map"
         )
+    if suspicious or layout.injected:
+        record.suspicious = True
     return record
 
 

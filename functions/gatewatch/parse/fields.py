@@ -25,7 +25,7 @@ FORMAT_XML = "xml"
 RECORD_FIELDS: tuple[dataclasses.Field, ...] = dataclasses.fields(AccessRecord)
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in RECORD_FIELDS)
 FIELD_INDEX: dict[str, int] = {name: i for i, name in enumerate(FIELD_NAMES)}
-_NOT_CARRIED = frozenset({"format", "timestamp", "recovered", "fields_present"})
+_NOT_CARRIED = frozenset({"format", "timestamp", "recovered", "fields_present", "suspicious"})
 
 CANONICAL_FIELDS: frozenset[str] = frozenset(FIELD_NAMES) - _NOT_CARRIED
 """The AccessRecord field names an access-log format can carry (valid targets of a field map)."""

@@ -35,6 +35,7 @@ from gatewatch.parse.values import CONVERT
 _JSON_KEY = re.compile(r'[{,][ \t\r\n]{0,64}"([\w$@.\-]{1,128})"[ \t\r\n]{0,64}:[ \t\r\n]{0,64}')
 _WS = " \t\r\n"
 _MAX_CANDIDATES = 4096
+_MAX_DEPTH = 8  # nested objects a repaired line may open (API Gateway formats nest two levels at most)
 
 
 def recover_json_record(
@@ -126,8 +127,12 @@ def _scan_pairs(s: str) -> list[tuple[str, str | None]]:
             continue
         ok, raw, closes = _judge(s, current, key_start)
         if ok and raw is None and closes == 0 and s[key_start] == "{":
-            prefixes.append(current.path)  # `"error": {` opens a nested object
-            current = _Open(s, ".".join(prefixes) + "." + match.group(1), match.end())
+            # `"error": {` opens a nested object. The stack holds full paths, so a path is one join with
+            # its parent's (never the whole stack joined again: that doubled at each level), and nesting
+            # deeper than a log format does stops here (the keys below read at the deepest level kept).
+            if len(prefixes) < _MAX_DEPTH:
+                prefixes.append(current.path)
+            current = _Open(s, prefixes[-1] + "." + match.group(1), match.end())
             last_pair_mergeable = False
             continue
         if not ok and last_pair_mergeable and previous is not None:
@@ -145,7 +150,7 @@ def _scan_pairs(s: str) -> list[tuple[str, str | None]]:
             last_pair_mergeable = False
         for _ in range(min(closes, len(prefixes))):
             prefixes.pop()
-        path = match.group(1) if not prefixes else ".".join(prefixes) + "." + match.group(1)
+        path = match.group(1) if not prefixes else prefixes[-1] + "." + match.group(1)
         current = _Open(s, path, match.end())
     if current is not None:
         final = _final_value(s, current)

@@ -1,25 +1,33 @@
-"""JSON key layouts: for one format's keys, which key feeds which field, read once and cached.
+"""JSON key layouts: for one format's keys, which key feeds which field — decided once, read typed.
 
-A format's keys repeat on every line, so everything that depends only on the keys (alias
-resolution, duplicate handling, `fields_present`, whether an object value could hide a field) is
-decided once per layout. A layout reads a parsed line into an `AccessRecord` (every field) or, for a
-successful request, an `AccessSummary` (what its metrics need). Both start as generic loops and,
-once a layout has proved common, are replaced by readers generated for it — checked against the
-generic reader before use.
+A format's keys repeat on every line, so everything that depends only on the keys (alias resolution,
+which of two aliases wins, `fields_present`, whether an object value could hide a field) is decided
+once per layout, from a line parsed in full. A layout then reads lines two ways:
+
+- typed (`summary_decoder`): a msgspec decoder into a Struct of just the nine fields a successful
+  request's metrics need (status, api, stage, route parts, three latencies), renamed to this
+  layout's keys. Unknown keys are skipped without building dicts or strings; a value that is not a
+  scalar (an object, a list, a bool) fails the decode, and the line is read in full instead.
+- generic (`read`, `summarize`): from a parsed dict, every fed field converted as `parse.values` says.
+
+`quotes` is the number of `"` characters of a clean line of this layout (one with no escaped quote,
+read in full and found free of duplicate keys). API Gateway does not escape values, so a value can
+only add quotes, never remove them: a line with exactly this count has no injected key, and may be
+read typed; any other line is read in full, where duplicate keys are found exactly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from operator import itemgetter
+from collections.abc import Mapping
 from typing import Any
+
+import msgspec
 
 from gatewatch.models import AccessRecord, AccessSummary
 from gatewatch.parse.fields import (
     ALIAS_TABLE,
     DEFAULTS,
     FIELD_INDEX,
-    FIELD_NAMES,
     FORMAT_JSON,
     I_EXTENDED_ID,
     I_FORMAT,
@@ -28,99 +36,11 @@ from gatewatch.parse.fields import (
     I_STATUS,
     I_TIMESTAMP,
     FieldResolver,
-    kind_of,
     normal_form,
     record_from_slots,
     resolver_for,
 )
-from gatewatch.parse.values import (
-    CONVERT,
-    CONVERTED,
-    FLOAT,
-    MILLISECONDS,
-    STR,
-    SUCCESS_STATUS,
-    float_value,
-    int_value,
-    text_value,
-)
-
-
-class KeyLayout:
-    """How to read one JSON key layout: which key feeds which slot, and a reader that builds the record.
-
-    A format's keys repeat on every line, so everything that depends only on the keys (alias
-    resolution, duplicate handling, `fields_present`) is decided once here. `read(obj, timestamp)`
-    returns the record, or None when the line has neither a status nor a request id. It starts as a
-    generic loop and, once the layout has proved common (`_COMPILE_AFTER` lines), is replaced by a
-    reader generated for this layout (see `_compile_reader`).
-    """
-
-    __slots__ = (
-        "entries",
-        "present",
-        "read",
-        "risky",
-        "summarize",
-        "summary_keys",
-        "summary_uses",
-        "tally",
-        "template",
-        "uses",
-    )
-
-    def __init__(self, entries: tuple[tuple[str, int, int], ...], present: frozenset[str], risky: bool) -> None:
-        self.entries = entries  # (key, slot index, value kind), one per slot fed
-        self.present = present
-        # A key of this layout that the fast paths do not read could, holding an object, flatten into a
-        # key that feeds a summary field (`{"integration": {"latency": 5}}` -> integration.latency): the
-        # fast paths check such a layout's lines for object values (and its lines never take the loop).
-        self.risky = risky
-        by_index = {index: key for key, index, _kind in entries}
-        # The keys feeding AccessSummary (None where the layout lacks the field), in its field order.
-        self.summary_keys = tuple(by_index.get(FIELD_INDEX[name]) for name in SUMMARY_FIELDS)
-        self.summary_uses = 0
-        self.summarize: Callable[[dict[str, Any], int | None], AccessSummary | None] = self._summarize_generic
-        self.tally: Any = None  # gatewatch.metrics.fastpath keeps its per-layout tally function here
-        template = list(DEFAULTS)
-        template[I_FORMAT] = FORMAT_JSON
-        template[I_PRESENT] = present
-        self.template = template
-        self.uses = 0
-        self.read: Callable[[dict[str, Any], int | None], AccessRecord | None] = self._read_generic
-
-    def _summarize_generic(self, obj: dict[str, Any], timestamp: int | None) -> AccessSummary | None:
-        summary = _summarize(self, obj, timestamp)
-        self.summary_uses += 1
-        if self.summary_uses == _COMPILE_AFTER:
-            compiled = _compile_summarizer(self)
-            try:
-                same = compiled(obj, timestamp) == summary  # checked against the generic reader before use
-            except (ValueError, TypeError, OverflowError):
-                same = False
-            if same:
-                self.summarize = compiled
-        return summary
-
-    def _read_generic(self, obj: dict[str, Any], timestamp: int | None) -> AccessRecord | None:
-        values = self.template.copy()
-        for key, index, kind in self.entries:
-            value = obj[key]
-            if not kind and value.__class__ is str:
-                if value != "-" and value:
-                    values[index] = value
-            else:
-                values[index] = CONVERT[kind](value)
-        values[I_TIMESTAMP] = timestamp
-        self.uses += 1
-        if self.uses == _COMPILE_AFTER:
-            self.read = _compile_reader(self, obj)
-        if values[I_STATUS] is None and values[I_REQUEST_ID] is None and values[I_EXTENDED_ID] is None:
-            return None
-        return record_from_slots(values)
-
-
-_COMPILE_AFTER = 8
+from gatewatch.parse.values import CONVERT, float_value, int_value, text_value
 
 # AccessSummary's fields that come from the line, in order (then timestamp, format, fields_present).
 SUMMARY_FIELDS = (
@@ -138,189 +58,189 @@ SUMMARY_FIELDS = (
 _SUMMARY_ALIAS_NORMALS: frozenset[str] = frozenset(
     name for name, target in ALIAS_TABLE.items() if target[3] in SUMMARY_FIELDS
 )
+#: A key no JSON line can carry: the typed summary of a layout without a field reads it as absent.
+_ABSENT_KEY = "\u2063gatewatch-absent-{}\u2063"
+#: What a summary field may hold to be read typed; anything else fails the decode (the line is read in full).
+_SCALAR = str | int | float | None
+
+#: The nine summary values of one line, as the line has them (absent fields None; a missing key UNSET).
+SummaryValues = tuple[Any, Any, Any, Any, Any, Any, Any, Any, Any]
 
 
-def _summary_str(obj: dict[str, Any], key: str | None) -> str | None:
-    if key is None:
-        return None
-    v = obj[key]
-    return (v if v and v != "-" else None) if v.__class__ is str else _as_summary_str(v)
+def _summary_decoder(keys: tuple[str, ...], summary_keys: tuple[str | None, ...]) -> msgspec.json.Decoder[Any]:
+    """A decoder into a Struct of exactly this layout's keys: the nine summary fields typed (a field the
+    layout lacks reads as None), every other key kept raw, unread; an unknown key fails the decode.
 
-
-def _as_summary_str(value: Any) -> str | None:
-    """`text_value` for the summary readers, which cannot vouch for an object value: the full path
-    flattens it, and another key may then feed the field. TypeError sends the line there."""
-    if value.__class__ is dict:
-        raise TypeError("an object value: the full path reads this line")
-    return text_value(value)
-
-
-def _summary_float(obj: dict[str, Any], key: str | None) -> float | None:
-    if key is None:
-        return None
-    v = obj[key]
-    if v.__class__ is str and v.isascii() and v.isdigit() and len(v) < 16:
-        return float(v)
-    if v.__class__ is dict:
-        raise TypeError("an object value: the full path reads this line")
-    return None if v == "-" else float_value(v)
-
-
-def summary_read_statements(
-    plan: KeyLayout, env: dict[str, Any], params: list[str], reject: str, *, raw_strings: bool = False
-) -> list[str]:
-    """Statements that read AccessSummary's fields (status, api, stage, route parts, latencies) into
-    `f0`…`f8` for one key layout; `reject` is what a line that is not a 2xx/3xx does. Shared by the
-    summarizer below and gatewatch.fastpath's tally, so both read a line the same way.
-
-    The status and latencies are read with one itemgetter and looked up in `SUCCESS_STATUS` and
-    `MILLISECONDS`; a latency those tables do not cover raises ValueError (callers send that line
-    down the full path, which reads it as the generic reader does). With `raw_strings` the route
-    fields (api, stage, method, resource path, route key) are read into `v<n>` as the line has them
-    and left to the caller; otherwise they are normalised into `f<n>` here. The line's keys go into `params`/`env` as
-    default-argument values, never into the source text.
+    So a line decodes only when it has no key beyond this layout's: a line of another format with as
+    many quotes (a key renamed, a route key instead of a resource path) is read in full instead. A
+    key of the layout the line lacks reads as UNSET. Built with `msgspec.defstruct`: a type made from
+    data, no source code generated.
     """
-    env.update({"_as_summary_str": _as_summary_str, "_status": SUCCESS_STATUS, "_ms": MILLISECONDS})
-    params += ["_as_summary_str=_as_summary_str", "_status=_status", "_ms=_ms", "_str=str"]
-    lines: list[str] = []
-    keys = dict(zip(SUMMARY_FIELDS, plan.summary_keys, strict=False))
-    read = [
-        (n, name)
-        for n, name in enumerate(SUMMARY_FIELDS)
-        if keys[name] is not None and (raw_strings or name == "status" or kind_of(name) == FLOAT)
-    ]
-    if keys["status"] is None:
-        return reject.split("\n")  # no status: not a success this reader can vouch for
-    env["_values_of"] = itemgetter(*(keys[name] for _n, name in read))
-    params.append("_values_of=_values_of")
-    lines.append(f"{', '.join(f'v{n}' for n, _name in read)} = _values_of(obj)")  # one key: the value itself
-    for n, name in enumerate(SUMMARY_FIELDS):
-        if name == "status":
-            lines.append(f"f{n} = _status[v{n}]")
-            lines.append(f"if f{n} is None:")
-            lines += [f"    {r}" for r in reject.split("\n")]
-        elif kind_of(name) == FLOAT:
-            lines.append(f"f{n} = _ms[v{n}]" if keys[name] is not None else f"f{n} = None")
-        elif not raw_strings:
-            if keys[name] is None:
-                lines.append(f"f{n} = None")
-            else:
-                params.append(f"_k{n}=_k{n}")
-                env[f"_k{n}"] = keys[name]
-                lines.append(f"v = obj[_k{n}]")
-                lines.append(f"f{n} = (v if v and v != '-' else None) if v.__class__ is _str else _as_summary_str(v)")
-    return lines
+    summary_names = {key: f"f{n}" for n, key in enumerate(summary_keys) if key is not None}
+    fields: list[tuple[str, Any, Any]] = []
+    rename: dict[str, str] = {}
+    for n, key in enumerate(summary_keys):
+        if key is None:  # renamed to a key no line has: always the default, absent
+            fields.append((f"f{n}", None, None))
+            rename[f"f{n}"] = _ABSENT_KEY.format(n)
+    for n, key in enumerate(keys):
+        name = summary_names.get(key)
+        if name is not None:
+            fields.append((name, _SCALAR | msgspec.UnsetType, msgspec.UNSET))
+        else:
+            name = f"k{n}"
+            fields.append((name, msgspec.Raw, msgspec.Raw()))
+        rename[name] = key
+    fields.sort(key=_summary_first)
+    struct = msgspec.defstruct(
+        "AccessSummaryFields", fields, rename=rename, forbid_unknown_fields=True, gc=False, cache_hash=False
+    )
+    return msgspec.json.Decoder(struct)
 
 
-def _compile_summarizer(plan: KeyLayout) -> Callable[[dict[str, Any], int | None], AccessSummary | None]:
-    """Generate `summarize(obj, timestamp)` for one key layout: the fast path's reader, no calls inline.
-
-    Same rules and the same safety as `_compile_reader`: the source holds only generated names.
-    """
-    params = ["obj", "timestamp", "_new=_new", "_cls=_cls", "_present=_present"]
-    env: dict[str, Any] = {"_new": tuple.__new__, "_cls": AccessSummary, "_present": plan.present}
-    body = ["    " + line for line in summary_read_statements(plan, env, params, "return None")]
-    names = [f"f{n}" for n in range(len(SUMMARY_FIELDS))]
-    body.append(f"    return _new(_cls, ({', '.join(names)}, timestamp, {FORMAT_JSON!r}, _present))")
-    source = f"def summarize({', '.join(params)}):\n" + "\n".join(body)
-    exec(compile(source, "<gatewatch.access.summarize>", "exec"), env)  # noqa: S102 - generated, see docstring
-    return env["summarize"]
+def _summary_first(field: tuple[str, Any, Any]) -> tuple[int, int]:
+    """Summary fields f0..f8 first, in their order (so the first nine values are the summary), then the rest."""
+    name = field[0]
+    return (0 if name[0] == "f" else 1, int(name[1:]))
 
 
-def _summarize(plan: KeyLayout, obj: dict[str, Any], timestamp: int | None) -> AccessSummary | None:
-    """AccessSummary for a 2xx/3xx line; None for anything else (which takes the full path)."""
-    keys = plan.summary_keys
-    if keys[0] is None:
-        return None
-    v = obj[keys[0]]
-    status = int(v) if v.__class__ is str and v.isascii() and v.isdigit() and len(v) < 4 else int_value(v)
-    if status is None or not 100 <= status < 400:
-        return None
-    return AccessSummary(
-        status,
-        _summary_str(obj, keys[1]),
-        _summary_str(obj, keys[2]),
-        _summary_str(obj, keys[3]),
-        _summary_str(obj, keys[4]),
-        _summary_str(obj, keys[5]),
-        _summary_float(obj, keys[6]),
-        _summary_float(obj, keys[7]),
-        _summary_float(obj, keys[8]),
-        timestamp,
-        FORMAT_JSON,
-        plan.present,
+class KeyLayout:
+    """How to read one JSON key layout (see the module docstring)."""
+
+    __slots__ = (
+        "entries",
+        "injected",
+        "keys",
+        "present",
+        "quotes",
+        "risky",
+        "summary_decoder",
+        "summary_keys",
+        "template",
     )
 
+    def __init__(
+        self, keys: tuple[str, ...], entries: tuple[tuple[str, int, int], ...], risky: bool, injected: bool = False
+    ) -> None:
+        self.keys = keys
+        # The keys of a known layout plus keys that feed a dimension or the status: what a caller's
+        # unescaped value adds (`x","resourcePath":"/x`). Such a layout's lines are suspicious.
+        self.injected = injected
+        self.entries = entries  # (key, slot index, value kind), one per slot fed
+        self.present = frozenset(_FIELD_NAME[index] for _key, index, _kind in entries)
+        # A key of this layout that the summary does not read could, holding an object, flatten into a
+        # key that feeds a summary field (`{"integration": {"latency": 5}}` -> integration.latency): such a
+        # layout's lines are never read typed.
+        self.risky = risky
+        by_index = {index: key for key, index, _kind in entries}
+        # The keys feeding AccessSummary (None where the layout lacks the field), in its field order.
+        self.summary_keys: tuple[str | None, ...] = tuple(by_index.get(FIELD_INDEX[name]) for name in SUMMARY_FIELDS)
+        self.summary_decoder = (
+            _summary_decoder(keys, self.summary_keys)
+            if self.summary_keys[0] is not None and not risky and not injected
+            else None
+        )
+        self.quotes = -1  # the structural quote count, once a clean line of this layout was read in full
+        template = list(DEFAULTS)
+        template[I_FORMAT] = FORMAT_JSON
+        template[I_PRESENT] = self.present
+        self.template = template
 
-def _compile_reader(
-    plan: KeyLayout, probe: dict[str, Any]
-) -> Callable[[dict[str, Any], int | None], AccessRecord | None]:
-    """Generate `read(obj, timestamp)` for one key layout: one attribute store per slot, no loop.
+    def learn_quotes(self, line: str) -> None:
+        """Remember the quote count of a clean line (read in full, no duplicate key, no escaped quote)."""
+        if self.quotes < 0 and self.summary_decoder is not None and '\\"' not in line:
+            self.quotes = line.count('"')
 
-    Faster than the generic loop and the 33-argument constructor call. The generated source is built
-    only from AccessRecord's field names and slot numbers: the keys of the line are passed in as
-    default-argument values and never become source text. The result is checked against the generic
-    reader before it is used (if AccessRecord became frozen again, the stores would fail that check
-    and the generic reader would stay in use).
-    """
-    params = ["obj", "timestamp", "_new=_new", "_record=AccessRecord", "_present=_present", "text_value=text_value"]
-    env: dict[str, Any] = {
-        "_new": object.__new__,
-        "AccessRecord": AccessRecord,
-        "_present": plan.present,
-        "text_value": text_value,
-    }
-    for kind, convert in enumerate(CONVERT):
-        params.append(f"_convert{kind}=_convert{kind}")
-        env[f"_convert{kind}"] = convert
-    for kind, table in CONVERTED.items():
-        params.append(f"_table{kind}=_table{kind}")
-        env[f"_table{kind}"] = table
-    fed = {index: (n, key, kind) for n, (key, index, kind) in enumerate(plan.entries)}
-    body = ["    o = _new(_record)"]
-    if fed:  # every fed key in one itemgetter call (one key: it returns the value itself)
-        env["_values_of"] = itemgetter(*(key for key, _index, _kind in plan.entries))
-        params.append("_values_of=_values_of")
-        body.append(f"    {', '.join(f'v{n}' for n in range(len(plan.entries)))} = _values_of(obj)")
-    for index, name in enumerate(FIELD_NAMES):
-        if index == I_FORMAT:
-            body.append(f"    o.{name} = {FORMAT_JSON!r}")
-        elif index == I_TIMESTAMP:
-            body.append(f"    o.{name} = timestamp")
-        elif index == I_PRESENT:
-            body.append(f"    o.{name} = _present")
-        elif index in fed:
-            n, _key, kind = fed[index]
-            v = f"v{n}"
-            # The common shapes are decided inline (no call): a plain string, "-", a number string seen before.
-            if kind == STR:
-                body.append(
-                    f"    o.{name} = ({v} if {v} and {v} != '-' else None) if {v}.__class__ is str else text_value({v})"
-                )
-            elif kind in CONVERTED:
-                body.append(f"    o.{name} = _table{kind}[{v}] if {v}.__class__ is str else _convert{kind}({v})")
+    def read(self, obj: dict[str, Any], timestamp: int | None) -> AccessRecord | None:
+        """The full record of a parsed line of this layout; None when it has no status and no request id."""
+        values = self.template.copy()
+        for key, index, kind in self.entries:
+            value = obj[key]
+            if not kind and value.__class__ is str:
+                if value != "-" and value:
+                    values[index] = value
             else:
-                body.append(f"    o.{name} = None if {v} == '-' else _convert{kind}({v})")
-        else:
-            params.append(f"_d{index}=_d{index}")
-            env[f"_d{index}"] = DEFAULTS[index]
-            body.append(f"    o.{name} = _d{index}")
-    body.append("    if o.status is None and o.request_id is None and o.extended_request_id is None:")
-    body.append("        return None")
-    body.append("    return o")
-    source = f"def read({', '.join(params)}):\n" + "\n".join(body)
-    try:
-        exec(compile(source, "<gatewatch.access.read>", "exec"), env)  # noqa: S102 - trusted source, see above
-        reader = env["read"]
-        if reader(probe, 0) == plan._read_generic(probe, 0):
-            return reader
-    except Exception:  # pragma: no cover - keep the generic reader
-        pass
-    return plan._read_generic  # pragma: no cover
+                values[index] = CONVERT[kind](value)
+        values[I_TIMESTAMP] = timestamp
+        if values[I_STATUS] is None and values[I_REQUEST_ID] is None and values[I_EXTENDED_ID] is None:
+            return None
+        return record_from_slots(values)
+
+    def summarize(self, obj: dict[str, Any], timestamp: int | None) -> AccessSummary | None:
+        """AccessSummary for a parsed 2xx/3xx line; None for anything else (which takes the full path).
+
+        Raises TypeError for an object value in a field it reads: the full path flattens such a line,
+        and another key may then feed the field."""
+        keys = self.summary_keys
+        if keys[0] is None:
+            return None
+        status = int_value(_scalar(obj[keys[0]]))
+        if status is None or not 100 <= status < 400:
+            return None
+        api, stage, method, resource, route_key = (
+            None if key is None else text_value(_scalar(obj[key])) for key in keys[1:6]
+        )
+        latency, integration, authorizer = (
+            None if key is None else float_value(_scalar(obj[key])) for key in keys[6:9]
+        )
+        return AccessSummary(
+            status,
+            api,
+            stage,
+            method,
+            resource,
+            route_key,
+            latency,
+            integration,
+            authorizer,
+            timestamp,
+            FORMAT_JSON,
+            self.present,
+        )
 
 
-_MAX_PLANS = 256
-_MAX_PLAN_KEYS = 256
+def _scalar(value: Any) -> Any:
+    if value.__class__ is dict:
+        raise TypeError("an object value: the full path reads this line")
+    return value
+
+
+_FIELD_NAME = {index: name for name, index in FIELD_INDEX.items()}
+#: Fields whose values API Gateway makes itself: no caller's text can follow them in a line. Anything
+#: else (the user agent, the raw path, error messages, keys no alias knows) may carry pasted keys.
+_TRUSTED_FIELDS = frozenset(
+    {
+        "request_id",
+        "extended_request_id",
+        "api_id",
+        "stage",
+        "http_method",
+        "resource_path",
+        "route_key",
+        "status",
+        "protocol",
+        "response_length",
+        "request_time",
+        "request_time_epoch_ms",
+        "integration_status",
+        "integration_service_status",
+        "integration_latency_ms",
+        "response_latency_ms",
+        "authorizer_latency_ms",
+        "authorizer_status",
+        "waf_response_code",
+        "event_type",
+        "connection_id",
+        "api_key_id",
+    }
+)
+#: The fields whose values become metric dimensions or decide the status.
+_DIMENSION_SLOTS = frozenset(
+    FIELD_INDEX[name] for name in ("status", "api_id", "stage", "http_method", "resource_path", "route_key")
+)
+
+_MAX_LAYOUTS = 256
+_MAX_LAYOUT_KEYS = 256
 _MAX_RISKY_CACHE = 4096
 
 
@@ -328,7 +248,7 @@ class JsonLayouts:
     """The key layouts of one field map's JSON lines, cached: `layout_for(obj)` is one tuple compare
     for consecutive lines of one format."""
 
-    __slots__ = ("_last_keys", "_last_plan", "_plans", "_risky", "_summary_exact", "_summary_normals", "resolver")
+    __slots__ = ("_last", "_layouts", "_risky", "_summary_exact", "_summary_normals", "resolver")
 
     def __init__(self, resolver: FieldResolver) -> None:
         self.resolver = resolver
@@ -339,9 +259,8 @@ class JsonLayouts:
         }
         self._summary_exact = tuple(k for k, t in field_map.items() if t in SUMMARY_FIELDS)
         self._risky: dict[str, bool] = {}
-        self._plans: dict[tuple[str, ...], KeyLayout] = {}
-        self._last_keys: tuple[str, ...] = ()
-        self._last_plan: KeyLayout | None = None
+        self._layouts: dict[tuple[str, ...], KeyLayout] = {}
+        self._last: KeyLayout | None = None
 
     def risky_key(self, key: str) -> bool:
         """Could an object under `key` flatten into a key that feeds a summary field (status, route,
@@ -359,26 +278,59 @@ class JsonLayouts:
             self._risky[key] = risky
         return risky
 
-    def layout_for(self, obj: dict[str, Any]) -> KeyLayout:
+    def _injected(self, keys: tuple[str, ...], entries: tuple[tuple[str, int, int], ...]) -> bool:
+        """Is this a known layout with keys inserted right after a value a caller controls, among them a
+        key that feeds a dimension or the status? That is the shape of `x","resourcePath":"/x` pasted into
+        a user agent — a key the format lacks, so no key is duplicated."""
+        fed = {key: index for key, index, _kind in entries}
+        for known in self._layouts.values():
+            inserted = _inserted_run(known.keys, keys)
+            if inserted is None:
+                continue
+            at, run = inserted
+            controlled = at > 0 and known_field(self.resolver, known.keys[at - 1]) not in _TRUSTED_FIELDS
+            if controlled and any(fed.get(key) in _DIMENSION_SLOTS for key in run):
+                return True
+        return False
+
+    def layout_for(self, obj: Mapping[str, Any]) -> KeyLayout:
         """The layout of a parsed line's keys (made once per distinct key tuple, bounded)."""
         keys = tuple(obj)
-        if keys == self._last_keys and self._last_plan is not None:  # consecutive lines share a layout
-            return self._last_plan
-        plan = self._plans.get(keys)
-        if plan is None:
+        last = self._last
+        if last is not None and keys == last.keys:  # consecutive lines share a layout
+            return last
+        layout = self._layouts.get(keys)
+        if layout is None:
             chosen = self.resolver.choose(keys)
-            present = frozenset(target[3] for _key, target in chosen.values())
             entries = tuple((key, target[0], target[1]) for key, target in chosen.values())
-            plan = KeyLayout(entries, present, False)
-            # The readers of the fast paths refuse an object in a key they read; the others they skip.
-            read = set(plan.summary_keys)
-            plan.risky = any(self.risky_key(key) for key in keys if key not in read)
-            if len(keys) <= _MAX_PLAN_KEYS:
-                if len(self._plans) >= _MAX_PLANS:
-                    self._plans.clear()
-                self._plans[keys] = plan
-        self._last_keys, self._last_plan = keys, plan
-        return plan
+            read = {key for key, _index, _kind in entries}
+            risky = any(self.risky_key(key) for key in keys if key not in read)
+            layout = KeyLayout(keys, entries, risky, self._injected(keys, entries))
+            if len(keys) <= _MAX_LAYOUT_KEYS:
+                if len(self._layouts) >= _MAX_LAYOUTS:
+                    self._layouts.clear()
+                self._layouts[keys] = layout
+        self._last = layout
+        return layout
+
+
+def _inserted_run(known: tuple[str, ...], keys: tuple[str, ...]) -> tuple[int, tuple[str, ...]] | None:
+    """(position, keys) when `keys` is `known` with one contiguous run of keys inserted, else None."""
+    extra = len(keys) - len(known)
+    if extra <= 0:
+        return None
+    at = 0
+    while at < len(known) and keys[at] == known[at]:
+        at += 1
+    if keys[at + extra :] != known[at:]:
+        return None
+    return at, keys[at : at + extra]
+
+
+def known_field(resolver: FieldResolver, key: str) -> str | None:
+    """The canonical field a key feeds, or None for a key no alias knows."""
+    target = resolver.resolve(key)
+    return target[3] if target is not None else None
 
 
 _LAYOUTS: dict[int, JsonLayouts] = {}
@@ -395,6 +347,6 @@ def layouts_for(field_map: Mapping[str, str] | None) -> JsonLayouts:
     return layouts
 
 
-def json_layout(obj: dict[str, Any], field_map: Mapping[str, str] | None = None) -> KeyLayout:
-    """The layout of a JSON object's keys (cached): `summary_keys`, `present`, `risky`, `summarize`, `read`."""
+def json_layout(obj: Mapping[str, Any], field_map: Mapping[str, str] | None = None) -> KeyLayout:
+    """The layout of a JSON object's keys (cached): `summary_keys`, `present`, `risky`, `read`, `summarize`."""
     return layouts_for(field_map).layout_for(obj)

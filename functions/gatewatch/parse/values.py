@@ -153,6 +153,10 @@ class MillisecondsTable(dict):
 
 
 _INF = float("inf")
-_MS_ABSENT = {"-": None, "": None}
+_MS_ABSENT: dict[Any, float | None] = {
+    "-": None,
+    "": None,
+    None: None,
+}  # None: a JSON null, or a field the layout lacks
 _MS_CACHE_LIMIT = 50_000
 MILLISECONDS = MillisecondsTable(_MS_ABSENT)

@@ -203,33 +203,51 @@ def _record_events(event: Any) -> Iterator[tuple[str | None, Any]]:
 
 
 def read_event(event: Any, config: EngineConfig, logger: Logger) -> EventAnalysis:
-    """Decode and analyse every record of a Lambda event (see the module docstring, step 1)."""
+    """Decode and analyse every record of a Lambda event (see the module docstring, step 1).
+
+    All records go through one analyzer, so a request whose execution lines straddle two Kinesis
+    records of the invocation is classified from all its lines. When record k fails unexpectedly,
+    records k.. are reported for retry and the records before it are analysed again without it, so
+    the failed ones contribute nothing (their retry counts them) and nothing is counted twice.
+    """
     result = EventAnalysis(kinesis=is_kinesis_event(event))
-    failed = False
-    for item_id, sub_event in _record_events(event):
-        if failed:  # the event source mapping resumes from the first failure: leave the rest to the retry
-            result.failures.append(item_id or "")
-            continue
-        analyzer = LogAnalyzer(config, keep_successes=False)
+    records = [
+        (item_id, [item for _, item in batches_from_lambda_event(sub_event)])
+        for item_id, sub_event in _record_events(event)
+    ]
+    for _item_id, items in records:
+        for item in items:
+            if isinstance(item, LogBatch):
+                result.note(item)
+    analysis, failed_at = _analyse(records, config, logger, result.kinesis)
+    if failed_at is not None:
+        result.failures = [item_id or "" for item_id, _ in records[failed_at:]]
+        analysis, _ = _analyse(records[:failed_at], config, logger, result.kinesis)
+    result.analysis = analysis
+    return result
+
+
+def _analyse(
+    records: list[tuple[str | None, list[LogBatch | Rejection]]], config: EngineConfig, logger: Logger, kinesis: bool
+) -> tuple[Analysis, int | None]:
+    """The analysis of the records; for Kinesis, also the index of the first record that raised (else None)."""
+    analyzer = LogAnalyzer(config, keep_successes=False)
+    for index, (item_id, items) in enumerate(records):
         try:
-            for _, item in batches_from_lambda_event(sub_event):
+            for item in items:
                 if isinstance(item, Rejection):
                     analyzer.add_rejection(item)
-                    continue
-                result.note(item)
-                analyzer.add_batch(item)
+                else:
+                    analyzer.add_batch(item)
         except Exception as exc:  # an engine bug, not bad data
             logger.exception("record processing failed", extra={"item_id": item_id, "error": type(exc).__name__})
-            if result.kinesis:
-                failed = True
-                result.failures.append(item_id or "")
-                continue
+            if kinesis:
+                return Analysis(), index
             # a subscription event has no retry that could do better: keep what was read, count the record
             analyzer.add_rejection(
                 Rejection(SOURCE_INPUT, "internal-error", short_sample(repr(exc)), type(exc).__name__)
             )
-        result.analysis = result.analysis.merge(analyzer.finish(drain_incomplete=False))
-    return result
+    return analyzer.finish(drain_incomplete=False), None
 
 
 def log_rejections(analysis: Analysis, logger: Logger) -> None:
