@@ -45,6 +45,9 @@ SOURCE_INPUT = "input"  # a record that could not even be decoded (bad base64, g
 DEFAULT_INTEGRATION_TIMEOUT_MS = 29_000
 DEFAULT_SLOW_MS = 2_000
 NEAR_TIMEOUT_RATIO = 0.9
+#: The largest latency gatewatch believes: 24 hours. A logged latency outside 0..24 h (a hostile "1e300", a
+#: negative number) is read as not logged, so no metric value outside CloudWatch's range is ever emitted.
+MAX_LATENCY_MS = 86_400_000
 ROUTE_UNMATCHED = "UNMATCHED"
 ROUTE_OTHER = "OTHER"
 DEFAULT_ROUTE_CAP = 100

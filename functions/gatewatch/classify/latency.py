@@ -10,14 +10,13 @@ and the gateway overhead. The classifier, the success tallies and the metrics al
 
 from __future__ import annotations
 
+from gatewatch.constants import MAX_LATENCY_MS
 from gatewatch.models import LatencyClass
-
-_INF = float("inf")
 
 
 def valid_ms(value: float | None) -> bool:
-    """A latency CloudWatch can take as a distribution value: finite and not negative (False for NaN)."""
-    return value is not None and 0 <= value < _INF
+    """A latency worth a metric value: 0 to MAX_LATENCY_MS (False for NaN, infinities, 1e300)."""
+    return value is not None and 0 <= value <= MAX_LATENCY_MS
 
 
 def latency_basis(latency_ms: float | None, integration_latency_ms: float | None) -> float | None:

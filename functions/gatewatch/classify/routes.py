@@ -22,7 +22,7 @@ def route_of(http_method: str | None, resource_path: str | None, route_key: str 
             return route_key
         if route_key.startswith("$"):
             return f"{http_method} {route_key}" if http_method and route_key == "$default" else route_key
-    if resource_path and http_method:
+    if resource_path and http_method and looks_like_template(resource_path):
         return f"{http_method} {resource_path}"
     return ROUTE_UNMATCHED
 
@@ -38,15 +38,31 @@ def route_for_execution(request: ExecutionRequest) -> str:
     return ROUTE_UNMATCHED
 
 
-def _looks_like_value(segment: str) -> bool:
-    if not segment or segment.startswith("{"):
+_VALUE_CHARACTERS = frozenset(",.=:;@+%~?&")
+
+
+def is_value_segment(segment: str) -> bool:
+    """Does a path segment look like a value a caller typed (an id, a number, a token, coordinates)
+    rather than a resource name? `42`, `ec88c780f6`, `35.212,128.709`, `0;jsessionid=abc` do; `v1`,
+    `oauth2`, `{petId}` do not."""
+    if not segment or segment[0] == "{":
         return False
-    if any(ch.isdigit() for ch in segment) or len(segment) >= 24:
+    if len(segment) >= 24 or not _VALUE_CHARACTERS.isdisjoint(segment):
         return True
-    return any(ch in segment for ch in ",.=:;@+%~")
+    digits = sum(ch.isdigit() for ch in segment)
+    return digits == len(segment) or digits >= 3
+
+
+def looks_like_template(path: str) -> bool:
+    """A resource path as API Gateway's `$context.resourcePath` gives it (`/pets/{petId}`), not a raw path
+    (`/pets/42`): only such a path may name a route, so a format that logs raw paths gets no route."""
+    return len(path) <= _MAX_ROUTE_PATH and not any(map(is_value_segment, path.split("/")))
+
+
+_MAX_ROUTE_PATH = 512
 
 
 def template_path(path: str) -> str:
     """`/pets/42/photos` -> `/pets/{id}/photos`; bounded so a hostile path cannot blow up a report."""
     path = path.split("?", 1)[0][:512]
-    return "/".join("{id}" if _looks_like_value(seg) else seg for seg in path.split("/"))
+    return "/".join("{id}" if is_value_segment(seg) else seg for seg in path.split("/"))

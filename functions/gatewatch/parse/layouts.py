@@ -40,7 +40,7 @@ from gatewatch.parse.fields import (
     record_from_slots,
     resolver_for,
 )
-from gatewatch.parse.values import CONVERT, float_value, int_value, text_value
+from gatewatch.parse.values import CONVERT, int_value, latency_value, text_value
 
 # AccessSummary's fields that come from the line, in order (then timestamp, format, fields_present).
 SUMMARY_FIELDS = (
@@ -181,7 +181,7 @@ class KeyLayout:
             None if key is None else text_value(_scalar(obj[key])) for key in keys[1:6]
         )
         latency, integration, authorizer = (
-            None if key is None else float_value(_scalar(obj[key])) for key in keys[6:9]
+            None if key is None else latency_value(_scalar(obj[key])) for key in keys[6:9]
         )
         return AccessSummary(
             status,

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from gatewatch.constants import MAX_LATENCY_MS
+
 # Value kinds (STR must stay 0: the generic reader tests `not kind`).
 STR, INT, FLOAT, EPOCH_MS, QUOTED_STR = 0, 1, 2, 3, 4
 
@@ -57,6 +59,12 @@ def float_value(value: Any) -> float | None:
     return number if number - number == 0.0 else None  # finite (inf - inf and nan - nan are nan)
 
 
+def latency_value(value: Any) -> float | None:
+    """A latency in milliseconds: a number from 0 to MAX_LATENCY_MS; anything else is not a latency."""
+    number = float_value(value)
+    return number if number is not None and 0.0 <= number <= MAX_LATENCY_MS else None
+
+
 def epoch_ms_value(value: Any) -> int | None:
     """`requestTimeEpoch` is milliseconds (REST, WebSocket); a 10-digit value is seconds (HTTP, custom)."""
     number = int_value(value)
@@ -74,7 +82,7 @@ def quoted_text_value(value: Any) -> str | None:
     return None if text == "-" or not text else text
 
 
-CONVERT: tuple[Callable[[Any], Any], ...] = (text_value, int_value, float_value, epoch_ms_value, quoted_text_value)
+CONVERT: tuple[Callable[[Any], Any], ...] = (text_value, int_value, latency_value, epoch_ms_value, quoted_text_value)
 
 
 class ConvertedValues(dict):
@@ -123,11 +131,11 @@ SUCCESS_STATUS = SuccessStatusTable(_STATUS_ENTRIES)
 
 
 class MillisecondsTable(dict):
-    """latency value -> float milliseconds (≥ 0, finite) or None ("-", ""), remembered; bounded.
+    """latency value -> float milliseconds (0..MAX_LATENCY_MS) or None ("-", ""), remembered; bounded.
 
     What the generated readers look a latency up in: one lookup instead of three string tests and a
-    float(). A value the common case does not cover (negative, NaN, "1e3", text, true) raises
-    ValueError, and the caller sends that line to the full path, which reads it with `float_value`.
+    float(). A value the common case does not cover (negative, NaN, "1e3", too large, text, true) raises
+    ValueError, and the caller sends that line to the full path, which reads it with `latency_value`.
     0 and 1 are never remembered as numbers: `True == 1` and `False == 0` as dict keys.
     """
 
@@ -137,9 +145,11 @@ class MillisecondsTable(dict):
             if not (len(value) < 16 and value.isascii() and value.isdigit()):
                 raise ValueError("not a plain latency")
             number = float(value)
+            if number > MAX_LATENCY_MS:
+                raise ValueError("not a plain latency")
         elif kind is int or kind is float:
             number = float(value)
-            if not 0.0 <= number < _INF:  # also NaN
+            if not 0.0 <= number <= MAX_LATENCY_MS:  # also NaN
                 raise ValueError("not a plain latency")
             if number == 0.0 or number == 1.0:
                 return number  # not remembered: a later true/false would find it
@@ -152,7 +162,6 @@ class MillisecondsTable(dict):
         return number
 
 
-_INF = float("inf")
 _MS_ABSENT: dict[Any, float | None] = {
     "-": None,
     "": None,
