@@ -364,3 +364,23 @@ def test_execution_routes_never_carry_raw_values(path, route):
         request_id="r", lines=("Method completed with status: 200",), status=200, http_method="GET", resource_path=path
     )
     assert classify_execution(req, SETTINGS).route == route
+
+
+def test_a_lambda_403_that_could_not_tell_the_operation_is_a_setup_error_not_a_permission():
+    # GIVEN a Lambda integration called with the wrong method: Lambda answers 403 with a body saying it
+    # could not determine the service/operation (the request was never an invoke)
+    lines = [
+        "Received response. Status: 403, Integration latency: 6 ms",
+        "Endpoint response body before transformations: <AccessDeniedException>\\n  <Message>Unable to determine "
+        "service/operation name to be authorized</Message>\\n</AccessDeniedException>",
+        "Lambda invocation failed with status: 403",
+        "Execution failed due to configuration error: ",
+        "Method completed with status: 500",
+    ]
+    # WHEN classified  THEN it is a configuration error (fix the integration), not a missing permission
+    category, evidence = execution_cause(lines, 500)
+    assert category is C.CONFIGURATION_ERROR and "service/operation" in evidence
+    # AND a plain 403 from Lambda stays a permission problem
+    assert execution_cause(lines[2:], 500)[0] is C.INTEGRATION_PERMISSION
+    # AND the same words in an access log's integration error say the same
+    assert text_category("Unable to determine service/operation name to be authorized") is C.CONFIGURATION_ERROR

@@ -43,6 +43,9 @@ GENERIC_RESPONSE_TYPES: dict[str, ErrorCategory | None] = {
     "API_CONFIGURATION_ERROR": C.CONFIGURATION_ERROR,
 }
 
+#: A Lambda 403 that says the request was never an invoke: the integration is set up wrong.
+_SETUP_NOT_PERMISSION = ("unable to determine service/operation", "could not determine service/operation")
+
 # Free-text rules, checked in order on the lower-cased text. Order matters: a limit error that says
 # "configuration error: Rate Exceeded" is BACKEND_THROTTLED, a TLS failure that says "configuration
 # error" is TLS_ERROR, and an authorizer's permission problem is AUTHORIZER_ERROR.
@@ -63,6 +66,9 @@ _TEXT_RULES: tuple[tuple[tuple[str, ...], ErrorCategory], ...] = (
     ),
     (("authorizer", "could not parse policy", "isauthorized"), C.AUTHORIZER_ERROR),
     (("does not match the certificate", "certificate", "ssl", "tls handshake", "pkix", "handshake"), C.TLS_ERROR),
+    # Lambda's 403 "Unable to determine service/operation name to be authorized" is an integration set up
+    # wrong (not POST, or a wrong URI), not a missing permission: before the permission rule.
+    (_SETUP_NOT_PERMISSION, C.CONFIGURATION_ERROR),
     (
         (
             "invalid permissions on lambda function",
@@ -193,10 +199,13 @@ def execution_cause(lines: Iterable[str], status: int | None = None) -> tuple[Er
     found: list[tuple[ErrorCategory, str]] = []
     authorizer_seen = False
     throttled_body: str | None = None
+    setup_body: str | None = None
     function_error_header: str | None = None
     for line in lines:
         if line.startswith(_BODY_LINE):
             low = line.lower()
+            if any(phrase in low for phrase in _SETUP_NOT_PERMISSION):
+                setup_body = line
             if (
                 "rate exceeded" in low
                 or "toomanyrequestsexception" in low
@@ -251,6 +260,9 @@ def execution_cause(lines: Iterable[str], status: int | None = None) -> tuple[Er
     # the real cause is the limit (corpus S05).
     if throttled_body is not None and C.MALFORMED_RESPONSE in categories:
         return C.BACKEND_THROTTLED, throttled_body
+    # Lambda answered 403 because the request was no invoke at all: set-up, not permission.
+    if setup_body is not None and C.INTEGRATION_PERMISSION in categories:
+        return C.CONFIGURATION_ERROR, setup_body
     if C.BACKEND_THROTTLED in categories:
         return next(f for f in found if f[0] is C.BACKEND_THROTTLED)
     # The authorizer's own permission/config problem is an authorizer error (corpus S07, S08).
