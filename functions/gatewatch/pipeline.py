@@ -15,7 +15,7 @@ from operator import attrgetter, itemgetter
 
 from gatewatch.classify.classifier import classify_access, classify_execution, merge_classified
 from gatewatch.config import ApiSettings, EngineConfig
-from gatewatch.constants import SOURCE_ACCESS, SOURCE_EXECUTION
+from gatewatch.constants import SOURCE_ACCESS, SOURCE_EXECUTION, SOURCE_INPUT
 from gatewatch.metrics.fastpath import tally_json_lines
 from gatewatch.metrics.tally import owned, route_tallies, tally_summary
 from gatewatch.models import (
@@ -41,6 +41,7 @@ from gatewatch.parse.execution import ExecutionAssembler, looks_like_execution_l
 from gatewatch.parse.layouts import layouts_for
 
 MAX_KEPT_REJECTIONS = 1000
+REASON_EMPTY_MESSAGE = "empty-message"
 
 
 @dataclass
@@ -227,6 +228,8 @@ class LogAnalyzer:
             elif message.strip():
                 previous_was_execution = False
                 collect(event)
+            elif not previous_was_execution:  # an empty event (a null message): counted, never silently gone
+                self.add_rejection(Rejection(SOURCE_INPUT, REASON_EMPTY_MESSAGE, "", "", log_group or ""))
         if access_events:
             self._add_access_events(access_events, log_group)
 
