@@ -108,3 +108,11 @@ def kinesis_event(payloads: Iterable[dict]) -> dict:
 def access_corpus_lines() -> list[str]:
     """Each real access record as the single line API Gateway would log (pretty-printed sources flattened)."""
     return [r["raw"].replace("\n", " ") for r in corpus_access()]
+
+
+@cache
+def corpus_labeled() -> tuple[dict, ...]:
+    """The real labeled requests (id, src, api, kind, shape, raw, expected, why, url, retrieved, notes)."""
+    return tuple(
+        json.loads(line) for line in (CORPUS / "corpus_labeled.jsonl").read_text().splitlines() if line.strip()
+    )
