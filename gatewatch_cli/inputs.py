@@ -23,7 +23,8 @@ from gatewatch.ingest.codec import BROKEN, inflate, is_compressed, iter_document
 from gatewatch.ingest.lambda_events import lambda_event_items
 from gatewatch.ingest.payloads import as_epoch_ms, as_message, as_text, is_cwl_payload, kind_for_log_group, read_payload
 from gatewatch.ingest.rejections import Reason, input_rejection
-from gatewatch.models import LogBatch, LogEvent, Rejection
+from gatewatch.models import LogBatch, LogEvent, LogKind, Rejection
+from gatewatch_cli.pasted import PastedLine, normalize_lines
 
 #: Decompressed size cap for a gzip file (S3 dumps can be large, but not unbounded).
 MAX_FILE_BYTES = 2 * 1024 * 1024 * 1024
@@ -37,6 +38,7 @@ ORIGIN_GET_LOG_EVENTS = "get-log-events"
 ORIGIN_INSIGHTS = "insights"
 ORIGIN_JSON = "json"  # a JSON array of log entries (objects or strings)
 ORIGIN_TEXT = "text"
+ORIGIN_FRAGMENT = "fragment"  # "key": "value" pairs out of JSON access lines, pasted alone
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 _SNIFF_BYTES = 8192
@@ -427,13 +429,21 @@ def _looks_binary(sample: bytes) -> bool:
 
 
 def _text_batches(buf: Any, start: int, *, origin: str, log_group: str | None) -> Iterator[LogBatch]:
-    """One LogEvent per non-empty line, in batches of TEXT_BATCH_EVENTS; decoded window by window."""
+    """The log events of text, in batches of TEXT_BATCH_EVENTS; decoded window by window.
+
+    Each line goes through `pasted.normalize_lines` (viewer prefixes, quotes, joined console lines, blank
+    lines kept as boundaries); a line that names its own log group (awslogs) starts a batch of that group.
+    """
+    batches = _TextBatcher(origin, log_group)
+    for line in normalize_lines(_text_lines(buf, start)):
+        yield from batches.add(line)
+    yield from batches.flush()
+
+
+def _text_lines(buf: Any, start: int) -> Iterator[str]:
     mv = memoryview(buf)
     n = len(buf)
-    kind = kind_for_log_group(log_group)
-    pending: list[LogEvent] = []
     pos = start
-    event = LogEvent
     while pos < n:
         end = pos + TEXT_WINDOW_BYTES
         if end < n:
@@ -443,14 +453,36 @@ def _text_batches(buf: Any, start: int, *, origin: str, log_group: str | None) -
             end = n if cut < 0 else cut + 1
         else:
             end = n
-        for line in str(mv[pos:end], "utf-8", "replace").split("\n"):
-            if line.endswith("\r"):
-                line = line[:-1]
-            if line and not line.isspace():
-                pending.append(event(line))
-                if len(pending) >= TEXT_BATCH_EVENTS:
-                    yield LogBatch(events=tuple(pending), log_group=log_group, origin=origin, kind=kind)
-                    pending = []
+        lines = str(mv[pos:end], "utf-8", "replace").split("\n")
+        if lines[-1] == "":  # the window ended with a line end: no line follows it in this window
+            lines.pop()
+        yield from lines
         pos = end
-    if pending:
-        yield LogBatch(events=tuple(pending), log_group=log_group, origin=origin, kind=kind)
+
+
+class _TextBatcher:
+    """Collects pasted lines into batches: one per log group in a row, fragments apart, at most TEXT_BATCH_EVENTS."""
+
+    def __init__(self, origin: str, log_group: str | None) -> None:
+        self.origin = origin
+        self.default_group = log_group
+        self.group = log_group
+        self.fragment = False
+        self.pending: list[LogEvent] = []
+
+    def add(self, line: PastedLine) -> Iterator[LogBatch]:
+        # a line names its group (awslogs), else it is the input's; a blank boundary stays with its neighbours
+        group = line.log_group or (self.group if not line.message else self.default_group)
+        if self.pending and (group != self.group or line.fragment != self.fragment):
+            yield from self.flush()
+        self.group, self.fragment = group, line.fragment
+        self.pending.append(LogEvent(line.message, line.timestamp))
+        if len(self.pending) >= TEXT_BATCH_EVENTS:
+            yield from self.flush()
+
+    def flush(self) -> Iterator[LogBatch]:
+        if self.pending:
+            kind = LogKind.ACCESS if self.fragment else kind_for_log_group(self.group)
+            origin = ORIGIN_FRAGMENT if self.fragment else self.origin
+            yield LogBatch(events=tuple(self.pending), log_group=self.group, origin=origin, kind=kind)
+            self.pending = []

@@ -41,6 +41,8 @@ from gatewatch.parse.execution import ExecutionAssembler, looks_like_execution_l
 from gatewatch.parse.layouts import layouts_for
 
 MAX_KEPT_REJECTIONS = 1000
+#: Origins of text a person wrote or exported, where a blank line separates entries (not an empty event).
+_TEXT_ORIGINS = frozenset({"text", "json"})
 REASON_EMPTY_MESSAGE = "empty-message"
 
 
@@ -183,7 +185,7 @@ class LogAnalyzer:
         and all-JSON batches as access lines, anything else line by line."""
         kind, log_group = batch.kind, batch.log_group
         if kind is LogKind.EXECUTION:
-            self._add_execution_batch(batch.events, log_group)
+            self._add_execution_batch(batch.events, log_group, blank_separates=batch.origin in _TEXT_ORIGINS)
         elif kind is LogKind.ACCESS or self.config.api_for_log_group(log_group) is not None:
             # A configured access-log group (GATEWATCH_APIS accessLogGroup) holds access lines only: no sniffing.
             self._add_access_events(batch.events, log_group)
@@ -192,20 +194,27 @@ class LogAnalyzer:
             # access-log groups come this way); no line can be execution text or its continuation.
             self._add_access_events(batch.events, log_group)
         else:
-            self._add_mixed_events(batch.events, log_group)
+            self._add_mixed_events(batch.events, log_group, blank_separates=batch.origin in _TEXT_ORIGINS)
 
-    def _add_execution_batch(self, events: Events, log_group: str | None) -> None:
+    def _add_execution_batch(self, events: Events, log_group: str | None, *, blank_separates: bool = False) -> None:
         ids = execution_log_group_ids(log_group)
         api_id, stage = ids if ids else (None, None)
-        if events:
-            self._analysis.lines_parsed[SOURCE_EXECUTION] += len(events)
         add = self._assembler.add_message
         add_request = self._add_execution_request
-        for message, timestamp in zip(*_columns(events), strict=True):
+        messages, timestamps = _columns(events)
+        counted = len(messages)
+        for message, timestamp in zip(messages, timestamps, strict=True):
+            if blank_separates and not message.strip():  # a blank line of a text file: a boundary, not a line
+                counted -= 1
+                for request in self._assembler.end_anonymous():
+                    add_request(request)
+                continue
             for request in add(message, timestamp, log_group, api_id, stage):
                 add_request(request)
+        if counted:
+            self._analysis.lines_parsed[SOURCE_EXECUTION] += counted
 
-    def _add_mixed_events(self, events: Events, log_group: str | None) -> None:
+    def _add_mixed_events(self, events: Events, log_group: str | None, *, blank_separates: bool = False) -> None:
         """Unknown kind (user-named access-log groups, text files): sniff each line.
 
         JSON/XML access lines take the fast path; a line that is neither, right after execution text, is
@@ -228,7 +237,12 @@ class LogAnalyzer:
             elif message.strip():
                 previous_was_execution = False
                 collect(event)
-            elif not previous_was_execution:  # an empty event (a null message): counted, never silently gone
+            elif previous_was_execution:  # a blank line in execution text: one request without an id ends
+                if not blank_separates:
+                    self._analysis.lines_parsed[SOURCE_EXECUTION] += 1
+                for request in self._assembler.end_anonymous():
+                    self._add_execution_request(request)
+            elif not blank_separates:  # an empty event (a null message): counted, never silently gone
                 self.add_rejection(Rejection(SOURCE_INPUT, REASON_EMPTY_MESSAGE, "", "", log_group or ""))
         if access_events:
             self._add_access_events(access_events, log_group)

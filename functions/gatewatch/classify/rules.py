@@ -64,11 +64,14 @@ _TEXT_RULES: tuple[tuple[tuple[str, ...], ErrorCategory], ...] = (
         ),
         C.BACKEND_THROTTLED,
     ),
-    (("authorizer", "could not parse policy", "isauthorized"), C.AUTHORIZER_ERROR),
-    (("does not match the certificate", "certificate", "ssl", "tls handshake", "pkix", "handshake"), C.TLS_ERROR),
+    # mutual TLS refusing the client's certificate: the client's problem, although it says "certificate"
+    (("access denied. reason:",), C.ACCESS_DENIED),
+    (("the client is not authorized to perform this operation",), C.ACCESS_DENIED),
     # Lambda's 403 "Unable to determine service/operation name to be authorized" is an integration set up
     # wrong (not POST, or a wrong URI), not a missing permission: before the permission rule.
     (_SETUP_NOT_PERMISSION, C.CONFIGURATION_ERROR),
+    # a role API Gateway cannot use is a permission problem, the authorizer's role too (DESIGN: "cannot
+    # assume the integration/authorizer role"); an authorizer's own error line still wins in execution logs
     (
         (
             "invalid permissions on lambda function",
@@ -84,6 +87,8 @@ _TEXT_RULES: tuple[tuple[tuple[str, ...], ErrorCategory], ...] = (
         ),
         C.INTEGRATION_PERMISSION,
     ),
+    (("authorizer", "could not parse policy", "isauthorized", "invalid json in response"), C.AUTHORIZER_ERROR),
+    (("does not match the certificate", "certificate", "ssl", "tls handshake", "pkix", "handshake"), C.TLS_ERROR),
     (
         (
             "malformed lambda proxy response",

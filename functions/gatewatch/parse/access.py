@@ -96,7 +96,7 @@ def looks_like_access_line(message: str) -> bool:
     if first == "{":
         return '"' in head
     if first == "<":
-        return head.startswith("<request") or "</" in head
+        return head.startswith("<request")
     if first == "(":
         return False
     return CLF_TIME.search(head) is not None

@@ -97,7 +97,16 @@ KNOWN_MESSAGE_STARTS: tuple[str, ...] = (
     "Request validation",
     "Request body does not match",
     "Client [",
+    "Access denied. Reason:",  # mutual TLS: the client certificate was refused
+    "The client is not authorized",  # a resource policy or authorizer denied the call
+    "The IAM role configured on",  # HTTP API authorizer / integration role permission
+    "The response from the Lambda Authorizer",
+    "Invalid JSON in response",
 )
+
+#: Lines without a request id further apart than this are different requests: a request cannot last
+#: longer than API Gateway's longest integration timeout (REST can raise it past 29 s) plus its own work.
+ANONYMOUS_GAP_MS = 5 * 60 * 1000
 
 # Lines that must survive the per-request line cap: the outcome and anything that can be a cause.
 _KEY_LINE_STARTS: tuple[str, ...] = (
@@ -107,6 +116,8 @@ _KEY_LINE_STARTS: tuple[str, ...] = (
     "Lambda invocation failed",
     "Unauthorized request",
     "Gateway response",
+    "Access denied. Reason:",
+    "The client is not authorized",
     "Key throttle limit",
     "Method throttle limit",
     "Stage throttle limit",
@@ -410,7 +421,7 @@ class ExecutionAssembler:
                     return out
                 if not text.strip():
                     return out
-            p = self._anonymous_target(text, kind, out)
+            p = self._anonymous_target(text, kind, ts, out)
             if p is None:
                 return out
             key = self._anon_key  # type: ignore[assignment]
@@ -442,6 +453,12 @@ class ExecutionAssembler:
                 self._remember_completed(key)
             self._last_key = None
             out.append(p.to_request(True))
+        return out
+
+    def end_anonymous(self) -> list[ExecutionRequest]:
+        """A boundary in pasted text (a blank line): the current request without an id gets no more lines."""
+        out: list[ExecutionRequest] = []
+        self._close_anonymous(out)
         return out
 
     def drain(self) -> list[ExecutionRequest]:
@@ -491,9 +508,16 @@ class ExecutionAssembler:
             self._anon_key = key
         return p
 
-    def _anonymous_target(self, text: str, kind: int, out: list[ExecutionRequest]) -> _Pending | None:
-        """Which anonymous request an id-less line belongs to (opening/closing one as the text says)."""
+    def _anonymous_target(
+        self, text: str, kind: int, ts: int | None, out: list[ExecutionRequest]
+    ) -> _Pending | None:
+        """Which anonymous request an id-less line belongs to (opening/closing one as the text says, or
+        as time says: lines further apart than ANONYMOUS_GAP_MS are never one request)."""
         current = self._pending.get(self._anon_key) if self._anon_key is not None else None
+        if current is not None and ts is not None and current.last_ts is not None:
+            if abs(ts - current.last_ts) > ANONYMOUS_GAP_MS:
+                self._close_anonymous(out)
+                current = None
         if kind == _K_EXECUTION and text.startswith(_HEADER):
             self._close_anonymous(out)
             p = self._new_anonymous(_token(text, len(_HEADER)), out)
