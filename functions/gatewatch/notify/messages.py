@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from gatewatch.alerts.schema import AnalyzerAlert, _opt_int, _opt_str, is_analyzer_alert
+from gatewatch.alerts.coerce import optional_float, optional_int, optional_str
+from gatewatch.alerts.schema import AnalyzerAlert, is_analyzer_alert
 from gatewatch.classify.taxonomy import ErrorCategory
 from gatewatch.constants import (
     DEFAULT_NAMESPACE,
@@ -206,10 +207,10 @@ def sns_messages(event: Any) -> list[SnsMessage]:
         out.append(
             SnsMessage(
                 message=message if isinstance(message, str) else json.dumps(message, default=str),
-                subject=_opt_str(sns.get("Subject")),
-                topic_arn=_opt_str(sns.get("TopicArn")),
-                message_id=_opt_str(sns.get("MessageId")),
-                timestamp=_opt_str(sns.get("Timestamp")),
+                subject=optional_str(sns.get("Subject")),
+                topic_arn=optional_str(sns.get("TopicArn")),
+                message_id=optional_str(sns.get("MessageId")),
+                timestamp=optional_str(sns.get("Timestamp")),
             )
         )
     return out
@@ -243,20 +244,20 @@ def is_alarm_message(raw: Any) -> bool:
 def parse_alarm(raw: Mapping[str, Any], *, topic_arn: str | None = None) -> AlarmNotification:
     """Parse a CloudWatch alarm notification (static, metric math, anomaly detection, composite)."""
     trigger = raw.get("Trigger") if isinstance(raw.get("Trigger"), Mapping) else None
-    arn = _opt_str(raw.get("AlarmArn"))
+    arn = optional_str(raw.get("AlarmArn"))
     region = _arn_part(arn, 3) or _arn_part(topic_arn, 3)
-    account = _opt_str(raw.get("AWSAccountId")) or _arn_part(arn, 4) or _arn_part(topic_arn, 4)
-    reason = _opt_str(raw.get("NewStateReason"))
+    account = optional_str(raw.get("AWSAccountId")) or _arn_part(arn, 4) or _arn_part(topic_arn, 4)
+    reason = optional_str(raw.get("NewStateReason"))
     common = dict(
         name=str(raw.get("AlarmName")),
         state=_state(raw.get("NewStateValue")) or AlarmState.INSUFFICIENT_DATA,
         previous_state=_state(raw.get("OldStateValue")),
-        description=_opt_str(raw.get("AlarmDescription")) or None,
+        description=optional_str(raw.get("AlarmDescription")) or None,
         reason=reason,
-        changed_at=_opt_str(raw.get("StateChangeTime")),
+        changed_at=optional_str(raw.get("StateChangeTime")),
         account=account,
         region=region,
-        region_name=_opt_str(raw.get("Region")),
+        region_name=optional_str(raw.get("Region")),
         arn=arn,
         observed=_observed(reason),
         band=_band(reason),
@@ -264,14 +265,14 @@ def parse_alarm(raw: Mapping[str, Any], *, topic_arn: str | None = None) -> Alar
     if trigger is None:
         return AlarmNotification(kind=AlarmKind.COMPOSITE, **common)
     metrics = tuple(_alarm_metric(m) for m in trigger.get("Metrics") or [] if isinstance(m, Mapping))
-    threshold_metric_id = _opt_str(trigger.get("ThresholdMetricId")) or None
+    threshold_metric_id = optional_str(trigger.get("ThresholdMetricId")) or None
     if threshold_metric_id:
         kind = AlarmKind.ANOMALY_DETECTION
     elif metrics:
         kind = AlarmKind.METRIC_MATH
     else:
         kind = AlarmKind.STATIC
-    statistic = _opt_str(trigger.get("ExtendedStatistic")) or _opt_str(trigger.get("Statistic"))
+    statistic = optional_str(trigger.get("ExtendedStatistic")) or optional_str(trigger.get("Statistic"))
     if statistic and statistic.isupper():
         statistic = statistic.capitalize()  # CloudWatch writes AVERAGE / SUM here
     if statistic is None and kind is not AlarmKind.STATIC:
@@ -279,18 +280,18 @@ def parse_alarm(raw: Mapping[str, Any], *, topic_arn: str | None = None) -> Alar
         statistic = primary.stat if primary else None
     return AlarmNotification(
         kind=kind,
-        metric_name=_opt_str(trigger.get("MetricName")) or None,
-        namespace=_opt_str(trigger.get("Namespace")) or None,
+        metric_name=optional_str(trigger.get("MetricName")) or None,
+        namespace=optional_str(trigger.get("Namespace")) or None,
         dimensions=_dimensions(trigger.get("Dimensions")),
         statistic=statistic,
-        period_s=_opt_int(trigger.get("Period")),
-        evaluation_periods=_opt_int(trigger.get("EvaluationPeriods")),
-        datapoints_to_alarm=_opt_int(trigger.get("DatapointsToAlarm")),
-        threshold=None if threshold_metric_id else _opt_float(trigger.get("Threshold")),
-        comparison_operator=_opt_str(trigger.get("ComparisonOperator")),
+        period_s=optional_int(trigger.get("Period")),
+        evaluation_periods=optional_int(trigger.get("EvaluationPeriods")),
+        datapoints_to_alarm=optional_int(trigger.get("DatapointsToAlarm")),
+        threshold=None if threshold_metric_id else optional_float(trigger.get("Threshold")),
+        comparison_operator=optional_str(trigger.get("ComparisonOperator")),
         threshold_metric_id=threshold_metric_id,
         metrics=metrics,
-        treat_missing_data=_opt_str(trigger.get("TreatMissingData")),
+        treat_missing_data=optional_str(trigger.get("TreatMissingData")),
         **common,
     )
 
@@ -350,13 +351,13 @@ def _alarm_metric(raw: Mapping[str, Any]) -> AlarmMetric:
     metric = stat.get("Metric") if isinstance(stat.get("Metric"), Mapping) else {}
     return AlarmMetric(
         id=str(raw.get("Id") or ""),
-        metric_name=_opt_str(metric.get("MetricName")) or None,
-        namespace=_opt_str(metric.get("Namespace")) or None,
+        metric_name=optional_str(metric.get("MetricName")) or None,
+        namespace=optional_str(metric.get("Namespace")) or None,
         dimensions=_dimensions(metric.get("Dimensions")),
-        stat=_opt_str(stat.get("Stat")) or None,
-        period_s=_opt_int(stat.get("Period")),
-        expression=_opt_str(raw.get("Expression")) or None,
-        label=_opt_str(raw.get("Label")) or None,
+        stat=optional_str(stat.get("Stat")) or None,
+        period_s=optional_int(stat.get("Period")),
+        expression=optional_str(raw.get("Expression")) or None,
+        label=optional_str(raw.get("Label")) or None,
         return_data=raw.get("ReturnData") is True,
     )
 
@@ -428,13 +429,6 @@ def _compact(value: Any, limit: int = 300) -> str:
     else:
         text = str(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _opt_float(v: Any) -> float | None:
-    try:
-        return None if v is None or isinstance(v, bool) or v == "" else float(v)
-    except (TypeError, ValueError):
-        return None
 
 
 def iter_notifications(event: Any) -> Iterable[tuple[SnsMessage, Notification]]:
