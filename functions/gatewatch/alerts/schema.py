@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from gatewatch.alerts.coerce import optional_int, optional_str
 from gatewatch.constants import ALERT_SCHEMA_VERSION
@@ -104,5 +104,5 @@ class AnalyzerAlert:
         )
 
 
-def is_analyzer_alert(raw: Any) -> bool:
+def is_analyzer_alert(raw: Any) -> TypeGuard[Mapping[str, Any]]:
     return isinstance(raw, Mapping) and str(raw.get("schema", "")).startswith("gatewatch.alert/v1")
