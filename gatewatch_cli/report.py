@@ -10,12 +10,15 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gatewatch.classify.taxonomy import CATEGORY_TABLE, ErrorCategory
 from gatewatch.constants import ROUTE_UNMATCHED
 from gatewatch.models import ClassifiedRequest, LatencyClass
 from gatewatch.pipeline import Analysis
+
+if TYPE_CHECKING:  # the text renderers import rich themselves, when they print
+    from rich.console import Console
 
 MAX_SAMPLES = 5
 
@@ -134,8 +137,26 @@ def build_report(analysis: Analysis, *, top_routes: int = 10) -> Report:
         groups[(req.api_id, req.stage)].append(req)
     api_reports = [_api_stage_report(key, reqs, top_routes) for key, reqs in groups.items()]
     api_reports.sort(key=lambda r: (r.api_id is None, -r.requests, r.api, r.stage or ""))
+    missing_by_format = _missing_fields_by_format(analysis)
+    return Report(
+        apis=api_reports,
+        inputs=_input_summary(analysis, missing_by_format),
+        total_requests=len(requests),
+        total_errors=sum(1 for r in requests if _is_error(r)),
+        notes=_status_only_notes(requests, missing_by_format),
+    )
 
-    reasons: Counter = Counter()
+
+def _missing_fields_by_format(analysis: Analysis) -> dict[str, list[str]]:
+    """Per access-log format seen, the recommended `$context` variables it lacks."""
+    return {
+        fmt: [var for name, var in RECOMMENDED_FIELDS.items() if name not in seen]
+        for fmt, seen in analysis.fields_by_format().items()
+    }
+
+
+def _input_summary(analysis: Analysis, missing_by_format: dict[str, list[str]]) -> InputSummary:
+    reasons: Counter[str] = Counter()
     samples: dict[str, str] = {}
     for rej in analysis.rejections:
         key = f"{rej.source}:{rej.reason}"
@@ -145,23 +166,10 @@ def build_report(analysis: Analysis, *, top_routes: int = 10) -> Report:
     total_unparsed = sum(analysis.lines_unparsed.values())
     if total_unparsed > kept:
         reasons["(not itemised)"] += total_unparsed - kept
-    missing_by_format = {
-        fmt: [var for name, var in RECOMMENDED_FIELDS.items() if name not in seen]
-        for fmt, seen in analysis.fields_by_format().items()
-    }
     missing = sorted(
         {var for vars_ in missing_by_format.values() for var in vars_}, key=list(RECOMMENDED_FIELDS.values()).index
     )
-    notes: list[str] = []
-    status_only = sum(1 for r in requests if _is_error(r) and r.evidence_rank == 1)
-    if status_only:
-        lacking = {fmt: v for fmt, v in missing_by_format.items() if v}
-        hint = "; ".join(f"the {fmt} access-log format lacks {', '.join(v[:5])}" for fmt, v in lacking.items())
-        notes.append(
-            f"{status_only} failed request(s) were classified from the status code alone"
-            + (f": {hint}." if hint else "; enable execution logs to see the cause.")
-        )
-    inputs = InputSummary(
+    return InputSummary(
         lines_parsed=dict(analysis.lines_parsed),
         lines_unparsed=dict(analysis.lines_unparsed),
         unparsed_reasons=dict(reasons.most_common()),
@@ -171,13 +179,19 @@ def build_report(analysis: Analysis, *, top_routes: int = 10) -> Report:
         incomplete_execution_requests=analysis.incomplete_execution_requests,
         missing_fields=missing,
     )
-    return Report(
-        apis=api_reports,
-        inputs=inputs,
-        total_requests=len(requests),
-        total_errors=sum(1 for r in requests if _is_error(r)),
-        notes=notes,
-    )
+
+
+def _status_only_notes(requests: list[ClassifiedRequest], missing_by_format: dict[str, list[str]]) -> list[str]:
+    """A note when failures were classified from the status code alone, and which fields would say more."""
+    status_only = sum(1 for r in requests if _is_error(r) and r.evidence_rank == 1)
+    if not status_only:
+        return []
+    lacking = {fmt: v for fmt, v in missing_by_format.items() if v}
+    hint = "; ".join(f"the {fmt} access-log format lacks {', '.join(v[:5])}" for fmt, v in lacking.items())
+    return [
+        f"{status_only} failed request(s) were classified from the status code alone"
+        + (f": {hint}." if hint else "; enable execution logs to see the cause.")
+    ]
 
 
 def _api_stage_report(
@@ -185,61 +199,85 @@ def _api_stage_report(
 ) -> ApiStageReport:
     api_id, stage = key
     api_name = next((r.api_name for r in reqs if r.api_name), None) or api_id or "unknown API"
-    by_status = Counter(str(r.status) if r.status is not None else "unknown" for r in reqs)
-    by_cat: dict[ErrorCategory, list[ClassifiedRequest]] = defaultdict(list)
-    routes: dict[str, list[ClassifiedRequest]] = defaultdict(list)
-    for r in reqs:
-        routes[r.route].append(r)
-        if _is_error(r):
-            by_cat[r.category].append(r)
-    cat_lines = []
-    for cat, items in sorted(by_cat.items(), key=lambda kv: (-len(kv[1]), kv[0].value)):
-        info = CATEGORY_TABLE[cat]
-        cat_lines.append(
-            CategoryLine(
-                category=cat.value,
-                title=info.title,
-                count=len(items),
-                statuses=dict(
-                    Counter(str(i.status) if i.status is not None else "unknown" for i in items).most_common()
-                ),
-                retry=info.retry.value if info.retry else None,
-                blame=info.blame.value if info.blame else None,
-                fix=info.fix,
-                samples=[i.request_id for i in items if i.request_id][:MAX_SAMPLES],
-                status_only=sum(1 for i in items if i.evidence_rank == 1),
-            )
-        )
-    route_lines = []
-    for route, items in routes.items():
-        errors = [i for i in items if _is_error(i)]
-        if not errors:
-            continue
-        top = Counter(i.category.value for i in errors).most_common(1)[0][0]
-        route_lines.append(RouteLine(route, len(items), len(errors), top))
-    route_lines.sort(key=lambda r: (-r.errors, r.route == ROUTE_UNMATCHED, r.route))
-    e4 = sum(1 for r in reqs if r.status is not None and 400 <= r.status < 500)
-    e5 = sum(1 for r in reqs if r.status is not None and r.status >= 500)
-    errors = sum(1 for r in reqs if _is_error(r))
+    latency_classes = Counter(r.latency_class for r in reqs)
+    status_classes = Counter(_status_class(r.status) for r in reqs)
     return ApiStageReport(
         api=api_name,
         api_id=api_id,
         stage=stage,
         requests=len(reqs),
-        errors_4xx=e4,
-        errors_5xx=e5,
-        error_rate=round(errors / len(reqs), 4) if reqs else 0.0,
-        by_status=dict(sorted(by_status.items())),
-        by_category=cat_lines,
-        top_failing_routes=route_lines[:top_routes],
+        errors_4xx=status_classes["4xx"],
+        errors_5xx=status_classes["5xx"],
+        error_rate=_error_rate(reqs),
+        by_status=dict(sorted(_status_counts(reqs).items())),
+        by_category=_category_lines(reqs),
+        top_failing_routes=_route_lines(reqs)[:top_routes],
         latency=LatencySummary.of(r.latency_ms for r in reqs),
         integration_latency=LatencySummary.of(r.integration_latency_ms for r in reqs),
         gateway_overhead=LatencySummary.of(r.gateway_overhead_ms for r in reqs),
-        near_timeouts=sum(1 for r in reqs if r.latency_class is LatencyClass.NEAR_TIMEOUT),
-        timeouts=sum(1 for r in reqs if r.latency_class is LatencyClass.TIMEOUT),
+        near_timeouts=latency_classes[LatencyClass.NEAR_TIMEOUT],
+        timeouts=latency_classes[LatencyClass.TIMEOUT],
         integration_timeout_ms=next((r.integration_timeout_ms for r in reqs if r.integration_timeout_ms), None),
         sources=dict(Counter(r.source for r in reqs)),
     )
+
+
+def _status_class(status: int | None) -> str | None:
+    """'4xx' or '5xx' for an error status; None for any other status or none."""
+    if status is None or status < 400:
+        return None
+    return "4xx" if status < 500 else "5xx"
+
+
+def _error_rate(reqs: list[ClassifiedRequest]) -> float:
+    """The share of failed requests, rounded to 4 places (0.0 without requests)."""
+    errors = sum(1 for r in reqs if _is_error(r))
+    return round(errors / len(reqs), 4) if reqs else 0.0
+
+
+def _status_counts(reqs: Iterable[ClassifiedRequest]) -> Counter[str]:
+    return Counter(str(r.status) if r.status is not None else "unknown" for r in reqs)
+
+
+def _category_lines(reqs: list[ClassifiedRequest]) -> list[CategoryLine]:
+    """The failures by category, most frequent first, each with the taxonomy's advice."""
+    by_cat: dict[ErrorCategory, list[ClassifiedRequest]] = defaultdict(list)
+    for r in reqs:
+        if _is_error(r):
+            by_cat[r.category].append(r)
+    return [
+        _category_line(cat, items) for cat, items in sorted(by_cat.items(), key=lambda kv: (-len(kv[1]), kv[0].value))
+    ]
+
+
+def _category_line(cat: ErrorCategory, items: list[ClassifiedRequest]) -> CategoryLine:
+    info = CATEGORY_TABLE[cat]
+    return CategoryLine(
+        category=cat.value,
+        title=info.title,
+        count=len(items),
+        statuses=dict(_status_counts(items).most_common()),
+        retry=info.retry.value if info.retry else None,
+        blame=info.blame.value if info.blame else None,
+        fix=info.fix,
+        samples=[i.request_id for i in items if i.request_id][:MAX_SAMPLES],
+        status_only=sum(1 for i in items if i.evidence_rank == 1),
+    )
+
+
+def _route_lines(reqs: list[ClassifiedRequest]) -> list[RouteLine]:
+    """The routes with failures, most failures first (UNMATCHED after a named route with as many)."""
+    routes: dict[str, list[ClassifiedRequest]] = defaultdict(list)
+    for r in reqs:
+        routes[r.route].append(r)
+    lines = []
+    for route, items in routes.items():
+        failed = [i for i in items if _is_error(i)]
+        if failed:
+            top = Counter(i.category.value for i in failed).most_common(1)[0][0]
+            lines.append(RouteLine(route, len(items), len(failed), top))
+    lines.sort(key=lambda r: (-r.errors, r.route == ROUTE_UNMATCHED, r.route))
+    return lines
 
 
 # ---------------------------------------------------------------------------------------------
@@ -327,10 +365,9 @@ def _input_lines_markdown(report: Report) -> list[str]:
     return out + [""]
 
 
-def render_text(report: Report, console) -> None:
-    """Print the report with rich tables (console is a rich.console.Console)."""
+def render_text(report: Report, console: Console) -> None:
+    """Print the report with rich tables."""
     from rich.panel import Panel
-    from rich.table import Table
     from rich.text import Text
 
     console.print(Text(f"gatewatch: {report.total_requests:,} requests, {report.total_errors:,} failed", style="bold"))
@@ -341,68 +378,90 @@ def render_text(report: Report, console) -> None:
         )
         console.print(Panel(Text(head), title=Text(_title(api), style="bold cyan"), expand=False))
         if api.by_category:
-            t = Table(title="Failures by cause", expand=False)
-            for col, kw in (
-                ("category", {"style": "bold", "no_wrap": True}),
-                ("count", {"justify": "right"}),
-                ("status", {}),
-                ("retry", {}),
-                ("blame", {}),
-                ("what it is", {}),
-            ):
-                t.add_column(col, **kw)
-            for c in api.by_category:
-                retry_style = {"no": "red", "yes": "green", "backoff": "yellow", "later": "yellow"}.get(
-                    c.retry or "", ""
-                )
-                t.add_row(
-                    Text(c.category),
-                    f"{c.count:,}",
-                    ", ".join(c.statuses),
-                    Text(c.retry or "", style=retry_style),
-                    c.blame or "",
-                    Text(c.title),
-                )
-            console.print(t)
-            console.print(Text("What to do", style="bold underline"))
-            for c in api.by_category:
-                line = Text()
-                line.append(f"{c.category}: ", style="bold")
-                line.append(c.fix)
-                if c.samples:
-                    line.append(f"  e.g. request {', '.join(c.samples[:3])}", style="dim")
-                console.print(line)
-            console.print()
+            _print_categories(api.by_category, console)
         if api.top_failing_routes:
-            t = Table(title="Top failing routes")
-            for col in ("route", "requests", "errors", "top category"):
-                t.add_column(col, justify="right" if col in ("requests", "errors") else "left")
-            for r in api.top_failing_routes:
-                t.add_row(Text(r.route), f"{r.requests:,}", f"{r.errors:,}", r.top_category or "")
-            console.print(t)
-        if not (api.latency.count or api.integration_latency.count):
-            console.print(
-                Text(
-                    "Latency: not logged (add $context.responseLatency and $context.integrationLatency "
-                    "to the access-log format)\n",
-                    style="dim",
-                )
-            )
-            continue
-        t = Table(title=f"Latency (integration timeout {api.integration_timeout_ms or 29000:,} ms)")
-        for col in ("", "p50", "p90", "p99", "max", "n"):
-            t.add_column(col, justify="right")
-        for name, s in (
-            ("response", api.latency),
-            ("integration", api.integration_latency),
-            ("gateway overhead", api.gateway_overhead),
-        ):
-            t.add_row(name, _ms(s.p50), _ms(s.p90), _ms(s.p99), _ms(s.max), f"{s.count:,}")
-        console.print(t)
-        console.print(f"Near timeouts: {api.near_timeouts:,} · at the timeout: {api.timeouts:,}\n")
+            _print_routes(api.top_failing_routes, console)
+        _print_latency(api, console)
     for line in _input_lines_markdown(report)[2:]:
         if line:
             console.print(Text(line.replace("`", "")))
+
+
+_RETRY_STYLES = {"no": "red", "yes": "green", "backoff": "yellow", "later": "yellow"}
+
+
+def _print_categories(categories: list[CategoryLine], console: Console) -> None:
+    """The failures by cause, then what to do about each."""
+    from rich.table import Table
+    from rich.text import Text
+
+    t = Table(title="Failures by cause", expand=False)
+    for col, kw in (
+        ("category", {"style": "bold", "no_wrap": True}),
+        ("count", {"justify": "right"}),
+        ("status", {}),
+        ("retry", {}),
+        ("blame", {}),
+        ("what it is", {}),
+    ):
+        t.add_column(col, **kw)
+    for c in categories:
+        t.add_row(
+            Text(c.category),
+            f"{c.count:,}",
+            ", ".join(c.statuses),
+            Text(c.retry or "", style=_RETRY_STYLES.get(c.retry or "", "")),
+            c.blame or "",
+            Text(c.title),
+        )
+    console.print(t)
+    console.print(Text("What to do", style="bold underline"))
+    for c in categories:
+        line = Text()
+        line.append(f"{c.category}: ", style="bold")
+        line.append(c.fix)
+        if c.samples:
+            line.append(f"  e.g. request {', '.join(c.samples[:3])}", style="dim")
+        console.print(line)
+    console.print()
+
+
+def _print_routes(routes: list[RouteLine], console: Console) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    t = Table(title="Top failing routes")
+    for col in ("route", "requests", "errors", "top category"):
+        t.add_column(col, justify="right" if col in ("requests", "errors") else "left")
+    for r in routes:
+        t.add_row(Text(r.route), f"{r.requests:,}", f"{r.errors:,}", r.top_category or "")
+    console.print(t)
+
+
+def _print_latency(api: ApiStageReport, console: Console) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    if not (api.latency.count or api.integration_latency.count):
+        console.print(
+            Text(
+                "Latency: not logged (add $context.responseLatency and $context.integrationLatency "
+                "to the access-log format)\n",
+                style="dim",
+            )
+        )
+        return
+    t = Table(title=f"Latency (integration timeout {api.integration_timeout_ms or 29000:,} ms)")
+    for col in ("", "p50", "p90", "p99", "max", "n"):
+        t.add_column(col, justify="right")
+    for name, s in (
+        ("response", api.latency),
+        ("integration", api.integration_latency),
+        ("gateway overhead", api.gateway_overhead),
+    ):
+        t.add_row(name, _ms(s.p50), _ms(s.p90), _ms(s.p99), _ms(s.max), f"{s.count:,}")
+    console.print(t)
+    console.print(f"Near timeouts: {api.near_timeouts:,} · at the timeout: {api.timeouts:,}\n")
 
 
 def render_json(report: Report) -> str:

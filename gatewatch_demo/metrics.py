@@ -23,6 +23,12 @@ def metric_key(namespace: str, metric: str, dimensions: Mapping[str, str] | Iter
     return namespace, metric, tuple(sorted((str(k), str(v)) for k, v in items))
 
 
+def _numbers(value: Any) -> list[float]:
+    """An EMF value (a number or a list of them) as floats; anything else (booleans, text) is ignored."""
+    values = value if isinstance(value, list) else [value]
+    return [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+
+
 @dataclass(frozen=True)
 class Datum:
     """One minute of one metric, as PutMetricData takes it (values with counts)."""
@@ -56,17 +62,28 @@ class MetricStore:
                 if len(dims) != len(dim_set):
                     continue  # CloudWatch drops a dimension set whose values are missing
                 for definition in directive.get("Metrics") or []:
-                    name = definition.get("Name")
-                    value = doc.get(name)
-                    values = value if isinstance(value, list) else [value]
-                    numbers = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
-                    if not numbers:
-                        continue
-                    key = metric_key(namespace, name, dims)
-                    self._points[key][minute].extend(numbers)
-                    self._units[key] = definition.get("Unit", "None")
-                    touched += 1
+                    touched += self._add_metric(namespace, definition, dims, doc, minute)
         return touched
+
+    def _add_metric(
+        self,
+        namespace: str,
+        definition: Mapping[str, Any],
+        dims: list[tuple[str, Any]],
+        doc: Mapping[str, Any],
+        minute: int,
+    ) -> int:
+        """Store one metric of the document under one dimension set: 1 if it had numbers, else 0."""
+        name = definition.get("Name")
+        if not isinstance(name, str):  # JSON keys are strings: no value is filed under anything else
+            return 0
+        numbers = _numbers(doc.get(name))
+        if not numbers:
+            return 0
+        key = metric_key(namespace, name, dims)
+        self._points[key][minute].extend(numbers)
+        self._units[key] = definition.get("Unit", "None")
+        return 1
 
     def add_value(
         self,

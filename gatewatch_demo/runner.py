@@ -29,7 +29,7 @@ from gatewatch_demo.alarms import AlarmEvaluator, AlarmTransition, alarm_notific
 from gatewatch_demo.lambda_context import LocalLambdaContext
 from gatewatch_demo.metrics import MINUTE_MS, MetricStore
 from gatewatch_demo.slack_receiver import SlackReceiver
-from stacks.monitoring.alarm_specs import api_alarm_specs, health_alarm_specs
+from stacks.monitoring.alarm_specs import AlarmSpec, api_alarm_specs, health_alarm_specs
 
 ACCOUNT = "111122223333"
 REGION = "eu-west-1"
@@ -157,7 +157,7 @@ class DemoPipeline:
     # -- set-up ----------------------------------------------------------------------------------
     def create_resources(self, webhook_url: str) -> dict[str, str]:
         """What the stack would create, created in moto; returns the handlers' environment."""
-        import boto3
+        import boto3  # type: ignore[import-untyped]  # boto3 ships no type information
 
         logs, sns, sqs = boto3.client("logs"), boto3.client("sns"), boto3.client("sqs")
         for group in (self.access_group, self.execution_group):
@@ -349,7 +349,7 @@ class DemoPipeline:
                 sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
                 delivered += 1
 
-    def publish_transition(self, spec, transition: AlarmTransition) -> None:
+    def publish_transition(self, spec: AlarmSpec, transition: AlarmTransition) -> None:
         import boto3
 
         message = alarm_notification(spec, transition, account=ACCOUNT, region=REGION)

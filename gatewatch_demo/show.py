@@ -16,7 +16,7 @@ def _hhmm(ms: int) -> str:
 
 def write_outputs(pipeline: DemoPipeline, result: DemoResult, out_dir: Path) -> dict[str, Path]:
     """Raw logs (re-run `gatewatch analyze` on them), Slack payloads, the report (HTML), the dashboard (PNG)."""
-    import boto3  # noqa: F401 - only to fail early with a clear error if the AWS SDK is missing
+    import boto3  # type: ignore[import-untyped]  # noqa: F401 - fail early, clearly, without the AWS SDK (untyped)
 
     from gatewatch.config import load_engine_config
     from gatewatch_cli.main import run_analysis

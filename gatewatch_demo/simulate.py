@@ -29,6 +29,7 @@ import random
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypedDict, Unpack
 
 from gatewatch.classify.taxonomy import ErrorCategory, fallback_category
 from gatewatch.constants import EXECUTION_LOG_GROUP_PREFIX
@@ -227,7 +228,7 @@ def demo_routes() -> tuple[Route, ...]:
     )
 
 
-#: The hour's incidents, each at its own minutes (issue 6's demo times its alarms from these).
+#: The hour's incidents, each at its own minutes: the local demo's alarms fire on the traffic they add.
 DEMO_EPISODES: tuple[Episode, ...] = (
     Episode(
         "wrong-url-scan",
@@ -596,6 +597,36 @@ _HEX = "0123456789abcdef"
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
+@dataclass(slots=True)
+class _Integration:
+    """What the integration did for one request (all None when the request never reached it)."""
+
+    latency_ms: int | None = None
+    service_status: int | None = None  # $context.integrationStatus
+    function_status: int | None = None  # $context.integration.status
+    lambda_request_id: str | None = None
+    error: str | None = None  # $context.integration.error
+    detail: str | None = None  # the cause's wording in the execution log
+
+
+def _error_message(category: ErrorCategory, shape: _Shape, resource: str | None, http: bool) -> str | None:
+    if resource is None and category is C.NOT_FOUND:
+        return "Not Found"  # an HTTP API's answer to a route it does not have
+    return shape.http_message if http else shape.message
+
+
+def _waf_response_code(category: ErrorCategory, http: bool) -> str | None:
+    if category is C.WAF_BLOCKED:
+        return "WAF_BLOCK"
+    return None if http else "WAF_ALLOW"
+
+
+def _authorizer_id(category: ErrorCategory, route: Route | None) -> str | None:
+    if route is None:
+        return None
+    return route.authorizer or (_AUTH if category in _AUTHORIZER_CATEGORIES else None)
+
+
 def _clf_time(ms: int) -> str:
     t = time.gmtime(ms // 1000)
     return f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000"
@@ -705,6 +736,8 @@ class TrafficSimulator:
         )
 
     # -- the building block ----------------------------------------------------------------------
+    # The random draws happen in one fixed order (route, request line, ids, latencies, integration,
+    # authorizer, API key, response, client): the seeded output is what samples/ and the benchmarks hold.
     def request(
         self,
         category: ErrorCategory,
@@ -718,15 +751,8 @@ class TrafficSimulator:
         rng = self.rng
         shape = _SHAPES[category]
         http = self.api_kind == HTTP
-        if category is C.MISSING_AUTH_TOKEN:
-            route = None
-        elif route is None:
-            route = self.pick_route()
-        method = route.method if route else rng.choice(("GET", "GET", "POST"))
-        resource = route.resource if route else None
-        path = self._path(route.resource) if route else rng.choice(_SCAN_PATHS)
-        if http and category is C.NOT_FOUND and rng.random() < 0.5:
-            resource, path = None, rng.choice(_SCAN_PATHS)  # an HTTP API answers an unknown route with 404
+        route = self._route_for(category, route)
+        method, resource, path = self._request_line(category, route, http)
         ext = self._ext_id()
         rid = ext if http else self._uuid()
         status = shape.status
@@ -734,94 +760,11 @@ class TrafficSimulator:
             status = route.ok_status if route else 200
         overhead = rng.randint(3, 14)
         auth_ms = rng.randint(4, 40) if route is not None and route.authorizer else 0
-        integration_latency: int | None = None
-        svc: int | None = None
-        fn_status: int | None = None
-        lrid: str | None = None
-        integration_error: str | None = None
-        authorizer_error: str | None = None
-        detail: str | None = None
-        uri = self._uri(route, path) if route is not None else None
-        integration = route.integration if route is not None else "lambda"
-        lam = integration.startswith("lambda")
-        base = route.base_ms if route is not None else 20.0
-
-        if shape.reaches_integration and resource is not None and route is not None:
-            integration_latency = int(integration_ms) if integration_ms is not None else self._latency(base)
-            if lam:
-                lrid = self._uuid()
-                svc = 200
-            if category is C.OK or shape.passthrough:
-                fn_status = status
-                if not lam:
-                    svc = status
-            elif category is C.LAMBDA_TIMEOUT:
-                integration_latency = LAMBDA_TIMEOUT_S * 1000 + rng.randint(2, 60)
-                detail = (
-                    f"{_iso_time(ts + integration_latency)} {lrid} Task timed out after {LAMBDA_TIMEOUT_S}.00 seconds"
-                )
-                integration_error = f"Lambda Customer Function Error:{detail}"
-            elif category is C.LAMBDA_ERROR:
-                detail = rng.choice(_FUNCTION_ERRORS)
-                integration_error = f"Lambda Customer Function Error:{detail}"
-            elif category is C.BACKEND_THROTTLED:
-                integration_latency = rng.randint(3, 25)
-                svc = 429
-            elif category is C.MALFORMED_RESPONSE:
-                pass
-            elif category is C.INTEGRATION_PERMISSION:
-                integration_latency = None
-                svc = None
-                if http:
-                    integration_error = rng.choice(_HTTP_PERMISSION_MESSAGES)
-            elif category is C.CONFIGURATION_ERROR:
-                detail = f"Output mapping refers to an invalid method response: {rng.choice((201, 202, 404))}"
-            elif category is C.INTEGRATION_TIMEOUT:
-                integration_latency = INTEGRATION_TIMEOUT_MS + rng.randint(0, 12)
-                svc = None
-                lrid = None
-            elif category is C.NETWORK_ERROR:
-                integration_latency = None
-                svc = None
-            elif category is C.TLS_ERROR:
-                integration_latency = None
-                svc = None
-                host = route.target
-                detail = (
-                    f"Host name '{host}' does not match the certificate subject provided by the peer "
-                    f"(CN=*.{host.split('.', 1)[-1].replace('internal.', 'prod.')})"
-                )
-        if category is C.AUTHORIZER_ERROR and http:
-            authorizer_error = rng.choice(_HTTP_AUTHORIZER_MESSAGES)
-        if category is C.THROTTLED:
-            detail = "Limit: 10.00 Burst: 20"
-
-        api_key = None
-        keyed = route is not None and (route.api_key or category in (C.THROTTLED, C.QUOTA_EXCEEDED))
-        if keyed and not http:
-            who = partner or rng.choice(("acme", "globex", "initech"))
-            api_key = self._keys.get(who)
-            if api_key is None:
-                api_key = self._keys[who] = self._masked_key()
-        if category is C.INVALID_API_KEY:
-            api_key = self._masked_key()  # a key no usage plan knows
-
-        if integration_latency is not None:
-            response_latency = integration_latency + overhead + auth_ms
-        elif category is C.NETWORK_ERROR:
-            response_latency = rng.randint(900, 10_500) + overhead  # connect attempts to an unreachable target
-        else:
-            response_latency = overhead + auth_ms
-
-        if shape.passthrough or category is C.OK:
-            length = _BACKEND_BODIES.get(status) or (rng.randint(120, 4_800) if status < 300 else 40)
-        else:
-            length = _CLIENT_BODY.get(status, 36)
-        message = shape.http_message if http else shape.message
-        if resource is None and category is C.NOT_FOUND:
-            message = "Not Found"  # an HTTP API's answer to a route it does not have
-        if http and category is C.INTEGRATION_PERMISSION:
-            length = 35  # {"message":"Internal Server Error"} (corpus A18)
+        backend = self._integration(category, shape, route, resource, status, ts, integration_ms)
+        authorizer_error = rng.choice(_HTTP_AUTHORIZER_MESSAGES) if category is C.AUTHORIZER_ERROR and http else None
+        api_key = self._api_key(category, route, partner)
+        response_latency = self._response_latency(category, backend.latency_ms, overhead + auth_ms, overhead)
+        length = self._response_length(category, shape, status)
         return SimulatedRequest(
             category=category,
             api_kind=self.api_kind,
@@ -838,23 +781,129 @@ class TrafficSimulator:
             user_agent=rng.choice(_USER_AGENTS),
             response_length=length,
             response_latency_ms=response_latency,
-            integration_latency_ms=integration_latency,
-            integration_status=fn_status,
-            integration_service_status=svc,
+            integration_latency_ms=backend.latency_ms,
+            integration_status=backend.function_status,
+            integration_service_status=backend.service_status,
             error_response_type=shape.response_type,
-            error_message=message,
-            integration_error=integration_error,
+            error_message=_error_message(category, shape, resource, http),
+            integration_error=backend.error,
             authorizer_error=authorizer_error,
-            waf_response_code=("WAF_BLOCK" if category is C.WAF_BLOCKED else ("WAF_ALLOW" if not http else None)),
-            integration=integration,
-            integration_uri=uri,
-            lambda_request_id=lrid,
+            waf_response_code=_waf_response_code(category, http),
+            integration=route.integration if route is not None else "lambda",
+            integration_uri=self._uri(route, path) if route is not None else None,
+            lambda_request_id=backend.lambda_request_id,
             resource_id=route.resource_id if route is not None else "-",
             api_key_masked=api_key,
-            authorizer_id=(route.authorizer if route is not None else None)
-            or (_AUTH if category in _AUTHORIZER_CATEGORIES and route is not None else None),
-            cause_detail=detail,
+            authorizer_id=_authorizer_id(category, route),
+            cause_detail="Limit: 10.00 Burst: 20" if category is C.THROTTLED else backend.detail,
         )
+
+    def _route_for(self, category: ErrorCategory, route: Route | None) -> Route | None:
+        """The given route, else a random one; none for a request to a URL the API does not have."""
+        if category is C.MISSING_AUTH_TOKEN:
+            return None
+        return route if route is not None else self.pick_route()
+
+    def _request_line(self, category: ErrorCategory, route: Route | None, http: bool) -> tuple[str, str | None, str]:
+        """Method, resource template (None: no route matched) and concrete path."""
+        rng = self.rng
+        method = route.method if route else rng.choice(("GET", "GET", "POST"))
+        resource = route.resource if route else None
+        path = self._path(route.resource) if route else rng.choice(_SCAN_PATHS)
+        if self.api_kind == HTTP and category is C.NOT_FOUND and rng.random() < 0.5:
+            resource, path = None, rng.choice(_SCAN_PATHS)  # an HTTP API answers an unknown route with 404
+        return method, resource, path
+
+    def _integration(
+        self,
+        category: ErrorCategory,
+        shape: _Shape,
+        route: Route | None,
+        resource: str | None,
+        status: int,
+        ts: int,
+        integration_ms: float | None,
+    ) -> _Integration:
+        """What the integration did: nothing for a request that never reached it (no route matched, or
+        API Gateway answered itself)."""
+        if not shape.reaches_integration or resource is None or route is None:
+            return _Integration()
+        out = _Integration(int(integration_ms) if integration_ms is not None else self._latency(route.base_ms))
+        lam = route.integration.startswith("lambda")
+        if lam:
+            out.lambda_request_id = self._uuid()
+            out.service_status = 200
+        if category is C.OK or shape.passthrough:
+            out.function_status = status
+            if not lam:
+                out.service_status = status
+        else:
+            self._integration_failure(category, route, ts, out)
+        return out
+
+    def _integration_failure(self, category: ErrorCategory, route: Route, ts: int, out: _Integration) -> None:
+        """How each integration failure shows: latencies, statuses and the cause's wording."""
+        rng = self.rng
+        if category is C.LAMBDA_TIMEOUT:
+            out.latency_ms = LAMBDA_TIMEOUT_S * 1000 + rng.randint(2, 60)
+            out.detail = (
+                f"{_iso_time(ts + out.latency_ms)} {out.lambda_request_id} Task timed out after "
+                f"{LAMBDA_TIMEOUT_S}.00 seconds"
+            )
+            out.error = f"Lambda Customer Function Error:{out.detail}"
+        elif category is C.LAMBDA_ERROR:
+            out.detail = rng.choice(_FUNCTION_ERRORS)
+            out.error = f"Lambda Customer Function Error:{out.detail}"
+        elif category is C.BACKEND_THROTTLED:
+            out.latency_ms = rng.randint(3, 25)
+            out.service_status = 429
+        elif category is C.INTEGRATION_PERMISSION:
+            out.latency_ms = out.service_status = None
+            if self.api_kind == HTTP:
+                out.error = rng.choice(_HTTP_PERMISSION_MESSAGES)
+        elif category is C.CONFIGURATION_ERROR:
+            out.detail = f"Output mapping refers to an invalid method response: {rng.choice((201, 202, 404))}"
+        elif category is C.INTEGRATION_TIMEOUT:
+            out.latency_ms = INTEGRATION_TIMEOUT_MS + rng.randint(0, 12)
+            out.service_status = out.lambda_request_id = None
+        elif category in (C.NETWORK_ERROR, C.TLS_ERROR):
+            out.latency_ms = out.service_status = None
+            if category is C.TLS_ERROR:
+                host = route.target
+                out.detail = (
+                    f"Host name '{host}' does not match the certificate subject provided by the peer "
+                    f"(CN=*.{host.split('.', 1)[-1].replace('internal.', 'prod.')})"
+                )
+
+    def _api_key(self, category: ErrorCategory, route: Route | None, partner: str | None) -> str | None:
+        """The masked API key a REST request carried: one per partner on keyed routes, or an unknown one."""
+        api_key = None
+        keyed = route is not None and (route.api_key or category in (C.THROTTLED, C.QUOTA_EXCEEDED))
+        if keyed and self.api_kind != HTTP:
+            who = partner or self.rng.choice(("acme", "globex", "initech"))
+            api_key = self._keys.get(who)
+            if api_key is None:
+                api_key = self._keys[who] = self._masked_key()
+        if category is C.INVALID_API_KEY:
+            api_key = self._masked_key()  # a key no usage plan knows
+        return api_key
+
+    def _response_latency(
+        self, category: ErrorCategory, integration_latency: int | None, gateway_ms: int, overhead: int
+    ) -> int:
+        """The integration's latency plus the gateway's own time (`gateway_ms`: overhead and authorizer)."""
+        if integration_latency is not None:
+            return integration_latency + gateway_ms
+        if category is C.NETWORK_ERROR:
+            return self.rng.randint(900, 10_500) + overhead  # connect attempts to an unreachable target
+        return gateway_ms
+
+    def _response_length(self, category: ErrorCategory, shape: _Shape, status: int) -> int:
+        if self.api_kind == HTTP and category is C.INTEGRATION_PERMISSION:
+            return 35  # {"message":"Internal Server Error"} (corpus A18)
+        if shape.passthrough or category is C.OK:
+            return _BACKEND_BODIES.get(status) or (self.rng.randint(120, 4_800) if status < 300 else 40)
+        return _CLIENT_BODY.get(status, 36)
 
     # -- composition -----------------------------------------------------------------------------
     def _noise_category(self, route: Route) -> ErrorCategory:
@@ -881,42 +930,67 @@ class TrafficSimulator:
         drifts: Sequence[LatencyDrift] = DEMO_LATENCY_DRIFTS,
     ) -> list[SimulatedRequest]:
         """Baseline traffic with noise and a latency tail, plus `episodes`, sorted by timestamp."""
-        rng = self.rng
-        scale = rate_per_minute / 60.0
         if self.api_kind == HTTP:
             episodes = [e for e in episodes if e.category not in HTTP_API_UNSUPPORTED]
         takeovers = [e for e in episodes if e.takeover]
         out: list[SimulatedRequest] = []
         for minute in range(minutes):
             minute_ms = start_ms + minute * 60_000
-            count = _poisson_like(rng, rate_per_minute)
-            for _ in range(count):
-                ts = minute_ms + rng.randrange(60_000)
-                route = self.pick_route()
-                category = self._noise_category(route)
-                integration_ms = None
-                for drift in drifts:
-                    if drift.route == route.key and drift.start_minute <= minute:
-                        progress = min(1.0, (minute - drift.start_minute + 1) / max(1, drift.minutes))
-                        integration_ms = (route.base_ms + (drift.to_ms - route.base_ms) * progress) * rng.uniform(
-                            0.9, 1.04
-                        )
-                for ep in takeovers:
-                    if ep.route == route.key and ep.start_minute <= minute < ep.end_minute:
-                        category = ep.category
-                        integration_ms = None
-                out.append(self.request(category, ts, route, integration_ms=integration_ms))
-            for ep in episodes:
-                if ep.start_minute <= minute < ep.end_minute:
-                    route = self.by_key.get(ep.route) if ep.route else None
-                    if ep.route and route is None:
-                        continue
-                    n = max(1, round(ep.per_minute * scale))
-                    partner = "globex" if ep.category in (C.THROTTLED, C.QUOTA_EXCEEDED) else None
-                    for _ in range(n):
-                        ts = minute_ms + rng.randrange(60_000)
-                        out.append(self.request(ep.category, ts, route, partner=partner))
+            out += self._baseline_minute(minute, minute_ms, rate_per_minute, drifts, takeovers)
+            out += self._episodes_minute(minute, minute_ms, rate_per_minute / 60.0, episodes)
         out.sort(key=_by_time)
+        return out
+
+    def _baseline_minute(
+        self,
+        minute: int,
+        minute_ms: int,
+        rate_per_minute: float,
+        drifts: Sequence[LatencyDrift],
+        takeovers: Sequence[Episode],
+    ) -> list[SimulatedRequest]:
+        """One minute of baseline traffic: noise, drifting latencies, and routes an episode took over."""
+        rng = self.rng
+        out: list[SimulatedRequest] = []
+        for _ in range(_poisson_like(rng, rate_per_minute)):
+            ts = minute_ms + rng.randrange(60_000)
+            route = self.pick_route()
+            category = self._noise_category(route)
+            integration_ms = self._drifted_latency(route, minute, drifts)
+            for ep in takeovers:
+                if ep.route == route.key and ep.start_minute <= minute < ep.end_minute:
+                    category = ep.category
+                    integration_ms = None
+            out.append(self.request(category, ts, route, integration_ms=integration_ms))
+        return out
+
+    def _drifted_latency(self, route: Route, minute: int, drifts: Sequence[LatencyDrift]) -> float | None:
+        """The integration latency of a route whose latency drifts by this minute (None: no drift)."""
+        integration_ms = None
+        for drift in drifts:
+            if drift.route == route.key and drift.start_minute <= minute:
+                progress = min(1.0, (minute - drift.start_minute + 1) / max(1, drift.minutes))
+                integration_ms = (route.base_ms + (drift.to_ms - route.base_ms) * progress) * self.rng.uniform(
+                    0.9, 1.04
+                )
+        return integration_ms
+
+    def _episodes_minute(
+        self, minute: int, minute_ms: int, scale: float, episodes: Sequence[Episode]
+    ) -> list[SimulatedRequest]:
+        """The extra requests of every episode running in this minute (`scale`: the rate against 60/min)."""
+        out: list[SimulatedRequest] = []
+        for ep in episodes:
+            if not ep.start_minute <= minute < ep.end_minute:
+                continue
+            route = self.by_key.get(ep.route) if ep.route else None
+            if ep.route and route is None:
+                continue
+            n = max(1, round(ep.per_minute * scale))
+            partner = "globex" if ep.category in (C.THROTTLED, C.QUOTA_EXCEEDED) else None
+            for _ in range(n):
+                ts = minute_ms + self.rng.randrange(60_000)
+                out.append(self.request(ep.category, ts, route, partner=partner))
         return out
 
 
@@ -1013,7 +1087,7 @@ _STYLE_KEYS: dict[str, dict[str, str]] = {
         "user_agent": "userAgent",
         "integration_latency": "integrationLatency",
         "integration_status": "integrationStatus",
-        "integration_service_status": None,
+        # no integration_service_status: camel carries $context.integrationStatus only (see render_access_json)
         "error_response_type": "errorResponseType",
         "error_message": "errorMessage",
         "integration_error": "integrationErrorMessage",
@@ -1066,7 +1140,7 @@ def render_access_json(req: SimulatedRequest, style: str = "camel") -> str:
         istatus = (
             req.integration_service_status if req.integration_service_status is not None else req.integration_status
         )
-        status_pairs = ((keys["integration_status"], istatus),)
+        status_pairs: tuple[tuple[str, int | None], ...] = ((keys["integration_status"], istatus),)
     else:
         status_pairs = (
             (keys["integration_status"], req.integration_status),
@@ -1200,77 +1274,97 @@ def render_execution_lines(req: SimulatedRequest) -> list[str]:
     """
     if req.api_kind != REST or req.category in (C.WAF_BLOCKED, C.MISSING_AUTH_TOKEN) or req.resource is None:
         return []
+    body = [f"Extended Request Id: {req.extended_request_id}"]
+    body += _execution_steps(req, f"Method completed with status: {req.status}")
+    return _prefix(req.request_id, body)
+
+
+#: Where API Gateway stops before the integration: after the usage plan, after request validation.
+_USAGE_PLAN_REJECTIONS = frozenset({C.INVALID_API_KEY, C.THROTTLED, C.QUOTA_EXCEEDED})
+_REQUEST_REJECTIONS = frozenset({C.BAD_REQUEST_BODY, C.BAD_REQUEST_PARAMETERS, C.UNSUPPORTED_MEDIA_TYPE})
+
+
+def _execution_steps(req: SimulatedRequest, done: str) -> list[str]:
+    """Authorizer, usage plan, method request and integration, up to the step where the request ends."""
     cat = req.category
-    method_path = f"{req.method} {req.resource}"
-    body: list[str] = [f"Extended Request Id: {req.extended_request_id}"]
-    done = f"Method completed with status: {req.status}"
     if cat is C.PAYLOAD_TOO_LARGE:
-        body.append(done)
-        return _prefix(req.request_id, body)
+        return [done]
+    lines: list[str] = []
     if req.authorizer_id:
-        body.append(f"Starting authorizer: {req.authorizer_id} for request: {req.request_id}")
-        if cat is C.UNAUTHORIZED:
-            body.append(f"Unauthorized request: {req.request_id}")  # corpus: no completion line follows
-            return _prefix(req.request_id, body)
-        if cat is C.AUTHORIZER_ERROR:
-            body += [
-                "Authorizer result body before parsing: null",
-                "Execution failed due to configuration error: Could not parse policy",
-                "AuthorizerConfigurationException",
-            ]
-            return _prefix(req.request_id, body)
-        body.append("Successfully completed authorizer execution")
-        if cat is C.ACCESS_DENIED:
-            body.append(done)
-            return _prefix(req.request_id, body)
-    body += _usage_plan(req, method_path)
-    if cat in (C.INVALID_API_KEY, C.THROTTLED, C.QUOTA_EXCEEDED):
-        body.append(done)
-        return _prefix(req.request_id, body)
-    body.append(f"Starting execution for request: {req.request_id}")
-    body.append(f"HTTP Method: {req.method}, Resource Path: {req.path}")
-    if cat in (C.BAD_REQUEST_BODY, C.BAD_REQUEST_PARAMETERS, C.UNSUPPORTED_MEDIA_TYPE):
-        body.append(done)
-        return _prefix(req.request_id, body)
+        authorizer, finished = _authorizer_lines(req, done)
+        lines += authorizer
+        if finished:
+            return lines
+    lines += _usage_plan(req, f"{req.method} {req.resource}")
+    if cat in _USAGE_PLAN_REJECTIONS:
+        return lines + [done]
+    lines.append(f"Starting execution for request: {req.request_id}")
+    lines.append(f"HTTP Method: {req.method}, Resource Path: {req.path}")
+    if cat in _REQUEST_REJECTIONS:
+        return lines + [done]
+    return lines + _integration_lines(req, done)
+
+
+def _authorizer_lines(req: SimulatedRequest, done: str) -> tuple[list[str], bool]:
+    """The Lambda authorizer's lines, and whether the request ends there."""
+    cat = req.category
+    lines = [f"Starting authorizer: {req.authorizer_id} for request: {req.request_id}"]
+    if cat is C.UNAUTHORIZED:
+        return lines + [f"Unauthorized request: {req.request_id}"], True  # corpus: no completion line follows
+    if cat is C.AUTHORIZER_ERROR:
+        lines += [
+            "Authorizer result body before parsing: null",
+            "Execution failed due to configuration error: Could not parse policy",
+            "AuthorizerConfigurationException",
+        ]
+        return lines, True
+    lines.append("Successfully completed authorizer execution")
+    if cat is C.ACCESS_DENIED:
+        return lines + [done], True
+    return lines, False
+
+
+def _integration_lines(req: SimulatedRequest, done: str) -> list[str]:
+    """The integration request and, unless it failed before answering, its response."""
+    cat = req.category
     uri = req.integration_uri or ""
-    body.append(f"Endpoint request URI: {uri}")
-    body.append(f"Sending request to {uri}")
+    lines = [f"Endpoint request URI: {uri}", f"Sending request to {uri}"]
     if cat is C.BACKEND_THROTTLED:
-        body += [
+        return lines + [
             f"Lambda invocation failed with status: 429. Lambda request id: {req.lambda_request_id}",
             "Execution failed due to configuration error: Rate Exceeded.",
             done,
         ]
-        return _prefix(req.request_id, body)
     if cat is C.INTEGRATION_PERMISSION:
-        body += ["Execution failed due to configuration error: Invalid permissions on Lambda function", done]
-        return _prefix(req.request_id, body)
+        return lines + ["Execution failed due to configuration error: Invalid permissions on Lambda function", done]
     if cat is C.INTEGRATION_TIMEOUT:
-        body += ["Execution failed due to a timeout error", done]
-        return _prefix(req.request_id, body)
+        return lines + ["Execution failed due to a timeout error", done]
     if cat is C.TLS_ERROR:
-        body += [f"Execution failed due to configuration error: {req.cause_detail}", done]
-        return _prefix(req.request_id, body)
+        return lines + [f"Execution failed due to configuration error: {req.cause_detail}", done]
     if cat is C.NETWORK_ERROR:
-        body.append(done)  # the client sees "Network error communicating with endpoint"; no log line recorded
-        return _prefix(req.request_id, body)
+        return lines + [done]  # the client sees "Network error communicating with endpoint"; no log line recorded
     svc = req.integration_service_status if req.integration_service_status is not None else req.status
-    body.append(f"Received response. Status: {svc}, Integration latency: {req.integration_latency_ms} ms")
+    lines.append(f"Received response. Status: {svc}, Integration latency: {req.integration_latency_ms} ms")
+    lines.append(_response_outcome(req))
+    lines.append(done)
+    if req.lambda_request_id:
+        lines.append(f"AWS Integration Endpoint RequestId : {req.lambda_request_id}")
+    return lines
+
+
+def _response_outcome(req: SimulatedRequest) -> str:
+    """What API Gateway made of the integration's response."""
+    cat = req.category
     if cat is C.MALFORMED_RESPONSE:
-        body.append("Execution failed due to configuration error: Malformed Lambda proxy response")
-    elif cat in (C.LAMBDA_TIMEOUT, C.LAMBDA_ERROR):
-        body.append(
+        return "Execution failed due to configuration error: Malformed Lambda proxy response"
+    if cat in (C.LAMBDA_TIMEOUT, C.LAMBDA_ERROR):
+        return (
             f"Lambda execution failed with status 200 due to customer function error: {req.cause_detail}. "
             f"Lambda request id: {req.lambda_request_id}"
         )
-    elif cat is C.CONFIGURATION_ERROR:
-        body.append(f"Execution failed due to configuration error: {req.cause_detail}")
-    else:
-        body.append("Successfully completed execution")
-    body.append(done)
-    if req.lambda_request_id:
-        body.append(f"AWS Integration Endpoint RequestId : {req.lambda_request_id}")
-    return _prefix(req.request_id, body)
+    if cat is C.CONFIGURATION_ERROR:
+        return f"Execution failed due to configuration error: {req.cause_detail}"
+    return "Successfully completed execution"
 
 
 def _prefix(request_id: str, messages: list[str]) -> list[str]:
@@ -1377,8 +1471,22 @@ def subscription_payload(
     }
 
 
+class PayloadOptions(TypedDict, total=False):
+    """What `build_payloads` passes on to every `subscription_payload`."""
+
+    start_ms: int
+    log_stream: str
+    owner: str
+    subscription_filters: Sequence[str]
+
+
 def build_payloads(
-    log_group: str, events: Iterable[tuple[int, str]], *, max_bytes: int = 1_048_576, max_events: int = 10_000, **kwargs
+    log_group: str,
+    events: Iterable[tuple[int, str]],
+    *,
+    max_bytes: int = 1_048_576,
+    max_events: int = 10_000,
+    **kwargs: Unpack[PayloadOptions],
 ) -> list[dict]:
     """Split timed events into payloads the way PutLogEvents batches are bounded (bytes + 26 per event)."""
     payloads: list[dict] = []

@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 WEBHOOK_PATH = "/services/T0DEMO/B0DEMO/gatewatchdemowebhook"
+HOST = "127.0.0.1"  # loopback only: the demo's Slack never leaves the machine
 
 
 @dataclass(frozen=True)
@@ -47,13 +48,12 @@ class SlackReceiver:
             def log_message(self, *args: Any) -> None:  # keep the demo's terminal clean
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer((HOST, 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="slack-receiver", daemon=True)
 
     @property
     def webhook_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}{WEBHOOK_PATH}"
+        return f"http://{HOST}:{self._server.server_port}{WEBHOOK_PATH}"
 
     def __enter__(self) -> SlackReceiver:
         self._thread.start()

@@ -30,10 +30,24 @@ def render_slack_message(payload: Mapping[str, Any], console: Any, *, title: str
     from rich.panel import Panel
     from rich.text import Text
 
-    lines: list[str] = []
+    colour, blocks = _colour_and_blocks(payload)
     header = ""
-    colour = "white"
-    blocks = list(payload.get("blocks") or [])
+    lines: list[str] = []
+    for block in blocks:
+        if block.get("type") == "header":
+            header = _text(block.get("text"))
+        else:
+            lines += _block_lines(block)
+    if not lines and payload.get("text"):
+        lines.append(mrkdwn_to_rich(str(payload["text"])))
+    heading = " ".join(x for x in (title, header) if x) or "Slack message"
+    console.print(
+        Panel("\n".join(lines), title=Text(heading, style="bold"), title_align="left", border_style=colour, expand=True)
+    )
+
+
+def _colour_and_blocks(payload: Mapping[str, Any]) -> tuple[str, list[Mapping[str, Any]]]:
+    """The border colour (the attachment's severity colour) and every block, top-level ones first."""
     from gatewatch.notify.slack_blocks import Severity
 
     colours = {
@@ -42,34 +56,31 @@ def render_slack_message(payload: Mapping[str, Any], console: Any, *, title: str
         Severity.INFO.color.lower(): "blue",
         Severity.RESOLVED.color.lower(): "green",
     }
+    colour = "white"
+    blocks = list(payload.get("blocks") or [])
     for att in payload.get("attachments") or []:
         colour = colours.get(str(att.get("color", "")).lower(), colour)
         blocks += list(att.get("blocks") or [])
-    for block in blocks:
-        kind = block.get("type")
-        if kind == "header":
-            header = _text(block.get("text"))
-        elif kind == "section":
-            if block.get("text"):
-                lines.append(mrkdwn_to_rich(_text(block.get("text"))))
-            fields = [mrkdwn_to_rich(_text(f)).replace("\n", ": ", 1) for f in block.get("fields") or []]
-            for i in range(0, len(fields), 2):
-                lines.append("   ".join(fields[i : i + 2]))
-        elif kind == "context":
-            lines.append("[dim]" + " · ".join(mrkdwn_to_rich(_text(e)) for e in block.get("elements") or []) + "[/dim]")
-        elif kind == "actions":
-            buttons = [
-                f"[link={e.get('url')}]{_text(e.get('text'))}[/link]"
-                for e in block.get("elements") or []
-                if e.get("url")
-            ]
-            if buttons:
-                lines.append("→ " + "  |  ".join(buttons))
-        elif kind == "divider":
-            lines.append("[dim]" + "─" * 40 + "[/dim]")
-    if not lines and payload.get("text"):
-        lines.append(mrkdwn_to_rich(str(payload["text"])))
-    heading = " ".join(x for x in (title, header) if x) or "Slack message"
-    console.print(
-        Panel("\n".join(lines), title=Text(heading, style="bold"), title_align="left", border_style=colour, expand=True)
-    )
+    return colour, blocks
+
+
+def _block_lines(block: Mapping[str, Any]) -> list[str]:
+    """The rich-markup lines of one section, context, actions or divider block (others show nothing)."""
+    kind = block.get("type")
+    lines: list[str] = []
+    if kind == "section":
+        if block.get("text"):
+            lines.append(mrkdwn_to_rich(_text(block.get("text"))))
+        fields = [mrkdwn_to_rich(_text(f)).replace("\n", ": ", 1) for f in block.get("fields") or []]
+        lines += ["   ".join(fields[i : i + 2]) for i in range(0, len(fields), 2)]
+    elif kind == "context":
+        lines.append("[dim]" + " · ".join(mrkdwn_to_rich(_text(e)) for e in block.get("elements") or []) + "[/dim]")
+    elif kind == "actions":
+        buttons = [
+            f"[link={e.get('url')}]{_text(e.get('text'))}[/link]" for e in block.get("elements") or [] if e.get("url")
+        ]
+        if buttons:
+            lines.append("→ " + "  |  ".join(buttons))
+    elif kind == "divider":
+        lines.append("[dim]" + "─" * 40 + "[/dim]")
+    return lines

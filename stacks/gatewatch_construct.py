@@ -134,14 +134,7 @@ class Gatewatch(Construct):
             config = parse_config(dict(config or {}), require_apis=False)
         self.config = config
         stack = cdk.Stack.of(self)
-        targets = [self._configured_target(i, api) for i, api in enumerate(config.apis)]
-        targets += [self._rest_target(i, api, execution_logging) for i, api in enumerate(rest_apis)]
-        targets += [self._http_target(i, api) for i, api in enumerate(http_apis)]
-        if not targets:
-            raise GatewatchConfigError(
-                ["Gatewatch has no API to watch: pass rest_apis / http_apis, or list apis in the config"]
-            )
-        self._check_unique(targets)
+        targets = self._targets(rest_apis, http_apis, execution_logging)
         self.targets = tuple(targets)
 
         self.alerting = GatewatchAlerting(self, "Alerting", alert_email=config.alert_email)
@@ -159,17 +152,11 @@ class Gatewatch(Construct):
                 dead_letter_queue=self.alerting.dead_letter_queue,
             ),
         )
-        sources = [
-            LogSource(group, t.existing_filters)
-            for t in targets
-            for group in (t.access_log_group, t.execution_log_group)
-            if group is not None
-        ]
         self.ingestion = GatewatchIngestion(
             self,
             "Ingestion",
             mode=config.ingestion,
-            sources=sources,
+            sources=_log_sources(targets),
             analyzer=self.functions.analyzer,
             dead_letter_queue=self.alerting.dead_letter_queue,
             kinesis_settings=config.kinesis,
@@ -179,19 +166,7 @@ class Gatewatch(Construct):
             ],
         )
 
-        panels = []
-        for i, t in enumerate(targets):
-            specs = api_alarm_specs(t.dimension, t.stage, t.thresholds, config.metric_namespace)
-            alarms = self.alerting.add_alarms(specs, id_prefix=f"Api{i}")
-            panels.append(
-                StagePanel(
-                    api=t.dimension,
-                    stage=t.stage,
-                    access_log_group_name=t.access_log_group.log_group_name if t.access_log_group else None,
-                    execution_log_group_name=t.execution_log_group.log_group_name if t.execution_log_group else None,
-                    alarms=[self._alarm_ref(a) for a in alarms],
-                )
-            )
+        panels = [self._stage_panel(i, t) for i, t in enumerate(targets)]
         health = self.alerting.add_alarms(
             health_alarm_specs(
                 stack.stack_name,
@@ -213,6 +188,36 @@ class Gatewatch(Construct):
         self._outputs()
 
     # ----------------------------------------------------------------- targets
+
+    def _targets(
+        self,
+        rest_apis: Sequence[apigw.RestApi | apigw.Stage],
+        http_apis: Sequence[apigwv2.HttpApi | apigwv2.HttpStage],
+        execution_logging: bool,
+    ) -> list[_Target]:
+        """The configured APIs, then the in-app REST and HTTP APIs; at least one, each (name, stage) once."""
+        targets = [self._configured_target(i, api) for i, api in enumerate(self.config.apis)]
+        targets += [self._rest_target(i, api, execution_logging) for i, api in enumerate(rest_apis)]
+        targets += [self._http_target(i, api) for i, api in enumerate(http_apis)]
+        if not targets:
+            raise GatewatchConfigError(
+                ["Gatewatch has no API to watch: pass rest_apis / http_apis, or list apis in the config"]
+            )
+        self._check_unique(targets)
+        return targets
+
+    def _stage_panel(self, i: int, target: _Target) -> StagePanel:
+        """The stage's alarms, and its dashboard panel showing them."""
+        specs = api_alarm_specs(target.dimension, target.stage, target.thresholds, self.config.metric_namespace)
+        alarms = self.alerting.add_alarms(specs, id_prefix=f"Api{i}")
+        access, execution = target.access_log_group, target.execution_log_group
+        return StagePanel(
+            api=target.dimension,
+            stage=target.stage,
+            access_log_group_name=access.log_group_name if access else None,
+            execution_log_group_name=execution.log_group_name if execution else None,
+            alarms=[self._alarm_ref(a) for a in alarms],
+        )
 
     def _configured_target(self, i: int, api: Any) -> _Target:
         access = (
@@ -282,6 +287,7 @@ class Gatewatch(Construct):
         )
 
     def _http_target(self, i: int, api: apigwv2.HttpApi | apigwv2.HttpStage) -> _Target:
+        http_api: apigwv2.IHttpApi
         if isinstance(api, apigwv2.HttpApi):
             if api.default_stage is None:
                 raise GatewatchConfigError(
@@ -409,6 +415,16 @@ class Gatewatch(Construct):
             )
 
     recommended_access_log_format = staticmethod(recommended_access_log_format)
+
+
+def _log_sources(targets: Sequence[_Target]) -> list[LogSource]:
+    """Every log group of the watched stages, with the subscription filters it already has."""
+    return [
+        LogSource(group, t.existing_filters)
+        for t in targets
+        for group in (t.access_log_group, t.execution_log_group)
+        if group is not None
+    ]
 
 
 def _concrete_stage_name(*candidates: str | None) -> str:

@@ -1,5 +1,5 @@
 """Where alerts go and what remembers them: the key, the SNS topic, the state table, the dead-letter
-queue, and the CloudWatch alarms built from `gatewatch.alarm_specs`.
+queue, and the CloudWatch alarms built from `stacks.monitoring.alarm_specs` (through `stacks.monitoring.factory`).
 
 Why alarms are L1 `CfnAlarm`s made from specs: `AlarmSpec` already says exactly what CloudWatch
 stores (metrics, metric math, comparison, datapoints, missing-data treatment). Mapping it one to one
@@ -20,7 +20,8 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.monitoring.alarm_specs import AlarmSpec, MetricRef
+from stacks.monitoring.alarm_specs import AlarmSpec
+from stacks.monitoring.factory import AlarmMetricProps, anomaly_props, math_props, single_metric_props
 
 STATE_TABLE_PARTITION_KEY = "pk"
 STATE_TABLE_TTL_ATTRIBUTE = "expires_at"
@@ -104,7 +105,10 @@ class GatewatchAlerting(Construct):
 
     def _alarm(self, spec: AlarmSpec, id: str) -> cloudwatch.CfnAlarm:
         actions = [self.topic.topic_arn]
-        common = dict(
+        reads = _alarm_reads(spec)
+        return cloudwatch.CfnAlarm(
+            self,
+            id,
             alarm_name=spec.name,
             alarm_description=spec.description,
             comparison_operator=spec.comparison.value,
@@ -114,65 +118,28 @@ class GatewatchAlerting(Construct):
             alarm_actions=actions,
             ok_actions=actions,
             actions_enabled=True,
-        )
-        if spec.is_anomaly:
-            assert spec.metric is not None
-            queries = [
-                _metric_query(spec.metric, return_data=True),
-                cloudwatch.CfnAlarm.MetricDataQueryProperty(
-                    id=ANOMALY_BAND_ID,
-                    expression=f"ANOMALY_DETECTION_BAND({spec.metric.id}, {spec.anomaly_band:g})",
-                    label=f"{spec.metric.metric_name} (expected)",
-                    return_data=True,
-                ),
-            ]
-            return cloudwatch.CfnAlarm(self, id, metrics=queries, threshold_metric_id=ANOMALY_BAND_ID, **common)
-        if spec.expression is not None:
-            queries = [_metric_query(m, return_data=False) for m in spec.inputs]
-            queries.append(
-                cloudwatch.CfnAlarm.MetricDataQueryProperty(
-                    id="result",
-                    expression=spec.expression,
-                    label=spec.expression_label,
-                    return_data=True,
-                    period=spec.period_s,
-                )
-            )
-            return cloudwatch.CfnAlarm(self, id, metrics=queries, threshold=spec.threshold, **common)
-        metric = spec.metric
-        assert metric is not None
-        stat_args: dict[str, object] = (
-            {"extended_statistic": metric.statistic}
-            if metric.statistic.startswith("p")
-            else {"statistic": metric.statistic}
-        )
-        return cloudwatch.CfnAlarm(
-            self,
-            id,
-            namespace=metric.namespace,
-            metric_name=metric.metric_name,
-            dimensions=[cloudwatch.CfnAlarm.DimensionProperty(name=k, value=v) for k, v in metric.dimensions],
-            period=metric.period_s,
-            threshold=spec.threshold,
-            **stat_args,
-            **common,  # type: ignore[arg-type]
+            threshold=None if spec.is_anomaly else spec.threshold,  # a band alarm compares against the band
+            namespace=reads.namespace,
+            metric_name=reads.metric_name,
+            dimensions=reads.dimensions,
+            period=reads.period,
+            statistic=reads.statistic,
+            extended_statistic=reads.extended_statistic,
+            metrics=reads.metrics,
+            threshold_metric_id=reads.threshold_metric_id,
         )
 
 
-def _metric_query(metric: MetricRef, *, return_data: bool) -> cloudwatch.CfnAlarm.MetricDataQueryProperty:
-    return cloudwatch.CfnAlarm.MetricDataQueryProperty(
-        id=metric.id,
-        return_data=return_data,
-        metric_stat=cloudwatch.CfnAlarm.MetricStatProperty(
-            metric=cloudwatch.CfnAlarm.MetricProperty(
-                namespace=metric.namespace,
-                metric_name=metric.metric_name,
-                dimensions=[cloudwatch.CfnAlarm.DimensionProperty(name=k, value=v) for k, v in metric.dimensions],
-            ),
-            period=metric.period_s,
-            stat=metric.statistic,
-        ),
-    )
+def _alarm_reads(spec: AlarmSpec) -> AlarmMetricProps:
+    """What the alarm reads: its metric's anomaly band, its expression, or its metric."""
+    metric, math = spec.metric, spec.math
+    if metric is not None and spec.anomaly_band is not None:
+        return anomaly_props(metric, spec.anomaly_band, band_id=ANOMALY_BAND_ID)
+    if math is not None:
+        return math_props(math)
+    if metric is None:  # AlarmSpec guarantees a metric or an expression
+        raise ValueError(f"alarm {spec.key} reads no metric")
+    return single_metric_props(metric)
 
 
 def _construct_id(key: str) -> str:

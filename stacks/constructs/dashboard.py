@@ -6,7 +6,8 @@ near-timeouts; the top failing routes and the latest failing requests (Logs Insi
 access log group); and the alarms' state. A last row shows gatewatch's own health.
 
 The dashboard's name comes from `gatewatch.naming.dashboard_name`, the same function the notifier
-uses for its Slack links.
+uses for its Slack links. Its metrics and error rates are the alarms' own definitions
+(`stacks.monitoring.alarm_specs`), made CloudWatch objects by `stacks.monitoring.factory`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from constructs import Construct
 from gatewatch import constants as C
 from gatewatch.classify.taxonomy import ErrorCategory
 from gatewatch.naming import dashboard_name
+from stacks.monitoring.alarm_specs import api_metric, error_rate, source_metric
+from stacks.monitoring.factory import graph_math, graph_metric
 
 PERIOD = cdk.Duration.minutes(1)
 FULL = 24
@@ -97,15 +100,8 @@ class GatewatchDashboards(Construct):
     def _metric(
         self, panel: StagePanel, name: str, statistic: str, label: str | None = None, **extra: str
     ) -> cloudwatch.Metric:
-        dims = {C.DIM_API: panel.api, C.DIM_STAGE: panel.stage, **extra}
-        return cloudwatch.Metric(
-            namespace=self.namespace,
-            metric_name=name,
-            dimensions_map=dims,
-            statistic=statistic,
-            period=PERIOD,
-            label=label,
-        )
+        ref = api_metric(panel.api, panel.stage, name, statistic, namespace=self.namespace, **extra)
+        return graph_metric(ref, label=label)
 
     def _search(self, panel: StagePanel, metric_name: str, label: str) -> cloudwatch.MathExpression:
         """Every Category of a metric, whatever categories show up (SEARCH finds them)."""
@@ -116,18 +112,11 @@ class GatewatchDashboards(Construct):
         )
         return cloudwatch.MathExpression(expression=expression, using_metrics={}, label=label, period=PERIOD)
 
-    def _rate(self, panel: StagePanel, errors_metric: str, label: str) -> cloudwatch.MathExpression:
+    def _rate(self, panel: StagePanel, errors_metric: str) -> cloudwatch.MathExpression:
+        """The error rate the alarms watch (`alarm_specs.error_rate`), drawn on the dashboard."""
         # ids are per expression: two rates in one graph must not share a metric id
-        req, err = f"req{errors_metric.lower()}", f"err{errors_metric.lower()}"
-        return cloudwatch.MathExpression(
-            expression=f"IF({req} > 0, 100 * FILL({err}, 0) / {req}, 0)",
-            label=label,
-            period=PERIOD,
-            using_metrics={
-                req: self._metric(panel, C.METRIC_REQUESTS, "Sum"),
-                err: self._metric(panel, errors_metric, "Sum"),
-            },
-        )
+        ids = (f"req{errors_metric.lower()}", f"err{errors_metric.lower()}")
+        return graph_math(error_rate(panel.api, panel.stage, errors_metric, namespace=self.namespace, ids=ids))
 
     # ----------------------------------------------------------------- rows
 
@@ -143,10 +132,7 @@ class GatewatchDashboards(Construct):
             title="Requests and error rate",
             width=12,
             left=[m(panel, C.METRIC_REQUESTS, "Sum", "Requests")],
-            right=[
-                self._rate(panel, C.METRIC_ERRORS_5XX, "5xx rate (%)"),
-                self._rate(panel, C.METRIC_ERRORS_4XX, "4xx rate (%)"),
-            ],
+            right=[self._rate(panel, C.METRIC_ERRORS_5XX), self._rate(panel, C.METRIC_ERRORS_4XX)],
             right_y_axis=cloudwatch.YAxisProps(label="%", min=0, show_units=False),
         )
         by_category = cloudwatch.GraphWidget(
@@ -238,14 +224,7 @@ class GatewatchDashboards(Construct):
             title="gatewatch: lines parsed / unparsed",
             width=12,
             left=[
-                cloudwatch.Metric(
-                    namespace=self.namespace,
-                    metric_name=name,
-                    dimensions_map={C.DIM_SOURCE: source},
-                    statistic="Sum",
-                    period=cdk.Duration.minutes(5),
-                    label=f"{name} {source}",
-                )
+                graph_metric(source_metric(name, source, namespace=self.namespace), label=f"{name} {source}")
                 for name in (C.METRIC_LINES_PARSED, C.METRIC_LINES_UNPARSED)
                 for source in (C.SOURCE_ACCESS, C.SOURCE_EXECUTION)
             ],

@@ -29,6 +29,7 @@ from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
+from aws_cdk.interfaces.aws_logs import ILogGroupRef
 from constructs import Construct, IConstruct
 
 from stacks.config import MAX_SUBSCRIPTION_FILTERS, IngestionMode, KinesisSettings
@@ -53,7 +54,7 @@ class _Destination:
         self.arn = arn
         self.role = role
 
-    def bind(self, scope: Construct, source_log_group: logs.ILogGroup) -> logs.LogSubscriptionDestinationConfig:
+    def bind(self, scope: Construct, source_log_group: ILogGroupRef) -> logs.LogSubscriptionDestinationConfig:
         return logs.LogSubscriptionDestinationConfig(arn=self.arn, role=self.role)
 
 
@@ -148,13 +149,13 @@ class GatewatchIngestion(Construct):
         if mode is IngestionMode.KINESIS:
             self._kinesis(unique, dead_letter_queue, kinesis_settings or KinesisSettings())
         else:
-            self.permission = self._logs_invoke_permission()
+            permission = self.permission = self._logs_invoke_permission()
             if mode is IngestionMode.SUBSCRIPTION:
                 destination = _Destination(analyzer.function_arn)
                 for i, source in enumerate(unique):
-                    self._subscribe(f"Subscription{i}", source, destination, depends_on=self.permission)
+                    self._subscribe(f"Subscription{i}", source, destination, depends_on=permission)
             else:
-                self._account_policy(excluded_log_group_names)
+                self._account_policy(excluded_log_group_names, depends_on=permission)
 
     @staticmethod
     def _unique(sources: Sequence[LogSource]) -> list[LogSource]:
@@ -198,7 +199,7 @@ class GatewatchIngestion(Construct):
             ),
         )
 
-    def _account_policy(self, excluded: Sequence[str]) -> None:
+    def _account_policy(self, excluded: Sequence[str], *, depends_on: IConstruct) -> None:
         names = ", ".join(f'"{name}"' for name in excluded)
         self.account_policy = logs.CfnAccountPolicy(
             self,
@@ -212,7 +213,7 @@ class GatewatchIngestion(Construct):
             # gatewatch's own log groups are excluded: its output would otherwise feed itself forever
             selection_criteria=f"LogGroupName NOT IN [{names}]",
         )
-        self.account_policy.node.add_dependency(self.permission)  # type: ignore[arg-type]
+        self.account_policy.node.add_dependency(depends_on)  # the policy test-delivers to the analyzer
         cdk.Annotations.of(self).add_info(
             "gatewatch account-policy mode: every log group of the account and region is sent to the analyzer "
             "(lines that are not API Gateway logs are counted as LinesUnparsed and dropped)."

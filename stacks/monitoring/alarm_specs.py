@@ -88,6 +88,16 @@ class MetricRef:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricMath:
+    """A metric-math expression over its input metrics (whose ids it names), as alarms and graphs use it."""
+
+    expression: str
+    inputs: tuple[MetricRef, ...]
+    label: str | None = None
+    period_s: int = ONE_MINUTE
+
+
+@dataclass(frozen=True, slots=True)
 class AlarmSpec:
     """Everything CloudWatch needs for one alarm.
 
@@ -128,9 +138,18 @@ class AlarmSpec:
         return self.anomaly_band is not None
 
     @property
+    def math(self) -> MetricMath | None:
+        """The expression with its inputs, for a metric-math alarm; None for an alarm on one metric."""
+        if self.expression is None:
+            return None
+        return MetricMath(self.expression, self.inputs, self.expression_label, self.period_s)
+
+    @property
     def metrics(self) -> tuple[MetricRef, ...]:
         """Every metric the alarm reads (the demo needs them to evaluate the alarm)."""
-        return self.inputs if self.expression is not None else (self.metric,)  # type: ignore[return-value]
+        if self.metric is not None:
+            return (self.metric,)
+        return self.inputs
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,12 +202,74 @@ def api_dimensions(api: str, stage: str, **extra: str) -> tuple[tuple[str, str],
     return tuple(dims)
 
 
+def api_metric(
+    api: str,
+    stage: str,
+    metric_name: str,
+    statistic: str,
+    *,
+    namespace: str = DEFAULT_NAMESPACE,
+    metric_id: str = "m",
+    **extra: str,
+) -> MetricRef:
+    """One per-API metric of the analyzer's (per minute), optionally with one more dimension (Category=...)."""
+    return MetricRef(metric_id, namespace, metric_name, api_dimensions(api, stage, **extra), statistic)
+
+
+def source_metric(
+    metric_name: str, source: str, *, namespace: str = DEFAULT_NAMESPACE, metric_id: str = "m"
+) -> MetricRef:
+    """One of gatewatch's own per-source metrics (LinesParsed / LinesUnparsed), per 5 minutes."""
+    return MetricRef(metric_id, namespace, metric_name, ((DIM_SOURCE, source),), "Sum", FIVE_MINUTES)
+
+
+#: The error classes with a rate: their metric -> the word graphs and alarms use for them.
+ERROR_RATE_CLASSES: dict[str, str] = {METRIC_ERRORS_5XX: "5xx", METRIC_ERRORS_4XX: "4xx"}
+
+
+def error_rate(
+    api: str,
+    stage: str,
+    errors_metric: str,
+    *,
+    namespace: str = DEFAULT_NAMESPACE,
+    ids: tuple[str, str] = ("requests", "errors"),
+) -> MetricMath:
+    """The percentage of requests that failed with `errors_metric` (Errors5xx or Errors4xx); 0 without traffic.
+
+    `ids` name the requests and errors inputs: metric ids must be unique within one graph, so a
+    dashboard showing two rates together gives each its own.
+    """
+    requests_id, errors_id = ids
+    return MetricMath(
+        expression=f"IF({requests_id} > 0, 100 * FILL({errors_id}, 0) / {requests_id}, 0)",
+        inputs=(
+            api_metric(api, stage, METRIC_REQUESTS, "Sum", namespace=namespace, metric_id=requests_id),
+            api_metric(api, stage, errors_metric, "Sum", namespace=namespace, metric_id=errors_id),
+        ),
+        label=f"{ERROR_RATE_CLASSES[errors_metric]} rate (%)",
+    )
+
+
+def unparsed_rate(source: str, *, namespace: str = DEFAULT_NAMESPACE) -> MetricMath:
+    """The percentage of a source's log lines the analyzer could not parse, per 5 minutes; 0 without lines."""
+    return MetricMath(
+        expression="IF(FILL(parsed, 0) + FILL(unparsed, 0) > 0, "
+        "100 * FILL(unparsed, 0) / (FILL(parsed, 0) + FILL(unparsed, 0)), 0)",
+        inputs=(
+            source_metric(METRIC_LINES_PARSED, source, namespace=namespace, metric_id="parsed"),
+            source_metric(METRIC_LINES_UNPARSED, source, namespace=namespace, metric_id="unparsed"),
+        ),
+        label=f"Unparsed {source} lines (%)",
+        period_s=FIVE_MINUTES,
+    )
+
+
 def _rate_spec(
-    *, key: str, api: str, stage: str, namespace: str, errors_metric: str, pct: float, periods: int, what: str
+    *, key: str, api: str, stage: str, namespace: str, errors_metric: str, pct: float, periods: int
 ) -> AlarmSpec:
-    dims = api_dimensions(api, stage)
-    requests = MetricRef("requests", namespace, METRIC_REQUESTS, dims, "Sum")
-    errors = MetricRef("errors", namespace, errors_metric, dims, "Sum")
+    rate = error_rate(api, stage, errors_metric, namespace=namespace)
+    what = ERROR_RATE_CLASSES[errors_metric]
     return AlarmSpec(
         key=key,
         name=alarm_name(api, stage, key),
@@ -201,10 +282,10 @@ def _rate_spec(
         evaluation_periods=periods,
         datapoints_to_alarm=periods,
         treat_missing_data=MissingData.NOT_BREACHING,
-        period_s=ONE_MINUTE,
-        expression="IF(requests > 0, 100 * FILL(errors, 0) / requests, 0)",
-        expression_label=f"{what} rate (%)",
-        inputs=(requests, errors),
+        period_s=rate.period_s,
+        expression=rate.expression,
+        expression_label=rate.label,
+        inputs=rate.inputs,
         api=api,
         stage=stage,
     )
@@ -245,10 +326,9 @@ def api_alarm_specs(
 ) -> tuple[AlarmSpec, ...]:
     """The alarms of one watched API stage. `api` is the Api dimension value (friendly name or id)."""
     t = thresholds
-    dims = api_dimensions(api, stage)
 
     def metric(id_: str, name: str, statistic: str, **extra: str) -> MetricRef:
-        return MetricRef(id_, namespace, name, api_dimensions(api, stage, **extra) if extra else dims, statistic)
+        return api_metric(api, stage, name, statistic, namespace=namespace, metric_id=id_, **extra)
 
     def category_burst(category: ErrorCategory, per_minute: float, advice: str) -> AlarmSpec:
         key = category.value  # the notifier recognises a category name in an alarm name (naming.alarm_name)
@@ -271,7 +351,6 @@ def api_alarm_specs(
             errors_metric=METRIC_ERRORS_5XX,
             pct=t.error5xx_rate_pct,
             periods=t.error5xx_periods,
-            what="5xx",
         ),
         _rate_spec(
             key="4xx-rate",
@@ -281,7 +360,6 @@ def api_alarm_specs(
             errors_metric=METRIC_ERRORS_4XX,
             pct=t.error4xx_rate_pct,
             periods=t.error4xx_periods,
-            what="4xx",
         ),
         _simple_spec(
             key="p90-latency",
@@ -429,9 +507,7 @@ def health_alarm_specs(
         ),
     ]
     for source in (SOURCE_ACCESS, SOURCE_EXECUTION):
-        dims = ((DIM_SOURCE, source),)
-        parsed = MetricRef("parsed", namespace, METRIC_LINES_PARSED, dims, "Sum", FIVE_MINUTES)
-        unparsed = MetricRef("unparsed", namespace, METRIC_LINES_UNPARSED, dims, "Sum", FIVE_MINUTES)
+        rate = unparsed_rate(source, namespace=namespace)
         key = f"{source}-unparsed-rate"
         specs.append(
             AlarmSpec(
@@ -444,24 +520,29 @@ def health_alarm_specs(
                 evaluation_periods=3,
                 datapoints_to_alarm=3,
                 treat_missing_data=MissingData.NOT_BREACHING,
-                period_s=FIVE_MINUTES,
-                expression="IF(FILL(parsed, 0) + FILL(unparsed, 0) > 0, "
-                "100 * FILL(unparsed, 0) / (FILL(parsed, 0) + FILL(unparsed, 0)), 0)",
-                expression_label=f"Unparsed {source} lines (%)",
-                inputs=(parsed, unparsed),
+                period_s=rate.period_s,
+                expression=rate.expression,
+                expression_label=rate.label,
+                inputs=rate.inputs,
             )
         )
     return tuple(specs)
 
 
 __all__ = [
+    "ERROR_RATE_CLASSES",
     "AlarmSpec",
     "Comparison",
     "HealthThresholds",
+    "MetricMath",
     "MetricRef",
     "MissingData",
     "Thresholds",
     "api_alarm_specs",
     "api_dimensions",
+    "api_metric",
+    "error_rate",
     "health_alarm_specs",
+    "source_metric",
+    "unparsed_rate",
 ]

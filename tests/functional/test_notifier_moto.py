@@ -137,6 +137,20 @@ def test_ok_without_a_remembered_thread_is_posted_on_its_own(aws, slack, monkeyp
     assert "thread_ts" not in posted.json and not slack.calls("/chat.update")
 
 
+def test_bot_token_without_a_state_table_posts_alarm_and_recovery_on_their_own(aws, slack, monkeypatch):
+    # GIVEN a bot-token secret but no state table to remember threads in
+    monkeypatch.setenv("GATEWATCH_SLACK_BOT_SECRET", secret("gatewatch/slack-bot", BOT))
+    # WHEN an alarm fires and then recovers
+    handler.lambda_handler(sns_event(ALARMS["static_alarm"]), Context())
+    handler.lambda_handler(sns_event(ALARMS["ok_recovery"]), Context())
+    # THEN both are top-level posts to the configured channel, and nothing is threaded or updated
+    opened, recovered = slack.calls("/chat.postMessage")
+    assert opened.json["channel"] == recovered.json["channel"] == BOT["channel"]
+    assert "thread_ts" not in opened.json and "thread_ts" not in recovered.json
+    assert not slack.calls("/chat.update")
+    assert recovered.json["attachments"][0]["color"] == Severity.RESOLVED.color
+
+
 @pytest.mark.parametrize("value", ["{url}", {"webhook_url": "{url}"}])
 def test_webhook_secret_as_url_or_json_delivers_the_alarm_once(aws, slack, monkeypatch, capsys, caplog, value):
     caplog.set_level(logging.INFO)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from gatewatch.alerts.coerce import optional_float, optional_int, optional_str
 from gatewatch.alerts.immediate import (
     AlertPolicy,
     build_alerts,
@@ -145,3 +146,21 @@ def test_timestamps_are_iso_utc():
     ]
     alert = build_alerts(reqs, [], policy=POLICY, now_s=NOW)[0]
     assert (alert.first_seen, alert.last_seen) == ("2025-11-25T13:00:00Z", "2025-11-25T13:01:01Z")
+
+
+@pytest.mark.parametrize(
+    "value,as_str,as_int,as_float",
+    [
+        (None, None, None, None),
+        ("12", "12", 12, 12.0),
+        (7, "7", 7, 7.0),
+        (2.5, "2.5", 2, 2.5),
+        (True, "True", None, None),
+        ("", "", None, None),
+        ("abc", "abc", None, None),
+        ([1], "[1]", None, None),
+    ],
+)
+def test_received_fields_are_read_leniently(value, as_str, as_int, as_float):
+    # a field of the wrong type in a received message reads as absent, never as an exception
+    assert (optional_str(value), optional_int(value), optional_float(value)) == (as_str, as_int, as_float)

@@ -24,8 +24,8 @@ def aws_client(service: str) -> Any:
     with _LOCK:
         client = _CLIENTS.get(service)
         if client is None:
-            import boto3
-            from botocore.config import Config
+            import boto3  # type: ignore[import-untyped]  # boto3 ships no type information
+            from botocore.config import Config  # type: ignore[import-untyped]  # nor does botocore
 
             client = boto3.client(service, config=Config(retries=_RETRIES, connect_timeout=3, read_timeout=5))
             _CLIENTS[service] = client

@@ -147,6 +147,10 @@ class _Outcome:
     result: dict[str, Any] | None = None
 
 
+#: Reads one HTTP response as an outcome (webhook or Web API rules).
+Parse = Callable[[HttpResponse], _Outcome]
+
+
 def destination_label(secret_value: str) -> str:
     """A stable, non-reversible name for a webhook or token in logs ("dest-3f2a…")."""
     return "dest-" + hashlib.sha256(secret_value.encode()).hexdigest()[:10]
@@ -206,20 +210,13 @@ class SlackClient:
         headers: Mapping[str, str],
         *,
         pace_key: str,
-        parse: Callable[[HttpResponse], _Outcome],
+        parse: Parse,
         what: str = "webhook",
     ) -> _Outcome:
-        policy = self.policy
         attempt = 0
         while True:
             attempt += 1
-            self._pace(pace_key)
-            try:
-                outcome = parse(self._transport(url, body, headers, policy.timeout_s))
-            except (OSError, http.client.HTTPException) as exc:  # refused, reset, DNS, timeout
-                outcome = _Outcome(ok=False, retry=True, error=_exception_name(exc))
-            finally:
-                self._last_sent[pace_key] = self._clock()
+            outcome = self._attempt(url, body, headers, pace_key=pace_key, parse=parse)
             if outcome.ok:
                 if attempt > 1:
                     logger.info(
@@ -230,38 +227,8 @@ class SlackClient:
                     )
                 return outcome
             if not outcome.retry:
-                cause = (
-                    PERMANENT_CAUSES.get(outcome.error or "")
-                    or _STATUS_CAUSES.get(outcome.status or 0)
-                    or "Slack refused the message"
-                )
-                logger.error(
-                    "Slack %s failed permanently: HTTP %s %s — %s",
-                    what,
-                    outcome.status,
-                    outcome.error or "",
-                    cause,
-                    extra={"destination": pace_key, "status": outcome.status, "slack_error": outcome.error},
-                )
-                raise DeliveryError(
-                    f"Slack {what} failed permanently (HTTP {outcome.status} {outcome.error or ''}): {cause}",
-                    permanent=True,
-                    status=outcome.status,
-                    error=outcome.error,
-                    attempts=attempt,
-                )
-            if attempt >= policy.max_attempts:
-                raise self._give_up(what, pace_key, outcome, attempt, f"no success after {attempt} attempts")
-            delay = outcome.retry_after_s if outcome.retry_after_s is not None else self._backoff(attempt)
-            budget = self._time_budget()
-            if delay + policy.timeout_s > budget:
-                raise self._give_up(
-                    what,
-                    pace_key,
-                    outcome,
-                    attempt,
-                    f"waiting {delay:.1f} s would exceed the remaining time ({budget:.1f} s)",
-                )
+                raise self._permanent_failure(what, pace_key, outcome, attempt)
+            delay = self._retry_delay(what, pace_key, outcome, attempt)
             logger.warning(
                 "Slack %s attempt %d failed (HTTP %s %s); retrying in %.2f s",
                 what,
@@ -273,6 +240,54 @@ class SlackClient:
             )
             self._sleep(delay)
 
+    def _attempt(self, url: str, body: bytes, headers: Mapping[str, str], *, pace_key: str, parse: Parse) -> _Outcome:
+        """One paced request; a connection failure is an outcome to retry, not an exception."""
+        self._pace(pace_key)
+        try:
+            return parse(self._transport(url, body, headers, self.policy.timeout_s))
+        except (OSError, http.client.HTTPException) as exc:  # refused, reset, DNS, timeout
+            return _Outcome(ok=False, retry=True, error=_exception_name(exc))
+        finally:
+            self._last_sent[pace_key] = self._clock()
+
+    def _permanent_failure(self, what: str, pace_key: str, outcome: _Outcome, attempts: int) -> DeliveryError:
+        cause = (
+            PERMANENT_CAUSES.get(outcome.error or "")
+            or _STATUS_CAUSES.get(outcome.status or 0)
+            or "Slack refused the message"
+        )
+        logger.error(
+            "Slack %s failed permanently: HTTP %s %s — %s",
+            what,
+            outcome.status,
+            outcome.error or "",
+            cause,
+            extra={"destination": pace_key, "status": outcome.status, "slack_error": outcome.error},
+        )
+        return _delivery_error(
+            f"Slack {what} failed permanently (HTTP {outcome.status} {outcome.error or ''}): {cause}",
+            outcome,
+            permanent=True,
+            attempts=attempts,
+        )
+
+    def _retry_delay(self, what: str, pace_key: str, outcome: _Outcome, attempt: int) -> float:
+        """How long to wait before the next attempt; raises when attempts or the remaining time run out."""
+        policy = self.policy
+        if attempt >= policy.max_attempts:
+            raise self._give_up(what, pace_key, outcome, attempt, f"no success after {attempt} attempts")
+        delay = outcome.retry_after_s if outcome.retry_after_s is not None else self._backoff(attempt)
+        budget = self._time_budget()
+        if delay + policy.timeout_s > budget:
+            raise self._give_up(
+                what,
+                pace_key,
+                outcome,
+                attempt,
+                f"waiting {delay:.1f} s would exceed the remaining time ({budget:.1f} s)",
+            )
+        return delay
+
     def _give_up(self, what: str, pace_key: str, outcome: _Outcome, attempts: int, why: str) -> DeliveryError:
         logger.error(
             "Slack %s not delivered: %s (last: HTTP %s %s)",
@@ -282,11 +297,10 @@ class SlackClient:
             outcome.error or "",
             extra={"destination": pace_key, "attempts": attempts},
         )
-        return DeliveryError(
+        return _delivery_error(
             f"Slack {what} not delivered: {why} (last: HTTP {outcome.status} {outcome.error or ''})",
+            outcome,
             permanent=False,
-            status=outcome.status,
-            error=outcome.error,
             attempts=attempts,
         )
 
@@ -306,6 +320,10 @@ class SlackClient:
             wait = self.policy.min_interval_s - (self._clock() - last)
             if wait > 0:
                 self._sleep(wait)
+
+
+def _delivery_error(message: str, last: _Outcome, *, permanent: bool, attempts: int) -> DeliveryError:
+    return DeliveryError(message, permanent=permanent, status=last.status, error=last.error, attempts=attempts)
 
 
 def _slack_error(text: str) -> str | None:
@@ -410,30 +428,42 @@ class BotDelivery:
     def deliver(self, message: SlackMessage) -> None:
         bot = self._secret()
         payload = message.to_payload()
-        key = message.thread_key if self._threads is not None else None
-        ref = self._threads.get(key) if key and message.lifecycle is not Lifecycle.OPEN else None
-        if ref is None:
-            answer = self._post(bot, {**payload, "channel": bot.channel})
-            if key and message.lifecycle in (Lifecycle.OPEN, Lifecycle.CONTINUE) and answer.get("ts"):
-                self._threads.put(
-                    ThreadRef(
-                        key=key,
-                        channel=str(answer.get("channel") or bot.channel),
-                        ts=str(answer["ts"]),
-                        message=payload,
-                    )
-                )
+        key = message.thread_key
+        if self._threads is None or not key:  # no state table, or nothing to thread on: a plain post
+            self._post(bot, {**payload, "channel": bot.channel})
             return
+        ref = self._threads.get(key) if message.lifecycle is not Lifecycle.OPEN else None
+        if ref is None:
+            self._open(bot, payload, key, message.lifecycle, self._threads)
+        else:
+            self._reply(bot, payload, ref, message.lifecycle, self._threads)
+
+    def _open(
+        self, bot: BotSecret, payload: dict[str, Any], key: str, lifecycle: Lifecycle, threads: ThreadStore
+    ) -> None:
+        """A top-level post; an opening or continuing message remembers it as the thread for `key`."""
+        answer = self._post(bot, {**payload, "channel": bot.channel})
+        if lifecycle in (Lifecycle.OPEN, Lifecycle.CONTINUE) and answer.get("ts"):
+            threads.put(
+                ThreadRef(
+                    key=key, channel=str(answer.get("channel") or bot.channel), ts=str(answer["ts"]), message=payload
+                )
+            )
+
+    def _reply(
+        self, bot: BotSecret, payload: dict[str, Any], ref: ThreadRef, lifecycle: Lifecycle, threads: ThreadStore
+    ) -> None:
+        """A reply in the remembered thread; a recovery also marks the original resolved and forgets the thread."""
         reply = {**payload, "channel": ref.channel, "thread_ts": ref.ts}
-        if message.lifecycle is Lifecycle.CONTINUE:
+        if lifecycle is Lifecycle.CONTINUE:
             reply["reply_broadcast"] = True  # a repeat of a critical cause should be seen in the channel
         self._post(bot, reply)
-        if message.lifecycle is Lifecycle.RESOLVE:
+        if lifecycle is Lifecycle.RESOLVE:
             if ref.message:
                 when = self._now().strftime("%Y-%m-%d %H:%M:%S UTC")
                 update = {**mark_resolved(ref.message, when), "channel": ref.channel, "ts": ref.ts}
                 self._client.call(bot.token, "chat.update", update, pace_key=ref.channel)
-            self._threads.delete(ref.key)
+            threads.delete(ref.key)
 
     def _post(self, bot: BotSecret, body: Mapping[str, Any]) -> dict[str, Any]:
         return self._client.call(bot.token, "chat.postMessage", body, pace_key=str(body.get("channel")))

@@ -58,7 +58,8 @@ class ThreadStore:
     @property
     def client(self) -> Any:
         if self._client is None:
-            import boto3  # lazy: keeps the engine's import path free of boto3
+            # lazy: keeps the engine's import path free of boto3 (which ships no type information)
+            import boto3  # type: ignore[import-untyped]
 
             self._client = boto3.client("dynamodb")
         return self._client

@@ -46,27 +46,39 @@ class AlertPolicy:
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> AlertPolicy:
         """GATEWATCH_ALERT_CATEGORIES (comma list of category names) and GATEWATCH_ALERT_COOLDOWN_SECONDS."""
-        raw = (environ.get(ENV_ALERT_CATEGORIES) or "").strip()
-        categories = BROKEN_DEPLOY_CATEGORIES
-        if raw:
-            names = [n.strip().upper() for n in raw.split(",") if n.strip()]
-            unknown = [n for n in names if n not in ErrorCategory.__members__]
-            if unknown or ErrorCategory.OK.value in names:
-                raise ConfigError(
-                    f"{ENV_ALERT_CATEGORIES}: not error categories: {', '.join(unknown or ['OK'])} "
-                    f"(use names such as {', '.join(sorted(c.value for c in BROKEN_DEPLOY_CATEGORIES))})"
-                )
-            categories = frozenset(ErrorCategory(n) for n in names)
-        raw_cooldown = (environ.get(ENV_ALERT_COOLDOWN_S) or "").strip()
-        cooldown = DEFAULT_ALERT_COOLDOWN_S
-        if raw_cooldown:
-            try:
-                cooldown = int(raw_cooldown)
-            except ValueError:
-                cooldown = -1
-            if cooldown <= 0:
-                raise ConfigError(f"{ENV_ALERT_COOLDOWN_S} must be a positive number of seconds, got {raw_cooldown!r}")
-        return cls(categories=categories, cooldown_s=cooldown)
+        return cls(
+            categories=_categories_setting(environ.get(ENV_ALERT_CATEGORIES)),
+            cooldown_s=_cooldown_setting(environ.get(ENV_ALERT_COOLDOWN_S)),
+        )
+
+
+def _categories_setting(value: str | None) -> frozenset[ErrorCategory]:
+    """The categories named in GATEWATCH_ALERT_CATEGORIES; the broken-deploy ones when it is unset."""
+    raw = (value or "").strip()
+    if not raw:
+        return BROKEN_DEPLOY_CATEGORIES
+    names = [n.strip().upper() for n in raw.split(",") if n.strip()]
+    unknown = [n for n in names if n not in ErrorCategory.__members__]
+    if unknown or ErrorCategory.OK.value in names:
+        raise ConfigError(
+            f"{ENV_ALERT_CATEGORIES}: not error categories: {', '.join(unknown or ['OK'])} "
+            f"(use names such as {', '.join(sorted(c.value for c in BROKEN_DEPLOY_CATEGORIES))})"
+        )
+    return frozenset(ErrorCategory(n) for n in names)
+
+
+def _cooldown_setting(value: str | None) -> int:
+    """GATEWATCH_ALERT_COOLDOWN_SECONDS: a positive number of seconds; the default when it is unset."""
+    raw = (value or "").strip()
+    if not raw:
+        return DEFAULT_ALERT_COOLDOWN_S
+    try:
+        cooldown = int(raw)
+    except ValueError:
+        cooldown = -1
+    if cooldown <= 0:
+        raise ConfigError(f"{ENV_ALERT_COOLDOWN_S} must be a positive number of seconds, got {raw!r}")
+    return cooldown
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,36 +194,14 @@ def _alert(
     region: str | None,
 ) -> AnalyzerAlert:
     info = category_info(category)
-    ordered = sorted(reqs, key=lambda r: (r.timestamp is None, r.timestamp or 0))
-    # one entry per request id: prefer the execution-log entry (its evidence is the cause line)
-    by_id: dict[str, ClassifiedRequest] = {}
-    anonymous: list[ClassifiedRequest] = []
-    for req in ordered:
-        if not req.request_id:
-            anonymous.append(req)
-        elif req.request_id not in by_id or (req.source != "access" and by_id[req.request_id].source == "access"):
-            by_id[req.request_id] = req
-    distinct = sorted(list(by_id.values()) + anonymous, key=lambda r: (r.timestamp is None, r.timestamp or 0))
+    distinct = _distinct_requests(reqs)
     timestamps = [r.timestamp for r in distinct if r.timestamp is not None]
     routes = Counter(r.route for r in distinct if r.route)
-    samples = tuple(
-        AlertSample(
-            request_id=r.request_id,
-            route=r.route,
-            status=r.status,
-            timestamp=iso_utc(r.timestamp),
-            evidence=short_sample(r.evidence or "", MAX_EVIDENCE_CHARS),
-        )
-        for r in distinct[:MAX_ALERT_SAMPLES]
-    )
-    groups = Counter(r.log_group for r in distinct if r.log_group)
-    execution_groups = Counter(r.log_group for r in distinct if r.log_group and r.source != "access")
-    log_group = (execution_groups or groups).most_common(1)[0][0] if groups else None
-    api_name = next((r.api_name for r in distinct if r.api_name), None)
+    samples = tuple(_sample(r) for r in distinct[:MAX_ALERT_SAMPLES])
     return AnalyzerAlert(
         alert_id=f"{api}|{stage}|{category.value}|{now_s}",
         api_id=api,
-        api_name=api_name,
+        api_name=next((r.api_name for r in distinct if r.api_name), None),
         stage=stage,
         category=category.value,
         title=info.title,
@@ -222,11 +212,46 @@ def _alert(
         last_seen=iso_utc(max(timestamps)) if timestamps else None,
         routes=tuple(route for route, _ in routes.most_common(MAX_ALERT_ROUTES)),
         samples=samples,
-        log_group=log_group,
+        log_group=_alert_log_group(distinct),
         insights_query=insights_query((s.request_id for s in samples), category),
         account=account,
         region=region,
     )
+
+
+def _by_time(req: ClassifiedRequest) -> tuple[bool, int]:
+    """Oldest first; requests without a timestamp last."""
+    return req.timestamp is None, req.timestamp or 0
+
+
+def _distinct_requests(reqs: list[ClassifiedRequest]) -> list[ClassifiedRequest]:
+    """One entry per request id, oldest first: the execution-log entry wins (its evidence is the cause
+    line); requests without an id are all kept."""
+    by_id: dict[str, ClassifiedRequest] = {}
+    anonymous: list[ClassifiedRequest] = []
+    for req in sorted(reqs, key=_by_time):
+        if not req.request_id:
+            anonymous.append(req)
+        elif req.request_id not in by_id or (req.source != "access" and by_id[req.request_id].source == "access"):
+            by_id[req.request_id] = req
+    return sorted(list(by_id.values()) + anonymous, key=_by_time)
+
+
+def _sample(req: ClassifiedRequest) -> AlertSample:
+    return AlertSample(
+        request_id=req.request_id,
+        route=req.route,
+        status=req.status,
+        timestamp=iso_utc(req.timestamp),
+        evidence=short_sample(req.evidence or "", MAX_EVIDENCE_CHARS),
+    )
+
+
+def _alert_log_group(reqs: list[ClassifiedRequest]) -> str | None:
+    """The log group most of the requests came from, an execution-log group if any (it holds the cause)."""
+    groups = Counter(r.log_group for r in reqs if r.log_group)
+    execution_groups = Counter(r.log_group for r in reqs if r.log_group and r.source != "access")
+    return (execution_groups or groups).most_common(1)[0][0] if groups else None
 
 
 __all__ = [

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
+from gatewatch.alerts.coerce import optional_int, optional_str
 from gatewatch.constants import ALERT_SCHEMA_VERSION
 
 
@@ -72,10 +73,10 @@ class AnalyzerAlert:
             raise ValueError("not a gatewatch.alert/v1 message")
         samples = tuple(
             AlertSample(
-                request_id=_opt_str(s.get("request_id")),
+                request_id=optional_str(s.get("request_id")),
                 route=str(s.get("route") or ""),
-                status=_opt_int(s.get("status")),
-                timestamp=_opt_str(s.get("timestamp")),
+                status=optional_int(s.get("status")),
+                timestamp=optional_str(s.get("timestamp")),
                 evidence=str(s.get("evidence") or ""),
             )
             for s in (raw.get("samples") or [])
@@ -83,36 +84,25 @@ class AnalyzerAlert:
         )
         return cls(
             alert_id=str(raw.get("alert_id") or ""),
-            api_id=_opt_str(raw.get("api_id")),
-            api_name=_opt_str(raw.get("api_name")),
-            stage=_opt_str(raw.get("stage")),
+            api_id=optional_str(raw.get("api_id")),
+            api_name=optional_str(raw.get("api_name")),
+            stage=optional_str(raw.get("stage")),
             category=str(raw.get("category") or ""),
             title=str(raw.get("title") or ""),
-            retry=_opt_str(raw.get("retry")),
-            blame=_opt_str(raw.get("blame")),
-            count=_opt_int(raw.get("count")) or 0,
-            first_seen=_opt_str(raw.get("first_seen")),
-            last_seen=_opt_str(raw.get("last_seen")),
+            retry=optional_str(raw.get("retry")),
+            blame=optional_str(raw.get("blame")),
+            count=optional_int(raw.get("count")) or 0,
+            first_seen=optional_str(raw.get("first_seen")),
+            last_seen=optional_str(raw.get("last_seen")),
             routes=tuple(str(r) for r in (raw.get("routes") or []) if r is not None),
             samples=samples,
-            log_group=_opt_str(raw.get("log_group")),
-            insights_query=_opt_str(raw.get("insights_query")),
-            account=_opt_str(raw.get("account")),
-            region=_opt_str(raw.get("region")),
+            log_group=optional_str(raw.get("log_group")),
+            insights_query=optional_str(raw.get("insights_query")),
+            account=optional_str(raw.get("account")),
+            region=optional_str(raw.get("region")),
             schema=str(raw.get("schema")),
         )
 
 
-def is_analyzer_alert(raw: Any) -> bool:
+def is_analyzer_alert(raw: Any) -> TypeGuard[Mapping[str, Any]]:
     return isinstance(raw, Mapping) and str(raw.get("schema", "")).startswith("gatewatch.alert/v1")
-
-
-def _opt_str(v: Any) -> str | None:
-    return None if v is None else str(v)
-
-
-def _opt_int(v: Any) -> int | None:
-    try:
-        return None if v is None or isinstance(v, bool) else int(v)
-    except (TypeError, ValueError):
-        return None

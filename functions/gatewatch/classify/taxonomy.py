@@ -95,6 +95,8 @@ class CategoryInfo:
     def family(self) -> Family:
         if self.category is ErrorCategory.OK:
             return Family.OK
+        if self.blame is None:
+            raise ValueError(f"category {self.category.value} has no blame, so no family")
         if self.blame in (Blame.CLIENT, Blame.EDGE):
             return Family.CLIENT
         return Family(self.blame.value)

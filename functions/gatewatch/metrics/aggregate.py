@@ -268,16 +268,17 @@ class MetricAggregator:
                     route.errors_4xx += 1
             if req.latency_class in near:
                 totals.near_timeout += 1
-            value = req.latency_ms
-            latency_ok = value is not None and 0 <= value < _INF
-            if latency_ok:
-                totals.latency.append(value)
-                route.latency.append(value)
+            latency = req.latency_ms
+            if latency is not None and 0 <= latency < _INF:
+                totals.latency.append(latency)
+                route.latency.append(latency)
+            else:
+                latency = None  # not a valid latency: no gateway overhead either
             value = req.integration_latency_ms
             if value is not None and 0 <= value < _INF:
                 totals.integration_latency.append(value)
                 value = req.gateway_overhead_ms
-                if latency_ok and value is not None and -_INF < value < _INF:
+                if latency is not None and value is not None and -_INF < value < _INF:
                     # Only from two valid latencies (as classify.tally_success). CloudWatch refuses
                     # percentiles for negative values; rounding can make response - integration
                     # latency slightly negative, which means "no overhead".

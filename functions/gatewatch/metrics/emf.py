@@ -22,7 +22,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
@@ -46,7 +46,8 @@ _MILLISECONDS = MetricUnit.Milliseconds.value
 
 def _bucket_table() -> tuple[list[float], list[float]]:
     """Edges and centres of the ~2 % geometric buckets from 100 ms to ~28 hours (then computed directly)."""
-    edges, centres = [], []
+    edges: list[float] = []
+    centres: list[float] = []
     k = math.ceil(math.log(_EXACT_BELOW_MS) / _RELATIVE_STEP - 0.5)
     while True:
         centre = math.exp(k * _RELATIVE_STEP)
@@ -130,7 +131,10 @@ class EmfWriter:
         out: list[dict[str, Any]] = []
         for doc in metrics.documents:
             for chunk in _metric_chunks(doc):
-                out.append(serializer.serialize_metric_set(metrics=chunk, dimensions=dict(doc.dimensions), metadata={}))
+                document = serializer.serialize_metric_set(metrics=chunk, dimensions=dict(doc.dimensions), metadata={})
+                # Powertools types the document as CloudWatchEMFOutput, which declares `_aws` only; the metric
+                # values and dimensions are top-level keys of the same dict.
+                out.append(cast(dict[str, Any], document))
         return out
 
     def render(self, metrics: InvocationMetrics, *, now_ms: int | None = None) -> str:

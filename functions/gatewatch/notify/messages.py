@@ -14,11 +14,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeGuard
 
-from gatewatch.alerts.schema import AnalyzerAlert, _opt_int, _opt_str, is_analyzer_alert
+from gatewatch.alerts.coerce import optional_float, optional_int, optional_str
+from gatewatch.alerts.schema import AnalyzerAlert, is_analyzer_alert
 from gatewatch.classify.taxonomy import ErrorCategory
 from gatewatch.constants import (
     DEFAULT_NAMESPACE,
@@ -116,7 +117,7 @@ class AlarmNotification:
                     if re.search(rf"\b{re.escape(m.id)}\b", band.expression):
                         return m
         returned = [m for m in metric_stats if m.return_data]
-        return (returned or metric_stats or [None])[0]
+        return next(iter(returned or metric_stats), None)
 
     @property
     def all_dimensions(self) -> tuple[tuple[str, str], ...]:
@@ -206,10 +207,10 @@ def sns_messages(event: Any) -> list[SnsMessage]:
         out.append(
             SnsMessage(
                 message=message if isinstance(message, str) else json.dumps(message, default=str),
-                subject=_opt_str(sns.get("Subject")),
-                topic_arn=_opt_str(sns.get("TopicArn")),
-                message_id=_opt_str(sns.get("MessageId")),
-                timestamp=_opt_str(sns.get("Timestamp")),
+                subject=optional_str(sns.get("Subject")),
+                topic_arn=optional_str(sns.get("TopicArn")),
+                message_id=optional_str(sns.get("MessageId")),
+                timestamp=optional_str(sns.get("Timestamp")),
             )
         )
     return out
@@ -236,63 +237,77 @@ def parse_notification(message: str, *, subject: str | None = None, topic_arn: s
     return parse_sns_message(SnsMessage(message=message, subject=subject, topic_arn=topic_arn))
 
 
-def is_alarm_message(raw: Any) -> bool:
+def is_alarm_message(raw: Any) -> TypeGuard[Mapping[str, Any]]:
     return isinstance(raw, Mapping) and "AlarmName" in raw and "NewStateValue" in raw
 
 
 def parse_alarm(raw: Mapping[str, Any], *, topic_arn: str | None = None) -> AlarmNotification:
     """Parse a CloudWatch alarm notification (static, metric math, anomaly detection, composite)."""
-    trigger = raw.get("Trigger") if isinstance(raw.get("Trigger"), Mapping) else None
-    arn = _opt_str(raw.get("AlarmArn"))
-    region = _arn_part(arn, 3) or _arn_part(topic_arn, 3)
-    account = _opt_str(raw.get("AWSAccountId")) or _arn_part(arn, 4) or _arn_part(topic_arn, 4)
-    reason = _opt_str(raw.get("NewStateReason"))
-    common = dict(
+    alarm = _state_change(raw, topic_arn)
+    trigger = raw.get("Trigger")
+    return _with_trigger(alarm, trigger) if isinstance(trigger, Mapping) else alarm
+
+
+def _state_change(raw: Mapping[str, Any], topic_arn: str | None) -> AlarmNotification:
+    """What every alarm notification says: which alarm, its new state and why. Without a Trigger
+    (a rule over other alarms) that is all there is: a composite alarm."""
+    arn = optional_str(raw.get("AlarmArn"))
+    reason = optional_str(raw.get("NewStateReason"))
+    return AlarmNotification(
+        kind=AlarmKind.COMPOSITE,
         name=str(raw.get("AlarmName")),
         state=_state(raw.get("NewStateValue")) or AlarmState.INSUFFICIENT_DATA,
         previous_state=_state(raw.get("OldStateValue")),
-        description=_opt_str(raw.get("AlarmDescription")) or None,
+        description=_non_empty_str(raw.get("AlarmDescription")),
         reason=reason,
-        changed_at=_opt_str(raw.get("StateChangeTime")),
-        account=account,
-        region=region,
-        region_name=_opt_str(raw.get("Region")),
+        changed_at=optional_str(raw.get("StateChangeTime")),
+        account=optional_str(raw.get("AWSAccountId")) or _arn_part(arn, 4) or _arn_part(topic_arn, 4),
+        region=_arn_part(arn, 3) or _arn_part(topic_arn, 3),
+        region_name=optional_str(raw.get("Region")),
         arn=arn,
         observed=_observed(reason),
         band=_band(reason),
     )
-    if trigger is None:
-        return AlarmNotification(kind=AlarmKind.COMPOSITE, **common)
+
+
+def _with_trigger(alarm: AlarmNotification, trigger: Mapping[str, Any]) -> AlarmNotification:
+    """The alarm with what its Trigger says: the metric or metrics it reads and the condition."""
     metrics = tuple(_alarm_metric(m) for m in trigger.get("Metrics") or [] if isinstance(m, Mapping))
-    threshold_metric_id = _opt_str(trigger.get("ThresholdMetricId")) or None
+    threshold_metric_id = _non_empty_str(trigger.get("ThresholdMetricId"))
+    kind = _alarm_kind(threshold_metric_id, metrics)
+    return replace(
+        alarm,
+        kind=kind,
+        metric_name=_non_empty_str(trigger.get("MetricName")),
+        namespace=_non_empty_str(trigger.get("Namespace")),
+        dimensions=_dimensions(trigger.get("Dimensions")),
+        statistic=_trigger_statistic(trigger, kind, metrics),
+        period_s=optional_int(trigger.get("Period")),
+        evaluation_periods=optional_int(trigger.get("EvaluationPeriods")),
+        datapoints_to_alarm=optional_int(trigger.get("DatapointsToAlarm")),
+        threshold=None if threshold_metric_id else optional_float(trigger.get("Threshold")),
+        comparison_operator=optional_str(trigger.get("ComparisonOperator")),
+        threshold_metric_id=threshold_metric_id,
+        metrics=metrics,
+        treat_missing_data=optional_str(trigger.get("TreatMissingData")),
+    )
+
+
+def _alarm_kind(threshold_metric_id: str | None, metrics: tuple[AlarmMetric, ...]) -> AlarmKind:
     if threshold_metric_id:
-        kind = AlarmKind.ANOMALY_DETECTION
-    elif metrics:
-        kind = AlarmKind.METRIC_MATH
-    else:
-        kind = AlarmKind.STATIC
-    statistic = _opt_str(trigger.get("ExtendedStatistic")) or _opt_str(trigger.get("Statistic"))
+        return AlarmKind.ANOMALY_DETECTION
+    return AlarmKind.METRIC_MATH if metrics else AlarmKind.STATIC
+
+
+def _trigger_statistic(trigger: Mapping[str, Any], kind: AlarmKind, metrics: tuple[AlarmMetric, ...]) -> str | None:
+    """The statistic as people write it ("Sum", "p90"); for metric math, the first input's."""
+    statistic = optional_str(trigger.get("ExtendedStatistic")) or optional_str(trigger.get("Statistic"))
     if statistic and statistic.isupper():
         statistic = statistic.capitalize()  # CloudWatch writes AVERAGE / SUM here
     if statistic is None and kind is not AlarmKind.STATIC:
         primary = next((m for m in metrics if m.stat), None)
         statistic = primary.stat if primary else None
-    return AlarmNotification(
-        kind=kind,
-        metric_name=_opt_str(trigger.get("MetricName")) or None,
-        namespace=_opt_str(trigger.get("Namespace")) or None,
-        dimensions=_dimensions(trigger.get("Dimensions")),
-        statistic=statistic,
-        period_s=_opt_int(trigger.get("Period")),
-        evaluation_periods=_opt_int(trigger.get("EvaluationPeriods")),
-        datapoints_to_alarm=_opt_int(trigger.get("DatapointsToAlarm")),
-        threshold=None if threshold_metric_id else _opt_float(trigger.get("Threshold")),
-        comparison_operator=_opt_str(trigger.get("ComparisonOperator")),
-        threshold_metric_id=threshold_metric_id,
-        metrics=metrics,
-        treat_missing_data=_opt_str(trigger.get("TreatMissingData")),
-        **common,
-    )
+    return statistic
 
 
 #: Metrics whose name alone implies a category (DESIGN §5: NearTimeout = latency at the integration timeout).
@@ -346,19 +361,28 @@ def _band(reason: str | None) -> tuple[float | None, float | None] | None:
 
 
 def _alarm_metric(raw: Mapping[str, Any]) -> AlarmMetric:
-    stat = raw.get("MetricStat") if isinstance(raw.get("MetricStat"), Mapping) else {}
-    metric = stat.get("Metric") if isinstance(stat.get("Metric"), Mapping) else {}
+    stat = _mapping(raw.get("MetricStat"))
+    metric = _mapping(stat.get("Metric"))
     return AlarmMetric(
         id=str(raw.get("Id") or ""),
-        metric_name=_opt_str(metric.get("MetricName")) or None,
-        namespace=_opt_str(metric.get("Namespace")) or None,
+        metric_name=_non_empty_str(metric.get("MetricName")),
+        namespace=_non_empty_str(metric.get("Namespace")),
         dimensions=_dimensions(metric.get("Dimensions")),
-        stat=_opt_str(stat.get("Stat")) or None,
-        period_s=_opt_int(stat.get("Period")),
-        expression=_opt_str(raw.get("Expression")) or None,
-        label=_opt_str(raw.get("Label")) or None,
+        stat=_non_empty_str(stat.get("Stat")),
+        period_s=optional_int(stat.get("Period")),
+        expression=_non_empty_str(raw.get("Expression")),
+        label=_non_empty_str(raw.get("Label")),
         return_data=raw.get("ReturnData") is True,
     )
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _non_empty_str(value: Any) -> str | None:
+    """The value as a string, or None when it is absent or empty."""
+    return optional_str(value) or None
 
 
 def _dimensions(raw: Any) -> tuple[tuple[str, str], ...]:
@@ -428,13 +452,6 @@ def _compact(value: Any, limit: int = 300) -> str:
     else:
         text = str(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _opt_float(v: Any) -> float | None:
-    try:
-        return None if v is None or isinstance(v, bool) or v == "" else float(v)
-    except (TypeError, ValueError):
-        return None
 
 
 def iter_notifications(event: Any) -> Iterable[tuple[SnsMessage, Notification]]:

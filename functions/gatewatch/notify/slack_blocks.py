@@ -17,14 +17,14 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
 
-from gatewatch.alerts.schema import AnalyzerAlert
+from gatewatch.alerts.schema import AlertSample, AnalyzerAlert
 from gatewatch.classify.taxonomy import (
     BROKEN_DEPLOY_CATEGORIES,
     CATEGORY_TABLE,
@@ -170,25 +170,12 @@ class LinkContext:
         """Read the namespace, dashboard URL and per-API log groups (GATEWATCH_APIS `accessLogGroup`)."""
         log_groups: dict[str, tuple[str, ...]] = {}
         api_ids: dict[str, str] = {}
-        try:
-            raw = json.loads(environ.get(ENV_APIS) or "{}")
-        except ValueError:
-            raw = {}
-        entries = (
-            raw.items()
-            if isinstance(raw, Mapping)
-            else ((e.get("apiId"), e) for e in raw if isinstance(e, Mapping))
-            if isinstance(raw, list)
-            else ()
-        )
-        for api_id, entry in entries:
-            if not api_id or not isinstance(entry, Mapping):
-                continue
+        for api_id, entry in _api_entries(environ.get(ENV_APIS)):
             groups = tuple(str(g) for g in (entry.get("accessLogGroup"),) if g)
-            log_groups[str(api_id)] = groups
+            log_groups[api_id] = groups
             if entry.get("name"):
                 log_groups[str(entry["name"])] = groups
-                api_ids[str(entry["name"])] = str(api_id)
+                api_ids[str(entry["name"])] = api_id
         return cls(
             region=region or environ.get("AWS_REGION"),
             account=account,
@@ -210,6 +197,24 @@ class LinkContext:
 
 
 _API_ID = re.compile(r"[a-z0-9]{10}")  # API Gateway ids; a friendly name needs GATEWATCH_APIS to map it
+
+
+def _api_entries(raw_json: str | None) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """(api id, entry) of each usable GATEWATCH_APIS entry: a JSON object keyed by api id, or a list of
+    objects with `apiId`. Anything unreadable yields nothing (links are a help, not a requirement)."""
+    try:
+        raw = json.loads(raw_json or "{}")
+    except ValueError:
+        return
+    if isinstance(raw, Mapping):
+        entries: Iterable[tuple[Any, Any]] = raw.items()
+    elif isinstance(raw, list):
+        entries = ((e.get("apiId"), e) for e in raw if isinstance(e, Mapping))
+    else:
+        return
+    for api_id, entry in entries:
+        if api_id and isinstance(entry, Mapping):
+            yield str(api_id), entry
 
 
 def _console(region: str) -> str:
@@ -385,27 +390,11 @@ def format_alarm(alarm: AlarmNotification, ctx: LinkContext) -> SlackMessage:
     header = f"{severity.emoji} {severity.name} · {alarm.state.value} · {what}" + (f" · {where}" if where else "")
     text = f"{severity.name} {alarm.state.value}: {alarm.name}" + (f" ({where})" if where else "")
 
-    blocks: list[dict[str, Any]] = []
     intro = f"*{safe(alarm.name, 300)}*"
     if alarm.description:
         intro += "\n" + safe(alarm.description, 1200)
-    blocks.append(_section(intro))
-    blocks.append(_fields(_alarm_fields(alarm, info)))
-    if alarm.state is AlarmState.OK:
-        blocks.append(_section(f"*Recovered.* {safe(alarm.reason, 1500)}" if alarm.reason else "*Recovered.*"))
-    else:
-        if alarm.state is AlarmState.INSUFFICIENT_DATA:
-            blocks.append(
-                _section(
-                    "*No data.* The alarm cannot evaluate its metric. gatewatch publishes metrics only while the API "
-                    "logs requests: either the API is idle, or logs no longer reach the analyzer (check the "
-                    "subscription filter and the analyzer's errors)."
-                )
-            )
-        if info is not None:
-            blocks.extend(_category_blocks(info))
-        if alarm.reason:
-            blocks.append(_section(f"*Why CloudWatch changed state*\n{safe(alarm.reason, 1500)}"))
+    blocks: list[dict[str, Any]] = [_section(intro), _fields(_alarm_fields(alarm, info))]
+    blocks += _alarm_state_blocks(alarm, info)
     links = _alarm_links(alarm, ctx, region, info)
     if links:
         blocks.append(links)
@@ -419,6 +408,26 @@ def format_alarm(alarm: AlarmNotification, ctx: LinkContext) -> SlackMessage:
         lifecycle=lifecycle,
         thread_key=alarm.arn or alarm.name,
     )
+
+
+def _alarm_state_blocks(alarm: AlarmNotification, info: CategoryInfo | None) -> list[dict[str, Any]]:
+    """What the new state means: a recovery, or what is wrong (no data, the category's fix) and why."""
+    if alarm.state is AlarmState.OK:
+        return [_section(f"*Recovered.* {safe(alarm.reason, 1500)}" if alarm.reason else "*Recovered.*")]
+    blocks: list[dict[str, Any]] = []
+    if alarm.state is AlarmState.INSUFFICIENT_DATA:
+        blocks.append(
+            _section(
+                "*No data.* The alarm cannot evaluate its metric. gatewatch publishes metrics only while the API "
+                "logs requests: either the API is idle, or logs no longer reach the analyzer (check the "
+                "subscription filter and the analyzer's errors)."
+            )
+        )
+    if info is not None:
+        blocks.extend(_category_blocks(info))
+    if alarm.reason:
+        blocks.append(_section(f"*Why CloudWatch changed state*\n{safe(alarm.reason, 1500)}"))
+    return blocks
 
 
 def _alarm_fields(alarm: AlarmNotification, info: CategoryInfo | None) -> list[str]:
@@ -539,56 +548,16 @@ def format_analyzer_alert(alert: AnalyzerAlert, ctx: LinkContext) -> SlackMessag
     info = _category_info(alert.category)
     severity = FAMILY_SEVERITY[info.family] if info else Severity.WARNING
     api = alert.api_name or alert.api_id
-    where = "/".join(p for p in (api, alert.stage) if p)
-    title = info.title if info else (alert.title or alert.category)
-    header = f"{severity.emoji} {severity.name} · {title}" + (f" · {where}" if where else "")
-    noun = "request" if alert.count == 1 else "requests"
-    text = f"{severity.name}: {alert.count} {noun} failed with {alert.category}" + (f" on {where}" if where else "")
-
-    window = " ".join(
-        p
-        for p in (
-            f"between {_human_time(alert.first_seen)}" if alert.first_seen else "",
-            f"and {_human_time(alert.last_seen)}" if alert.last_seen and alert.last_seen != alert.first_seen else "",
-        )
-        if p
-    )
-    intro = f"*{alert.count} {noun} failed with `{safe(alert.category, 60)}`* {safe(window, 200)}"
-    if info and info.category in BROKEN_DEPLOY_CATEGORIES:
-        intro += "\n_Every call on the route fails the same way: this cause means a broken deploy._"
-    blocks: list[dict[str, Any]] = [_section(intro)]
-    fields = []
-    if api:
-        fields.append(
-            f"*API*\n{safe(api, 200)}" + (f" ({safe(alert.api_id, 60)})" if alert.api_name and alert.api_id else "")
-        )
-    if alert.stage:
-        fields.append(f"*Stage*\n{safe(alert.stage, 200)}")
-    if alert.routes:
-        shown = "\n".join(_code(r, 150) for r in alert.routes[:10])
-        fields.append(f"*Route{'s' if len(alert.routes) > 1 else ''}*\n{shown}")
-    if info:
-        fields.append(f"*Category*\n`{info.category.value}` · {info.blame} · {info.status_label}")
+    header, text = _alert_headline(alert, info, severity, api)
+    blocks: list[dict[str, Any]] = [_section(_alert_intro(alert, info))]
+    fields = _alert_fields(alert, api, info)
     if fields:
         blocks.append(_fields(fields))
     if info:
         blocks.extend(_category_blocks(info))
     samples = alert.samples[:MAX_ALERT_SAMPLES]
     if samples:
-        lines = []
-        for s in samples:
-            head = " · ".join(
-                p
-                for p in (
-                    _code(s.request_id or "no request id", 80),
-                    str(s.status) if s.status is not None else "",
-                    _code(s.route, 150) if s.route else "",
-                    safe(_human_time(s.timestamp), 40) if s.timestamp else "",
-                )
-                if p
-            )
-            lines.append(f"• {head}" + (f"\n      {safe(s.evidence, 300)}" if s.evidence else ""))
-        blocks.append(_section("*Sample requests*\n" + "\n".join(lines)))
+        blocks.append(_section("*Sample requests*\n" + "\n".join(_sample_line(s) for s in samples)))
     links = _alert_links(alert, ctx, api)
     if links:
         blocks.append(links)
@@ -609,15 +578,79 @@ def format_analyzer_alert(alert: AnalyzerAlert, ctx: LinkContext) -> SlackMessag
     )
 
 
+def _alert_headline(
+    alert: AnalyzerAlert, info: CategoryInfo | None, severity: Severity, api: str | None
+) -> tuple[str, str]:
+    """The header ('🔴 CRITICAL · Malformed response · orders/prod') and the plain-text fallback."""
+    where = "/".join(p for p in (api, alert.stage) if p)
+    title = info.title if info else (alert.title or alert.category)
+    header = f"{severity.emoji} {severity.name} · {title}" + (f" · {where}" if where else "")
+    text = f"{severity.name}: {alert.count} {_requests_noun(alert)} failed with {alert.category}" + (
+        f" on {where}" if where else ""
+    )
+    return header, text
+
+
+def _requests_noun(alert: AnalyzerAlert) -> str:
+    return "request" if alert.count == 1 else "requests"
+
+
+def _alert_intro(alert: AnalyzerAlert, info: CategoryInfo | None) -> str:
+    """'*12 requests failed with `MALFORMED_RESPONSE`* between … and …', and what a broken deploy means."""
+    window = " ".join(
+        p
+        for p in (
+            f"between {_human_time(alert.first_seen)}" if alert.first_seen else "",
+            f"and {_human_time(alert.last_seen)}" if alert.last_seen and alert.last_seen != alert.first_seen else "",
+        )
+        if p
+    )
+    intro = f"*{alert.count} {_requests_noun(alert)} failed with `{safe(alert.category, 60)}`* {safe(window, 200)}"
+    if info and info.category in BROKEN_DEPLOY_CATEGORIES:
+        intro += "\n_Every call on the route fails the same way: this cause means a broken deploy._"
+    return intro
+
+
+def _alert_fields(alert: AnalyzerAlert, api: str | None, info: CategoryInfo | None) -> list[str]:
+    fields = []
+    if api:
+        fields.append(
+            f"*API*\n{safe(api, 200)}" + (f" ({safe(alert.api_id, 60)})" if alert.api_name and alert.api_id else "")
+        )
+    if alert.stage:
+        fields.append(f"*Stage*\n{safe(alert.stage, 200)}")
+    if alert.routes:
+        shown = "\n".join(_code(r, 150) for r in alert.routes[:10])
+        fields.append(f"*Route{'s' if len(alert.routes) > 1 else ''}*\n{shown}")
+    if info:
+        fields.append(f"*Category*\n`{info.category.value}` · {info.blame} · {info.status_label}")
+    return fields
+
+
+def _sample_line(sample: AlertSample) -> str:
+    """'• `request id` · 502 · `POST /orders` · time', then the evidence indented below."""
+    head = " · ".join(
+        p
+        for p in (
+            _code(sample.request_id or "no request id", 80),
+            str(sample.status) if sample.status is not None else "",
+            _code(sample.route, 150) if sample.route else "",
+            safe(_human_time(sample.timestamp), 40) if sample.timestamp else "",
+        )
+        if p
+    )
+    return f"• {head}" + (f"\n      {safe(sample.evidence, 300)}" if sample.evidence else "")
+
+
 def _alert_links(alert: AnalyzerAlert, ctx: LinkContext, api: str | None) -> dict[str, Any] | None:
     region = alert.region or ctx.region
     if not region:
         return None
     buttons = []
     groups = ctx.groups_for(api, alert.stage, extra=[alert.log_group])
-    first, last = _parse_time(alert.first_seen), _parse_time(alert.last_seen)
-    if groups and (first or last):
-        start, end = (first or last) - timedelta(minutes=5), (last or first) + timedelta(minutes=5)
+    span = _time_span(_parse_time(alert.first_seen), _parse_time(alert.last_seen))
+    if groups and span:
+        start, end = span[0] - timedelta(minutes=5), span[1] + timedelta(minutes=5)
         ids = [s.request_id for s in alert.samples[:MAX_ALERT_SAMPLES]]
         for query in (alert.insights_query or insights_query(ids), insights_query(status_prefix="[45]")):
             url = logs_insights_url(region, groups, query, start, end)
@@ -759,6 +792,13 @@ def _parse_time(value: str | None) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _time_span(first: datetime | None, last: datetime | None) -> tuple[datetime, datetime] | None:
+    """(first, last) where one of them may stand in for the other; None when neither is known."""
+    if first is None:
+        return None if last is None else (last, last)
+    return first, first if last is None else last
 
 
 def _human_time(value: str | None) -> str:
