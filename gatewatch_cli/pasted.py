@@ -35,7 +35,9 @@ _LOGS_TAIL = re.compile(rf"({_ISO}) ([0-9a-f]{{32}}|\S{{0,256}}[/\[]\S{{0,256}})
 _ISO_TAB = re.compile(rf"({_ISO})\t")
 _QUOTE_MARKERS = re.compile(r"(?:>[ \t]?)+")
 #: where a console Test line starts inside another (joined on one line, or glued after [TRUNCATED])
-_EMBEDDED_CONSOLE = re.compile(r"(?: |(?<=\[TRUNCATED\]))(?=[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d UTC \d{4} : )")
+_EMBEDDED_CONSOLE = re.compile(
+    r"(?: |(?<=\[TRUNCATED\]))(?=[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d UTC \d{4} : )"
+)
 _STATUS_THEN_QUOTE = re.compile(r'status: \d{3}"\s*$')
 _LONE_PAIR = re.compile(r'["“]([\w.$@-]{1,128})["”][ \t]*:[ \t]*["“](.*)["”][.,]?')
 _TYPOGRAPHIC = str.maketrans({"“": '"', "”": '"'})
@@ -97,7 +99,9 @@ def _unprefixed(text: str) -> Iterator[PastedLine]:
             timestamp, text = iso_ms(match.group(1)), text[match.end() :]
     pair = _LONE_PAIR.fullmatch(text.strip())
     if pair is not None and not text.lstrip().startswith("{"):
-        yield PastedLine(orjson.dumps({pair.group(1): pair.group(2).translate(_TYPOGRAPHIC)}).decode(), timestamp, group, True)
+        yield PastedLine(
+            orjson.dumps({pair.group(1): pair.group(2).translate(_TYPOGRAPHIC)}).decode(), timestamp, group, True
+        )
         return
     for part in _EMBEDDED_CONSOLE.split(text):
         if part.strip():

@@ -508,9 +508,7 @@ class ExecutionAssembler:
             self._anon_key = key
         return p
 
-    def _anonymous_target(
-        self, text: str, kind: int, ts: int | None, out: list[ExecutionRequest]
-    ) -> _Pending | None:
+    def _anonymous_target(self, text: str, kind: int, ts: int | None, out: list[ExecutionRequest]) -> _Pending | None:
         """Which anonymous request an id-less line belongs to (opening/closing one as the text says, or
         as time says: lines further apart than ANONYMOUS_GAP_MS are never one request)."""
         current = self._pending.get(self._anon_key) if self._anon_key is not None else None
