@@ -512,10 +512,10 @@ class ExecutionAssembler:
         """Which anonymous request an id-less line belongs to (opening/closing one as the text says, or
         as time says: lines further apart than ANONYMOUS_GAP_MS are never one request)."""
         current = self._pending.get(self._anon_key) if self._anon_key is not None else None
-        if current is not None and ts is not None and current.last_ts is not None:
-            if abs(ts - current.last_ts) > ANONYMOUS_GAP_MS:
-                self._close_anonymous(out)
-                current = None
+        last = current.last_ts if current is not None else None
+        if ts is not None and last is not None and abs(ts - last) > ANONYMOUS_GAP_MS:
+            self._close_anonymous(out)
+            current = None
         if kind == _K_EXECUTION and text.startswith(_HEADER):
             self._close_anonymous(out)
             p = self._new_anonymous(_token(text, len(_HEADER)), out)
