@@ -19,12 +19,13 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 
-from gatewatch.ingest.codec import BROKEN, inflate, is_compressed, iter_documents, skip_whitespace
+from gatewatch.ingest.codec import BROKEN, dumps, inflate, is_compressed, iter_documents, skip_whitespace
 from gatewatch.ingest.lambda_events import lambda_event_items
 from gatewatch.ingest.payloads import as_epoch_ms, as_message, as_text, is_cwl_payload, kind_for_log_group, read_payload
 from gatewatch.ingest.rejections import Reason, input_rejection
 from gatewatch.models import LogBatch, LogEvent, LogKind, Rejection
-from gatewatch_cli.pasted import PastedLine, normalize_lines
+from gatewatch.naming import execution_log_group_ids
+from gatewatch_cli.pasted import PastedLine, normalize_lines, table_rows
 
 #: Decompressed size cap for a gzip file (S3 dumps can be large, but not unbounded).
 MAX_FILE_BYTES = 2 * 1024 * 1024 * 1024
@@ -36,8 +37,10 @@ ORIGIN_PAYLOAD = "payload"  # a decoded CloudWatch Logs payload read from a file
 ORIGIN_FILTER_LOG_EVENTS = "filter-log-events"
 ORIGIN_GET_LOG_EVENTS = "get-log-events"
 ORIGIN_INSIGHTS = "insights"
+ORIGIN_INSIGHTS_PROJECTION = "insights-projection"  # rows of access-log fields a query projected
 ORIGIN_JSON = "json"  # a JSON array of log entries (objects or strings)
 ORIGIN_TEXT = "text"
+ORIGIN_TEST_INVOKE = "test-invoke"  # the JSON `aws apigateway test-invoke-method` prints
 ORIGIN_FRAGMENT = "fragment"  # "key": "value" pairs out of JSON access lines, pasted alone
 
 _UTF8_BOM = b"\xef\xbb\xbf"
@@ -46,6 +49,7 @@ _MAX_REJOINED_DOCUMENT = 1 << 20  # a single pretty-printed JSON object up to th
 _MAX_CSV_ERRORS = 10
 _CSV_FIELD_LIMIT = 16 * 1024 * 1024
 _MAX_NESTING = 3  # gzip inside gzip inside ...
+_MAX_PASTED_TABLE = 64 * 1024 * 1024  # a table pasted from the console is read whole
 
 
 def iter_input_batches(data: bytes, *, name: str = "-", log_group: str | None = None) -> Iterator[LogBatch | Rejection]:
@@ -107,6 +111,11 @@ def _iter_input(
     elif _looks_like_insights_csv(buf, pos):
         yield from _insights_csv(buf, pos, where=where, log_group=log_group)
         return
+    elif buf[pos : pos + 1] in (b"|", b"@") and len(buf) - pos <= _MAX_PASTED_TABLE:
+        rows = table_rows(str(memoryview(buf)[pos:], "utf-8", "replace"))
+        if rows is not None:
+            yield from _insights_rows(rows, where=where, log_group=log_group)
+            return
     if _looks_binary(buf[start : start + _SNIFF_BYTES]):
         yield input_rejection(
             Reason.UNRECOGNISED_INPUT, buf, "binary data that is neither gzip, zlib, JSON nor text", where
@@ -170,6 +179,8 @@ def _is_document_shape(doc: Any) -> bool:
         return True
     if isinstance(doc.get("awslogs"), Mapping):
         return True
+    if isinstance(doc.get("log"), str) and "Execution log for request" in doc["log"][:200]:
+        return True  # test-invoke-method output
     for key in ("Records", "records", "events", "results"):
         value = doc.get(key)
         if isinstance(value, list) and (not value or isinstance(value[0], (Mapping, list))):
@@ -227,6 +238,13 @@ def _dispatch_document(
             else ORIGIN_FILTER_LOG_EVENTS
         )
         yield from _log_events_output(events, origin=origin, log_group=log_group)
+        return True
+    if isinstance(doc.get("log"), str) and "Execution log for request" in doc["log"][:200]:
+        # `aws apigateway test-invoke-method` output: the execution log of the test call in one string
+        lines = list(normalize_lines(doc["log"].split("\n")))
+        events = tuple(LogEvent(line.message, line.timestamp) for line in lines)
+        if events:
+            yield LogBatch(events=events, log_group=log_group, origin=ORIGIN_TEST_INVOKE, kind=LogKind.UNKNOWN)
         return True
     results = doc.get("results")
     if isinstance(results, list) and all(isinstance(r, list) for r in results):
@@ -328,24 +346,22 @@ def _insights_timestamp(value: Any) -> int | None:
     return (parsed - _EPOCH) // _ONE_MS
 
 
-def _insights_rows(rows: list, *, where: str, log_group: str | None) -> Iterator[LogBatch | Rejection]:
-    """Insights results (export JSON, CSV rows, get-query-results): @timestamp, @message, @logStream, @log.
+def _insights_rows(rows: list[Any], *, where: str, log_group: str | None) -> Iterator[LogBatch | Rejection]:
+    """Insights results (export JSON, CSV rows, get-query-results, pasted tables).
 
-    `@log` is "account:logGroupName". Insights sorts newest first by default; a descending export is
-    put back in arrival order so execution-log lines of one request read top to bottom.
+    Rows with `@message` are log events: `@timestamp`, `@logStream`, `@log` ("account:logGroupName"), or
+    a column holding an execution-log group name, say where they came from. Insights sorts newest first
+    by default; a descending export is put back in arrival order so execution-log lines of one request
+    read top to bottom. Rows without `@message` are a projection of access-log fields (`fields status,
+    error.responseType, ...`): each becomes one access entry of those fields.
     """
+    mappings = [row for row in rows if isinstance(row, Mapping)]
+    if mappings and not any("@message" in row for row in mappings):
+        yield from _projection_rows(mappings, log_group)
+        return
     converted: list[tuple[str | None, str | None, str | None, LogEvent]] = []
-    for row in rows:
-        if not isinstance(row, Mapping):
-            continue
-        group, owner = log_group, None
-        log = row.get("@log")
-        if isinstance(log, str) and log:
-            account, sep, name = log.partition(":")
-            if sep and name:
-                group, owner = name, account or None
-            else:
-                group = log
+    for row in mappings:
+        group, owner = _row_group(row, log_group)
         converted.append(
             (
                 group,
@@ -358,6 +374,32 @@ def _insights_rows(rows: list, *, where: str, log_group: str | None) -> Iterator
     if len(stamps) >= 2 and stamps[0] > stamps[-1]:
         converted.reverse()
     yield from _grouped_batches(converted, ORIGIN_INSIGHTS)
+
+
+def _row_group(row: Mapping[str, Any], log_group: str | None) -> tuple[str | None, str | None]:
+    """(log group, owner account) of an Insights row."""
+    log = row.get("@log")
+    if isinstance(log, str) and log:
+        account, sep, name = log.partition(":")
+        return (name, account or None) if sep and name else (log, None)
+    for value in row.values():  # e.g. `parse @log ":*" as stream` projects the group under another name
+        if isinstance(value, str) and execution_log_group_ids(value.strip()) is not None:
+            return value.strip(), None
+    return log_group, None
+
+
+def _projection_rows(rows: list[Mapping[str, Any]], log_group: str | None) -> Iterator[LogBatch]:
+    events = []
+    for row in rows:
+        fields = {str(k): v for k, v in row.items() if not str(k).startswith("@") and v not in (None, "")}
+        events.append(LogEvent(dumps(fields), _insights_timestamp(row.get("@timestamp"))))
+    for start in range(0, len(events), TEXT_BATCH_EVENTS):
+        yield LogBatch(
+            events=tuple(events[start : start + TEXT_BATCH_EVENTS]),
+            log_group=log_group,
+            origin=ORIGIN_INSIGHTS_PROJECTION,
+            kind=LogKind.ACCESS,
+        )
 
 
 def _looks_like_insights_csv(buf: Any, pos: int) -> bool:

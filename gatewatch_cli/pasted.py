@@ -12,13 +12,15 @@ corpus_labeled.jsonl):
 - several console *Test* lines joined into one (`... request Thu May 04 17:48:21 UTC 2024 : Method
   completed ...`, or glued after a `[TRUNCATED]` marker);
 - blank lines between requests: kept as boundaries, so requests without an id are never merged;
-- a lone `"key": "value"` pair out of a JSON access line: read as a one-field access entry.
+- a lone `"key": "value"` pair out of a JSON access line: read as a one-field access entry;
+- Logs Insights results pasted as a table (Markdown, or the console's tab-separated copy): `table_rows`.
 
 Execution-log prefixes the engine understands itself (console time, ISO time, zappa) are left to it.
 """
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -106,3 +108,42 @@ def _unprefixed(text: str) -> Iterator[PastedLine]:
     for part in _EMBEDDED_CONSOLE.split(text):
         if part.strip():
             yield PastedLine(part, timestamp, group)
+
+
+#: A Markdown table's separator row: `| --- | :---: |`
+_MD_SEPARATOR = re.compile(r"\|?(?:\s*:?-{3,}:?\s*\|)+\s*:?-{0,}:?\s*")
+
+
+def table_rows(text: str) -> list[dict[str, str]] | None:
+    """The rows of a Logs Insights result pasted as a table, or None when the text is not one.
+
+    Two shapes: a Markdown table (the console's "Copy as markdown": header, `| --- |` separator, rows;
+    `/` escaped as `&#x2f;`), and the console's tab-separated copy, whose header starts with `@timestamp`
+    and pads its names with extra tabs (the rows do not)."""
+    lines = [line.rstrip("\r") for line in text.split("\n") if line.strip()]
+    if len(lines) >= 2 and lines[0].lstrip().startswith("|") and _MD_SEPARATOR.fullmatch(lines[1].strip()):
+        header = [name.strip() for name in _md_cells(lines[0])]
+        rows = [_md_cells(line) for line in lines[2:] if line.lstrip().startswith("|")]
+    elif lines and lines[0].startswith("@timestamp\t"):
+        header = [name.strip() for name in lines[0].split("\t") if name.strip()]
+        rows = [_tab_cells(line, len(header)) for line in lines[1:]]
+    else:
+        return None
+    return [dict(zip(header, (html.unescape(cell.strip()) for cell in row), strict=False)) for row in rows]
+
+
+def _tab_cells(line: str, columns: int) -> list[str]:
+    """A row's cells: split on each tab, or — when the copy padded the row too — on runs of tabs."""
+    cells = line.split("\t")
+    if len(cells) != columns:
+        packed = [cell for cell in cells if cell.strip()]
+        if len(packed) == columns:
+            return packed
+    return cells
+
+
+def _md_cells(line: str) -> list[str]:
+    inner = line.strip()
+    inner = inner[1:] if inner.startswith("|") else inner
+    inner = inner[:-1] if inner.endswith("|") else inner
+    return inner.split("|")

@@ -43,6 +43,8 @@ from gatewatch.parse.layouts import layouts_for
 MAX_KEPT_REJECTIONS = 1000
 #: Origins of text a person wrote or exported, where a blank line separates entries (not an empty event).
 _TEXT_ORIGINS = frozenset({"text", "json"})
+#: Origins whose access entries are rows of a query's projection or pasted fragments (see parse_access_line).
+_PARTIAL_ORIGINS = frozenset({"insights-projection", "fragment"})
 REASON_EMPTY_MESSAGE = "empty-message"
 
 
@@ -188,7 +190,7 @@ class LogAnalyzer:
             self._add_execution_batch(batch.events, log_group, blank_separates=batch.origin in _TEXT_ORIGINS)
         elif kind is LogKind.ACCESS or self.config.api_for_log_group(log_group) is not None:
             # A configured access-log group (GATEWATCH_APIS accessLogGroup) holds access lines only: no sniffing.
-            self._add_access_events(batch.events, log_group)
+            self._add_access_events(batch.events, log_group, partial=batch.origin in _PARTIAL_ORIGINS)
         elif set(map(_first_char, _columns(batch.events)[0])) == _JSON_ONLY:
             # Every line is a JSON object: access lines, all of them (an account-level subscription's
             # access-log groups come this way); no line can be execution text or its continuation.
@@ -253,7 +255,7 @@ class LogAnalyzer:
             settings = self._settings_cache[api_id] = self.config.for_api(api_id)
         return settings
 
-    def _add_access_events(self, events: Events, log_group: str | None) -> None:
+    def _add_access_events(self, events: Events, log_group: str | None, *, partial: bool = False) -> None:
         """The hot loop of the Lambda: parse and classify every access entry of a batch."""
         analysis = self._analysis
         field_sets = analysis.access_field_sets
@@ -264,7 +266,10 @@ class LogAnalyzer:
         field_map = self._field_map
         records: list[AccessRecord | Rejection]
         if self.keep_successes:
-            records = [parse_access_line(e.message, field_map=field_map, timestamp=e.timestamp) for e in events]
+            records = [
+                parse_access_line(e.message, field_map=field_map, timestamp=e.timestamp, partial=partial)
+                for e in events
+            ]
         else:
             records, tallied = self._tally_successes(events, owner)
             parsed += tallied

@@ -70,8 +70,9 @@ def _decide_access(
         cat = text_category(text)
         if cat is None:
             continue
+        # An authorizer that answered wrongly is an authorizer error; a role API Gateway may not use to call
+        # it stays a permission problem (DESIGN: "cannot assume the integration/authorizer role").
         if name == "authorizer.error" and cat in (
-            C.INTEGRATION_PERMISSION,
             C.MALFORMED_RESPONSE,
             C.CONFIGURATION_ERROR,
         ):
@@ -169,7 +170,9 @@ def classify_access(
         retry = blame = None
         category, rank = C.OK, RANK_OK
     else:
-        if status is None and not (record.error_response_type or record.integration_error or record.error_message):
+        if status is None and not (
+            record.error_response_type or record.integration_error or record.error_message or record.authorizer_error
+        ):
             category, evidence, rank = C.OK, "no status logged", RANK_OK
         else:
             category, evidence, rank = _decide_access(record, settings, lclass)

@@ -149,9 +149,17 @@ _EXEC_CAUSE_STARTS: tuple[str, ...] = (
     "Invalid request body",
     "Missing required request parameters",
     "Network error communicating",
+    "Access denied. Reason:",
+    "The client is not authorized",
+    "The IAM role configured on",
+    "The response from the Lambda Authorizer",
+    "Invalid JSON in response",
 )
 _EXEC_CAUSE_CONTAINS: tuple[tuple[str, ErrorCategory], ...] = (
     ("throttle limit exceeded", C.THROTTLED),
+    ("exceeded throttle limit", C.THROTTLED),
+    ("quota exhausted", C.QUOTA_EXCEEDED),
+    ("exceeded quota limit", C.QUOTA_EXCEEDED),
     ("not authorized because", C.INVALID_API_KEY),
     ("quota exceeded", C.QUOTA_EXCEEDED),
     ("Quota exceeded", C.QUOTA_EXCEEDED),

@@ -59,17 +59,23 @@ __all__ = [
 
 
 def parse_access_line(
-    message: str, *, field_map: Mapping[str, str] | None = None, timestamp: int | None = None
+    message: str,
+    *,
+    field_map: Mapping[str, str] | None = None,
+    timestamp: int | None = None,
+    partial: bool = False,
 ) -> AccessRecord | Rejection:
     """Parse one access-log line in any console format (JSON, CLF, CSV, XML) or a custom JSON format.
 
     `field_map` maps your own JSON keys / XML tags to canonical field names (CANONICAL_FIELDS) and wins
     over the built-in aliases. `timestamp` (the CloudWatch event time, epoch ms) is copied onto the record.
-    Never raises: unreadable input becomes a Rejection with a short sample.
+    `partial`: the line is a row of a query's projection or a pasted fragment, one request even without a
+    status or a request id when it carries an error's evidence. Never raises: unreadable input becomes a
+    Rejection with a short sample.
     """
     try:
         if message[:1] == "{":
-            return _parse_json(message, layouts_for(field_map), timestamp)
+            return _parse_json(message, layouts_for(field_map), timestamp, partial=partial)
         return _parse_other(message, field_map, timestamp)
     except Exception as exc:  # a safety net: a parser bug must cost one line, never the batch
         if not isinstance(message, str):
@@ -138,15 +144,19 @@ def parse_access_line_or_summary(
     return parse_access_line(message, field_map=field_map, timestamp=timestamp)
 
 
-def _parse_json(message: str, layouts: JsonLayouts, timestamp: int | None) -> AccessRecord | Rejection:
+def _parse_json(
+    message: str, layouts: JsonLayouts, timestamp: int | None, *, partial: bool = False
+) -> AccessRecord | Rejection:
     try:
         obj = orjson.loads(message)
     except orjson.JSONDecodeError as exc:
         return recover_json_record(message, layouts.resolver, timestamp, str(exc))
-    return _read_json_object(obj, message, layouts, timestamp)
+    return _read_json_object(obj, message, layouts, timestamp, partial=partial)
 
 
-def _read_json_object(obj: Any, message: str, layouts: JsonLayouts, timestamp: int | None) -> AccessRecord | Rejection:
+def _read_json_object(
+    obj: Any, message: str, layouts: JsonLayouts, timestamp: int | None, *, partial: bool = False
+) -> AccessRecord | Rejection:
     if obj.__class__ is not dict:
         return access_rejection(REASON_UNRECOGNISED, message)
     suspicious = has_shadowed_keys(message, obj)
@@ -157,7 +167,7 @@ def _read_json_object(obj: Any, message: str, layouts: JsonLayouts, timestamp: i
     if has_object_value(obj):  # decided per line: a layout's lines need not all nest the same way
         obj = _flatten(obj)
     layout = layouts.layout_for(obj)
-    record = layout.read(obj, timestamp)
+    record = layout.read(obj, timestamp, partial=partial)
     if record is None:
         return access_rejection(
             REASON_NO_REQUEST_FIELDS, message, "no status and no request id: map your keys with a field map"

@@ -151,8 +151,9 @@ class KeyLayout:
         if self.quotes < 0 and self.summary_decoder is not None and '\\"' not in line:
             self.quotes = line.count('"')
 
-    def read(self, obj: dict[str, Any], timestamp: int | None) -> AccessRecord | None:
-        """The full record of a parsed line of this layout; None when it has no status and no request id."""
+    def read(self, obj: dict[str, Any], timestamp: int | None, *, partial: bool = False) -> AccessRecord | None:
+        """The full record of a parsed line of this layout; None when it has no status and no request id —
+        unless `partial` (a query's projection, a pasted fragment) and it carries an error's evidence."""
         values = self.template.copy()
         for key, index, kind in self.entries:
             value = obj[key]
@@ -162,7 +163,8 @@ class KeyLayout:
             else:
                 values[index] = CONVERT[kind](value)
         values[I_TIMESTAMP] = timestamp
-        if values[I_STATUS] is None and values[I_REQUEST_ID] is None and values[I_EXTENDED_ID] is None:
+        anonymous = values[I_STATUS] is None and values[I_REQUEST_ID] is None and values[I_EXTENDED_ID] is None
+        if anonymous and not (partial and any(values[index] is not None for index in EVIDENCE_SLOTS)):
             return None
         return record_from_slots(values)
 
@@ -206,6 +208,12 @@ def _scalar(value: Any) -> Any:
 
 
 _FIELD_NAME = {index: name for name, index in FIELD_INDEX.items()}
+#: Fields that say why a request failed: a row of a query's projection or a pasted fragment that carries
+#: one is a request even without a status or a request id.
+EVIDENCE_SLOTS = tuple(
+    FIELD_INDEX[name]
+    for name in ("error_response_type", "error_message", "integration_error", "authorizer_error", "waf_response_code")
+)
 #: Fields whose values API Gateway makes itself: no caller's text can follow them in a line. Anything
 #: else (the user agent, the raw path, error messages, keys no alias knows) may carry pasted keys.
 _TRUSTED_FIELDS = frozenset(
