@@ -36,6 +36,8 @@ METRIC_NEAR_TIMEOUT = "NearTimeout"
 METRIC_CAUSES = "Causes"
 METRIC_LINES_PARSED = "LinesParsed"
 METRIC_LINES_UNPARSED = "LinesUnparsed"
+#: Lines a caller's unescaped value added keys to (counted in LinesParsed too; no dimension, no alert).
+METRIC_LINES_SUSPICIOUS = "LinesSuspicious"
 
 SOURCE_ACCESS = "access"
 SOURCE_EXECUTION = "execution"

@@ -143,11 +143,30 @@ def test_ok_execution_requests_add_nothing_but_line_counts():
 
 
 def test_the_api_dimension_is_the_configured_name_else_the_id_else_unknown():
-    config = load_engine_config('{"a1b2c3d4e5": {"name": "orders"}}')
     reqs = [access_request(1), access_request(2, api_id="zz99yy88xx"), access_request(3, api_id=None, stage=None)]
-    metrics = aggregate(Analysis(access=reqs), config)
-    stages = counts_by_dims(metrics, ("Api", "Stage"))
-    assert set(stages) == {("orders", "prod"), ("zz99yy88xx", "prod"), ("unknown", "unknown")}
+    # GIVEN configured APIs: only they get an Api of their own; any other api id joins the one bucket
+    config = load_engine_config('{"a1b2c3d4e5": {"name": "orders"}}')
+    stages = counts_by_dims(aggregate(Analysis(access=reqs), config), ("Api", "Stage"))
+    assert set(stages) == {("orders", "prod"), ("unknown", "unknown")}
+    assert stages[("unknown", "unknown")]["Requests"] == 2
+    # AND without configuration the api id names the Api (the CLI, a stack that watches nothing yet)
+    stages = counts_by_dims(aggregate(Analysis(access=reqs)), ("Api", "Stage"))
+    assert set(stages) == {("a1b2c3d4e5", "prod"), ("zz99yy88xx", "prod"), ("unknown", "unknown")}
+
+
+def test_forged_or_odd_api_ids_and_stages_never_become_dimensions():
+    # GIVEN no configured API, and lines whose api ids and stages do not look like API Gateway's, plus
+    # more distinct (valid-looking) api ids and stages than an invocation admits
+    reqs = [access_request(1, api_id="evil1"), access_request(2, api_id="a1b2c3d4e5", stage="pr od")]
+    reqs += [access_request(10 + i, api_id=f"{i:010d}") for i in range(40)]
+    reqs += [access_request(100 + i, stage=f"s{i}") for i in range(30)]
+    stages = counts_by_dims(aggregate(Analysis(access=reqs)), ("Api", "Stage"))
+    # THEN none of the odd values is a dimension, and the distinct values are bounded
+    assert "evil1" not in {api for api, _ in stages} and "pr od" not in {stage for _, stage in stages}
+    assert len({api for api, _ in stages}) <= 20 + 1
+    assert len({stage for api, stage in stages if api == "a1b2c3d4e5"}) <= 10 + 1
+    # AND no request is lost: the bucket holds the rest
+    assert sum(counts["Requests"] for counts in stages.values()) == len(reqs)
 
 
 def test_classified_api_name_wins_and_ids_mapping_to_one_name_merge():
@@ -177,7 +196,7 @@ def test_route_cap_from_the_environment_default_and_per_api_override():
     reqs = [access_request(i, route=f"GET /r{i}") for i in range(10)] + [
         access_request(100 + i, api_id="other0api1", route=f"GET /r{i}") for i in range(10)
     ]
-    config = load_engine_config('{"other0api1": {"routeCap": 5}}')
+    config = load_engine_config('{"other0api1": {"routeCap": 5}, "a1b2c3d4e5": {}}')
     by_route = counts_by_dims(aggregate(Analysis(access=reqs), config, route_cap=3), ("Api", "Stage", "Route"))
     named = Counter(api for api, _, route in by_route if route != "OTHER")
     assert named == {"a1b2c3d4e5": 3, "other0api1": 5}

@@ -42,6 +42,7 @@ from gatewatch.constants import (
     METRIC_INTEGRATION_LATENCY,
     METRIC_LATENCY,
     METRIC_LINES_PARSED,
+    METRIC_LINES_SUSPICIOUS,
     METRIC_LINES_UNPARSED,
     METRIC_NEAR_TIMEOUT,
     METRIC_REQUESTS,
@@ -55,6 +56,13 @@ if TYPE_CHECKING:  # the pipeline imports the parsers; aggregation needs only th
     from gatewatch.pipeline import Analysis
 
 UNKNOWN = "unknown"
+#: What an API Gateway API id looks like; what a stage name may be ("$default" for HTTP APIs).
+API_ID = re.compile(r"[a-z0-9]{10}")
+STAGE_NAME = re.compile(r"\$default|[A-Za-z0-9_-]{1,128}")
+#: Without configured APIs, at most this many api ids get an Api dimension of their own per invocation.
+MAX_UNCONFIGURED_APIS = 20
+#: At most this many stages of one API get a Stage of their own per invocation.
+MAX_STAGES_PER_API = 10
 
 #: Metrics whose unit is Milliseconds and whose values are a distribution (percentiles must work).
 DISTRIBUTION_METRICS: frozenset[str] = frozenset({METRIC_LATENCY, METRIC_INTEGRATION_LATENCY, METRIC_GATEWAY_OVERHEAD})
@@ -216,6 +224,9 @@ class MetricAggregator:
         self._route_names: dict[str, _RouteNames] = {}
         self._lines_parsed: Counter[str] = Counter()
         self._lines_unparsed: Counter[str] = Counter()
+        self._lines_suspicious: Counter[str] = Counter()
+        self._unconfigured: set[str] = set()  # api ids without configuration given an Api of their own
+        self._stages_of: dict[str, set[str]] = {}  # Api -> the stages given a Stage of their own
         self._latest_ms: int | None = None
 
     # -- input -----------------------------------------------------------------------------------
@@ -223,12 +234,15 @@ class MetricAggregator:
         self.add_successes(analysis.successes)
         self.add_access(analysis.access)
         self.add_execution(analysis.execution)
-        self.add_line_counts(analysis.lines_parsed, analysis.lines_unparsed)
+        self.add_line_counts(analysis.lines_parsed, analysis.lines_unparsed, analysis.lines_suspicious)
         return self
 
-    def add_line_counts(self, parsed: Mapping[str, int], unparsed: Mapping[str, int]) -> None:
+    def add_line_counts(
+        self, parsed: Mapping[str, int], unparsed: Mapping[str, int], suspicious: Mapping[str, int] | None = None
+    ) -> None:
         self._lines_parsed.update(parsed)
         self._lines_unparsed.update(unparsed)
+        self._lines_suspicious.update(suspicious or {})
 
     def add_access(self, requests: Iterable[ClassifiedRequest]) -> None:
         """Hot path (one call per access-log entry): plain attribute reads and list appends only."""
@@ -322,8 +336,7 @@ class MetricAggregator:
         self._latest_ms = latest
 
     def _totals_for(self, api_id: str | None, stage: str | None, api_name: str | None) -> _StageTotals:
-        api = sanitize_dimension_value(api_name or self.config.display_name(api_id) or UNKNOWN)
-        stage_name = sanitize_dimension_value(stage)
+        api, stage_name = self._dimensions_of(api_id, stage, api_name)
         totals = self._stages.get((api, stage_name))
         if totals is None:
             routes = self._route_names.get(api)
@@ -332,6 +345,38 @@ class MetricAggregator:
             totals = self._stages[(api, stage_name)] = _StageTotals(api, stage_name, routes)
         self._by_raw[(api_id, stage, api_name)] = totals
         return totals
+
+    def _dimensions_of(self, api_id: str | None, stage: str | None, api_name: str | None) -> tuple[str, str]:
+        """The (Api, Stage) dimension values of a request — bounded, whatever the lines say.
+
+        With APIs configured, only they get an Api of their own; any other api id goes to the one
+        bucket ("unknown", "unknown"). Without, an api id must look like one (10 lower-case letters or
+        digits) and at most MAX_UNCONFIGURED_APIS get their own. A stage must look like a stage name,
+        and each API has at most MAX_STAGES_PER_API; anything else is "unknown".
+        """
+        configured = self.config.apis
+        if api_id is not None and api_id not in configured and not self._own_api(api_id):
+            return UNKNOWN, UNKNOWN
+        api = sanitize_dimension_value(api_name or self.config.display_name(api_id) or UNKNOWN)
+        if stage is None or not STAGE_NAME.fullmatch(stage):
+            return api, UNKNOWN
+        stages = self._stages_of.setdefault(api, set())
+        return api, (stage if self._admit(stages, stage, MAX_STAGES_PER_API) else UNKNOWN)
+
+    def _own_api(self, api_id: str) -> bool:
+        """May an api id nobody configured have an Api of its own? Only when nothing is configured."""
+        if self.config.apis or not API_ID.fullmatch(api_id):
+            return False
+        return self._admit(self._unconfigured, api_id, MAX_UNCONFIGURED_APIS)
+
+    @staticmethod
+    def _admit(seen: set[str], value: str, cap: int) -> bool:
+        if value in seen:
+            return True
+        if len(seen) >= cap:
+            return False
+        seen.add(value)
+        return True
 
     def _route_cap(self, api_id: str | None) -> int:
         settings = self.config.apis.get(api_id) if api_id is not None else None
@@ -390,6 +435,8 @@ class MetricAggregator:
             if source != SOURCE_INPUT:  # "input" = undecodable records: nothing of it was ever parsed
                 counts[METRIC_LINES_PARSED] = self._lines_parsed[source]
             counts[METRIC_LINES_UNPARSED] = self._lines_unparsed[source]
+            if self._lines_suspicious[source]:
+                counts[METRIC_LINES_SUSPICIOUS] = self._lines_suspicious[source]
             docs.append(MetricDocument(((DIM_SOURCE, sanitize_dimension_value(source)),), counts))
         folded = {api: names.folded for api, names in self._route_names.items() if names.folded}
         return InvocationMetrics(tuple(docs), self._latest_ms, folded)
