@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from itertools import islice
-from typing import Any
+from typing import Any, BinaryIO
 
 from gatewatch.ingest.codec import BROKEN, dumps, inflate, is_compressed, iter_documents, skip_whitespace
 from gatewatch.ingest.lambda_events import lambda_event_items
@@ -26,9 +27,15 @@ from gatewatch.ingest.rejections import Reason, input_rejection
 from gatewatch.models import LogBatch, LogEvent, LogKind, Rejection
 from gatewatch.naming import execution_log_group_ids
 from gatewatch_cli.pasted import PastedLine, normalize_lines, table_rows
+from gatewatch_cli.streams import (
+    MAX_FILE_BYTES,
+    MAX_LINE_BYTES,
+    MAX_WHOLE_INPUT,
+    Inflating,
+    Peeking,
+    first_line_is_json,
+)
 
-#: Decompressed size cap for a gzip file (S3 dumps can be large, but not unbounded).
-MAX_FILE_BYTES = 2 * 1024 * 1024 * 1024
 #: Plain text, filter-log-events and Insights inputs are yielded in batches of at most this many events.
 TEXT_BATCH_EVENTS = 10_000
 
@@ -73,6 +80,110 @@ def iter_input_batches(data: bytes, *, name: str = "-", log_group: str | None = 
         yield input_rejection(
             Reason.INTERNAL_ERROR, None, f"unexpected {type(exc).__name__} while reading the input", name
         )
+
+
+def iter_path_batches(path: str, *, log_group: str | None = None) -> Iterator[LogBatch | Rejection]:
+    """A file (or "-" for stdin) read as a stream: memory bounded, whatever its size (see gatewatch_cli.streams).
+    Raises OSError when the file cannot be opened; never for what it holds."""
+    if path == "-":
+        yield from iter_stream_batches(sys.stdin.buffer, name="-", log_group=log_group)
+        return
+    with open(path, "rb") as stream:
+        yield from iter_stream_batches(stream, name=path, log_group=log_group)
+
+
+def iter_stream_batches(
+    stream: BinaryIO, *, name: str = "-", log_group: str | None = None
+) -> Iterator[LogBatch | Rejection]:
+    """`iter_input_batches` for a binary stream, read window by window. Never raises."""
+    try:
+        yield from _stream_input(Peeking.open(stream), where=name, log_group=log_group, depth=0)
+    except Exception as exc:  # last-resort guard
+        yield input_rejection(
+            Reason.INTERNAL_ERROR, None, f"unexpected {type(exc).__name__} while reading the input", name
+        )
+
+
+def _stream_input(reader: Peeking, *, where: str, log_group: str | None, depth: int) -> Iterator[LogBatch | Rejection]:
+    head = reader.buffer
+    if is_compressed(head) and depth < _MAX_NESTING and (head[:1] == b"\x1f" or _looks_binary(head[:_SNIFF_BYTES])):
+        inflating = Inflating(reader, b"", cap=MAX_FILE_BYTES)
+        inner = Peeking.open(inflating)
+        if inner.buffer:
+            yield from _stream_input(inner, where=where, log_group=log_group, depth=depth + 1)
+        if inflating.problem:
+            yield input_rejection(inflating.problem, None, inflating.detail, where)
+        return
+    start = 3 if head[:3] == _UTF8_BOM else 0
+    pos = skip_whitespace(head, start)
+    if pos >= len(head):
+        return
+    first = head[pos : pos + 1]
+    if first in (b"{", b"["):
+        line = first_line_is_json(head[pos:])
+        if line is not None:  # JSON Lines: one document or one access line per line, streamed
+            yield from _json_lines(reader, line, where=where, log_group=log_group)
+            return
+    elif not (first in (b"|", b"@") or _looks_like_insights_csv(head, pos)):
+        if _looks_binary(head[start : start + _SNIFF_BYTES]):
+            yield input_rejection(
+                Reason.UNRECOGNISED_INPUT, head, "binary data that is neither gzip, zlib, JSON nor text", where
+            )
+            return
+        yield from _line_batches(_decoded(reader.lines()), origin=ORIGIN_TEXT, log_group=log_group)
+        yield from _overlong(reader, where)
+        return
+    whole = reader.read_all(MAX_WHOLE_INPUT)
+    if whole is None:
+        yield input_rejection(
+            Reason.TOO_LARGE,
+            head,
+            f"one JSON document or table larger than {MAX_WHOLE_INPUT >> 20} MiB: export it as JSON Lines "
+            "(one document or log line per line), which is read as a stream",
+            where,
+        )
+        return
+    yield from _iter_input(
+        whole, where=where, log_group=log_group, depth=depth, text_origin=ORIGIN_TEXT, payload_origin=ORIGIN_PAYLOAD
+    )
+
+
+def _json_lines(reader: Peeking, first: Any, *, where: str, log_group: str | None) -> Iterator[LogBatch | Rejection]:
+    """JSON Lines: when the first line is a CloudWatch document, each line is one (read on its own);
+    otherwise the lines are log lines (JSON access lines), read as text."""
+    if not _is_document_shape(first):
+        yield from _line_batches(_decoded(reader.lines()), origin=ORIGIN_TEXT, log_group=log_group)
+        yield from _overlong(reader, where)
+        return
+    for raw in reader.lines():
+        if raw.strip():
+            yield from _iter_input(
+                raw,
+                where=where,
+                log_group=log_group,
+                depth=_MAX_NESTING,
+                text_origin=ORIGIN_TEXT,
+                payload_origin=ORIGIN_PAYLOAD,
+            )
+
+
+def _overlong(reader: Peeking, where: str) -> Iterator[Rejection]:
+    if reader.overlong:
+        yield input_rejection(
+            Reason.LINE_TOO_LONG,
+            None,
+            f"{reader.overlong} line(s) longer than {MAX_LINE_BYTES >> 20} MiB skipped (not log lines)",
+            where,
+        )
+
+
+def _decoded(lines: Iterable[bytes]) -> Iterator[str]:
+    first = True
+    for raw in lines:
+        if first and raw.startswith(_UTF8_BOM):
+            raw = raw[len(_UTF8_BOM) :]
+        first = False
+        yield raw.decode("utf-8", "replace").rstrip("\r")
 
 
 def _iter_input(
@@ -476,8 +587,12 @@ def _text_batches(buf: Any, start: int, *, origin: str, log_group: str | None) -
     Each line goes through `pasted.normalize_lines` (viewer prefixes, quotes, joined console lines, blank
     lines kept as boundaries); a line that names its own log group (awslogs) starts a batch of that group.
     """
+    yield from _line_batches(_text_lines(buf, start), origin=origin, log_group=log_group)
+
+
+def _line_batches(lines: Iterable[str], *, origin: str, log_group: str | None) -> Iterator[LogBatch]:
     batches = _TextBatcher(origin, log_group)
-    for line in normalize_lines(_text_lines(buf, start)):
+    for line in normalize_lines(lines):
         yield from batches.add(line)
     yield from batches.flush()
 

@@ -10,7 +10,7 @@ import argparse
 import contextlib
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,7 @@ from gatewatch.models import Rejection
 from gatewatch_cli.docs import add_arguments as docs_arguments
 
 if TYPE_CHECKING:
+    from gatewatch.models import ClassifiedRequest
     from gatewatch.pipeline import Analysis
 
 PROGRESS_THRESHOLD_BYTES = 4 * 1024 * 1024
@@ -46,25 +47,28 @@ def _expand(paths: Sequence[str]) -> list[str]:
     return out
 
 
-def _read(path: str) -> bytes:
-    if path == "-":
-        return sys.stdin.buffer.read()
-    with open(path, "rb") as fh:
-        return fh.read()
-
-
 def _load_config(args: argparse.Namespace) -> EngineConfig:
     apis = Path(args.apis).read_text() if args.apis else os.environ.get(ENV_APIS)
     field_map = Path(args.field_map).read_text() if args.field_map else os.environ.get(ENV_FIELD_MAP)
     return load_engine_config(apis, field_map)
 
 
+#: Receives the requests classified so far, batch by batch (then they are no longer kept in the analysis).
+RequestSink = Callable[[list["ClassifiedRequest"], list["ClassifiedRequest"]], None]
+
+
 def run_analysis(
-    paths: Sequence[str], config: EngineConfig, *, log_group: str | None = None, progress: bool = True
+    paths: Sequence[str],
+    config: EngineConfig,
+    *,
+    log_group: str | None = None,
+    progress: bool = True,
+    sink: RequestSink | None = None,
 ) -> tuple[Analysis, list[str]]:
-    """Read every path through the engine; returns the analysis and the paths that could not be opened."""
+    """Read every path through the engine; returns the analysis and the paths that could not be opened.
+    With a `sink`, the classified requests go to it as they come instead of staying in the analysis."""
     from gatewatch.pipeline import LogAnalyzer
-    from gatewatch_cli.inputs import iter_input_batches
+    from gatewatch_cli.inputs import iter_path_batches
 
     files = _expand(paths)
     sizes = {f: (os.path.getsize(f) if f != "-" and os.path.exists(f) else 0) for f in files}
@@ -76,20 +80,24 @@ def run_analysis(
         task = bar.add_task("logs", total=sum(sizes.values())) if bar is not None else None
         for f in files:
             try:
-                data = _read(f)
+                for item in iter_path_batches(f, log_group=log_group):
+                    if isinstance(item, Rejection):
+                        analyzer.add_rejection(item)
+                    else:
+                        decoded_events += len(item.events)
+                        analyzer.add_batch(item)
+                        if sink is not None:
+                            sink(*analyzer.take_requests())
             except OSError as exc:
                 failed.append(f"{f}: {exc.strerror or exc}")
                 continue
-            for item in iter_input_batches(data, name=f, log_group=log_group):
-                if isinstance(item, Rejection):
-                    analyzer.add_rejection(item)
-                else:
-                    decoded_events += len(item.events)
-                    analyzer.add_batch(item)
             if bar is not None:
                 bar.update(task, advance=sizes[f], description=os.path.basename(f))
     analysis = analyzer.finish(drain_incomplete=True)
     analysis.decoded_events = decoded_events
+    if sink is not None:
+        sink(analysis.access, analysis.execution)
+        analysis.access, analysis.execution = [], []
     return analysis, failed
 
 
@@ -129,13 +137,15 @@ def _nothing_read(analysis: Analysis) -> bool:
     return analysis.decoded_events == 0 and sum(analysis.lines_parsed.values()) == 0
 
 
-def _analysis_for(args: argparse.Namespace, config: EngineConfig) -> tuple[Analysis, list[str]]:
+def _analysis_for(
+    args: argparse.Namespace, config: EngineConfig, sink: RequestSink | None = None
+) -> tuple[Analysis, list[str]]:
     """Files/stdin, or live log groups when --log-group is given without a PATH."""
     if args.paths:
         if args.log_group and len(args.log_group) > 1:
             raise ConfigError("with PATHs, --log-group names the one group those files came from")
         log_group = args.log_group[0] if args.log_group else None
-        return run_analysis(args.paths, config, log_group=log_group, progress=not args.no_progress)
+        return run_analysis(args.paths, config, log_group=log_group, progress=not args.no_progress, sink=sink)
     if not args.log_group:
         raise ConfigError("give log files (or '-' for stdin), or --log-group NAME --since 1h to read live logs")
     return run_live_analysis(args.log_group, args.since or "1h", config, progress=not args.no_progress)
@@ -176,12 +186,19 @@ def run_live_analysis(
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
+    from gatewatch_cli.joined import JoinWindow
+
     config = _load_config(args)
-    analysis, failed = _analysis_for(args, config)
     out = sys.stdout
-    for req in analysis.joined():
+
+    def write(req: ClassifiedRequest) -> None:
         out.write(orjson.dumps(req.to_public_dict()).decode())
         out.write("\n")
+
+    window = JoinWindow(write)
+    analysis, failed = _analysis_for(args, config, sink=window.add if args.paths else None)
+    window.add(analysis.access, analysis.execution)  # live log groups: all at once
+    window.flush()
     out.flush()
     return _finish(analysis, failed, quiet=args.quiet)
 

@@ -353,6 +353,14 @@ class LogAnalyzer:
         self._analysis.execution.append(classified)
 
     # -- output --------------------------------------------------------------------------------
+    def take_requests(self) -> tuple[list[ClassifiedRequest], list[ClassifiedRequest]]:
+        """The access and execution requests classified so far, handed over and forgotten here (a caller
+        that streams its output keeps memory bounded; the counts stay for `finish`)."""
+        analysis = self._analysis
+        access, execution = analysis.access, analysis.execution
+        analysis.access, analysis.execution = [], []
+        return access, execution
+
     def finish(self, *, drain_incomplete: bool) -> Analysis:
         """Close the run. With drain_incomplete, requests whose last line never came are classified too."""
         if drain_incomplete:

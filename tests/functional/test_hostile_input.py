@@ -237,3 +237,61 @@ def test_any_delivery_up_to_one_megabyte_compressed_has_bounded_memory_and_cpu(t
     # THEN it finished (no exception) within the bounds
     assert usage["rss_mb"] < MAX_RSS_MB, usage
     assert usage["cpu_s"] < MAX_CPU_S, usage
+
+
+# -- the CLI: files read as streams ------------------------------------------------------------------------
+
+_CLI_MEASURE = textwrap.dedent(
+    """
+    import io, json, os, resource, sys
+    sys.path[:0] = [{functions!r}, {root!r}]
+    from gatewatch_cli.main import main
+
+    class Counting(io.TextIOBase):  # what a pipe to `wc -l` would see, without keeping it
+        lines = 0
+        def write(self, text):
+            self.lines += text.count("\\n")
+            return len(text)
+
+    out, err = Counting(), io.StringIO()
+    sys.stdout, sys.stderr = out, err
+    code = main(["classify", "--no-progress", sys.argv[1]])
+    sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    hwm_kb = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+    print(json.dumps({{"code": code, "stderr": err.getvalue()[-2000:], "lines": out.lines,
+                      "rss_mb": hwm_kb / 1024, "cpu_s": usage.ru_utime + usage.ru_stime}}))
+    """
+)
+
+
+def measure_cli(path) -> dict:
+    script = _CLI_MEASURE.format(functions=str(ROOT / "functions"), root=str(ROOT))
+    done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_the_cli_reads_a_gzip_bomb_with_bounded_memory_and_says_why(tmp_path):
+    # GIVEN a 1 MB gzip file that inflates to 1 GiB without a single line end
+    path = tmp_path / "bomb.log.gz"
+    path.write_bytes(_gzip_stream(b"0" * (1 << 20), 1024))
+    # WHEN `gatewatch classify` reads it
+    result = measure_cli(path)
+    # THEN memory stays bounded and the user is told why nothing could be read
+    assert result["rss_mb"] < MAX_RSS_MB, result
+    assert result["code"] == 2 and "line-too-long" in result["stderr"], result
+
+
+def test_the_cli_streams_a_large_file_line_by_line(tmp_path):
+    # GIVEN a 300 MB text file of access lines (more than the CLI would read whole)
+    line = (access_line(0) + "\n").encode()
+    path = tmp_path / "big.log"
+    with path.open("wb") as out:
+        block = line * 10_000
+        while out.tell() < 300 * 1024 * 1024:
+            out.write(block)
+    # WHEN classified  THEN every line is read, and the input never sits in memory whole
+    result = measure_cli(path)
+    assert result["code"] == 0 and result["lines"] == path.stat().st_size // len(line), result
+    assert result["rss_mb"] < 300 * 1024 * 1024 / 2**20, result  # less than the file itself

@@ -29,6 +29,7 @@ class Reason:
     TRAILING_GARBAGE = "trailing-garbage"
     TOO_LARGE = "too-large"
     TOO_MANY_EVENTS = "too-many-events"
+    LINE_TOO_LONG = "line-too-long"
     INVALID_JSON = "invalid-json"
     NOT_A_PAYLOAD = "not-a-cloudwatch-payload"
     MISSING_DATA = "missing-data"
