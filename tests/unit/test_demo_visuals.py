@@ -33,13 +33,10 @@ from gatewatch.pipeline import LogAnalyzer
 from gatewatch_cli.report import RouteLine, build_report
 from gatewatch_demo import simulate as sim
 from gatewatch_demo.alarms import AlarmTransition
+from gatewatch_demo.dashboard_png import alarm_periods, render_dashboard_png
+from gatewatch_demo.html_report import render_html_report
 from gatewatch_demo.metrics import MINUTE_MS, MetricStore
-from gatewatch_demo.visuals import (
-    alarm_periods,
-    mrkdwn_to_html,
-    render_dashboard_png,
-    render_html_report,
-)
+from gatewatch_demo.slack_html import mrkdwn_to_html
 from tests.helpers import ROOT
 
 C = ErrorCategory
@@ -206,9 +203,10 @@ def test_dashboard_png_without_any_metric_still_renders(tmp_path):
 
 
 def test_the_engine_never_imports_matplotlib():
-    # WHEN the handler-side modules and the visuals module are imported in a fresh interpreter
+    # WHEN the handler-side modules and the demo's picture modules are imported in a fresh interpreter
     code = (
-        "import sys; import gatewatch.pipeline, gatewatch_cli.report, gatewatch_demo.visuals; "
+        "import sys; import gatewatch.pipeline, gatewatch_cli.report; "
+        "import gatewatch_demo.dashboard_png, gatewatch_demo.html_report, gatewatch_demo.slack_html; "
         "print('matplotlib' in sys.modules)"
     )
     out = subprocess.run(
