@@ -54,7 +54,8 @@ def write_outputs(pipeline: DemoPipeline, result: DemoResult, out_dir: Path) -> 
     )
     result.report = build_report(analysis)
     try:
-        from gatewatch_demo.visuals import render_dashboard_png, render_html_report
+        from gatewatch_demo.dashboard_png import render_dashboard_png
+        from gatewatch_demo.html_report import render_html_report
     except ImportError:  # pragma: no cover - visuals are part of the package
         return files
     png = out_dir / "dashboard.png"

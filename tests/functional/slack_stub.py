@@ -2,9 +2,10 @@
 
 It serves an incoming-webhook path (`/services/T…/B…/…`) and the Web API methods the notifier
 uses (`/api/chat.postMessage`, `/api/chat.update`). Every request is recorded with its body, headers
-and arrival time (time.monotonic). Answers are scripted per request, in order; when the script is
-empty the stub answers like Slack does on success. Scripts: ok, 429 with Retry-After, 500,
-404 no_service, 410, a Web API error, or a hang longer than the client's timeout.
+and arrival time (time.monotonic, or the FakeClock the test shares with the client). Answers are
+scripted per request, in order; when the script is empty the stub answers like Slack does on success.
+Scripts: ok, 429 with Retry-After, 500, 404 no_service, 410, a Web API error, or a hang longer than
+the client's timeout.
 """
 
 from __future__ import annotations
@@ -13,11 +14,30 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 WEBHOOK_PATH = "/services/T0GATEWATCH/B0GATEWATCH/xyzSECRETwebhookTOKEN42"
+POLL_INTERVAL_S = 0.01  # how often serve_forever looks for shutdown (the default 0.5 s is paid at every exit)
+
+
+class FakeClock:
+    """A monotonic clock that moves only when slept on: pass `monotonic` and `sleep` to SlackClient and
+    `monotonic` to SlackStub, and waits (Retry-After, backoff, pacing) cost no real time but still show
+    in the arrival times."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
 
 
 @dataclass(frozen=True)
@@ -60,7 +80,7 @@ class Recorded:
     path: str
     body: bytes
     headers: dict[str, str]
-    at: float  # time.monotonic() on arrival
+    at: float  # the stub's clock on arrival
 
     @property
     def json(self) -> Any:
@@ -69,8 +89,10 @@ class Recorded:
 
 @dataclass
 class SlackStub:
-    """Start with `with SlackStub() as slack:`; script answers with `slack.script(...)`."""
+    """Start with `with SlackStub() as slack:` (or `SlackStub(clock=fake.monotonic)`); script answers with
+    `slack.script(...)`."""
 
+    clock: Callable[[], float] = time.monotonic
     requests: list[Recorded] = field(default_factory=list)
     _answers: deque = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -83,9 +105,7 @@ class SlackStub:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
-                stub._record(
-                    Recorded(self.path, body, {k.lower(): v for k, v in self.headers.items()}, time.monotonic())
-                )
+                stub._record(Recorded(self.path, body, {k.lower(): v for k, v in self.headers.items()}, stub.clock()))
                 answer = stub._next_answer()
                 if answer.delay_s:
                     time.sleep(answer.delay_s)
@@ -107,7 +127,7 @@ class SlackStub:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(POLL_INTERVAL_S,), daemon=True)
         self._thread.start()
         return self
 

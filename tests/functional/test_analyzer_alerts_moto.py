@@ -129,11 +129,14 @@ def test_a_broken_deploy_alerts_once_with_the_documented_message(aws, capsys):
 
 
 def test_the_same_batch_delivered_twice_alerts_once(aws, clock, capsys):
-    invoke(broken_event(), capsys)
+    # GIVEN a batch of three broken requests, analysed once
+    invoke(broken_event(3), capsys)
+    # WHEN Lambda delivers the same batch again 30 s later
     clock.now += 30
-    _, docs = invoke(broken_event(), capsys)
+    _, docs = invoke(broken_event(3), capsys)
+    # THEN one alert in all, and the retry still completes and prints its metrics for the three requests
     assert len(published(aws)) == 1
-    assert docs  # the retry still completes and publishes its metrics
+    assert metric_total(docs, "Causes", ("Api", "Stage", "Category"), Category="MALFORMED_RESPONSE") == 3
 
 
 def test_two_concurrent_invocations_alert_once(aws, capsys):

@@ -2,14 +2,25 @@
 
 import gzip
 import json
+import re
 import subprocess
 import sys
+from collections import Counter
 
 import pytest
 
 from gatewatch.classify.taxonomy import ErrorCategory
 from gatewatch_cli.main import main
-from tests.helpers import CORPUS, ROOT, SAMPLES, access_corpus_lines, s01_payloads, subscription_event
+from tests.helpers import (
+    CORPUS,
+    ROOT,
+    SAMPLES,
+    access_corpus_lines,
+    corpus_access,
+    corpus_execution,
+    s01_payloads,
+    subscription_event,
+)
 
 CONTRACT_KEYS = {
     "request_id",
@@ -47,34 +58,91 @@ def corpus_files(tmp_path):
     return tmp_path
 
 
-def test_every_corpus_file_classifies_without_a_crash_and_keeps_the_contract(capsys, corpus_files):
-    for name in ("execution.txt", "access.log", "s01.jsonl", "policylevel_event.json"):
-        _code, out, err = run(capsys, "classify", str(corpus_files / name))
-        assert "Traceback" not in err
-        for rec in records(out):
-            assert rec.keys() >= CONTRACT_KEYS
-            assert rec["category"] in {c.value for c in ErrorCategory}
+#: What the corpus documents about a request, by a phrase of its own execution log (tests/events/corpus/SOURCES.md, S01).
+S01_EVIDENCE = (
+    ("Task timed out after", "LAMBDA_TIMEOUT"),
+    ("Key throttle limit exceeded", "THROTTLED"),
+    ("Malformed Lambda proxy response", "MALFORMED_RESPONSE"),
+)
+COMPLETED = re.compile(r"Method completed with status: (\d{3})")
 
 
-def test_each_s01_request_that_completes_comes_out_with_its_status_and_a_category(capsys, corpus_files):
-    # GIVEN the four real S01 subscription payloads
-    expected = {}
+def access_status(raw: str) -> int:
+    """The status an access-log record carries: its JSON `status` field, or the CLF status after the protocol."""
+    m = re.search(r'"status"\s*:\s*"?(\d{3})', raw) or re.search(r'HTTP/[\d.]+" (\d{3}) ', raw)
+    assert m, raw
+    return int(m.group(1))
+
+
+def s01_requests() -> dict[str, dict]:
+    """Each S01 request id with what its own lines say: log group's api and stage, final status, documented cause."""
+    found: dict[str, dict] = {}
     for payload in s01_payloads():
+        api_id, stage = payload["logGroup"].removeprefix("API-Gateway-Execution-Logs_").split("/")
         for ev in payload["logEvents"]:
-            msg = ev["message"]
-            if "Method completed with status: " in msg:
-                rid = msg[1 : msg.index(")")]
-                expected[rid] = int(msg.rsplit(" ", 1)[1])
-    # WHEN classified  THEN every completed request is there once with its status and a category
+            rid, _, text = ev["message"][1:].partition(") ")
+            req = found.setdefault(rid, {"api_id": api_id, "stage": stage, "status": None, "category": None})
+            if m := COMPLETED.search(text):
+                req["status"] = int(m.group(1))
+            req["category"] = next((c for phrase, c in S01_EVIDENCE if phrase in text), req["category"])
+    for req in found.values():
+        if req["status"] is not None and req["status"] < 400:
+            req["category"] = "OK"
+    return found
+
+
+def test_every_corpus_file_classifies_and_keeps_the_contract(capsys, corpus_files):
+    # GIVEN each corpus file as a user would hand it to the CLI, and what the corpus holds in each, counted here
+    completed = Counter(
+        int(m.group(1)) for e in corpus_execution() if (m := COMPLETED.search(e["message"])) is not None
+    )
+    access = [(r["raw"], access_status(r["raw"])) for r in corpus_access()]
+    # WHEN each file is classified THEN it exits 0 and every record carries the contract keys and a known category
+    out_of: dict[str, list[dict]] = {}
+    err_of: dict[str, str] = {}
+    for name in ("execution.txt", "access.log", "s01.jsonl", "policylevel_event.json"):
+        code, out, err = run(capsys, "classify", str(corpus_files / name))
+        assert code == 0, (name, err)
+        assert "Traceback" not in err
+        out_of[name], err_of[name] = records(out), err
+        for rec in out_of[name]:
+            assert rec.keys() >= CONTRACT_KEYS, name
+            assert rec["category"] in {c.value for c in ErrorCategory}, name
+    # AND the execution log yields a request for each `Method completed` line, with that status
+    assert completed and not completed - Counter(r["status"] for r in out_of["execution.txt"])
+    # AND each access record is one request, with the status and request id of its own line
+    assert len(out_of["access.log"]) == len(access)
+    for rec in out_of["access.log"]:
+        (status,) = [status for raw, status in access if rec["request_id"] and rec["request_id"] in raw]
+        assert rec["status"] == status, rec["request_id"]
+    assert sorted(r["status"] for r in out_of["access.log"]) == sorted(status for _, status in access)
+    # AND the S01 payloads yield each of their requests
+    assert {r["request_id"] for r in out_of["s01.jsonl"]} == set(s01_requests())
+    # AND the Powertools event holds two Lambda lines, not API Gateway logs: no record, both counted as not parsed
+    pt = json.loads((CORPUS / "payloads" / "powertools_cloudWatchLogEventWithPolicyLevel.json").read_text())
+    lambda_lines = len(json.loads(pt["decoded_text_verbatim"])["logEvents"])
+    assert out_of["policylevel_event.json"] == []
+    assert f"{lambda_lines} line(s) not parsed" in err_of["policylevel_event.json"]
+
+
+def test_each_s01_request_comes_out_once_with_the_status_and_cause_its_log_shows(capsys, corpus_files):
+    # GIVEN the four real S01 subscription payloads, and what each request's own lines say about it
+    expected = s01_requests()
+    assert {r["category"] for r in expected.values()} == {"OK", "LAMBDA_TIMEOUT", "THROTTLED", "MALFORMED_RESPONSE"}
+    # WHEN classified
     code, out, _ = run(capsys, "classify", str(corpus_files / "s01.jsonl"))
-    got = {r["request_id"]: r for r in records(out)}
-    assert code == 0 and expected and set(expected) <= set(got)
-    for rid, status in expected.items():
-        assert got[rid]["status"] == status
-        assert got[rid]["category"] == ("OK" if status < 400 else got[rid]["category"]) and got[rid]["category"]
-    cats = {got[rid]["category"] for rid, s in expected.items() if s >= 400}
-    assert {"LAMBDA_TIMEOUT", "THROTTLED", "MALFORMED_RESPONSE"} <= cats
-    assert all(got[r]["api_id"] in ("uwe3g5jm54", "h733q2j6gb") for r in expected)
+    # THEN every request is there exactly once, with its log group's API and stage, its status and its cause
+    got = records(out)
+    assert code == 0
+    assert sorted(r["request_id"] for r in got) == sorted(expected)
+    for rec in got:
+        want = expected[rec["request_id"]]
+        assert (rec["api_id"], rec["stage"], rec["status"], rec["category"]) == (
+            want["api_id"],
+            want["stage"],
+            want["status"],
+            want["category"],
+        ), rec["request_id"]
 
 
 def test_subscription_event_gzip_file_and_stdin_are_read(capsys, tmp_path, monkeypatch):

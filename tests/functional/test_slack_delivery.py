@@ -1,16 +1,21 @@
-"""Delivery over real HTTP to a loopback Slack: retries, Retry-After, pacing, permanent failures, secrecy."""
+"""Delivery over real HTTP to a loopback Slack: retries, Retry-After, pacing, permanent failures, secrecy.
+
+The client and the stub share a FakeClock: every wait the client makes (Retry-After, backoff, pacing)
+advances it instead of sleeping, and the stub stamps arrivals with it, so the gaps Slack would see are
+asserted without spending them. Only socket timeouts (a hang) take real time.
+"""
 
 from __future__ import annotations
 
 import itertools
 import logging
-import time
 
 import pytest
 
 from gatewatch.adapters.slack_client import DeliveryError, RetryPolicy, SlackClient
 from tests.functional.slack_stub import (
     WEBHOOK_PATH,
+    FakeClock,
     SlackStub,
     api_error,
     gone,
@@ -29,8 +34,13 @@ BOT_TOKEN = "xoxb-111-222-gatewatchSECRETtoken"
 
 
 @pytest.fixture
-def slack():
-    with SlackStub() as stub:
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def slack(clock):
+    with SlackStub(clock=clock.monotonic) as stub:
         yield stub
 
 
@@ -46,50 +56,49 @@ def no_secret_in_logs(caplog, capsys):
     assert BOT_TOKEN not in captured
 
 
-def client(**kw) -> SlackClient:
-    return SlackClient(kw.pop("policy", FAST), **kw)
+def client(clock: FakeClock, **kw) -> SlackClient:
+    return SlackClient(kw.pop("policy", FAST), clock=clock.monotonic, sleep=clock.sleep, **kw)
 
 
-def test_a_message_slack_accepts_is_posted_exactly_once(slack):
+def test_a_message_slack_accepts_is_posted_exactly_once(slack, clock):
     # GIVEN a healthy webhook WHEN one message is posted
-    client().post_webhook(slack.webhook_url, PAYLOAD)
+    client(clock).post_webhook(slack.webhook_url, PAYLOAD)
     # THEN Slack received exactly that body, once
     assert [r.json for r in slack.requests] == [PAYLOAD]
     assert slack.requests[0].headers["content-type"].startswith("application/json")
 
 
-def test_429_waits_for_retry_after_then_delivers_once(slack):
+def test_429_waits_for_retry_after_then_delivers_once(slack, clock):
     # GIVEN Slack rate-limits the first post for 1 s
     slack.script(rate_limited(retry_after=1))
     # WHEN the message is posted
-    client().post_webhook(slack.webhook_url, PAYLOAD)
+    client(clock).post_webhook(slack.webhook_url, PAYLOAD)
     # THEN it was retried exactly once, no earlier than Retry-After, and delivered once
     first, second = slack.requests
-    assert second.at - first.at >= 1.0
+    assert second.at - first.at >= 1.0 and clock.sleeps == [1.0]
     assert second.json == PAYLOAD and len(slack.requests) == 2
 
 
-def test_429_retry_after_beyond_the_remaining_lambda_time_fails_without_waiting(slack):
+def test_429_retry_after_beyond_the_remaining_lambda_time_fails_without_waiting(slack, clock):
     # GIVEN 2 s of Lambda time left and Slack asks to wait 30 s
     slack.script(rate_limited(retry_after=30))
-    started = time.monotonic()
     # WHEN the message is posted THEN it fails at once (not permanent: Lambda retries, then the DLQ)
     with pytest.raises(DeliveryError) as caught:
-        client(remaining_s=lambda: 2.0).post_webhook(slack.webhook_url, PAYLOAD)
+        client(clock, remaining_s=lambda: 2.0).post_webhook(slack.webhook_url, PAYLOAD)
     assert not caught.value.permanent and caught.value.status == 429
-    assert time.monotonic() - started < 1.0
+    assert clock.sleeps == []
     assert len(slack.requests) == 1
 
 
-def test_5xx_is_retried_with_backoff_until_it_succeeds(slack, caplog):
+def test_5xx_is_retried_with_backoff_until_it_succeeds(slack, clock, caplog):
     # GIVEN two server errors before success
     slack.script(server_error(), server_error())
-    sleeps: list[float] = []
     # WHEN posted (full jitter: the random draw is 1.0, so each sleep is the backoff ceiling)
-    client(sleep=lambda s: (sleeps.append(s), time.sleep(s)), rand=lambda: 1.0).post_webhook(slack.webhook_url, PAYLOAD)
-    # THEN exactly three requests; backoff ceilings 0.05 then 0.1 (pacing waits top up to 1 s between sends)
+    client(clock, rand=lambda: 1.0).post_webhook(slack.webhook_url, PAYLOAD)
+    # THEN exactly three requests; backoff ceilings 0.05 then 0.1, each topped up by pacing to 1 s between sends
     assert len(slack.requests) == 3
-    assert sleeps[0] == pytest.approx(0.05) and 0.1 in [pytest.approx(s) for s in sleeps]
+    assert clock.sleeps == pytest.approx([0.05, 0.95, 0.1, 0.9])
+    assert all(b.at - a.at >= 1.0 for a, b in itertools.pairwise(slack.requests))
     assert "retrying" in caplog.text
 
 
@@ -99,23 +108,24 @@ def test_full_jitter_draws_between_zero_and_the_exponential_ceiling():
     assert [c._backoff(n) for n in range(1, 6)] == [0.25, 0.5, 1.0, 1.5, 1.5]
 
 
-def test_persistent_5xx_gives_up_after_the_bounded_attempts_and_raises(slack):
+def test_persistent_5xx_gives_up_after_the_bounded_attempts_and_raises(slack, clock):
     slack.script(*[server_error()] * 10)
     with pytest.raises(DeliveryError) as caught:
         client(
-            policy=RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.02, timeout_s=0.5, min_interval_s=0.0)
+            clock,
+            policy=RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.02, timeout_s=0.5, min_interval_s=0.0),
         ).post_webhook(slack.webhook_url, PAYLOAD)
     assert len(slack.requests) == 3
     assert not caught.value.permanent and caught.value.attempts == 3
     assert SECRET_PART not in str(caught.value) and "127.0.0.1" not in str(caught.value)
 
 
-def test_a_hang_longer_than_the_timeout_is_retried_and_delivered(slack):
-    # GIVEN Slack hangs past the 0.5 s client timeout once
+def test_a_hang_longer_than_the_timeout_is_retried_and_delivered(slack, clock):
+    # GIVEN Slack hangs past the 0.5 s client timeout once (a real socket timeout: this one waits)
     slack.script(hang(1.5))
-    client(policy=RetryPolicy(max_attempts=3, base_delay_s=0.01, timeout_s=0.5, min_interval_s=0.0)).post_webhook(
-        slack.webhook_url, PAYLOAD
-    )
+    client(
+        clock, policy=RetryPolicy(max_attempts=3, base_delay_s=0.01, timeout_s=0.5, min_interval_s=0.0)
+    ).post_webhook(slack.webhook_url, PAYLOAD)
     # THEN a second request carried the same message
     assert len(slack.requests) == 2 and slack.requests[1].json == PAYLOAD
 
@@ -127,20 +137,20 @@ def test_a_hang_longer_than_the_timeout_is_retried_and_delivered(slack):
         (gone(), "channel_is_archived", "archived"),
     ],
 )
-def test_revoked_or_archived_webhook_is_permanent_with_a_clear_log_line(slack, caplog, answer, error, cause):
+def test_revoked_or_archived_webhook_is_permanent_with_a_clear_log_line(slack, clock, caplog, answer, error, cause):
     # GIVEN the webhook was revoked (404 no_service) or the channel archived (410)
     slack.script(answer)
     # WHEN posting THEN it fails after one request, permanently, naming the cause
     with pytest.raises(DeliveryError) as caught:
-        client().post_webhook(slack.webhook_url, PAYLOAD)
-    assert len(slack.requests) == 1
+        client(clock).post_webhook(slack.webhook_url, PAYLOAD)
+    assert len(slack.requests) == 1 and clock.sleeps == []
     assert caught.value.permanent and caught.value.error == error
     line = next(r.getMessage() for r in caplog.records if r.levelno == logging.ERROR)
     assert error in line and cause in line
 
 
-def test_messages_to_one_destination_are_paced_one_per_second(slack):
-    c = client()
+def test_messages_to_one_destination_are_paced_one_per_second(slack, clock):
+    c = client(clock)
     for i in range(3):
         c.post_webhook(slack.webhook_url, {"text": f"message {i}"})
     arrivals = [r.at for r in slack.requests]
@@ -148,16 +158,16 @@ def test_messages_to_one_destination_are_paced_one_per_second(slack):
     assert all(b - a >= 1.0 for a, b in itertools.pairwise(arrivals))
 
 
-def test_web_api_sends_the_token_as_a_header_and_returns_slacks_answer(slack):
-    answer = client(api_base=slack.api_base).call(BOT_TOKEN, "chat.postMessage", {"channel": "C1", "text": "hi"})
+def test_web_api_sends_the_token_as_a_header_and_returns_slacks_answer(slack, clock):
+    answer = client(clock, api_base=slack.api_base).call(BOT_TOKEN, "chat.postMessage", {"channel": "C1", "text": "hi"})
     assert answer["ok"] is True and answer["channel"] == "C1" and answer["ts"]
     (req,) = slack.calls("/chat.postMessage")
     assert req.headers["authorization"] == f"Bearer {BOT_TOKEN}"
     assert BOT_TOKEN not in req.body.decode()
 
 
-def test_web_api_error_codes_are_permanent_or_retried_by_meaning(slack, caplog):
-    c = client(api_base=slack.api_base)
+def test_web_api_error_codes_are_permanent_or_retried_by_meaning(slack, clock, caplog):
+    c = client(clock, api_base=slack.api_base)
     # GIVEN a transient Web API error THEN it is retried
     slack.script(api_error("internal_error"))
     c.call(BOT_TOKEN, "chat.postMessage", {"channel": "C1", "text": "x"})

@@ -45,15 +45,17 @@ def test_account_policy_sends_every_log_group_to_the_analyzer_except_gatewatchs_
 
 def test_account_policy_mode_has_no_per_group_filters_and_one_permission(account_policy_template):
     assert resources(account_policy_template, "AWS::Logs::SubscriptionFilter") == {}
-    permissions = [
-        p
-        for p in resources(account_policy_template, "AWS::Lambda::Permission").values()
+    permissions = {
+        pid: p
+        for pid, p in resources(account_policy_template, "AWS::Lambda::Permission").items()
         if p["Properties"]["Principal"] == "logs.amazonaws.com"
-    ]
+    }
     assert len(permissions) == 1
-    assert permissions[0]["Properties"]["SourceAccount"] == {"Ref": "AWS::AccountId"}
+    ((permission_id, permission),) = permissions.items()
+    assert permission["Properties"]["SourceAccount"] == {"Ref": "AWS::AccountId"}
+    # the policy is created only once CloudWatch Logs may invoke the analyzer
     policy_id = logical_id(account_policy_template, "AWS::Logs::AccountPolicy")
-    assert resources(account_policy_template, "AWS::Logs::AccountPolicy")[policy_id]["DependsOn"]
+    assert permission_id in resources(account_policy_template, "AWS::Logs::AccountPolicy")[policy_id]["DependsOn"]
 
 
 # ----------------------------------------------------------------------------- kinesis

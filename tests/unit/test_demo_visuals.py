@@ -33,13 +33,11 @@ from gatewatch.pipeline import LogAnalyzer
 from gatewatch_cli.report import RouteLine, build_report
 from gatewatch_demo import simulate as sim
 from gatewatch_demo.alarms import AlarmTransition
+from gatewatch_demo.dashboard_png import alarm_periods, render_dashboard_png
+from gatewatch_demo.html_report import render_html_report
 from gatewatch_demo.metrics import MINUTE_MS, MetricStore
-from gatewatch_demo.visuals import (
-    alarm_periods,
-    mrkdwn_to_html,
-    render_dashboard_png,
-    render_html_report,
-)
+from gatewatch_demo.palette import STATE_COLOURS
+from gatewatch_demo.slack_html import mrkdwn_to_html
 from tests.helpers import ROOT
 
 C = ErrorCategory
@@ -173,23 +171,80 @@ def test_dashboard_png_is_a_full_size_png_and_the_same_bytes_every_time(demo, tm
     assert b"Matplotlib" not in first  # no software/version stamp that would change the bytes on upgrade
 
 
-def test_dashboard_png_survives_hostile_names_and_shows_what_it_is_given(demo, tmp_path):
+@pytest.fixture
+def drawn(monkeypatch) -> list[list[tuple[str, bool]]]:
+    """The text each dashboard drawn in the test put on the picture: (text, parsed as mathtext?) per text artist.
+
+    It watches the real Figure.savefig and reads the figure after the PNG is written; nothing is drawn differently.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.text import Text
+
+    figures: list[list[tuple[str, bool]]] = []
+    real_savefig = Figure.savefig
+
+    def savefig(self, *args, **kwargs):
+        real_savefig(self, *args, **kwargs)
+        figures.append(
+            [(t.get_text(), t.get_parse_math()) for t in self.findobj(Text) if t.get_visible() and t.get_text()]
+        )
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    return figures
+
+
+def _rgb(path: Path):
+    """The PNG decoded by matplotlib, as 8-bit RGB rows (top first), and checked to be opaque."""
+    from matplotlib.image import imread
+
+    pixels = imread(path)
+    assert pixels.shape[2] == 4 and pixels[..., 3].min() == 1.0
+    return (pixels[..., :3] * 255).round().astype("uint8")
+
+
+def _count(rgb, colour: str) -> int:
+    """How many pixels are exactly `colour` ("#rrggbb")."""
+    wanted = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
+    return int((rgb == wanted).all(axis=-1).sum())
+
+
+def _alarm_status_area(rgb):
+    """The lower part of the bottom-right card: the alarm status bars, below the card's title and colour key."""
+    height, width = rgb.shape[:2]
+    return rgb[int(0.8 * height) :, width // 2 :]
+
+
+def test_dashboard_png_shows_hostile_names_literally_and_alarms_without_transitions_as_ok(demo, tmp_path, drawn):
     # GIVEN routes and alarm names a caller controls, with mathtext and markup in them
+    route = f"GET /$\\frac{{1}}{{0$/{HOSTILE}"
+    alarm = f"{HOSTILE}-$x_"
     routes = [
-        RouteLine(f"GET /$\\frac{{1}}{{0$/{HOSTILE}", 10, 9, "NOT_A_CATEGORY"),
+        RouteLine(route, 10, 9, "NOT_A_CATEGORY"),
         RouteLine("POST /orders", 50, 20, C.MALFORMED_RESPONSE.value),
     ]
-    plain = _render_png(demo, tmp_path / "plain.png")
-    # WHEN the dashboard is drawn with them (and without the alarm transitions)
-    hostile = _render_png(
-        demo, tmp_path / "hostile.png", top_routes=routes, transitions=[], alarm_names=[f"{HOSTILE}-$x_"]
-    )
-    # THEN it renders (no mathtext parse error) and the picture differs from the normal one
-    assert hostile.startswith(PNG_SIGNATURE)
-    assert hostile != plain
+    _render_png(demo, tmp_path / "plain.png")
+    # WHEN the dashboard is drawn with them, and without any alarm transition
+    _render_png(demo, tmp_path / "hostile.png", top_routes=routes, transitions=[], alarm_names=[alarm])
+    texts = dict(drawn[-1])
+    # THEN the route, its category and the alarm's name are drawn as given, never parsed as mathtext
+    assert texts[route] is False and texts[alarm] is False
+    assert "NOT_A_CATEGORY" in texts and C.MALFORMED_RESPONSE.value in texts
+    # the category only the store knows, in the legend of errors by category
+    assert [t for t, _ in drawn[-1] if t.startswith("$\\frac{1}{0$")] == ["$\\frac{1}{0$  (3)"]
+    assert not [t for t, math in drawn[-1] if "$" in t and math]
+    # AND the one alarm is OK for the whole time: a green bar and no red in the alarm status, where the normal
+    # dashboard (with the fixture's transitions) shows its ALARM periods in red
+    hostile, plain = _rgb(tmp_path / "hostile.png"), _rgb(tmp_path / "plain.png")
+    assert hostile.shape == (_png_size((tmp_path / "hostile.png").read_bytes())[1], 1600, 3)
+    assert _count(_alarm_status_area(hostile), STATE_COLOURS["OK"]) > 40_000
+    assert _count(_alarm_status_area(hostile), STATE_COLOURS["ALARM"]) == 0
+    assert _count(_alarm_status_area(plain), STATE_COLOURS["ALARM"]) > 3_000
+    # and its state at the right of its row reads OK (besides the card's OK / ALARM colour key)
+    shown = [t for t, _ in drawn[-1]]
+    assert (shown.count("OK"), shown.count("ALARM")) == (2, 1)
 
 
-def test_dashboard_png_without_any_metric_still_renders(tmp_path):
+def test_dashboard_png_without_any_metric_shows_every_widget_empty(tmp_path, drawn):
     # GIVEN an empty store (the demo produced no traffic) WHEN the dashboard is drawn
     path = render_dashboard_png(
         MetricStore(),
@@ -201,14 +256,34 @@ def test_dashboard_png_without_any_metric_still_renders(tmp_path):
         top_routes=[],
         alarm_names=[],
     )
-    # THEN a PNG is written rather than an exception raised
-    assert path.read_bytes().startswith(PNG_SIGNATURE)
+    # THEN it is a full-width picture whose every widget says it has nothing to show, not a blank page
+    width, height = _png_size(path.read_bytes())
+    assert width == 1600 and 1400 <= height <= 2000
+    texts = [t for t, _ in drawn[-1]]
+    for placeholder in (
+        "no errors",
+        "no execution-log causes",
+        "no request near the integration timeout",
+        "no failing route",
+        "no alarms",
+    ):
+        assert placeholder in texts, placeholder
+    assert texts.count("latency not logged") == 2
+    # AND the headline reads 0 requests, no rates and 0 alarms fired
+    assert {"gatewatch · a / s", "0", "—", "requests", "alarms fired"} <= set(texts)
+    # AND the picture is the grey page with white cards, with no alarm bar in the alarm status
+    rgb = _rgb(path)
+    assert rgb.shape == (height, width, 3)
+    assert _count(rgb, "#ffffff") > 0.5 * width * height and _count(rgb, "#eef0f1") > 0.1 * width * height
+    status = _alarm_status_area(rgb)
+    assert _count(status, STATE_COLOURS["OK"]) == 0 and _count(status, STATE_COLOURS["ALARM"]) == 0
 
 
 def test_the_engine_never_imports_matplotlib():
-    # WHEN the handler-side modules and the visuals module are imported in a fresh interpreter
+    # WHEN the handler-side modules and the demo's picture modules are imported in a fresh interpreter
     code = (
-        "import sys; import gatewatch.pipeline, gatewatch_cli.report, gatewatch_demo.visuals; "
+        "import sys; import gatewatch.pipeline, gatewatch_cli.report; "
+        "import gatewatch_demo.dashboard_png, gatewatch_demo.html_report, gatewatch_demo.slack_html; "
         "print('matplotlib' in sys.modules)"
     )
     out = subprocess.run(

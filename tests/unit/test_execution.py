@@ -120,21 +120,23 @@ def test_given_plain_text_file_line_when_parsed_then_line_ending_is_dropped():
 
 
 @pytest.mark.parametrize(
-    "bad",
+    ("bad", "text", "truncated"),
     [
-        "",
-        "(",
-        "()",
-        "() x",
-        "(a b) Method completed with status: 200",
-        " [TRUNCATED]",
-        "Thu Aug 31 01:07:25 UTC 2017 : ",
-        "(" * 300 + ") x",
+        ("", "", False),
+        ("(", "(", False),
+        ("()", "()", False),
+        ("() x", "() x", False),
+        ("(a b) Method completed with status: 200", "(a b) Method completed with status: 200", False),
+        (" [TRUNCATED]", "", True),
+        ("Thu Aug 31 01:07:25 UTC 2017 : ", "", False),
+        ("(" * 300 + ") x", "(" * 300 + ") x", False),
     ],
 )
-def test_given_odd_input_when_parsed_then_no_exception_and_no_bogus_id(bad):
+def test_given_odd_input_when_parsed_then_no_bogus_id_and_the_text_is_kept(bad, text, truncated):
+    # GIVEN a line with no well-formed "(id) " prefix WHEN parsed
     line = parse_execution_line(bad)
-    assert line.request_id is None or (" " not in line.request_id and line.request_id)
+    # THEN no request id is made up, the text is the line (a recognised prefix or marker removed, nothing else)
+    assert (line.request_id, line.text, line.truncated) == (None, text, truncated)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from gatewatch.alerts.schema import AnalyzerAlert
@@ -132,21 +132,33 @@ def test_analyzer_alert_is_recognised_by_its_schema():
 
 
 @pytest.mark.parametrize(
-    "message, subject",
+    "message, subject, expected",
     [
-        ("Deploy finished", "deploy"),
-        (json.dumps({"source": "aws.health", "detail": {"service": "APIGATEWAY", "eventTypeCode": "x"}}), None),
-        (json.dumps([1, 2, 3]), None),
-        ("{not json", None),
-        (json.dumps({"AlarmName": "x", "NewStateValue": "ALARM", "Trigger": "broken"}), None),
+        ("Deploy finished", "deploy", GenericNotification("deploy", "Deploy finished")),
+        (
+            json.dumps({"source": "aws.health", "detail": {"service": "APIGATEWAY", "eventTypeCode": "x"}}),
+            None,
+            GenericNotification(
+                None, None, (("source", "aws.health"), ("detail", "service=APIGATEWAY, eventTypeCode=x"))
+            ),
+        ),
+        (json.dumps([1, 2, 3]), None, GenericNotification(None, "A list of 3 items: 1, 2, 3")),
+        ("{not json", None, GenericNotification(None, "{not json")),
     ],
 )
-def test_anything_else_becomes_a_readable_generic_notification_or_a_tolerant_alarm(message, subject):
-    parsed = parse_notification(message, subject=subject)
-    assert isinstance(parsed, (GenericNotification, AlarmNotification))
-    if isinstance(parsed, GenericNotification):
-        assert parsed.text or parsed.fields
-        assert all(isinstance(v, str) and len(v) <= 300 for _, v in parsed.fields)
+def test_anything_else_becomes_a_readable_generic_notification(message, subject, expected):
+    # GIVEN a message that is no alarm and no analyzer alert WHEN parsed
+    # THEN it is shown with its subject, as its text or its fields compacted to one line each
+    assert parse_notification(message, subject=subject) == expected
+
+
+def test_an_alarm_with_a_broken_trigger_is_still_shown_as_that_alarm():
+    # GIVEN an alarm notification whose Trigger is not an object WHEN parsed
+    parsed = parse_notification(json.dumps({"AlarmName": "x", "NewStateValue": "ALARM", "Trigger": "broken"}))
+    # THEN it is that alarm, in ALARM, without a metric (as a composite alarm is)
+    assert isinstance(parsed, AlarmNotification)
+    assert (parsed.name, parsed.state, parsed.kind) == ("x", AlarmState.ALARM, AlarmKind.COMPOSITE)
+    assert parsed.metric_name is None and parsed.metrics == ()
 
 
 def test_sns_event_records_are_read_and_malformed_ones_skipped():
@@ -162,21 +174,105 @@ def test_sns_event_records_are_read_and_malformed_ones_skipped():
     assert sns_messages(None) == [] and sns_messages({"Records": "x"}) == []
 
 
-@settings(max_examples=150, deadline=None)
-@given(
-    st.recursive(
-        st.none() | st.booleans() | st.integers() | st.text(max_size=30),
-        lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=10), c, max_size=4),
-        max_leaves=20,
-    )
+STATES = [s.value for s in AlarmState]
+#: Any JSON value; keys and leaves include the names and states the parser looks for, so shapes that
+#: almost look like an alarm or an alert come up as well as random ones.
+ODD_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=30) | st.sampled_from(STATES),
+    lambda c: (
+        st.lists(c, max_size=4)
+        | st.dictionaries(
+            st.text(max_size=10) | st.sampled_from(["AlarmName", "NewStateValue", "Trigger", "route", "request_id"]),
+            c,
+            max_size=14,
+        )
+    ),
+    max_leaves=20,
 )
-def test_parsing_never_raises(value):
-    for candidate in (
-        value,
-        {"AlarmName": "a", "NewStateValue": value, "Trigger": value},
-        {"schema": "gatewatch.alert/v1", "samples": value, "count": value},
-    ):
-        parse_notification(json.dumps(candidate))
+
+
+def _shown_count(value: object) -> int:
+    """What an alert's count reads as: a whole number (or its digits in a string); anything else shows 0."""
+    if isinstance(value, bool) or value is None:
+        return 0
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            return 0
+    return 0
+
+
+@settings(max_examples=150, deadline=None)
+@given(ODD_JSON)
+def test_any_json_is_shown_generically_with_every_field_and_nothing_invented(value):
+    # GIVEN any JSON message that is neither an alarm nor an analyzer alert
+    assume(not (isinstance(value, dict) and {"AlarmName", "NewStateValue"} <= value.keys()))
+    message = json.dumps(value)
+    # WHEN parsed
+    parsed = parse_notification(message, subject="subj")
+    # THEN it is a generic notification under the message's subject ...
+    assert isinstance(parsed, GenericNotification) and parsed.subject == "subj"
+    if isinstance(value, dict):
+        # ... listing the first twelve keys in order, strings verbatim, and saying how many more there are
+        assert [k for k, _ in parsed.fields] == list(value)[:12]
+        for key, shown in parsed.fields:
+            assert isinstance(shown, str) and len(shown) <= 300
+            if isinstance(value[key], str):
+                assert shown == value[key]
+            elif value[key] is None or isinstance(value[key], (bool, int)):
+                assert shown == json.dumps(value[key])
+        assert parsed.text == (f"… and {len(value) - 12} more fields" if len(value) > 12 else None)
+    elif isinstance(value, list):
+        assert parsed.text.startswith(f"A list of {len(value)} items") and parsed.fields == ()
+    else:
+        # ... or the text itself, exactly as sent
+        assert parsed.text == message and parsed.fields == ()
+
+
+@settings(max_examples=150, deadline=None)
+@given(ODD_JSON)
+def test_an_alarm_with_odd_state_or_trigger_is_still_an_alarm_under_its_name(value):
+    # GIVEN an alarm whose state and trigger are any JSON at all
+    message = json.dumps({"AlarmName": "orders-5xx", "NewStateValue": value, "Trigger": value})
+    # WHEN parsed
+    parsed = parse_notification(message)
+    # THEN it is shown as that alarm: its name, its state when it is one (else INSUFFICIENT_DATA), and a metric
+    # alarm only when the trigger is an object (a composite alarm has none)
+    assert isinstance(parsed, AlarmNotification)
+    assert parsed.name == "orders-5xx"
+    assert parsed.state is (AlarmState(value) if value in STATES else AlarmState.INSUFFICIENT_DATA)
+    assert (parsed.kind is AlarmKind.COMPOSITE) == (not isinstance(value, dict))
+    assert parsed.threshold is None or isinstance(parsed.threshold, float)
+
+
+@settings(max_examples=150, deadline=None)
+@given(ODD_JSON, ODD_JSON)
+def test_an_analyzer_alert_with_odd_samples_or_count_is_never_lost(samples, count):
+    # GIVEN an analyzer alert whose samples and count are any JSON at all
+    sent = {"schema": "gatewatch.alert/v1", "category": "THROTTLED", "samples": samples, "count": count}
+    # WHEN parsed
+    parsed = parse_notification(json.dumps(sent))
+    if isinstance(samples, list) or samples is None:
+        # THEN with samples as the schema has them (a list, or none) it is an analyzer alert with its category,
+        # the count when it is a number (else 0) and one sample per object, with its route and request id
+        assert isinstance(parsed, AnalyzerAlert) and parsed.category == "THROTTLED"
+        assert parsed.count == _shown_count(count)
+        objects = [s for s in samples or [] if isinstance(s, dict)]
+        assert len(parsed.samples) == len(objects)
+        for sample, raw in zip(parsed.samples, objects, strict=True):
+            assert sample.route == str(raw.get("route") or "")
+            assert sample.request_id == (None if raw.get("request_id") is None else str(raw["request_id"]))
+    elif isinstance(parsed, AnalyzerAlert):
+        # THEN samples of another type are not invented into samples ...
+        assert parsed.category == "THROTTLED" and parsed.samples == ()
+    else:
+        # ... or the broken alert is shown generically, every field of it
+        assert isinstance(parsed, GenericNotification)
+        assert [k for k, _ in parsed.fields] == list(sent)
+        assert dict(parsed.fields)["category"] == "THROTTLED"
 
 
 def test_naming_helpers_agree_with_what_the_notifier_recognises():
