@@ -27,25 +27,27 @@ class JoinWindow:
         self.window = window
         self._access: OrderedDict[int, ClassifiedRequest] = OrderedDict()
         self._access_by_id: dict[str, int] = {}
-        self._execution: OrderedDict[str, ClassifiedRequest] = OrderedDict()
-        self._anonymous: list[ClassifiedRequest] = []
+        self._execution: OrderedDict[int, ClassifiedRequest] = OrderedDict()  # in arrival order
+        self._execution_by_id: dict[str, int] = {}
         self._seq = 0
 
     def add(self, access: list[ClassifiedRequest], execution: list[ClassifiedRequest]) -> None:
         for req in access:
             self._seq += 1
-            waiting = self._execution.pop(req.request_id, None) if req.request_id else None
+            waiting_at = self._execution_by_id.pop(req.request_id, None) if req.request_id else None
+            waiting = self._execution.pop(waiting_at, None) if waiting_at is not None else None
             self._access[self._seq] = merge_classified(req, waiting) if waiting is not None else req
             if req.request_id and waiting is None:
                 self._access_by_id[req.request_id] = self._seq
         for req in execution:
+            self._seq += 1
             seq = self._access_by_id.pop(req.request_id, None) if req.request_id else None
             if seq is not None and seq in self._access:
                 self._access[seq] = merge_classified(self._access[seq], req)
-            elif req.request_id:
-                self._execution[req.request_id] = req
-            else:
-                self._anonymous.append(req)
+                continue
+            self._execution[self._seq] = req
+            if req.request_id:
+                self._execution_by_id.setdefault(req.request_id, self._seq)
         self._bound()
 
     def _bound(self) -> None:
@@ -55,9 +57,10 @@ class JoinWindow:
                 self._access_by_id.pop(req.request_id, None)
             self.emit(req)
         while len(self._execution) > self.window:
-            self.emit(self._execution.popitem(last=False)[1])
-        while len(self._anonymous) > self.window:
-            self.emit(self._anonymous.pop(0))
+            seq, req = self._execution.popitem(last=False)
+            if req.request_id and self._execution_by_id.get(req.request_id) == seq:
+                del self._execution_by_id[req.request_id]
+            self.emit(req)
 
     def flush(self) -> None:
         """Print everything still waiting: access entries in order, then execution requests without one."""
@@ -65,9 +68,7 @@ class JoinWindow:
             self.emit(req)
         for req in self._execution.values():
             self.emit(req)
-        for req in self._anonymous:
-            self.emit(req)
         self._access.clear()
         self._access_by_id.clear()
         self._execution.clear()
-        self._anonymous.clear()
+        self._execution_by_id.clear()

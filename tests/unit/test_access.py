@@ -724,3 +724,11 @@ def test_canonical_fields_are_the_record_fields_a_format_can_carry():
     names = {f.name for f in dataclasses.fields(AccessRecord)}
     assert names - {"format", "timestamp", "recovered", "fields_present", "suspicious"} == CANONICAL_FIELDS
     assert {"status", "integration_service_status", "error_response_type"} <= CANONICAL_FIELDS
+
+
+def test_an_error_message_holding_a_key_like_text_keeps_the_status_before_it():
+    # GIVEN an unescaped error message `,"0":` right after the status (found by the property test)
+    line = '{"requestId":"r-1","status":"502","errorMessage":","0":","integrationLatency":"120","ip":"192.0.2.1"}'
+    # WHEN repaired  THEN the status is not swallowed into the message: only free-text fields take such text
+    record = parse_access_line(line)
+    assert (record.request_id, record.status, record.error_message) == ("r-1", 502, ',"0":')

@@ -9,6 +9,7 @@ string that closes, or a bare token). Every search is a bounded regex or `str.fi
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from itertools import islice
 from typing import Any
 
@@ -46,7 +47,7 @@ def recover_json_record(
     Walks the `"key":` positions in order and takes each value up to the next key boundary, accepting a
     boundary only where the value before it is well formed (a quoted string that closes, or a bare token).
     """
-    pairs = _scan_pairs(message)
+    pairs = _scan_pairs(message, lambda key: _holds_text(resolver, key))
     if not pairs:
         return access_rejection(REASON_INVALID_JSON, message, error)
     chosen = resolver.choose(key for key, _raw in pairs)
@@ -114,7 +115,19 @@ def _decode_string(inner: str) -> str:
     return inner
 
 
-def _scan_pairs(s: str) -> list[tuple[str, str | None]]:
+#: Fields whose values are free text (a caller's or a backend's words): the only ones a `","k":"` in the
+#: middle can belong to. An id, a status or a number never holds one.
+_TEXT_FIELDS = frozenset({"error_message", "integration_error", "authorizer_error", "user_agent", "path"})
+
+
+def _holds_text(resolver: FieldResolver, key: str) -> bool:
+    target = resolver.resolve(key)
+    return target is None or target[3] in _TEXT_FIELDS
+
+
+def _scan_pairs(s: str, holds_text: Callable[[str], bool] = lambda _key: True) -> list[tuple[str, str | None]]:
+    """(key, raw value) pairs in line order. A value is merged back with the key after it (that "key"
+    was text inside the value) only when the value's own key `holds_text`."""
     pairs: list[tuple[str, str | None]] = []
     prefixes: list[str] = []
     current: _Open | None = None
@@ -135,7 +148,7 @@ def _scan_pairs(s: str) -> list[tuple[str, str | None]]:
             current = _Open(s, prefixes[-1] + "." + match.group(1), match.end())
             last_pair_mergeable = False
             continue
-        if not ok and last_pair_mergeable and previous is not None:
+        if not ok and last_pair_mergeable and previous is not None and holds_text(previous.path):
             merged_ok, merged_raw, merged_closes = _judge(s, previous, key_start)
             if merged_ok and merged_raw is not None:
                 pairs[-1] = (previous.path, merged_raw)  # the "key" we split on was inside a string
