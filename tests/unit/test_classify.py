@@ -384,3 +384,10 @@ def test_a_lambda_403_that_could_not_tell_the_operation_is_a_setup_error_not_a_p
     assert execution_cause(lines[2:], 500)[0] is C.INTEGRATION_PERMISSION
     # AND the same words in an access log's integration error say the same
     assert text_category("Unable to determine service/operation name to be authorized") is C.CONFIGURATION_ERROR
+
+
+def test_a_waf_block_decides_even_behind_a_generic_response_type():
+    # GIVEN a 403 whose response type only says DEFAULT_4XX, but WAF logged that it blocked the request
+    record = access(status=403, error_response_type="DEFAULT_4XX", waf_response_code="WAF_BLOCK")
+    # THEN the WAF decides
+    assert classify_access(record, SETTINGS).category is C.WAF_BLOCKED

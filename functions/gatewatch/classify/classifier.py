@@ -46,91 +46,135 @@ def _evidence(text: str) -> str:
     return short_sample(text, EVIDENCE_CHARS)
 
 
-def _decide_access(
-    record: AccessRecord, settings: ApiSettings, lclass: LatencyClass | None
-) -> tuple[ErrorCategory, str, int]:
-    status = record.status
-    # 4: a specific response type, or WAF.
+#: (category, evidence, rank) — what decided a request's category, and how specific that evidence is.
+Decision = tuple[ErrorCategory, str, int]
+
+
+def _decide_access(record: AccessRecord, settings: ApiSettings, lclass: LatencyClass | None) -> Decision:
+    """The most specific evidence of an access-log entry decides (levels in the module docstring)."""
     rt_category, generic = category_for_response_type(record.error_response_type)
-    texts = (
+    return (
+        (_by_response_type(record, rt_category) if not generic else None)
+        or _by_waf(record)
+        or _by_text(record)
+        or _by_service_status(record, rt_category, generic)
+        or (
+            (rt_category, _evidence(f"error.responseType={record.error_response_type}"), RANK_RESPONSE_TYPE - 1)
+            if generic and rt_category is not None
+            else None
+        )
+        or _by_integration_status(record)
+        or _by_timeout(record, settings, lclass)
+        or _by_status(record, rt_category)
+    )
+
+
+def _by_response_type(record: AccessRecord, rt_category: ErrorCategory | None) -> Decision | None:
+    """4: a specific `error.responseType`."""
+    if rt_category is None:
+        return None
+    # "Task timed out" in the integration error means the function's own timeout came first.
+    timed_out = record.integration_error and "task timed out" in record.integration_error.lower()
+    if rt_category is C.INTEGRATION_TIMEOUT and timed_out:
+        return C.LAMBDA_TIMEOUT, _evidence(f"integration.error={record.integration_error}"), RANK_TEXT
+    return rt_category, _evidence(f"error.responseType={record.error_response_type}"), RANK_RESPONSE_TYPE
+
+
+def _by_waf(record: AccessRecord) -> Decision | None:
+    """4: a WAF block."""
+    if record.waf_response_code and record.waf_response_code.upper() == "WAF_BLOCK":
+        return C.WAF_BLOCKED, "wafResponseCode=WAF_BLOCK", RANK_RESPONSE_TYPE
+    return None
+
+
+def _by_text(record: AccessRecord) -> Decision | None:
+    """3: free text (it also refines the generic response types)."""
+    for name, text in (
         ("integration.error", record.integration_error),
         ("authorizer.error", record.authorizer_error),
         ("error.message", record.error_message),
-    )
-    if rt_category is not None and not generic:
-        # "Task timed out" in the integration error means the function's own timeout came first.
-        timed_out = record.integration_error and "task timed out" in record.integration_error.lower()
-        if rt_category is C.INTEGRATION_TIMEOUT and timed_out:
-            return C.LAMBDA_TIMEOUT, _evidence(f"integration.error={record.integration_error}"), RANK_TEXT
-        return rt_category, _evidence(f"error.responseType={record.error_response_type}"), RANK_RESPONSE_TYPE
-    if record.waf_response_code and record.waf_response_code.upper() == "WAF_BLOCK":
-        return C.WAF_BLOCKED, "wafResponseCode=WAF_BLOCK", RANK_RESPONSE_TYPE
-    # 3: free text (refines generic response types).
-    for name, text in texts:
-        cat = text_category(text)
-        if cat is None:
-            continue
+    ):
+        category = text_category(text)
         # An authorizer that answered wrongly is an authorizer error; a role API Gateway may not use to call
         # it stays a permission problem (DESIGN: "cannot assume the integration/authorizer role").
-        if name == "authorizer.error" and cat in (
-            C.MALFORMED_RESPONSE,
-            C.CONFIGURATION_ERROR,
-        ):
-            cat = C.AUTHORIZER_ERROR
-        if cat is C.OK:
-            continue
-        # A 4xx text on a 5xx (or vice versa) is not an explanation of this status.
-        info = CATEGORY_TABLE[cat]
-        if (
-            status is not None
-            and info.statuses
-            and (status >= 500) != (info.statuses[0] >= 500)
-            and cat not in (C.BACKEND_THROTTLED,)
-        ):
-            continue
-        return cat, _evidence(f"{name}={text}"), RANK_TEXT
-    # 2: what the integration itself answered (this also refines the generic response types).
+        if name == "authorizer.error" and category in (C.MALFORMED_RESPONSE, C.CONFIGURATION_ERROR):
+            category = C.AUTHORIZER_ERROR
+        if category is not None and category is not C.OK and _explains(category, record.status):
+            return category, _evidence(f"{name}={text}"), RANK_TEXT
+    return None
+
+
+def _explains(category: ErrorCategory, status: int | None) -> bool:
+    """A 4xx text on a 5xx (or the other way round) is not an explanation of that status; a backend
+    limit is, whatever status API Gateway turned it into."""
+    statuses = CATEGORY_TABLE[category].statuses
+    if status is None or not statuses or category is C.BACKEND_THROTTLED:
+        return True
+    return (status >= 500) == (statuses[0] >= 500)
+
+
+def _by_service_status(record: AccessRecord, rt_category: ErrorCategory | None, generic: bool) -> Decision | None:
+    """2: what the Lambda service (or, for HTTP integrations, the backend) answered: integrationStatus."""
     service = record.integration_service_status
-    if service is not None and service >= 400:
-        if service == 429:
-            return C.BACKEND_THROTTLED, "integrationStatus=429 (the integration throttled)", RANK_INTEGRATION_STATUS
-        if service == status:
-            # For HTTP/VPC-link integrations $context.integrationStatus is the backend's own status.
-            return (
-                fallback_category(service),
-                f"integrationStatus={service} (the backend's own answer)",
-                RANK_INTEGRATION_STATUS,
-            )
-        if not generic or rt_category is C.BAD_GATEWAY:
-            return (
-                lambda_invocation_status_category(service),
-                f"integrationStatus={service} (Lambda service status)",
-                RANK_INTEGRATION_STATUS,
-            )
-    if generic and rt_category is not None:
-        return rt_category, _evidence(f"error.responseType={record.error_response_type}"), RANK_RESPONSE_TYPE - 1
-    istatus = record.integration_status
-    if istatus is not None and istatus >= 400:
-        if istatus == 429:
-            return C.BACKEND_THROTTLED, "integration.status=429 (the backend throttled)", RANK_INTEGRATION_STATUS
-        if status is None or status == istatus:
-            return (
-                fallback_category(istatus),
-                f"integration.status={istatus} (the backend's own answer)",
-                RANK_INTEGRATION_STATUS,
-            )
-    if status == 504 and lclass is LatencyClass.TIMEOUT:
-        basis = latency_basis(record.response_latency_ms, record.integration_latency_ms)
+    if service is None or service < 400:
+        return None
+    if service == 429:
+        return C.BACKEND_THROTTLED, "integrationStatus=429 (the integration throttled)", RANK_INTEGRATION_STATUS
+    if service == record.status:
+        # For HTTP/VPC-link integrations $context.integrationStatus is the backend's own status.
         return (
-            C.INTEGRATION_TIMEOUT,
-            f"integration latency {basis:.0f} ms reached the {settings.integration_timeout_ms} ms timeout",
+            fallback_category(service),
+            f"integrationStatus={service} (the backend's own answer)",
             RANK_INTEGRATION_STATUS,
         )
-    # 1: the status alone.
-    cat = fallback_category(status) if status is not None else C.SERVER_ERROR_OTHER
+    if not generic or rt_category is C.BAD_GATEWAY:
+        return (
+            lambda_invocation_status_category(service),
+            f"integrationStatus={service} (Lambda service status)",
+            RANK_INTEGRATION_STATUS,
+        )
+    return None
+
+
+def _by_integration_status(record: AccessRecord) -> Decision | None:
+    """2: what the function or backend returned: integration.status."""
+    istatus = record.integration_status
+    if istatus is None or istatus < 400:
+        return None
+    if istatus == 429:
+        return C.BACKEND_THROTTLED, "integration.status=429 (the backend throttled)", RANK_INTEGRATION_STATUS
+    if record.status is None or record.status == istatus:
+        return (
+            fallback_category(istatus),
+            f"integration.status={istatus} (the backend's own answer)",
+            RANK_INTEGRATION_STATUS,
+        )
+    return None
+
+
+def _by_timeout(record: AccessRecord, settings: ApiSettings, lclass: LatencyClass | None) -> Decision | None:
+    """2: a 504 whose integration latency reached the timeout."""
+    if record.status != 504 or lclass is not LatencyClass.TIMEOUT:
+        return None
+    basis = latency_basis(record.response_latency_ms, record.integration_latency_ms)
+    return (
+        C.INTEGRATION_TIMEOUT,
+        f"integration latency {basis:.0f} ms reached the {settings.integration_timeout_ms} ms timeout",
+        RANK_INTEGRATION_STATUS,
+    )
+
+
+def _by_status(record: AccessRecord, rt_category: ErrorCategory | None) -> Decision:
+    """1: the status alone."""
+    status = record.status
+    category = fallback_category(status) if status is not None else C.SERVER_ERROR_OTHER
     if rt_category is None and record.error_response_type:
-        return cat, _evidence(f"status={status}; unknown error.responseType={record.error_response_type}"), RANK_STATUS
-    return cat, f"status={status} (status only)", RANK_STATUS
+        return (
+            category,
+            _evidence(f"status={status}; unknown error.responseType={record.error_response_type}"),
+            RANK_STATUS,
+        )
+    return category, f"status={status} (status only)", RANK_STATUS
 
 
 _OK_EVIDENCE: dict[int, str] = {}

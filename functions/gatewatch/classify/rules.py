@@ -207,83 +207,103 @@ def lambda_invocation_status_category(status: int) -> ErrorCategory:
     return C.BAD_GATEWAY
 
 
-def execution_cause(lines: Iterable[str], status: int | None = None) -> tuple[ErrorCategory, str] | None:
-    """Scan a request's execution-log lines for the line that explains the failure."""
-    found: list[tuple[ErrorCategory, str]] = []
-    authorizer_seen = False
-    throttled_body: str | None = None
-    setup_body: str | None = None
-    function_error_header: str | None = None
-    for line in lines:
+class _Evidence:
+    """What a request's execution-log lines say, collected line by line (see `execution_cause`)."""
+
+    __slots__ = ("authorizer_seen", "found", "function_error_header", "setup_body", "throttled_body")
+
+    def __init__(self) -> None:
+        self.found: list[tuple[ErrorCategory, str]] = []
+        self.authorizer_seen = False
+        self.throttled_body: str | None = None  # a Lambda limit error passed through as the body
+        self.setup_body: str | None = None  # Lambda's "cannot determine the service/operation" 403 body
+        self.function_error_header: str | None = None  # X-Amz-Function-Error: the function failed
+
+    def add(self, category: ErrorCategory, line: str) -> None:
+        if category is C.AUTHORIZER_ERROR:
+            self.authorizer_seen = True
+        self.found.append((category, line))
+
+    def read(self, line: str) -> None:
         if line.startswith(_BODY_LINE):
-            low = line.lower()
-            if any(phrase in low for phrase in _SETUP_NOT_PERMISSION):
-                setup_body = line
-            if (
-                "rate exceeded" in low
-                or "toomanyrequestsexception" in low
-                or "concurrentinvocationlimitexceeded" in low
-            ):
-                throttled_body = line
-            continue
-        if line.startswith(_RESPONSE_HEADERS):
+            self._body(line)
+        elif line.startswith(_RESPONSE_HEADERS):
             if "X-Amz-Function-Error=" in line:
-                function_error_header = line
-            continue
-        if line.startswith(_EXEC_CAUSE_STARTS):
-            if line.startswith("Gateway response type:"):
-                rt = line[len("Gateway response type:") :].strip().split(" ", 1)[0]
-                cat, generic = category_for_response_type(rt)
-                if cat is not None and not generic:
-                    if cat is C.AUTHORIZER_ERROR:
-                        authorizer_seen = True
-                    found.append((cat, line))
-                continue
-            if line.startswith("Lambda invocation failed with status:"):
-                digits = line[len("Lambda invocation failed with status:") :].strip()[:3]
-                if digits.isdigit():
-                    found.append((lambda_invocation_status_category(int(digits)), line))
-                    continue
-            if line.startswith(("AuthorizerConfigurationException", "Authorizer error")):
-                authorizer_seen = True
-                found.append((C.AUTHORIZER_ERROR, line))
-                continue
-            if line.startswith("Unauthorized request"):
-                found.append((C.UNAUTHORIZED, line))
-                continue
-            cat = text_category(line)
-            if cat is C.AUTHORIZER_ERROR:
-                authorizer_seen = True
-            if cat is None and line.startswith("Execution failed due to"):
-                cat = C.INTERNAL_ERROR if "internal error" in line else C.CONFIGURATION_ERROR
-            if cat is not None:
-                found.append((cat, line))
-            continue
-        for needle, cat in _EXEC_CAUSE_CONTAINS:
-            if needle in line:
-                found.append((cat, line))
-                break
-    if not found:
-        if function_error_header is not None and (status is None or status >= 500):
-            # A "Handled" function error mapped to a 4xx by an integration response is the API's design.
-            return C.LAMBDA_ERROR, function_error_header
-        return None
-    categories = [c for c, _ in found]
-    # A Lambda 429 passed through as the body makes API Gateway say "Malformed Lambda proxy response":
-    # the real cause is the limit (corpus S05).
-    if throttled_body is not None and C.MALFORMED_RESPONSE in categories:
-        return C.BACKEND_THROTTLED, throttled_body
-    # Lambda answered 403 because the request was no invoke at all: set-up, not permission.
-    if setup_body is not None and C.INTEGRATION_PERMISSION in categories:
-        return C.CONFIGURATION_ERROR, setup_body
-    if C.BACKEND_THROTTLED in categories:
-        return next(f for f in found if f[0] is C.BACKEND_THROTTLED)
-    # The authorizer's own permission/config problem is an authorizer error (corpus S07, S08).
-    if authorizer_seen:
-        return next(f for f in found if f[0] is C.AUTHORIZER_ERROR)
-    if C.LAMBDA_TIMEOUT in categories:
-        return next(f for f in found if f[0] is C.LAMBDA_TIMEOUT)
-    return found[0]
+                self.function_error_header = line
+        elif line.startswith(_EXEC_CAUSE_STARTS):
+            category = _cause_line_category(line)
+            if category is not None:
+                self.add(category, line)
+        else:
+            category = next((cat for needle, cat in _EXEC_CAUSE_CONTAINS if needle in line), None)
+            if category is not None:
+                self.add(category, line)
+
+    def _body(self, line: str) -> None:
+        low = line.lower()
+        if any(phrase in low for phrase in _SETUP_NOT_PERMISSION):
+            self.setup_body = line
+        if any(phrase in low for phrase in _THROTTLED_BODY):
+            self.throttled_body = line
+
+    def first(self, category: ErrorCategory) -> tuple[ErrorCategory, str] | None:
+        return next((f for f in self.found if f[0] is category), None)
+
+    def cause(self, status: int | None) -> tuple[ErrorCategory, str] | None:
+        """The line that explains the failure, when lines disagree (the precedence is the docstring's)."""
+        if not self.found:
+            if self.function_error_header is not None and (status is None or status >= 500):
+                # A "Handled" function error mapped to a 4xx by an integration response is the API's design.
+                return C.LAMBDA_ERROR, self.function_error_header
+            return None
+        # A Lambda 429 passed through as the body makes API Gateway say "Malformed Lambda proxy
+        # response": the real cause is the limit (corpus S05).
+        if self.throttled_body is not None and self.first(C.MALFORMED_RESPONSE):
+            return C.BACKEND_THROTTLED, self.throttled_body
+        # Lambda answered 403 because the request was no invoke at all: set-up, not permission.
+        if self.setup_body is not None and self.first(C.INTEGRATION_PERMISSION):
+            return C.CONFIGURATION_ERROR, self.setup_body
+        # The authorizer's own permission/config problem is an authorizer error (corpus S07, S08).
+        for category in (C.BACKEND_THROTTLED, C.AUTHORIZER_ERROR if self.authorizer_seen else None, C.LAMBDA_TIMEOUT):
+            if category is not None and (chosen := self.first(category)) is not None:
+                return chosen
+        return self.found[0]
+
+
+_THROTTLED_BODY = ("rate exceeded", "toomanyrequestsexception", "concurrentinvocationlimitexceeded")
+_GATEWAY_RESPONSE = "Gateway response type:"
+_LAMBDA_INVOCATION = "Lambda invocation failed with status:"
+
+
+def _cause_line_category(line: str) -> ErrorCategory | None:
+    """The category a line that starts like a cause states (None: it states none after all)."""
+    if line.startswith(_GATEWAY_RESPONSE):
+        category, generic = category_for_response_type(line[len(_GATEWAY_RESPONSE) :].strip().split(" ", 1)[0])
+        return None if generic else category
+    if line.startswith(_LAMBDA_INVOCATION):
+        digits = line[len(_LAMBDA_INVOCATION) :].strip()[:3]
+        if digits.isdigit():
+            return lambda_invocation_status_category(int(digits))
+    if line.startswith(("AuthorizerConfigurationException", "Authorizer error")):
+        return C.AUTHORIZER_ERROR
+    if line.startswith("Unauthorized request"):
+        return C.UNAUTHORIZED
+    category = text_category(line)
+    if category is None and line.startswith("Execution failed due to"):
+        return C.INTERNAL_ERROR if "internal error" in line else C.CONFIGURATION_ERROR
+    return category
+
+
+def execution_cause(lines: Iterable[str], status: int | None = None) -> tuple[ErrorCategory, str] | None:
+    """Scan a request's execution-log lines for the line that explains the failure.
+
+    Precedence when lines disagree: a throttled body behind "Malformed Lambda proxy response" is the
+    limit; Lambda's set-up 403 body is a configuration error; then a backend limit, an authorizer's own
+    error, a Lambda timeout; else the first cause line."""
+    evidence = _Evidence()
+    for line in lines:
+        evidence.read(line)
+    return evidence.cause(status)
 
 
 _RECEIVED = "Received response. Status: "
