@@ -10,6 +10,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1
 
 .PHONY: all demo test unit bench synth lint clean env
+CODE := functions stacks gatewatch_cli gatewatch_demo app.py
 
 all: test
 
@@ -42,6 +43,18 @@ test: env
 # Serial: on two shared cores, starting xdist workers cost more than they saved (16 s serial vs 22 s with -n 2).
 unit: env
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit -m "not synth and not demo"
+
+# The static gate: lint and format (ruff), types (mypy), no imports of another module's private names, and a
+# complexity report (radon: every function above 10) with a ceiling (xenon: none above 30, modules on average
+# 20 or less). CI runs it before the tests.
+lint: env
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(PY) tools/check_imports.py
+	@echo "complexity: functions above 10 (radon cc; the hot loops are kept flat on purpose, see docs/performance.md)"
+	@$(VENV)/bin/radon cc -s -n C $(CODE)
+	$(VENV)/bin/xenon --max-absolute D --max-modules C --max-average B $(CODE)
 
 bench: env
 	$(PY) bench/bench_engine.py

@@ -189,50 +189,68 @@ def _decoded(lines: Iterable[bytes]) -> Iterator[str]:
 def _iter_input(
     buf: Any, *, where: str, log_group: str | None, depth: int, text_origin: str, payload_origin: str
 ) -> Iterator[LogBatch | Rejection]:
-    n = len(buf)
     if is_compressed(buf) and depth < _MAX_NESTING:
-        inflated = inflate(buf, MAX_FILE_BYTES)
-        if inflated.problem and buf[0] != 0x1F and not _looks_binary(buf[:_SNIFF_BYTES]):
-            pass  # text that merely starts like a zlib header ("(4f3e..." does): read it as text below
-        elif inflated.problem == Reason.TOO_LARGE or (inflated.problem and not inflated.data):
-            yield input_rejection(inflated.problem, buf, inflated.detail, where)
-            return
-        else:
-            # A truncated file keeps what could be read: text lines, complete JSON documents.
-            yield from _iter_input(
-                inflated.data,
-                where=where,
-                log_group=log_group,
-                depth=depth + 1,
-                text_origin=text_origin,
-                payload_origin=payload_origin,
-            )
-            if inflated.problem:
-                yield input_rejection(inflated.problem, buf, inflated.detail, where)
+        handled = yield from _compressed_input(
+            buf, where=where, log_group=log_group, depth=depth, text_origin=text_origin, payload_origin=payload_origin
+        )
+        if handled:
             return
     start = 3 if buf[:3] == _UTF8_BOM else 0
     pos = skip_whitespace(buf, start)
-    if pos >= n:
+    if pos >= len(buf):
         return
-    first = buf[pos]
-    if first == 0x7B or first == 0x5B:  # '{' or '['
-        handled = yield from _json_input(buf, pos, where=where, log_group=log_group, payload_origin=payload_origin)
-        if handled:
-            return
-    elif _looks_like_insights_csv(buf, pos):
-        yield from _insights_csv(buf, pos, where=where, log_group=log_group)
+    handled = yield from _structured_input(buf, pos, where=where, log_group=log_group, payload_origin=payload_origin)
+    if handled:
         return
-    elif buf[pos : pos + 1] in (b"|", b"@") and len(buf) - pos <= _MAX_PASTED_TABLE:
-        rows = table_rows(str(memoryview(buf)[pos:], "utf-8", "replace"))
-        if rows is not None:
-            yield from _insights_rows(rows, where=where, log_group=log_group)
-            return
     if _looks_binary(buf[start : start + _SNIFF_BYTES]):
         yield input_rejection(
             Reason.UNRECOGNISED_INPUT, buf, "binary data that is neither gzip, zlib, JSON nor text", where
         )
         return
     yield from _text_batches(buf, start, origin=text_origin, log_group=log_group)
+
+
+def _compressed_input(
+    buf: Any, *, where: str, log_group: str | None, depth: int, text_origin: str, payload_origin: str
+) -> Generator[LogBatch | Rejection, None, bool]:
+    """gzip or zlib: the inflated content (False: text that merely starts like a zlib header, as
+    "(4f3e..." does — read it as text)."""
+    inflated = inflate(buf, MAX_FILE_BYTES)
+    if inflated.problem and buf[0] != 0x1F and not _looks_binary(buf[:_SNIFF_BYTES]):
+        return False
+    if inflated.problem == Reason.TOO_LARGE or (inflated.problem and not inflated.data):
+        yield input_rejection(inflated.problem, buf, inflated.detail, where)
+        return True
+    # A truncated file keeps what could be read: text lines, complete JSON documents.
+    yield from _iter_input(
+        inflated.data,
+        where=where,
+        log_group=log_group,
+        depth=depth + 1,
+        text_origin=text_origin,
+        payload_origin=payload_origin,
+    )
+    if inflated.problem:
+        yield input_rejection(inflated.problem, buf, inflated.detail, where)
+    return True
+
+
+def _structured_input(
+    buf: Any, pos: int, *, where: str, log_group: str | None, payload_origin: str
+) -> Generator[LogBatch | Rejection, None, bool]:
+    """JSON documents, a Logs Insights CSV export or a pasted table (False: none of them: text)."""
+    first = buf[pos]
+    if first == 0x7B or first == 0x5B:  # '{' or '['
+        return (yield from _json_input(buf, pos, where=where, log_group=log_group, payload_origin=payload_origin))
+    if _looks_like_insights_csv(buf, pos):
+        yield from _insights_csv(buf, pos, where=where, log_group=log_group)
+        return True
+    if buf[pos : pos + 1] in (b"|", b"@") and len(buf) - pos <= _MAX_PASTED_TABLE:
+        rows = table_rows(str(memoryview(buf)[pos:], "utf-8", "replace"))
+        if rows is not None:
+            yield from _insights_rows(rows, where=where, log_group=log_group)
+            return True
+    return False
 
 
 def _json_input(
@@ -304,28 +322,9 @@ def _dispatch_document(
 ) -> Generator[LogBatch | Rejection, None, bool]:
     """Yield the batches of one recognised JSON document; returns False if the shape is unknown."""
     if isinstance(doc, list):
-        if not doc:
-            return True
-        if all(isinstance(d, Mapping) and "@message" in d for d in doc):
-            yield from _insights_rows(doc, where=where, log_group=log_group)
-            return True
-        if not whole and not _is_document_shape(doc):
-            return False
-        loose: list[LogEvent] = []  # entries that are not documents: each one log entry
-        for item in doc:
-            recognised = False
-            if isinstance(item, dict) and _is_document_shape(item):
-                recognised = yield from _dispatch_document(
-                    item, where=where, log_group=log_group, payload_origin=payload_origin, whole=False
-                )
-            if not recognised:
-                loose.append(LogEvent(as_message(item)))
-                if len(loose) >= TEXT_BATCH_EVENTS:
-                    yield _plain_batch(loose, ORIGIN_JSON, log_group)
-                    loose = []
-        if loose:
-            yield _plain_batch(loose, ORIGIN_JSON, log_group)
-        return True
+        return (
+            yield from _document_list(doc, where=where, log_group=log_group, payload_origin=payload_origin, whole=whole)
+        )
     if not isinstance(doc, dict):
         return False
     if is_cwl_payload(doc):
@@ -341,32 +340,77 @@ def _dispatch_document(
         for _, item in lambda_event_items(doc, where):
             yield item
         return True
+    for shape in (_log_events_document, _test_invoke_document, _query_results_document):
+        batches = shape(doc, where=where, log_group=log_group)
+        if batches is not None:
+            yield from batches
+            return True
+    return False
+
+
+def _document_list(
+    doc: list[Any], *, where: str, log_group: str | None, payload_origin: str, whole: bool
+) -> Generator[LogBatch | Rejection, None, bool]:
+    """A JSON array: Insights rows, documents, or log entries (each entry one event)."""
+    if not doc:
+        return True
+    if all(isinstance(d, Mapping) and "@message" in d for d in doc):
+        yield from _insights_rows(doc, where=where, log_group=log_group)
+        return True
+    if not whole and not _is_document_shape(doc):
+        return False
+    loose: list[LogEvent] = []  # entries that are not documents: each one log entry
+    for item in doc:
+        recognised = False
+        if isinstance(item, dict) and _is_document_shape(item):
+            recognised = yield from _dispatch_document(
+                item, where=where, log_group=log_group, payload_origin=payload_origin, whole=False
+            )
+        if not recognised:
+            loose.append(LogEvent(as_message(item)))
+            if len(loose) >= TEXT_BATCH_EVENTS:
+                yield _plain_batch(loose, ORIGIN_JSON, log_group)
+                loose = []
+    if loose:
+        yield _plain_batch(loose, ORIGIN_JSON, log_group)
+    return True
+
+
+def _log_events_document(doc: dict[str, Any], *, where: str, log_group: str | None) -> Iterator[LogBatch] | None:
+    """`aws logs filter-log-events` / `get-log-events` output."""
     events = doc.get("events")
-    if isinstance(events, list):
-        origin = (
-            ORIGIN_GET_LOG_EVENTS
-            if ("nextForwardToken" in doc or "nextBackwardToken" in doc)
-            else ORIGIN_FILTER_LOG_EVENTS
-        )
-        yield from _log_events_output(events, origin=origin, log_group=log_group)
-        return True
-    if isinstance(doc.get("log"), str) and "Execution log for request" in doc["log"][:200]:
-        # `aws apigateway test-invoke-method` output: the execution log of the test call in one string
-        lines = list(normalize_lines(doc["log"].split("\n")))
-        events = tuple(LogEvent(line.message, line.timestamp) for line in lines)
-        if events:
-            yield LogBatch(events=events, log_group=log_group, origin=ORIGIN_TEST_INVOKE, kind=LogKind.UNKNOWN)
-        return True
+    if not isinstance(events, list):
+        return None
+    paged = "nextForwardToken" in doc or "nextBackwardToken" in doc
+    return _log_events_output(
+        events, origin=ORIGIN_GET_LOG_EVENTS if paged else ORIGIN_FILTER_LOG_EVENTS, log_group=log_group
+    )
+
+
+def _test_invoke_document(doc: dict[str, Any], *, where: str, log_group: str | None) -> Iterator[LogBatch] | None:
+    """`aws apigateway test-invoke-method` output: the execution log of the test call in one string."""
+    log = doc.get("log")
+    if not (isinstance(log, str) and "Execution log for request" in log[:200]):
+        return None
+    events = tuple(LogEvent(line.message, line.timestamp) for line in normalize_lines(log.split("\n")))
+    return iter(
+        [LogBatch(events=events, log_group=log_group, origin=ORIGIN_TEST_INVOKE, kind=LogKind.UNKNOWN)]
+        if events
+        else []
+    )
+
+
+def _query_results_document(
+    doc: dict[str, Any], *, where: str, log_group: str | None
+) -> Iterator[LogBatch | Rejection] | None:
+    """`aws logs get-query-results` (rows of {"field", "value"}), or one Insights row."""
     results = doc.get("results")
     if isinstance(results, list) and all(isinstance(r, list) for r in results):
-        # `aws logs get-query-results`: rows of {"field": ..., "value": ...}
         rows = [{c.get("field"): c.get("value") for c in r if isinstance(c, Mapping)} for r in results]
-        yield from _insights_rows(rows, where=where, log_group=log_group)
-        return True
+        return _insights_rows(rows, where=where, log_group=log_group)
     if "@message" in doc:
-        yield from _insights_rows([doc], where=where, log_group=log_group)
-        return True
-    return False
+        return _insights_rows([doc], where=where, log_group=log_group)
+    return None
 
 
 def _with_default_group(batch: LogBatch | Rejection, log_group: str | None) -> LogBatch | Rejection:

@@ -121,15 +121,25 @@ def table_rows(text: str) -> list[dict[str, str]] | None:
     `/` escaped as `&#x2f;`), and the console's tab-separated copy, whose header starts with `@timestamp`
     and pads its names with extra tabs (the rows do not)."""
     lines = [line.rstrip("\r") for line in text.split("\n") if line.strip()]
-    if len(lines) >= 2 and lines[0].lstrip().startswith("|") and _MD_SEPARATOR.fullmatch(lines[1].strip()):
-        header = [name.strip() for name in _md_cells(lines[0])]
-        rows = [_md_cells(line) for line in lines[2:] if line.lstrip().startswith("|")]
-    elif lines and lines[0].startswith("@timestamp\t"):
-        header = [name.strip() for name in lines[0].split("\t") if name.strip()]
-        rows = [_tab_cells(line, len(header)) for line in lines[1:]]
-    else:
+    table = _markdown_table(lines) or _tab_table(lines)
+    if table is None:
         return None
+    header, rows = table
     return [dict(zip(header, (html.unescape(cell.strip()) for cell in row), strict=False)) for row in rows]
+
+
+def _markdown_table(lines: list[str]) -> tuple[list[str], list[list[str]]] | None:
+    if len(lines) < 2 or not lines[0].lstrip().startswith("|") or not _MD_SEPARATOR.fullmatch(lines[1].strip()):
+        return None
+    header = [name.strip() for name in _md_cells(lines[0])]
+    return header, [_md_cells(line) for line in lines[2:] if line.lstrip().startswith("|")]
+
+
+def _tab_table(lines: list[str]) -> tuple[list[str], list[list[str]]] | None:
+    if not lines or not lines[0].startswith("@timestamp\t"):
+        return None
+    header = [name.strip() for name in lines[0].split("\t") if name.strip()]
+    return header, [_tab_cells(line, len(header)) for line in lines[1:]]
 
 
 def _tab_cells(line: str, columns: int) -> list[str]:
