@@ -7,6 +7,8 @@ A route is a metric dimension, so it must come from a template (`$context.resour
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from gatewatch.constants import ROUTE_UNMATCHED
 from gatewatch.models import AccessRecord, AccessSummary, ExecutionRequest
 
@@ -53,6 +55,7 @@ def is_value_segment(segment: str) -> bool:
     return digits == len(segment) or digits >= 3
 
 
+@lru_cache(maxsize=4096)
 def looks_like_template(path: str) -> bool:
     """A resource path as API Gateway's `$context.resourcePath` gives it (`/pets/{petId}`), not a raw path
     (`/pets/42`): only such a path may name a route, so a format that logs raw paths gets no route."""

@@ -99,31 +99,6 @@ def _set_latest(touched: list[RouteTally], timestamps: Sequence[int | None]) -> 
                     tally.latest_timestamp = newest
 
 
-def _tally_typed(values: tuple[Any, ...], entries: _RouteEntries) -> bool:
-    """Tally one success from its typed summary values; False when it is not a plain success (the full
-    path reads it: a failure, or a value the tables leave to the generic rules)."""
-    if SUCCESS_STATUS[values[0]] is None:
-        return False
-    try:
-        latency, integration, authorizer = MILLISECONDS[values[6]], MILLISECONDS[values[7]], MILLISECONDS[values[8]]
-    except (ValueError, TypeError):  # TypeError: an unhashable value cannot be a key of the tables
-        return False
-    tally, near, add_latency, add_integration, add_overhead = entries[values[1:6]]
-    tally.requests += 1
-    basis = integration if integration is not None else latency
-    if basis is not None and basis >= near:
-        tally.near_timeouts += 1
-    if latency is not None:
-        add_latency(latency)
-        if integration is not None:
-            add_integration(integration)
-            overhead = latency - integration - (authorizer or 0.0)
-            add_overhead(overhead if overhead > 0 else 0.0)
-    elif integration is not None:
-        add_integration(integration)
-    return True
-
-
 def tally_json_lines(
     messages: Sequence[str],
     timestamps: Sequence[int | None],
@@ -149,6 +124,7 @@ def tally_json_lines(
     decode: Any = None
     quotes = -2  # no line has a negative count: nothing is decoded typed until a layout is known
     tallied = 0  # successes of the current layout since it became current
+    status_of, ms = SUCCESS_STATUS, MILLISECONDS
     for i, line in enumerate(messages):
         if line.count('"') == quotes:
             try:
@@ -157,10 +133,28 @@ def tally_json_lines(
                 rest.append((i, None))
                 continue
             if _UNSET not in values:
-                if _tally_typed(values, entries):
-                    tallied += 1
-                else:
+                # _tally_typed, inlined: this runs once per successful request
+                if status_of[values[0]] is None:
                     rest.append((i, None))
+                    continue
+                try:
+                    latency, integration, authorizer = ms[values[6]], ms[values[7]], ms[values[8]]
+                except (ValueError, TypeError):
+                    rest.append((i, None))
+                    continue
+                tally, near, add_latency, add_integration, add_overhead = entries[values[1:6]]
+                tally.requests += 1
+                basis = integration if integration is not None else latency
+                if basis is not None and basis >= near:
+                    tally.near_timeouts += 1
+                if integration is not None:
+                    add_integration(integration)
+                if latency is not None:
+                    add_latency(latency)
+                    if integration is not None:
+                        overhead = latency - integration - (authorizer or 0.0)
+                        add_overhead(overhead if overhead > 0.0 else 0.0)
+                tallied += 1
                 continue
         # Read in full: the first line, a new layout, an odd value or an injected key.
         obj, seen, success = _generic_line(

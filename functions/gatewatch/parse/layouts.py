@@ -346,6 +346,8 @@ _LAYOUTS: dict[int, JsonLayouts] = {}
 
 def layouts_for(field_map: Mapping[str, str] | None) -> JsonLayouts:
     """The layout cache of a field map (one per resolver, reused across lines and batches)."""
+    if not field_map:
+        return _DEFAULT_LAYOUTS
     resolver = resolver_for(field_map)
     layouts = _LAYOUTS.get(id(resolver))
     if layouts is None or layouts.resolver is not resolver:
@@ -353,6 +355,9 @@ def layouts_for(field_map: Mapping[str, str] | None) -> JsonLayouts:
             _LAYOUTS.clear()
         layouts = _LAYOUTS[id(resolver)] = JsonLayouts(resolver)
     return layouts
+
+
+_DEFAULT_LAYOUTS = JsonLayouts(resolver_for(None))
 
 
 def json_layout(obj: Mapping[str, Any], field_map: Mapping[str, str] | None = None) -> KeyLayout:
