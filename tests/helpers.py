@@ -6,7 +6,7 @@ import base64
 import gzip
 import json
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -61,8 +61,12 @@ def subscription_payload(
     start_ms: int = 1764075600000,
     log_stream: str = "0123456789abcdef0123456789abcdef",
     owner: str = "111122223333",
+    timestamps: Sequence[int] | None = None,
 ) -> dict:
-    """A DATA_MESSAGE payload carrying `messages` as log events (ids and timestamps increasing)."""
+    """A DATA_MESSAGE payload carrying `messages` as log events (ids increasing; timestamps increasing by
+    1 ms from `start_ms`, or the given ones)."""
+    messages = list(messages)
+    times = list(timestamps) if timestamps is not None else [start_ms + i for i in range(len(messages))]
     return {
         "messageType": "DATA_MESSAGE",
         "owner": owner,
@@ -72,7 +76,7 @@ def subscription_payload(
         "logEvents": [
             {
                 "id": f"{37000000000000000000000000000000000000000000000000000000 + i}",
-                "timestamp": start_ms + i,
+                "timestamp": times[i],
                 "message": m,
             }
             for i, m in enumerate(messages)
@@ -116,3 +120,21 @@ def corpus_labeled() -> tuple[dict, ...]:
     return tuple(
         json.loads(line) for line in (CORPUS / "corpus_labeled.jsonl").read_text().splitlines() if line.strip()
     )
+
+
+def delivered_at(event: Any) -> float:
+    """When CloudWatch would have delivered this event: a minute after its newest log event (epoch
+    seconds), else now. Handler tests run at that time so old fixtures stay inside CloudWatch's metric
+    window (14 days), as they were when the logs were written."""
+    import time
+
+    from gatewatch.ingest.lambda_events import batches_from_lambda_event
+    from gatewatch.models import LogBatch
+
+    newest = [
+        max(filter(None, (e.timestamp for e in item.events)), default=None)
+        for _, item in batches_from_lambda_event(event)
+        if isinstance(item, LogBatch)
+    ]
+    found = [t for t in newest if t is not None]
+    return (max(found) + 60_000) / 1000 if found else time.time()

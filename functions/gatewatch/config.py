@@ -4,7 +4,8 @@ The same `GATEWATCH_APIS` JSON feeds the Lambdas (environment), the CLI (--apis 
 the stack — all through the one schema below. Accepted shapes: {"<apiId>": {...}} or
 [{"apiId": "...", ...}]. Keys per API (camelCase as in cdk.json): name, integrationTimeoutMs, slowMs,
 routeCap, stage, accessLogGroup (so access lines without apiId/stage fields are attributed to the
-right API, and Slack links search the right log group).
+right API, and Slack links search the right log group), routes (the API's routes, "GET /pets/{petId}":
+only they get a Route dimension of their own, which gives the custom-metric count a hard ceiling).
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ class ApiSettings:
     route_cap: int = DEFAULT_ROUTE_CAP
     stage: str | None = None
     access_log_group: str | None = None  # access-log lines without apiId/stage are attributed to this API
+    # The API's routes ("GET /pets/{petId}", "ANY /{proxy+}", "$default"); when set, only these get a
+    # Route dimension of their own (the rest are OTHER), whatever the lines say.
+    routes: frozenset[str] = frozenset()
 
     @property
     def near_timeout_ms(self) -> float:
@@ -79,6 +83,8 @@ API_NUMBER_KEYS: dict[str, tuple[str, int]] = {
     "slowMs": ("slow_ms", DEFAULT_SLOW_MS),
     "routeCap": ("route_cap", DEFAULT_ROUTE_CAP),
 }
+#: JSON key of the route list (a list of "METHOD /path" or route-key strings).
+ROUTES_KEY = "routes"
 #: Numbers written even when they equal the default (the timeout is what latency is judged against).
 _ALWAYS_WRITTEN = frozenset({"integrationTimeoutMs"})
 
@@ -97,7 +103,29 @@ def api_settings_entry(settings: ApiSettings) -> dict[str, Any]:
         value = getattr(settings, attribute)
         if value != default or key in _ALWAYS_WRITTEN:
             entry[key] = value
+    if settings.routes:
+        entry[ROUTES_KEY] = sorted(settings.routes)
     return entry
+
+
+def normalize_route(route: str) -> str:
+    """`get  /pets/{petId}` -> `GET /pets/{petId}` (a route as `classify.routes` writes it); a route key
+    without a method (`$default`, `$connect`) is kept as it is."""
+    method, _, path = route.strip().partition(" ")
+    path = path.strip()
+    return f"{method.upper()} {path}" if path else method
+
+
+def _routes(raw: Any, where: str) -> frozenset[str]:
+    if raw is None:
+        return frozenset()
+    if not isinstance(raw, list) or not all(isinstance(r, str) and r.strip() for r in raw):
+        raise ConfigError(f'{where} must be a list of routes such as "GET /pets/{{petId}}", got {str(raw)[:80]!r}')
+    routes = frozenset(map(normalize_route, raw))
+    for route in routes:
+        if " " in route and not route.split(" ", 1)[1].startswith("/"):
+            raise ConfigError(f'{where}: {route!r} is not "METHOD /path"')
+    return routes
 
 
 def _positive_int(raw: Any, where: str, default: int) -> int:
@@ -136,6 +164,7 @@ def parse_api_settings(raw: Any) -> dict[str, ApiSettings]:
         }
         for key, (attribute, default) in API_NUMBER_KEYS.items():
             values[attribute] = _positive_int(entry.get(key), f"{where}.{key}", default)
+        values["routes"] = _routes(entry.get(ROUTES_KEY), f"{where}.{ROUTES_KEY}")
         out[api_id] = ApiSettings(api_id=api_id, **values)
     return out
 

@@ -42,6 +42,17 @@ METRIC_LINES_SUSPICIOUS = "LinesSuspicious"
 SOURCE_ACCESS = "access"
 SOURCE_EXECUTION = "execution"
 SOURCE_INPUT = "input"  # a record that could not even be decoded (bad base64, gzip, JSON envelope)
+#: Lines of log groups that are not API Gateway's (an account-level subscription sends every group): set
+#: aside unread, counted in LinesUnparsed, never an Api dimension.
+SOURCE_OTHER = "other"
+#: Requests whose minute CloudWatch no longer (or not yet) accepts for a metric: counted in LinesUnparsed
+#: instead of being published at the wrong time.
+SOURCE_OUT_OF_WINDOW = "out-of-window"
+
+#: CloudWatch accepts an EMF timestamp up to 14 days in the past and 2 hours ahead (as Powertools checks);
+#: gatewatch keeps 10 minutes inside each edge, for the time between printing and CloudWatch reading it.
+EMF_MAX_PAST_MS = 14 * 24 * 3600 * 1000 - 10 * 60 * 1000
+EMF_MAX_FUTURE_MS = 2 * 3600 * 1000 - 10 * 60 * 1000
 
 # Classification defaults (DESIGN §4).
 DEFAULT_INTEGRATION_TIMEOUT_MS = 29_000

@@ -183,7 +183,7 @@ class AccessSummary(NamedTuple):
 
 @dataclass(slots=True)
 class RouteTally:
-    """The successful requests of one (api, stage, route) in one run, for metrics only.
+    """The successful requests of one (minute, api, stage, route) in one run, for metrics only.
 
     The analyzer's fast path adds each successful request here directly instead of making a record
     and a classified request of it; failed requests are always classified in full.
@@ -194,22 +194,15 @@ class RouteTally:
     latency_ms: list[float] = field(default_factory=list)
     integration_latency_ms: list[float] = field(default_factory=list)
     gateway_overhead_ms: list[float] = field(default_factory=list)
-    latest_timestamp: int | None = None
 
     def merge(self, other: RouteTally) -> RouteTally:
-        latest = max((t for t in (self.latest_timestamp, other.latest_timestamp) if t is not None), default=None)
         return RouteTally(
             self.requests + other.requests,
             self.near_timeouts + other.near_timeouts,
             self.latency_ms + other.latency_ms,
             self.integration_latency_ms + other.integration_latency_ms,
             self.gateway_overhead_ms + other.gateway_overhead_ms,
-            latest,
         )
-
-
-#: (api_id, stage, api_name, route) -> RouteTally
-SuccessKey = tuple
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from gatewatch.classify.classifier import classify_access, classify_execution, m
 from gatewatch.config import ApiSettings, EngineConfig
 from gatewatch.constants import SOURCE_ACCESS, SOURCE_EXECUTION, SOURCE_INPUT
 from gatewatch.metrics.fastpath import tally_json_lines
-from gatewatch.metrics.tally import owned, route_tallies, tally_summary
+from gatewatch.metrics.tally import minute_runs, owned, route_tallies, tally_summary
 from gatewatch.models import (
     AccessRecord,
     AccessSummary,
@@ -307,22 +307,28 @@ class LogAnalyzer:
         owner_api, owner_stage = (owner.api_id, owner.stage) if owner is not None else (None, None)
         default_near = self._near_for_default
         if messages and messages[0][:1] == "{":  # JSON lines (a line that is not goes to the full path)
-            rest, layouts = tally_json_lines(
-                messages,
-                timestamps,
-                layouts=layouts_for(field_map),
-                tallies=self._success_tallies,
-                near_for=self._near_for,
-                default_near=default_near,
-                owner_api=owner_api,
-                owner_stage=owner_stage,
-            )
-            for present, n in layouts.items():
-                key = ("json", present)
-                field_sets[key] = field_sets.get(key, 0) + n
-            return [read_json_access(obj, messages[i], field_map, timestamps[i]) for i, obj in rest], sum(
-                layouts.values()
-            )
+            layouts = layouts_for(field_map)
+            pending: list[AccessRecord | Rejection] = []
+            tallied = 0
+            for minute, start, end in minute_runs(timestamps):
+                run, times = messages[start:end], timestamps[start:end]  # a delivery is most often one run
+                rest, counts = tally_json_lines(
+                    run,
+                    times,
+                    minute=minute,
+                    layouts=layouts,
+                    tallies=self._success_tallies,
+                    near_for=self._near_for,
+                    default_near=default_near,
+                    owner_api=owner_api,
+                    owner_stage=owner_stage,
+                )
+                for present, n in counts.items():
+                    key = ("json", present)
+                    field_sets[key] = field_sets.get(key, 0) + n
+                    tallied += n
+                pending += [read_json_access(obj, run[i], field_map, times[i]) for i, obj in rest]
+            return pending, tallied
         records: list[AccessRecord | Rejection] = []
         tallied = 0
         for message, timestamp in zip(messages, timestamps, strict=True):

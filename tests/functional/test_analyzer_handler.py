@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections import Counter
 
 import pytest
@@ -18,11 +19,12 @@ from gatewatch.ingest.lambda_events import batches_from_lambda_event
 from gatewatch.models import Rejection
 from gatewatch.pipeline import LogAnalyzer
 from gatewatch_demo.lambda_context import LocalLambdaContext as LambdaContext
-from tests.emf_spec import assert_valid_emf, emf_documents, metric_total
+from tests.emf_spec import assert_valid_emf, emf_documents, metric_total, metric_values
 from tests.helpers import (
     ROOT,
     access_corpus_lines,
     corpus_execution,
+    delivered_at,
     encode_payload,
     kinesis_event,
     s01_payloads,
@@ -54,12 +56,14 @@ def fresh_handler(monkeypatch, capsys):
     stream = log_handler.stream
     yield
     log_handler.stream = stream  # (not setStream: it would flush capsys' already closed stream)
+    handler.clock = time.time
     handler.reset_state()
 
 
 def invoke(event, capsys):
     """Run the handler; returns (result, EMF documents validated against the spec, structured log lines)."""
     handler.logger.registered_handler.stream = sys.stdout  # capsys' stdout: logs and EMF interleave as in Lambda
+    handler.clock = lambda: delivered_at(event)  # the logs' own time (fresh_handler restores the clock)
     result = handler.lambda_handler(event, LambdaContext())
     out = capsys.readouterr().out
     docs = assert_valid_emf(emf_documents(out))
@@ -153,7 +157,11 @@ def test_a_large_realistic_batch_is_a_handful_of_documents_with_exact_totals(cap
     event = subscription_event(subscription_payload(ACCESS_GROUP, lines))
     expected = engine_analysis(event)
     _, docs, _ = invoke(event, capsys)
-    assert len(docs) <= 40  # 1 + 8 routes + categories + 1 source — never one per request
+    # a handful of dimension combinations (1 + 8 routes + categories + 1 source), never one per request;
+    # documents: one per 100 latency values of the stage and of each route
+    combinations = {tuple((k, d[k]) for k in ("Api", "Stage", "Route", "Category", "Source") if k in d) for d in docs}
+    assert len(combinations) <= 40
+    assert len(docs) <= 2 * 10_000 // 100 + 40
     assert metric_total(docs, "Requests", ("Api", "Stage")) == 10_000 == len(expected.access)
     assert metric_total(docs, "Errors5xx", ("Api", "Stage")) == sum(1 for r in expected.access if r.status >= 500)
     assert metric_total(docs, "NearTimeout", ("Api", "Stage")) == sum(
@@ -161,6 +169,10 @@ def test_a_large_realistic_batch_is_a_handful_of_documents_with_exact_totals(cap
     )
     stage_doc = next(d for d in docs if "Route" not in d and "Category" not in d and "Source" not in d)
     assert len(stage_doc["Latency"]) == 100 and stage_doc["Requests"] == 10_000
+    # every request's latency is published, so CloudWatch's percentiles are the true ones
+    assert sorted(metric_values(docs, "Latency", ("Api", "Stage"))) == sorted(
+        round(r.latency_ms) for r in expected.access if r.latency_ms is not None
+    )
 
 
 def test_configured_name_namespace_and_route_cap(monkeypatch, capsys):

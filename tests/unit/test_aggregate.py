@@ -259,8 +259,62 @@ def test_status_less_errors_use_the_category_to_split_4xx_and_5xx():
     assert (stage["Errors4xx"], stage["Errors5xx"]) == (1, 1)
 
 
-def test_latest_event_timestamp_is_kept_for_the_emf_timestamp():
-    reqs = [access_request(5), access_request(2)]
-    exe = [execution_request(9, ErrorCategory.MALFORMED_RESPONSE, 502)]
-    assert aggregate(Analysis(access=reqs, execution=exe)).latest_timestamp_ms == T0 + 9
-    assert aggregate(Analysis()).latest_timestamp_ms is None
+def _requests_per_minute(metrics) -> dict:
+    return {
+        doc.timestamp_ms: doc.counts["Requests"]
+        for doc in metrics.documents
+        if doc.dimension_names == ("Api", "Stage") and "Requests" in doc.counts
+    }
+
+
+def test_every_request_counts_in_the_minute_of_its_own_event():
+    # GIVEN one delivery whose events span three minutes (a backlog), execution causes in two of them
+    reqs = [access_request(i, timestamp=T0 + i * 20_000) for i in range(9)]  # 3 per minute
+    exe = [
+        execution_request(1, ErrorCategory.MALFORMED_RESPONSE, 502, timestamp=T0 + 5),
+        execution_request(2, ErrorCategory.MALFORMED_RESPONSE, 502, timestamp=T0 + 130_000),
+    ]
+    metrics = aggregate(Analysis(access=reqs, execution=exe), now_ms=T0 + 300_000)
+    # THEN one set of documents per minute, each with that minute's requests
+    assert metrics.minutes == (T0, T0 + 60_000, T0 + 120_000)
+    assert _requests_per_minute(metrics) == {T0: 3, T0 + 60_000: 3, T0 + 120_000: 3}
+    causes = {d.timestamp_ms: d.counts["Causes"] for d in metrics.documents if "Causes" in d.counts}
+    assert causes == {T0: 1, T0 + 120_000: 1}
+    # AND a route keeps one name across the minutes
+    assert {d.dimension("Route") for d in metrics.documents if d.dimension("Route")} == {"GET /pets/{petId}"}
+
+
+def test_minutes_cloudwatch_would_not_accept_are_counted_not_published():
+    # GIVEN requests from 15 days ago, from now, and from 3 hours ahead (a skewed clock)
+    now = T0 + 15 * 86_400_000
+    reqs = [
+        access_request(1, timestamp=T0),
+        access_request(2, timestamp=now - 1000),
+        access_request(3, timestamp=now + 3 * 3_600_000),
+    ]
+    exe = [execution_request(4, ErrorCategory.MALFORMED_RESPONSE, 502, timestamp=T0)]
+    metrics = aggregate(Analysis(access=reqs, execution=exe), now_ms=now)
+    # THEN only the acceptable minute is published
+    assert _requests_per_minute(metrics) == {now - 1000 - (now - 1000) % 60_000: 1}
+    # AND the others are counted, per source, and published as LinesUnparsed under Source=out-of-window
+    assert metrics.out_of_window == {"access": 2, "execution": 1}
+    assert metrics.total("LinesUnparsed", Source="out-of-window") == 3
+    # AND without a clock (the CLI's view of old logs) every minute is its own
+    assert len(aggregate(Analysis(access=reqs)).minutes) == 3
+
+
+def test_an_api_with_a_route_list_names_only_those_routes():
+    # GIVEN an API configured with its routes, and lines naming others (or any method of an ANY route)
+    config = load_engine_config('{"a1b2c3d4e5": {"routes": ["get /pets/{petId}", "ANY /{proxy+}"]}}')
+    routes = ["GET /pets/{petId}", "POST /{proxy+}", "GET /admin", "DELETE /x/{y}", "UNMATCHED"]
+    reqs = [access_request(i, route=r) for i, r in enumerate(routes * 3)]
+    metrics = aggregate(Analysis(access=reqs), config)
+    # THEN the listed ones keep their name, the rest are OTHER, UNMATCHED stays
+    by_route = counts_by_dims(metrics, ("Api", "Stage", "Route"))
+    assert {key[2]: c["Requests"] for key, c in by_route.items()} == {
+        "GET /pets/{petId}": 3,
+        "POST /{proxy+}": 3,
+        "OTHER": 6,
+        "UNMATCHED": 3,
+    }
+    assert metrics.routes_folded == {"a1b2c3d4e5": 2}

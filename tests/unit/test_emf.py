@@ -1,4 +1,4 @@
-"""EMF documents: valid per the specification, aggregated, and percentiles that survive the 100-value limit."""
+"""EMF documents: valid per the specification, aggregated per minute, and every latency value published."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import pytest
 
 from gatewatch.classify.taxonomy import ErrorCategory
 from gatewatch.metrics.aggregate import InvocationMetrics, MetricDocument, aggregate
-from gatewatch.metrics.emf import EmfWriter, bucket_ms, emf_timestamp_ms, representative_values
+from gatewatch.metrics.emf import EmfWriter, emf_timestamp_ms, metric_sets, value_chunks
 from gatewatch.models import LatencyClass
 from gatewatch.pipeline import Analysis
 from tests.emf_spec import assert_valid_emf, emf_documents, emf_problems, metric_total, metric_values
-from tests.unit.test_aggregate import access_request, execution_request, failed
+from tests.unit.test_aggregate import T0, access_request, execution_request, failed
 
 NOW_MS = 1764075660000  # a minute after the requests below
 
@@ -61,16 +61,18 @@ def realistic_analysis(n: int = 10_000, seed: int = 3) -> Analysis:
     )
 
 
-def test_a_10000_request_invocation_prints_a_handful_of_valid_documents():
-    # GIVEN a realistic invocation
+def test_a_10000_request_invocation_prints_one_document_per_100_values_not_per_request():
+    # GIVEN a realistic invocation (one minute, 3 routes)
     analysis = realistic_analysis()
     # WHEN rendered as EMF
     text = EmfWriter("Gatewatch").render(aggregate(analysis), now_ms=NOW_MS)
     docs = assert_valid_emf(emf_documents(text))
-    # THEN a handful of documents (not 10,000), every one valid, every line one document
-    assert len(docs) == len(text.splitlines()) <= 12
+    # THEN every line is one valid document, and there are as many as the values need: 100 for the
+    # stage's distributions, one per 100 requests of each route, 2 categories and 2 sources
+    routes = Counter(r.route for r in analysis.access)
+    assert len(docs) == len(text.splitlines()) == 100 + sum(-(-n // 100) for n in routes.values()) + 2 + 2
     assert all(d["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Gatewatch" for d in docs)
-    # AND the counts add up to what was classified
+    # AND the counts add up to what was classified, each counted once (counts ride on one document only)
     assert metric_total(docs, "Requests", ("Api", "Stage")) == 10_000
     assert metric_total(docs, "Requests", ("Api", "Stage", "Route")) == 10_000
     assert metric_total(docs, "Errors5xx", ("Api", "Stage")) == 200
@@ -79,8 +81,8 @@ def test_a_10000_request_invocation_prints_a_handful_of_valid_documents():
     assert metric_total(docs, "LinesUnparsed", ("Source",), Source="access") == 2
 
 
-def test_distribution_percentiles_are_off_by_at_most_one_percentile_rank():
-    # GIVEN 10,000 latencies, reduced to the 100 values EMF allows
+def test_every_latency_value_is_published_in_whole_milliseconds():
+    # GIVEN 10,000 latencies
     analysis = realistic_analysis()
     docs = emf_documents(EmfWriter().render(aggregate(analysis), now_ms=NOW_MS))
     for metric, attr in (
@@ -90,59 +92,50 @@ def test_distribution_percentiles_are_off_by_at_most_one_percentile_rank():
     ):
         exact = [getattr(r, attr) for r in analysis.access]
         emitted = metric_values(docs, metric, ("Api", "Stage"))
-        assert len(emitted) == 100
-        for q in (0.5, 0.9, 0.95, 0.99):
-            # THEN the p-q CloudWatch computes lies between the true p(q-1) and p(q+1), give or take a bucket
-            got = percentile(emitted, q)
-            low, high = percentile(exact, q - 0.01), percentile(exact, min(q + 0.01, 0.9999))
-            assert bucket_ms(low) * 0.99 - 0.5 <= got <= bucket_ms(high) * 1.01 + 0.5, (metric, q, low, got, high)
-        # AND the median is within 2 % (1 ms below 100 ms)
-        want = percentile(exact, 0.5)
-        assert abs(percentile(emitted, 0.5) - want) <= max(0.02 * want, 1.0)
+        # THEN CloudWatch receives every value (so its percentiles are the true ones, to the millisecond)
+        assert sorted(emitted) == sorted(round(v) for v in exact), metric
+        assert all(isinstance(v, int) for v in emitted)
+        for q in (0.5, 0.9, 0.99):
+            assert abs(percentile(emitted, q) - percentile(exact, q)) <= 0.5
+    # AND per route as well
+    for route in {r.route for r in analysis.access}:
+        want = sorted(round(r.latency_ms) for r in analysis.access if r.route == route)
+        assert sorted(metric_values(docs, "Latency", ("Api", "Stage", "Route"), Route=route)) == want
 
 
-def test_small_distributions_are_emitted_exactly():
-    values = [12.5, 130.0, 131.0, 29000.0]
-    assert representative_values(values) == values
+@pytest.mark.parametrize("n", [0, 1, 99, 100, 101, 250, 54321])
+def test_values_are_split_into_arrays_of_at_most_100(n):
+    values = [i + 0.4 for i in range(n)]
+    chunks = list(value_chunks(values))
+    assert [len(c) for c in chunks] == [min(100, n - start) for start in range(0, n, 100)]
+    assert [v for c in chunks for v in c] == [round(v) for v in values]
 
 
-@pytest.mark.parametrize("n", [101, 1000, 54321])
-def test_large_distributions_become_exactly_100_quantile_representatives(n):
-    rng = random.Random(n)
-    values = [rng.expovariate(1 / 300) for _ in range(n)]
-    reps = representative_values(values)
-    assert len(reps) == 100 and reps == sorted(reps)
-    assert reps[0] >= bucket_ms(min(values)) and reps[-1] <= bucket_ms(max(values))
-
-
-@pytest.mark.parametrize("limit", [1, 2, 7, 100])
-def test_representatives_are_the_bucketed_values_at_their_ranks(limit):
-    # GIVEN more values than the limit WHEN reduced THEN representative i is the bucketed value at
-    # rank (i + 0.5) / limit · N of the sorted values (the memo of buckets changes nothing)
-    rng = random.Random(limit)
-    values = [rng.choice([3.0, 40.0, 120.0, 950.0, 29000.0]) + rng.random() for _ in range(500)]
-    ordered = sorted(values)
-    assert representative_values(values, limit) == [
-        bucket_ms(ordered[(2 * i + 1) * 500 // (2 * limit)]) for i in range(limit)
+def test_counts_ride_on_the_first_document_and_distributions_continue_until_all_values_are_out():
+    # GIVEN one combination with counts, 250 latencies and 120 integration latencies
+    doc = MetricDocument(
+        (("Api", "shop"), ("Stage", "prod")),
+        {"Requests": 250},
+        {"Latency": tuple(range(250)), "IntegrationLatency": tuple(range(120))},
+    )
+    sets = list(metric_sets(doc))
+    # THEN three documents: the counts once, each distribution as long as it has values left
+    assert [sorted(s) for s in sets] == [
+        ["IntegrationLatency", "Latency", "Requests"],
+        ["IntegrationLatency", "Latency"],
+        ["Latency"],
     ]
+    assert [len(s["Latency"]["Value"]) for s in sets] == [100, 100, 50]
+    assert [len(s["IntegrationLatency"]["Value"]) for s in sets[:2]] == [100, 20]
 
 
-@pytest.mark.parametrize("value", [0.4, 7.0, 99.4, 100.0, 250.3, 1234.5, 29000.0, 1e6])
-def test_buckets_are_1ms_below_100ms_and_about_2_percent_above(value):
-    b = bucket_ms(value)
-    if value < 100:
-        assert abs(b - value) <= 0.5
-    else:
-        assert abs(b - value) / value <= 0.011
-
-
-def test_timestamp_is_the_newest_event_when_cloudwatch_accepts_it_else_now():
+def test_a_document_carries_its_minute_and_line_counts_carry_the_time_of_publishing():
     assert emf_timestamp_ms(NOW_MS - 60_000, NOW_MS) == NOW_MS - 60_000
     assert emf_timestamp_ms(None, NOW_MS) == NOW_MS
-    assert emf_timestamp_ms(NOW_MS - 15 * 86_400_000, NOW_MS) == NOW_MS  # older than 14 days: dropped by CloudWatch
-    assert emf_timestamp_ms(NOW_MS + 3 * 3_600_000, NOW_MS) == NOW_MS  # more than 2 h ahead
+    assert emf_timestamp_ms(NOW_MS - 15 * 86_400_000, NOW_MS) == NOW_MS  # never published: see aggregate
     docs = EmfWriter().documents(aggregate(realistic_analysis(10)), now_ms=NOW_MS)
-    assert {d["_aws"]["Timestamp"] for d in docs} == {1764075600000 + 9}
+    assert {d["_aws"]["Timestamp"] for d in docs if "Api" in d} == {T0}
+    assert {d["_aws"]["Timestamp"] for d in docs if "Source" in d} == {NOW_MS}
 
 
 def test_namespace_is_configurable_and_no_service_dimension_is_added(monkeypatch):

@@ -1,4 +1,5 @@
-"""Per-invocation metric aggregation: classified requests in, one `MetricDocument` per dimension combination out.
+"""Per-invocation metric aggregation: classified requests in, one `MetricDocument` per minute and dimension
+combination out.
 
 Why aggregate: EMF lines are billed as log ingestion and every dimension combination is a custom
 metric, so a 10,000-event batch must become a handful of documents, not 10,000 lines (DESIGN §5).
@@ -7,13 +8,18 @@ The rules this module owns (the metric contract):
 - access-log requests are the only source of Requests, Errors4xx/5xx, Errors, latencies, NearTimeout;
   execution-log requests only add Causes — a request in both logs is counted once in Requests;
 - dimension sets: [Api, Stage], [Api, Stage, Route], [Api, Stage, Category], [Source];
+- every request counts in the minute of its own log event (a delivery or a Kinesis backlog that spans
+  minutes gives one set of documents per minute); a minute CloudWatch would not accept (older than
+  14 days, more than 2 hours ahead) is not published at the wrong time but counted, per source, as
+  LinesUnparsed under Source "out-of-window";
 - Api is the configured friendly name, else the api id, else "unknown";
-- routes are capped per API and per invocation (first N distinct routes keep their name, the rest
-  become OTHER) — there is no cross-invocation state, so the cap bounds one invocation's output;
+- routes: an API configured with its `routes` names only those (a hard ceiling across invocations,
+  as the API definition has); otherwise the first `routeCap` distinct routes of an invocation keep
+  their name and later ones become OTHER (routes only ever come from API Gateway's templates);
 - dimension values are sanitised (control characters removed, at most 250 characters, never empty).
 
-Pure: no AWS, no I/O. Counts are summed; latencies are kept as raw values here and reduced to the
-EMF limit of 100 values by `gatewatch.emf`.
+Pure: no AWS, no I/O. Counts are summed; latencies are kept as raw values — every one of them is
+published (see `gatewatch.metrics.emf`), so CloudWatch's percentiles over many invocations are true.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ from gatewatch.constants import (
     DIM_ROUTE,
     DIM_SOURCE,
     DIM_STAGE,
+    EMF_MAX_FUTURE_MS,
+    EMF_MAX_PAST_MS,
     MAX_DIMENSION_VALUE_LENGTH,
     METRIC_CAUSES,
     METRIC_ERRORS,
@@ -48,8 +56,13 @@ from gatewatch.constants import (
     METRIC_REQUESTS,
     ROUTE_OTHER,
     ROUTE_UNMATCHED,
+    SOURCE_ACCESS,
+    SOURCE_EXECUTION,
     SOURCE_INPUT,
+    SOURCE_OTHER,
+    SOURCE_OUT_OF_WINDOW,
 )
+from gatewatch.metrics.tally import MINUTE_MS, Minute
 from gatewatch.models import ClassifiedRequest, LatencyClass, RouteTally
 
 if TYPE_CHECKING:  # the pipeline imports the parsers; aggregation needs only the Analysis' shape
@@ -71,6 +84,8 @@ _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _NEAR_TIMEOUT = (LatencyClass.NEAR_TIMEOUT, LatencyClass.TIMEOUT)
 _OK = ErrorCategory.OK
 _INF = float("inf")  # `0 <= v < _INF` is False for NaN and infinities: hostile lines may carry "NaN"
+#: Sources whose lines are never parsed (so they carry LinesUnparsed only).
+_UNREAD_SOURCES = frozenset({SOURCE_INPUT, SOURCE_OTHER, SOURCE_OUT_OF_WINDOW})
 
 
 def sanitize_dimension_value(value: object) -> str:
@@ -85,15 +100,18 @@ def sanitize_dimension_value(value: object) -> str:
 
 @dataclass(frozen=True, slots=True)
 class MetricDocument:
-    """All metrics of one dimension-value combination — exactly one EMF document.
+    """All metrics of one minute and dimension-value combination.
 
     `dimensions` is ordered (it is the EMF dimension set); `counts` are Count metrics summed over the
-    invocation; `distributions` are Milliseconds values, raw (the EMF layer reduces them to ≤ 100).
+    minute; `distributions` are Milliseconds values, every one of them (the EMF layer spreads them over
+    as many documents as needed). `timestamp_ms` is the minute's start; None for what belongs to the
+    time of publishing (gatewatch's own line counts, events without a time).
     """
 
     dimensions: tuple[tuple[str, str], ...]
     counts: Mapping[str, int] = field(default_factory=dict)
     distributions: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    timestamp_ms: int | None = None
 
     @property
     def dimension_names(self) -> tuple[str, ...]:
@@ -111,8 +129,14 @@ class InvocationMetrics:
     """What one invocation publishes, plus what the handler should say about it."""
 
     documents: tuple[MetricDocument, ...]
-    latest_timestamp_ms: int | None = None  # newest log-event time seen (the EMF timestamp), None if none
     routes_folded: Mapping[str, int] = field(default_factory=dict)  # Api -> distinct routes folded into OTHER
+    # source -> requests of minutes CloudWatch would not accept (also in LinesUnparsed, Source out-of-window)
+    out_of_window: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def minutes(self) -> tuple[int, ...]:
+        """The minutes (epoch ms) that requests were published in, oldest first."""
+        return tuple(sorted({d.timestamp_ms for d in self.documents if d.timestamp_ms is not None}))
 
     def total(self, metric: str, **dimensions: str) -> int:
         """Sum of a Count metric over the documents whose dimension set is exactly `dimensions`' keys."""
@@ -127,15 +151,22 @@ class InvocationMetrics:
 
 
 class _RouteNames:
-    """First `cap` distinct routes of one API keep their (sanitised) name; later ones become OTHER."""
+    """The Route dimension values of one API: its configured routes only, when it has a list (`ANY /x`
+    covers every method of /x); else the first `cap` distinct routes keep their (sanitised) name. The
+    rest become OTHER."""
 
-    __slots__ = ("cap", "folded", "kept", "names")
+    __slots__ = ("allowed", "cap", "folded", "kept", "names")
 
-    def __init__(self, cap: int) -> None:
+    def __init__(self, cap: int, allowed: frozenset[str] = frozenset()) -> None:
         self.cap = cap
+        self.allowed = allowed
         self.names: dict[str, str] = {}
         self.kept = 0
         self.folded = 0
+
+    def _listed(self, route: str) -> bool:
+        allowed = self.allowed
+        return route in allowed or ("ANY " + route.partition(" ")[2]) in allowed
 
     def name(self, route: str) -> str:
         found = self.names.get(route)
@@ -144,6 +175,9 @@ class _RouteNames:
         clean = sanitize_dimension_value(route)
         if clean in (ROUTE_UNMATCHED, ROUTE_OTHER):  # fixed values never use up the cap
             name = clean
+        elif self.allowed:
+            name = clean if self._listed(clean) else ROUTE_OTHER
+            self.folded += name == ROUTE_OTHER
         elif self.kept < self.cap:
             self.kept += 1
             name = clean
@@ -165,7 +199,7 @@ class _RouteTotals:
 
 
 class _StageTotals:
-    """Running totals for one (Api, Stage)."""
+    """Running totals for one (minute, Api, Stage)."""
 
     __slots__ = (
         "api",
@@ -177,6 +211,7 @@ class _StageTotals:
         "errors_5xx",
         "integration_latency",
         "latency",
+        "minute",
         "near_timeout",
         "overhead",
         "requests",
@@ -184,7 +219,8 @@ class _StageTotals:
         "stage",
     )
 
-    def __init__(self, api: str, stage: str, routes: _RouteNames) -> None:
+    def __init__(self, minute: Minute, api: str, stage: str, routes: _RouteNames) -> None:
+        self.minute = minute
         self.api = api
         self.stage = stage
         self.routes = routes
@@ -219,15 +255,16 @@ class MetricAggregator:
     def __init__(self, config: EngineConfig | None = None, *, route_cap: int | None = None) -> None:
         self.config = config or EngineConfig()
         self.default_route_cap = route_cap if route_cap and route_cap > 0 else self.config.default.route_cap
-        self._stages: dict[tuple[str, str], _StageTotals] = {}
-        self._by_raw: dict[tuple[str | None, str | None, str | None], _StageTotals] = {}
+        self._stages: dict[tuple[Minute, str, str], _StageTotals] = {}
+        # (minute, api_id, stage, api_name) as the requests carry them -> their totals
+        self._by_raw: dict[tuple[Minute, str | None, str | None, str | None], _StageTotals] = {}
+        self._dimensions: dict[tuple[str | None, str | None, str | None], tuple[str, str]] = {}
         self._route_names: dict[str, _RouteNames] = {}
         self._lines_parsed: Counter[str] = Counter()
         self._lines_unparsed: Counter[str] = Counter()
         self._lines_suspicious: Counter[str] = Counter()
         self._unconfigured: set[str] = set()  # api ids without configuration given an Api of their own
         self._stages_of: dict[str, set[str]] = {}  # Api -> the stages given a Stage of their own
-        self._latest_ms: int | None = None
 
     # -- input -----------------------------------------------------------------------------------
     def add_analysis(self, analysis: Analysis) -> MetricAggregator:
@@ -250,9 +287,9 @@ class MetricAggregator:
         by_raw = self._by_raw
         near = _NEAR_TIMEOUT
         ok = _OK
-        latest = self._latest_ms
         for req in requests:
-            key = (req.api_id, req.stage, req.api_name)
+            ts = req.timestamp
+            key = (None if ts is None else ts - ts % MINUTE_MS, req.api_id, req.stage, req.api_name)
             totals = by_raw.get(key)
             if totals is None:
                 totals = totals_for(*key)
@@ -297,16 +334,11 @@ class MetricAggregator:
                     # percentiles for negative values; rounding can make response - integration
                     # latency slightly negative, which means "no overhead".
                     totals.overhead.append(value if value > 0 else 0.0)
-            ts = req.timestamp
-            if ts is not None and (latest is None or ts > latest):
-                latest = ts
-        self._latest_ms = latest
 
     def add_successes(self, tallies: Mapping[tuple, RouteTally]) -> None:
-        """Successful requests from the fast path, already tallied per (api_id, stage, api_name, route)."""
-        latest = self._latest_ms
-        for (api_id, stage, api_name, raw_route), tally in tallies.items():
-            key = (api_id, stage, api_name)
+        """Successful requests from the fast path, already tallied per (minute, api_id, stage, api_name, route)."""
+        for (minute, api_id, stage, api_name, raw_route), tally in tallies.items():
+            key = (minute, api_id, stage, api_name)
             totals = self._by_raw.get(key) or self._totals_for(*key)
             route = totals.by_raw_route.get(raw_route) or totals.route(raw_route)
             totals.requests += tally.requests
@@ -316,34 +348,29 @@ class MetricAggregator:
             route.latency.extend(tally.latency_ms)
             totals.integration_latency.extend(tally.integration_latency_ms)
             totals.overhead.extend(tally.gateway_overhead_ms)
-            ts = tally.latest_timestamp
-            if ts is not None and (latest is None or ts > latest):
-                latest = ts
-        self._latest_ms = latest
 
     def add_execution(self, requests: Iterable[ClassifiedRequest]) -> None:
-        """Execution-log requests only add Causes (every non-OK one, by category)."""
-        latest = self._latest_ms
+        """Execution-log requests only add Causes (every non-OK one, by category, in its own minute)."""
         for req in requests:
-            ts = req.timestamp
-            if ts is not None and (latest is None or ts > latest):
-                latest = ts
             if req.category is _OK:
                 continue
-            key = (req.api_id, req.stage, req.api_name)
+            ts = req.timestamp
+            key = (None if ts is None else ts - ts % MINUTE_MS, req.api_id, req.stage, req.api_name)
             totals = self._by_raw.get(key) or self._totals_for(*key)
             totals.causes[req.category] += 1
-        self._latest_ms = latest
 
-    def _totals_for(self, api_id: str | None, stage: str | None, api_name: str | None) -> _StageTotals:
-        api, stage_name = self._dimensions_of(api_id, stage, api_name)
-        totals = self._stages.get((api, stage_name))
+    def _totals_for(self, minute: Minute, api_id: str | None, stage: str | None, api_name: str | None) -> _StageTotals:
+        dims = self._dimensions.get((api_id, stage, api_name))
+        if dims is None:
+            dims = self._dimensions[(api_id, stage, api_name)] = self._dimensions_of(api_id, stage, api_name)
+        api, stage_name = dims
+        totals = self._stages.get((minute, api, stage_name))
         if totals is None:
             routes = self._route_names.get(api)
             if routes is None:
-                routes = self._route_names[api] = _RouteNames(self._route_cap(api_id))
-            totals = self._stages[(api, stage_name)] = _StageTotals(api, stage_name, routes)
-        self._by_raw[(api_id, stage, api_name)] = totals
+                routes = self._route_names[api] = self._routes_for(api_id)
+            totals = self._stages[(minute, api, stage_name)] = _StageTotals(minute, api, stage_name, routes)
+        self._by_raw[(minute, api_id, stage, api_name)] = totals
         return totals
 
     def _dimensions_of(self, api_id: str | None, stage: str | None, api_name: str | None) -> tuple[str, str]:
@@ -378,75 +405,99 @@ class MetricAggregator:
         seen.add(value)
         return True
 
-    def _route_cap(self, api_id: str | None) -> int:
+    def _routes_for(self, api_id: str | None) -> _RouteNames:
         settings = self.config.apis.get(api_id) if api_id is not None else None
         if settings is not None and settings.route_cap != DEFAULT_ROUTE_CAP:
-            return settings.route_cap  # set explicitly for this API (routeCap)
-        return self.default_route_cap
+            cap = settings.route_cap  # set explicitly for this API (routeCap)
+        else:
+            cap = self.default_route_cap
+        return _RouteNames(cap, settings.routes if settings is not None else frozenset())
 
     # -- output ----------------------------------------------------------------------------------
-    def result(self) -> InvocationMetrics:
+    def result(self, *, now_ms: int | None = None) -> InvocationMetrics:
+        """The documents, one set per minute. With `now_ms`, a minute CloudWatch would not accept for a
+        metric at that time is left out and its requests counted under Source "out-of-window"."""
         docs: list[MetricDocument] = []
+        late: Counter[str] = Counter()
         for totals in self._stages.values():
-            base = ((DIM_API, totals.api), (DIM_STAGE, totals.stage))
-            if totals.requests:
-                dists = {
-                    name: tuple(values)
-                    for name, values in (
-                        (METRIC_LATENCY, totals.latency),
-                        (METRIC_INTEGRATION_LATENCY, totals.integration_latency),
-                        (METRIC_GATEWAY_OVERHEAD, totals.overhead),
-                    )
-                    if values
-                }
-                docs.append(
-                    MetricDocument(
-                        base,
-                        {
-                            METRIC_REQUESTS: totals.requests,
-                            METRIC_ERRORS_4XX: totals.errors_4xx,
-                            METRIC_ERRORS_5XX: totals.errors_5xx,
-                            METRIC_NEAR_TIMEOUT: totals.near_timeout,
-                        },
-                        dists,
-                    )
-                )
-                for route_name, route in totals.by_route.items():
-                    docs.append(
-                        MetricDocument(
-                            base + ((DIM_ROUTE, route_name),),
-                            {
-                                METRIC_REQUESTS: route.requests,
-                                METRIC_ERRORS_4XX: route.errors_4xx,
-                                METRIC_ERRORS_5XX: route.errors_5xx,
-                            },
-                            {METRIC_LATENCY: tuple(route.latency)} if route.latency else {},
-                        )
-                    )
-            for category in sorted(set(totals.errors) | set(totals.causes), key=lambda c: c.value):
-                counts: dict[str, int] = {}
-                if totals.errors[category]:
-                    counts[METRIC_ERRORS] = totals.errors[category]
-                if totals.causes[category]:
-                    counts[METRIC_CAUSES] = totals.causes[category]
-                docs.append(MetricDocument(base + ((DIM_CATEGORY, category.value),), counts))
-        for source in sorted(set(self._lines_parsed) | set(self._lines_unparsed)):
+            minute = totals.minute
+            if now_ms is not None and minute is not None and not _in_window(minute, now_ms):
+                late[SOURCE_ACCESS] += totals.requests
+                late[SOURCE_EXECUTION] += sum(totals.causes.values())
+                continue
+            docs.extend(_stage_documents(totals))
+        unparsed = self._lines_unparsed.copy()
+        late = +late  # drop zero counts
+        if late:
+            unparsed[SOURCE_OUT_OF_WINDOW] += sum(late.values())
+        for source in sorted(set(self._lines_parsed) | set(unparsed)):
             counts = {}
-            if source != SOURCE_INPUT:  # "input" = undecodable records: nothing of it was ever parsed
+            if source not in _UNREAD_SOURCES:
                 counts[METRIC_LINES_PARSED] = self._lines_parsed[source]
-            counts[METRIC_LINES_UNPARSED] = self._lines_unparsed[source]
+            counts[METRIC_LINES_UNPARSED] = unparsed[source]
             if self._lines_suspicious[source]:
                 counts[METRIC_LINES_SUSPICIOUS] = self._lines_suspicious[source]
             docs.append(MetricDocument(((DIM_SOURCE, sanitize_dimension_value(source)),), counts))
         folded = {api: names.folded for api, names in self._route_names.items() if names.folded}
-        return InvocationMetrics(tuple(docs), self._latest_ms, folded)
+        return InvocationMetrics(tuple(docs), folded, dict(late))
+
+
+def _in_window(minute: int, now_ms: int) -> bool:
+    """Would CloudWatch accept a metric of this minute now? (EMF: 14 days back, 2 hours ahead.)"""
+    return now_ms - EMF_MAX_PAST_MS <= minute + MINUTE_MS - 1 and minute <= now_ms + EMF_MAX_FUTURE_MS
+
+
+def _stage_documents(totals: _StageTotals) -> Iterable[MetricDocument]:
+    """One minute of one (Api, Stage): its totals, its routes and its categories."""
+    minute = totals.minute
+    base = ((DIM_API, totals.api), (DIM_STAGE, totals.stage))
+    if totals.requests:
+        dists = {
+            name: tuple(values)
+            for name, values in (
+                (METRIC_LATENCY, totals.latency),
+                (METRIC_INTEGRATION_LATENCY, totals.integration_latency),
+                (METRIC_GATEWAY_OVERHEAD, totals.overhead),
+            )
+            if values
+        }
+        counts = {
+            METRIC_REQUESTS: totals.requests,
+            METRIC_ERRORS_4XX: totals.errors_4xx,
+            METRIC_ERRORS_5XX: totals.errors_5xx,
+            METRIC_NEAR_TIMEOUT: totals.near_timeout,
+        }
+        yield MetricDocument(base, counts, dists, minute)
+        for route_name, route in totals.by_route.items():
+            yield MetricDocument(
+                base + ((DIM_ROUTE, route_name),),
+                {
+                    METRIC_REQUESTS: route.requests,
+                    METRIC_ERRORS_4XX: route.errors_4xx,
+                    METRIC_ERRORS_5XX: route.errors_5xx,
+                },
+                {METRIC_LATENCY: tuple(route.latency)} if route.latency else {},
+                minute,
+            )
+    for category in sorted(set(totals.errors) | set(totals.causes), key=lambda c: c.value):
+        by_category: dict[str, int] = {}
+        if totals.errors[category]:
+            by_category[METRIC_ERRORS] = totals.errors[category]
+        if totals.causes[category]:
+            by_category[METRIC_CAUSES] = totals.causes[category]
+        yield MetricDocument(base + ((DIM_CATEGORY, category.value),), by_category, {}, minute)
 
 
 def aggregate(
-    analysis: Analysis, config: EngineConfig | None = None, *, route_cap: int | None = None
+    analysis: Analysis,
+    config: EngineConfig | None = None,
+    *,
+    route_cap: int | None = None,
+    now_ms: int | None = None,
 ) -> InvocationMetrics:
-    """The metrics of one invocation's Analysis (see the module docstring for the rules)."""
-    return MetricAggregator(config, route_cap=route_cap).add_analysis(analysis).result()
+    """The metrics of one invocation's Analysis (see the module docstring for the rules); with `now_ms`,
+    minutes outside CloudWatch's window are counted instead of published."""
+    return MetricAggregator(config, route_cap=route_cap).add_analysis(analysis).result(now_ms=now_ms)
 
 
 __all__ = [

@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 import orjson
 
-from gatewatch.metrics.tally import RawTallies, owned, tally_summary
+from gatewatch.metrics.tally import Minute, RawTallies, owned, tally_summary
 from gatewatch.models import RouteTally
 from gatewatch.parse.access import has_object_value
 from gatewatch.parse.layouts import JsonLayouts, KeyLayout
@@ -38,45 +38,43 @@ PendingLine = tuple[int, "dict[str, Any] | None"]
 
 
 class _RouteEntries(dict[tuple[Any, ...], RouteEntry]):
-    """One delivery's route entries, keyed by the route fields exactly as the lines carry them
-    (api, stage, method, resource path, route key; absent ones None).
+    """The route entries of one minute of a delivery, keyed by the route fields exactly as the lines
+    carry them (api, stage, method, resource path, route key; absent ones None).
 
     Why: normalising those strings per line ("-" and "" mean absent, numbers become text, the log
     group's API fills a missing api id) cost more than the rest of a line's tally. Lines of one route
     repeat the same raw values, so each distinct raw key is normalised once, in `__missing__`.
 
     Only keys whose values are all strings (or null) are remembered: `1`, `1.0` and `true` are equal
-    dict keys but not the same text, so a key holding a number is normalised every time. Every tally
-    handed out is noted in `touched` (the delivery's newest timestamp is set on those afterwards).
+    dict keys but not the same text, so a key holding a number is normalised every time.
     """
 
-    __slots__ = ("default_near", "near_for", "owner_api", "owner_stage", "tallies", "touched")
+    __slots__ = ("default_near", "minute", "near_for", "owner_api", "owner_stage", "tallies")
 
     def __init__(
         self,
         tallies: RawTallies,
+        minute: Minute,
         near_for: Mapping[Any, float],
         default_near: float,
         owner_api: str | None,
         owner_stage: str | None,
-        touched: list[RouteTally],
     ) -> None:
         super().__init__()
         self.tallies = tallies
+        self.minute = minute
         self.near_for = near_for
         self.default_near = default_near
         self.owner_api = owner_api
         self.owner_stage = owner_stage
-        self.touched = touched
 
     def __missing__(self, raw: tuple[Any, ...]) -> RouteEntry:
         api, stage, method, resource, route_key = map(text_value, raw)
         api, stage = owned(api, stage, self.owner_api, self.owner_stage)
-        key = (api, stage, method, resource, route_key)
+        key = (self.minute, api, stage, method, resource, route_key)
         tally = self.tallies.get(key)
         if tally is None:
             tally = self.tallies[key] = RouteTally()
-        self.touched.append(tally)
         entry = (
             tally,
             self.near_for.get(api, self.default_near),
@@ -89,20 +87,11 @@ class _RouteEntries(dict[tuple[Any, ...], RouteEntry]):
         return entry
 
 
-def _set_latest(touched: list[RouteTally], timestamps: Sequence[int | None]) -> None:
-    """The newest event time of a delivery onto the tallies it added to (the EMF timestamp; see aggregate)."""
-    if touched:
-        newest = max(filter(None, timestamps), default=None)
-        if newest is not None:
-            for tally in touched:
-                if tally.latest_timestamp is None or newest > tally.latest_timestamp:
-                    tally.latest_timestamp = newest
-
-
 def tally_json_lines(
     messages: Sequence[str],
     timestamps: Sequence[int | None],
     *,
+    minute: Minute,
     layouts: JsonLayouts,
     tallies: RawTallies,
     near_for: Mapping[Any, float],
@@ -110,16 +99,16 @@ def tally_json_lines(
     owner_api: str | None,
     owner_stage: str | None,
 ) -> tuple[list[PendingLine], dict[frozenset[str], int]]:
-    """Tally every successful line of a delivery; returns the other lines for the full path and, per
-    set of fields a layout carries, how many lines were tallied (the report's format summary).
+    """Tally every successful line of one minute of a delivery (all its events are in `minute`, see
+    `metrics.tally.minute_runs`); returns the other lines for the full path and, per set of fields a
+    layout carries, how many lines were tallied (the report's format summary).
 
     Each line is decoded on its own: one parse of the lines joined into an array would be unsafe, as a
     crafted user agent can leave an array open and swallow the next request's line into its own.
     """
     rest: list[PendingLine] = []
     counts: dict[KeyLayout, int] = {}
-    touched: list[RouteTally] = []
-    entries = _RouteEntries(tallies, near_for, default_near, owner_api, owner_stage, touched)
+    entries = _RouteEntries(tallies, minute, near_for, default_near, owner_api, owner_stage)
     layout: KeyLayout | None = None
     decode: Any = None
     quotes = -2  # no line has a negative count: nothing is decoded typed until a layout is known
@@ -172,7 +161,6 @@ def tally_json_lines(
             rest.append((i, obj))
     if layout is not None and tallied:
         counts[layout] = counts.get(layout, 0) + tallied
-    _set_latest(touched, timestamps)
     present: dict[frozenset[str], int] = {}
     for known, n in counts.items():  # two key layouts (e.g. camelCase and snake_case) can carry the same fields
         present[known.present] = present.get(known.present, 0) + n

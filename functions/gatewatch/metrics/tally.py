@@ -8,17 +8,53 @@ The latency rules are gatewatch.classify.latency's, the route rule gatewatch.cla
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from gatewatch.classify.latency import gateway_overhead_ms, is_near_timeout, latency_basis, valid_ms
 from gatewatch.classify.routes import route_of
 from gatewatch.models import AccessSummary, RouteTally
 
-#: (api_id, stage, http_method, resource_path, route_key) -> RouteTally, until `route_tallies`.
-RawTallies = dict[tuple[str | None, str | None, str | None, str | None, str | None], RouteTally]
-#: (api_id, stage, api_name, route) -> RouteTally: what the aggregator reads.
-SuccessTallies = dict[tuple[str | None, str | None, str | None, str], RouteTally]
+#: One minute: the epoch milliseconds of its start, or None for events without a time (published at "now").
+Minute = int | None
+#: (minute, api_id, stage, http_method, resource_path, route_key) -> RouteTally, until `route_tallies`.
+RawTallies = dict[tuple[Minute, str | None, str | None, str | None, str | None, str | None], RouteTally]
+#: (minute, api_id, stage, api_name, route) -> RouteTally: what the aggregator reads.
+SuccessTallies = dict[tuple[Minute, str | None, str | None, str | None, str], RouteTally]
+
+MINUTE_MS = 60_000
+
+
+def minute_of(timestamp_ms: int | None) -> Minute:
+    """The minute an event belongs to (metrics are published per minute of the events' own time)."""
+    return None if timestamp_ms is None else timestamp_ms - timestamp_ms % MINUTE_MS
+
+
+def minute_runs(timestamps: Sequence[int | None]) -> list[tuple[Minute, int, int]]:
+    """(minute, start, end) of each run of consecutive events in one minute.
+
+    A delivery's events are in time order and usually within one minute: that case is one min/max
+    (in C), not a loop. A delivery that spans minutes (a backlog, a Kinesis retry) is split at each
+    change of minute, so every request lands in its own minute.
+    """
+    n = len(timestamps)
+    if not n:
+        return []
+    try:
+        low, high = min(timestamps), max(timestamps)  # type: ignore[type-var]  # TypeError when one is None
+    except TypeError:
+        low = high = None
+    if low is not None and high is not None and minute_of(low) == minute_of(high):
+        return [(minute_of(low), 0, n)]
+    runs: list[tuple[Minute, int, int]] = []
+    current, start = minute_of(timestamps[0]), 0
+    for i in range(1, n):
+        minute = minute_of(timestamps[i])
+        if minute != current:
+            runs.append((current, start, i))
+            current, start = minute, i
+    runs.append((current, start, n))
+    return runs
 
 
 def owned(
@@ -36,7 +72,7 @@ def tally_success(
 ) -> None:
     """Count one successful request in its route's tally (the tally is keyed by the route's parts; the
     route text is made once per key, see `route_tallies`)."""
-    key = (api_id, stage, summary.http_method, summary.resource_path, summary.route_key)
+    key = (minute_of(summary.timestamp), api_id, stage, summary.http_method, summary.resource_path, summary.route_key)
     tally = tallies.get(key)
     if tally is None:
         tally = tallies[key] = RouteTally()
@@ -51,9 +87,6 @@ def tally_success(
     overhead = gateway_overhead_ms(latency, integration, summary.authorizer_latency_ms)
     if overhead is not None:
         tally.gateway_overhead_ms.append(overhead)
-    ts = summary.timestamp
-    if ts is not None and (tally.latest_timestamp is None or ts > tally.latest_timestamp):
-        tally.latest_timestamp = ts
 
 
 def tally_summary(
@@ -72,9 +105,10 @@ def tally_summary(
 
 
 def route_tallies(tallies: RawTallies, name_for: Callable[[str | None], str | None]) -> SuccessTallies:
-    """Raw tallies per (api_id, stage, method, resource path, route key) -> per (api_id, stage, api_name, route)."""
+    """Raw tallies per (minute, api_id, stage, method, resource path, route key) -> per (minute, api_id,
+    stage, api_name, route)."""
     out: SuccessTallies = {}
-    for (api_id, stage, method, resource_path, route_key), tally in tallies.items():
-        key = (api_id, stage, name_for(api_id), route_of(method, resource_path, route_key))
+    for (minute, api_id, stage, method, resource_path, route_key), tally in tallies.items():
+        key = (minute, api_id, stage, name_for(api_id), route_of(method, resource_path, route_key))
         out[key] = out[key].merge(tally) if key in out else tally
     return out

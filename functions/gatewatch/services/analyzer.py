@@ -312,7 +312,17 @@ class AnalyzerService:
         self._name_sources(result)
         analysis = result.analysis
         log_rejections(analysis, logger)
-        metrics = aggregate(analysis, settings.config, route_cap=settings.route_cap)  # (1) before anything is sent
+        # (1) before anything is sent
+        metrics = aggregate(analysis, settings.config, route_cap=settings.route_cap, now_ms=int(now_s * 1000))
+        if metrics.out_of_window:
+            logger.warning(
+                "requests outside CloudWatch's metric window",
+                extra={
+                    "out_of_window": dict(metrics.out_of_window),
+                    "window": "14 days back, 2 hours ahead",
+                    "counted_as": "LinesUnparsed, Source=out-of-window",
+                },
+            )
         sent = suppressed = 0
         if settings.alerting:
             alerts = build_alerts(
@@ -333,6 +343,7 @@ class AnalyzerService:
                 "execution_requests": len(analysis.execution),
                 "lines_parsed": dict(analysis.lines_parsed),
                 "lines_unparsed": dict(analysis.lines_unparsed),
+                "metric_minutes": len(metrics.minutes),
                 "emf_documents": len(metrics.documents),
                 "alerts_sent": sent,
                 "alerts_suppressed": suppressed,
