@@ -410,7 +410,7 @@ class DemoPipeline:
                 specs = list(api_alarm_specs(o.api_name, o.stage)) + [
                     s
                     for s in health_alarm_specs(
-                        "demo",
+                        None,  # no stack: names start with "gatewatch", like the notifier's links here
                         analyzer_function="gatewatch-analyzer",
                         notifier_function="gatewatch-notifier",
                         dead_letter_queue="gatewatch-dlq",

@@ -28,7 +28,7 @@ from gatewatch.constants import (
     DEFAULT_ROUTE_CAP,
     DEFAULT_SLOW_MS,
 )
-from gatewatch.naming import execution_log_group
+from gatewatch.naming import execution_log_group, slug
 from stacks.monitoring.alarm_specs import HealthThresholds, Thresholds
 
 CONTEXT_KEY = "gatewatch"
@@ -387,8 +387,16 @@ def _check_api_set(p: _Problems, apis: list[tuple[int, WatchedApi]]) -> None:
     """Mistakes that only show across APIs: duplicates and colliding names."""
     seen_stage: dict[tuple[str, str], int] = {}
     seen_dimension: dict[tuple[str, str], int] = {}
+    by_slug: dict[str, tuple[int, str]] = {}
     by_id: dict[str, tuple[int, WatchedApi]] = {}
     for i, api in apis:
+        named = by_slug.setdefault(slug(api.dimension), (i, api.dimension))
+        if named[1] != api.dimension:
+            p.add(
+                f"gatewatch.apis[{i}]: name {api.dimension!r} and the name {named[1]!r} of apis[{named[0]}] both become "
+                f"{slug(api.dimension)!r} in dashboard and alarm names — their dashboards and alarms would collide; "
+                "give the APIs names that differ in their letters or digits"
+            )
         if (api.api_id, api.stage) in seen_stage:
             p.add(
                 f"gatewatch.apis[{i}]: {api.api_id}/{api.stage} is already listed at apis[{seen_stage[api.api_id, api.stage]}]"

@@ -65,7 +65,7 @@ class StagePanel:
 
 
 class GatewatchDashboards(Construct):
-    """Creates `gatewatch-{api}` dashboards; `urls` maps the Api dimension value to the console URL."""
+    """Creates `{deployment}-{api}` dashboards; `urls` maps the Api dimension value to the console URL."""
 
     def __init__(
         self,
@@ -75,6 +75,7 @@ class GatewatchDashboards(Construct):
         panels: Sequence[StagePanel],
         namespace: str,
         health_alarms: Sequence[cloudwatch.IAlarm],
+        deployment: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.namespace = namespace
@@ -84,7 +85,7 @@ class GatewatchDashboards(Construct):
         for panel in panels:
             by_api.setdefault(panel.api, []).append(panel)
         for i, (api, stage_panels) in enumerate(by_api.items()):
-            name = dashboard_name(api)
+            name = dashboard_name(api, deployment)
             board = cloudwatch.Dashboard(
                 self, f"Dashboard{i}", dashboard_name=name, default_interval=cdk.Duration.hours(3)
             )

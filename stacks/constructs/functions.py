@@ -194,6 +194,7 @@ class GatewatchFunctions(Construct):
         apis_json: str,
         targets: AlertingTargets,
         dashboard_url_prefix: str,
+        deployment: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.config = config
@@ -217,6 +218,8 @@ class GatewatchFunctions(Construct):
         if config.field_map:
             analyzer_env[C.ENV_FIELD_MAP] = cdk.Stack.of(self).to_json_string(dict(config.field_map))
         notifier_env = dict(common_env)
+        if deployment:
+            notifier_env[C.ENV_DEPLOYMENT] = deployment  # its dashboard links use the stack's dashboard names
         slack = config.slack
         if slack.webhook_secret_name:
             notifier_env[C.ENV_SLACK_SECRET] = slack.webhook_secret_name

@@ -40,7 +40,7 @@ from gatewatch.constants import (
     SOURCE_ACCESS,
     SOURCE_EXECUTION,
 )
-from gatewatch.naming import alarm_name
+from gatewatch.naming import alarm_name, health_alarm_name
 
 LAMBDA_NAMESPACE = "AWS/Lambda"
 SQS_NAMESPACE = "AWS/SQS"
@@ -266,13 +266,13 @@ def unparsed_rate(source: str, *, namespace: str = DEFAULT_NAMESPACE) -> MetricM
 
 
 def _rate_spec(
-    *, key: str, api: str, stage: str, namespace: str, errors_metric: str, pct: float, periods: int
+    *, key: str, name: str, api: str, stage: str, namespace: str, errors_metric: str, pct: float, periods: int
 ) -> AlarmSpec:
     rate = error_rate(api, stage, errors_metric, namespace=namespace)
     what = ERROR_RATE_CLASSES[errors_metric]
     return AlarmSpec(
         key=key,
-        name=alarm_name(api, stage, key),
+        name=name,
         description=(
             f"{what} rate of {api}/{stage} above {pct:g}% for {periods} of {periods} minutes. "
             f"The dashboard's 'Errors by category' says which ones and whether a retry helps."
@@ -322,10 +322,19 @@ def _simple_spec(
 
 
 def api_alarm_specs(
-    api: str, stage: str, thresholds: Thresholds = Thresholds(), namespace: str = DEFAULT_NAMESPACE
+    api: str,
+    stage: str,
+    thresholds: Thresholds = Thresholds(),
+    namespace: str = DEFAULT_NAMESPACE,
+    *,
+    deployment: str | None = None,
 ) -> tuple[AlarmSpec, ...]:
-    """The alarms of one watched API stage. `api` is the Api dimension value (friendly name or id)."""
+    """The alarms of one watched API stage. `api` is the Api dimension value (friendly name or id);
+    `deployment` (the stack name) starts every alarm name (`gatewatch.naming.alarm_name`)."""
     t = thresholds
+
+    def name(key: str) -> str:
+        return alarm_name(api, stage, key, deployment)
 
     def metric(id_: str, name: str, statistic: str, **extra: str) -> MetricRef:
         return api_metric(api, stage, name, statistic, namespace=namespace, metric_id=id_, **extra)
@@ -336,7 +345,7 @@ def api_alarm_specs(
             key=key,
             api=api,
             stage=stage,
-            name=alarm_name(api, stage, key),
+            name=name(key),
             description=f"{category.value} responses on {api}/{stage}: at least {per_minute:g} in a minute. {advice}",
             metric=metric("errors", METRIC_ERRORS, "Sum", **{DIM_CATEGORY: category.value}),
             threshold=per_minute,
@@ -345,6 +354,7 @@ def api_alarm_specs(
     return (
         _rate_spec(
             key="5xx-rate",
+            name=name("5xx-rate"),
             api=api,
             stage=stage,
             namespace=namespace,
@@ -354,6 +364,7 @@ def api_alarm_specs(
         ),
         _rate_spec(
             key="4xx-rate",
+            name=name("4xx-rate"),
             api=api,
             stage=stage,
             namespace=namespace,
@@ -365,7 +376,7 @@ def api_alarm_specs(
             key="p90-latency",
             api=api,
             stage=stage,
-            name=alarm_name(api, stage, "p90-latency"),
+            name=name("p90-latency"),
             description=f"p90 latency of {api}/{stage} at or above {t.latency_p90_ms:g} ms for "
             f"{t.latency_periods} of {t.latency_periods} minutes.",
             metric=metric("latency", METRIC_LATENCY, "p90"),
@@ -376,7 +387,7 @@ def api_alarm_specs(
             key="p90-integration-latency",
             api=api,
             stage=stage,
-            name=alarm_name(api, stage, "p90-integration-latency"),
+            name=name("p90-integration-latency"),
             description=f"p90 integration (backend) latency of {api}/{stage} at or above "
             f"{t.integration_latency_p90_ms:g} ms for {t.latency_periods} of {t.latency_periods} minutes.",
             metric=metric("integration", METRIC_INTEGRATION_LATENCY, "p90"),
@@ -387,7 +398,7 @@ def api_alarm_specs(
             key="near-timeout",
             api=api,
             stage=stage,
-            name=alarm_name(api, stage, "near-timeout"),
+            name=name("near-timeout"),
             description=f"Requests of {api}/{stage} within 10% of the integration timeout "
             f"(at least {t.near_timeouts_per_minute:g} in a minute, in any of the last 3 minutes): "
             "the next slow-down becomes 504s.",
@@ -409,7 +420,7 @@ def api_alarm_specs(
         ),
         AlarmSpec(
             key="requests-anomaly",
-            name=alarm_name(api, stage, "requests-anomaly"),
+            name=name("requests-anomaly"),
             description=f"Request volume of {api}/{stage} outside its expected band "
             f"({t.anomaly_band:g} standard deviations): a drop can mean clients cannot reach the API.",
             threshold=0,
@@ -425,7 +436,7 @@ def api_alarm_specs(
         ),
         AlarmSpec(
             key="5xx-anomaly",
-            name=alarm_name(api, stage, "5xx-anomaly"),
+            name=name("5xx-anomaly"),
             description=f"5xx count of {api}/{stage} above its expected band ({t.anomaly_band:g} standard deviations).",
             threshold=0,
             comparison=Comparison.ABOVE_BAND,
@@ -442,7 +453,7 @@ def api_alarm_specs(
 
 
 def health_alarm_specs(
-    deployment: str,
+    deployment: str | None,
     *,
     analyzer_function: str,
     notifier_function: str,
@@ -450,11 +461,12 @@ def health_alarm_specs(
     thresholds: HealthThresholds = HealthThresholds(),
     namespace: str = DEFAULT_NAMESPACE,
 ) -> tuple[AlarmSpec, ...]:
-    """gatewatch's own alarms. `deployment` keeps names unique when two gatewatch stacks share an account."""
+    """gatewatch's own alarms. `deployment` (the stack name) keeps names unique when two gatewatch
+    stacks share an account (`gatewatch.naming.health_alarm_name`)."""
     t = thresholds
 
     def name(what: str) -> str:
-        return alarm_name("health", deployment, what)
+        return health_alarm_name(what, deployment)
 
     def lambda_metric(id_: str, function: str, metric_name: str) -> MetricRef:
         return MetricRef(id_, LAMBDA_NAMESPACE, metric_name, (("FunctionName", function),), "Sum", FIVE_MINUTES)

@@ -79,7 +79,7 @@ def test_health_specs_cover_errors_throttles_dlq_and_unparsed_rate():
     unparsed = specs["access-unparsed-rate"]
     assert {m.metric_name for m in unparsed.metrics} == {"LinesParsed", "LinesUnparsed"}
     assert all(m.dimension_map == {"Source": "access"} for m in unparsed.metrics)
-    assert all(s.name.startswith("gatewatch-health-Gatewatch-") for s in specs.values())
+    assert all(s.name.startswith("Gatewatch-health-") for s in specs.values())
 
 
 def test_a_spec_must_be_either_a_metric_or_an_expression():

@@ -159,13 +159,17 @@ def test_key_rotates_and_lets_cloudwatch_alarms_use_the_encrypted_topic(subscrip
 
 def test_every_alarm_spec_becomes_one_alarm_notifying_the_topic(subscription_template, example):
     config = parse_config(example)
-    expected = {s.name for api in config.apis for s in api_alarm_specs(api.dimension, api.stage, api.thresholds)}
+    expected = {
+        s.name
+        for api in config.apis
+        for s in api_alarm_specs(api.dimension, api.stage, api.thresholds, deployment="Gatewatch")
+    }
     alarms = {
         a["Properties"]["AlarmName"]: a["Properties"]
         for a in resources(subscription_template, "AWS::CloudWatch::Alarm").values()
     }
     assert expected <= set(alarms)
-    health = [n for n in alarms if n.startswith("gatewatch-health-Gatewatch-")]
+    health = [n for n in alarms if n.startswith("Gatewatch-health-")]
     assert len(health) == len(
         health_alarm_specs("x", analyzer_function="a", notifier_function="n", dead_letter_queue="q")
     )
@@ -175,20 +179,22 @@ def test_every_alarm_spec_becomes_one_alarm_notifying_the_topic(subscription_tem
 
 def test_per_api_thresholds_reach_the_alarms(subscription_template):
     props = subscription_template.find_resources(
-        "AWS::CloudWatch::Alarm", {"Properties": {"AlarmName": alarm_name("orders", "prod", "p90-latency")}}
+        "AWS::CloudWatch::Alarm",
+        {"Properties": {"AlarmName": alarm_name("orders", "prod", "p90-latency", "Gatewatch")}},
     )
     (alarm,) = props.values()
     assert alarm["Properties"]["Threshold"] == 1500  # the example's per-API override
     assert alarm["Properties"]["ExtendedStatistic"] == "p90"
     (users,) = subscription_template.find_resources(
-        "AWS::CloudWatch::Alarm", {"Properties": {"AlarmName": alarm_name("users", "$default", "p90-latency")}}
+        "AWS::CloudWatch::Alarm",
+        {"Properties": {"AlarmName": alarm_name("users", "$default", "p90-latency", "Gatewatch")}},
     ).values()
     assert users["Properties"]["Threshold"] == 2500  # the default
 
 
 def test_error_rate_alarm_is_metric_math_over_requests_and_errors(subscription_template):
     (alarm,) = subscription_template.find_resources(
-        "AWS::CloudWatch::Alarm", {"Properties": {"AlarmName": alarm_name("orders", "prod", "5xx-rate")}}
+        "AWS::CloudWatch::Alarm", {"Properties": {"AlarmName": alarm_name("orders", "prod", "5xx-rate", "Gatewatch")}}
     ).values()
     props = alarm["Properties"]
     assert (props["Threshold"], props["EvaluationPeriods"], props["DatapointsToAlarm"]) == (5, 3, 3)
@@ -203,7 +209,8 @@ def test_error_rate_alarm_is_metric_math_over_requests_and_errors(subscription_t
 
 def test_anomaly_alarms_use_a_detection_band(subscription_template):
     (alarm,) = subscription_template.find_resources(
-        "AWS::CloudWatch::Alarm", {"Properties": {"AlarmName": alarm_name("orders", "prod", "requests-anomaly")}}
+        "AWS::CloudWatch::Alarm",
+        {"Properties": {"AlarmName": alarm_name("orders", "prod", "requests-anomaly", "Gatewatch")}},
     ).values()
     props = alarm["Properties"]
     assert props["ThresholdMetricId"] == "band"
@@ -214,9 +221,9 @@ def test_anomaly_alarms_use_a_detection_band(subscription_template):
 def test_one_dashboard_per_api_with_every_panel(subscription_template):
     boards = resources(subscription_template, "AWS::CloudWatch::Dashboard")
     names = sorted(b["Properties"]["DashboardName"] for b in boards.values())
-    assert names == sorted([dashboard_name("orders"), dashboard_name("users")])
+    assert names == sorted([dashboard_name("orders", "Gatewatch"), dashboard_name("users", "Gatewatch")])
     body = json.dumps(
-        next(b for b in boards.values() if b["Properties"]["DashboardName"] == "gatewatch-orders")["Properties"][
+        next(b for b in boards.values() if b["Properties"]["DashboardName"] == "Gatewatch-orders")["Properties"][
             "DashboardBody"
         ]
     )
@@ -244,7 +251,7 @@ def test_outputs_dashboard_urls_topic_and_dlq(subscription_template):
     assert sum(1 for k in outputs if k.startswith("GatewatchDashboardUrl")) == 2
     assert "SNS topic" in described and "failed after retries" in described
     url = json.dumps(next(o["Value"] for k, o in outputs.items() if k.startswith("GatewatchDashboardUrl0")))
-    assert "#dashboards/dashboard/gatewatch-orders" in url
+    assert "#dashboards/dashboard/Gatewatch-orders" in url
 
 
 def test_roles_have_no_managed_policy_and_no_wildcard_action(subscription_template):
