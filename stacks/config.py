@@ -138,6 +138,7 @@ class KinesisSettings:
     retry_attempts: int = 3
     max_record_age_s: int = 6 * 3600
     source_accounts: tuple[str, ...] = ()  # other accounts allowed to send logs (cross-account destination)
+    removal_policy: str = "destroy"  # what `cdk destroy` does with the stream: "destroy" or "retain"
 
 
 @dataclass(frozen=True)
@@ -434,8 +435,11 @@ _KINESIS_KEYS = {
 }
 
 
+KINESIS_REMOVAL_POLICIES = ("destroy", "retain")
+
+
 def _kinesis(p: _Problems, raw: Mapping[str, Any], where: str) -> KinesisSettings:
-    p.unknown_keys(raw, set(_KINESIS_KEYS) | {"sourceAccounts"}, where)
+    p.unknown_keys(raw, set(_KINESIS_KEYS) | {"sourceAccounts", "removalPolicy"}, where)
     defaults = KinesisSettings()
     values = {
         name: p.number(raw, key, where, getattr(defaults, name), integer=True, low=low, high=high)
@@ -445,7 +449,14 @@ def _kinesis(p: _Problems, raw: Mapping[str, Any], where: str) -> KinesisSetting
     if not isinstance(accounts, list) or not all(isinstance(a, str) and re.fullmatch(r"\d{12}", a) for a in accounts):
         p.add(f"{where}.sourceAccounts must be a list of 12-digit AWS account ids, got {accounts!r}")
         accounts = []
-    return KinesisSettings(**values, source_accounts=tuple(accounts))
+    removal = raw.get("removalPolicy", KinesisSettings().removal_policy)
+    if removal not in KINESIS_REMOVAL_POLICIES:
+        p.add(
+            f"{where}.removalPolicy must be {' or '.join(repr(r) for r in KINESIS_REMOVAL_POLICIES)} (what "
+            f"`cdk destroy` does with the stream), got {removal!r}"
+        )
+        removal = KinesisSettings().removal_policy
+    return KinesisSettings(**values, source_accounts=tuple(accounts), removal_policy=removal)
 
 
 def _slack(p: _Problems, raw: Mapping[str, Any], where: str) -> SlackSettings:

@@ -257,6 +257,11 @@ class Gatewatch(Construct):
             execution = retained_log_group(
                 self, f"ExecutionLogs{i}", self.config.log_retention_days, log_group_name=api.execution_log_group
             )
+            cdk.Annotations.of(execution).add_info(
+                f"gatewatch creates {api.execution_log_group}: the deploy fails with 'already exists' if API Gateway "
+                f"has written execution logs for {api.api_id}/{api.stage} before — then set createExecutionLogGroup "
+                "to false (gatewatch subscribes the existing group)"
+            )
         elif api.execution_logs:
             execution = logs.LogGroup.from_log_group_name(self, f"ExecutionLogs{i}", api.execution_log_group)
         return _Target(

@@ -230,6 +230,11 @@ class GatewatchIngestion(Construct):
             # the AWS-managed aws/kinesis key (cdk-nag KDS3): Kinesis uses it on the callers' behalf, so
             # neither CloudWatch Logs' role nor the analyzer needs a KMS permission
             encryption=kinesis.StreamEncryption.MANAGED,
+            # it holds at most a day of log deliveries already analysed; CDK's default (retain) would keep
+            # paying ~$11 per shard-month after `cdk destroy` (kinesis.removalPolicy)
+            removal_policy=cdk.RemovalPolicy.RETAIN
+            if settings.removal_policy == "retain"
+            else cdk.RemovalPolicy.DESTROY,
         )
         accounts = [stack.account, *settings.source_accounts]
         # CloudWatch Logs assumes this role to put records, only for log groups of the listed accounts

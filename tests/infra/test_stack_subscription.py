@@ -106,16 +106,22 @@ def test_access_and_execution_log_groups_are_subscribed_with_one_shared_permissi
     assert json.dumps(permissions[0]["SourceArn"]).endswith(':log-group:*"]]}')
 
 
-def test_execution_log_group_is_created_with_its_api_gateway_name_and_retention(subscription_template):
-    subscription_template.has_resource_properties(
-        "AWS::Logs::LogGroup", {"LogGroupName": "API-Gateway-Execution-Logs_a1b2c3d4e5/prod", "RetentionInDays": 30}
-    )
-    filt = [
+def test_the_example_subscribes_the_existing_execution_log_group_without_creating_it(subscription_template):
+    # GIVEN the example, for a stage whose execution logging is already on (as deploy.md asks first):
+    # API Gateway created API-Gateway-Execution-Logs_a1b2c3d4e5/prod, and creating it again fails the deploy
+    execution = "API-Gateway-Execution-Logs_a1b2c3d4e5/prod"
+    # THEN the stack creates no log group of that name
+    named = [
+        g["Properties"].get("LogGroupName") for g in resources(subscription_template, "AWS::Logs::LogGroup").values()
+    ]
+    assert execution not in named
+    # AND subscribes the group by its name, after the shared permission
+    (filt,) = [
         f
         for f in resources(subscription_template, "AWS::Logs::SubscriptionFilter").values()
-        if "Ref" in f["Properties"]["LogGroupName"]
+        if f["Properties"]["LogGroupName"] == execution
     ]
-    assert len(filt) == 1 and filt[0]["DependsOn"]  # waits for the shared permission
+    assert filt["DependsOn"]
 
 
 def test_alert_topic_is_kms_encrypted_tls_only_and_feeds_notifier_and_email(subscription_template):
