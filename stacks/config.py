@@ -263,6 +263,9 @@ _THRESHOLD_LIMITS: dict[str, tuple[float, float | None, bool]] = {
     "quota_exceeded_per_minute": (0, None, False),
     "anomaly_band": (0, 10, False),
     "anomaly_periods": (1, 60, True),
+    # CloudWatch evaluates at most one day: 1,440 one-minute periods; 0 turns the silence alarm off
+    "silence_minutes": (0, 1440, True),
+    "silence_requests_per_minute": (0, None, False),
 }
 
 

@@ -7,8 +7,10 @@ periods or expressions lived in the stack, the demo would drift from what is dep
 Defaults follow AWS's recommended API Gateway alarms (DESIGN §6): 5xx rate > 5 % for 3 of 3
 minutes, 4xx rate > 5 % for 5 of 5 minutes, p90 latency ≥ 2,500 ms, p90 integration latency
 ≥ 2,000 ms; plus any near-timeout, THROTTLED / QUOTA_EXCEEDED bursts and anomaly detection on
-`Requests` and `Errors5xx`. gatewatch watches itself too: analyzer errors and throttles, the
-dead-letter queue's depth and the share of lines it could not parse.
+`Requests` and `Errors5xx`. And silence: a stage that goes quiet writes no log line, so every metric
+stops — only an alarm that treats missing data as breaching sees a total outage (`silence`).
+gatewatch watches itself too: analyzer errors and throttles, the dead-letter queue's depth and the
+share of lines it could not parse.
 
 Pure Python: no CDK, no boto3. Dimension values may be CDK tokens (strings) when the stack builds
 the specs; the demo passes real names.
@@ -63,7 +65,8 @@ class Comparison(StrEnum):
 
 
 class MissingData(StrEnum):
-    """TreatMissingData: no traffic is not an outage, so most gatewatch alarms say notBreaching."""
+    """TreatMissingData: no traffic means no error, so most gatewatch alarms say notBreaching; the
+    silence alarm says breaching — for it, no data IS the outage."""
 
     NOT_BREACHING = "notBreaching"
     BREACHING = "breaching"
@@ -168,6 +171,8 @@ class Thresholds:
     quota_exceeded_per_minute: float = 1.0  # any client out of quota
     anomaly_band: float = 2.0  # standard deviations
     anomaly_periods: int = 5
+    silence_minutes: int = 10  # minutes in a row below silence_requests_per_minute; 0 = no silence alarm
+    silence_requests_per_minute: float = 1.0  # fewer requests than this in a minute is silence
 
     #: cdk.json key -> field name (the one place the public spelling lives)
     @classmethod
@@ -422,7 +427,8 @@ def api_alarm_specs(
             key="requests-anomaly",
             name=name("requests-anomaly"),
             description=f"Request volume of {api}/{stage} outside its expected band "
-            f"({t.anomaly_band:g} standard deviations): a drop can mean clients cannot reach the API.",
+            f"({t.anomaly_band:g} standard deviations): a drop can mean some clients cannot reach the API. "
+            "No request at all leaves no datapoint and keeps this alarm as it was: the silence alarm covers that.",
             threshold=0,
             comparison=Comparison.OUTSIDE_BAND,
             evaluation_periods=t.anomaly_periods,
@@ -448,6 +454,37 @@ def api_alarm_specs(
             anomaly_band=t.anomaly_band,
             api=api,
             stage=stage,
+        ),
+    ) + _silence_specs(api, stage, t, namespace, name("silence"))
+
+
+def _silence_specs(api: str, stage: str, thresholds: Thresholds, namespace: str, name: str) -> tuple[AlarmSpec, ...]:
+    """The outage alarm: fewer than `silence_requests_per_minute` requests in each of the last
+    `silence_minutes` minutes. None when silence_minutes is 0 (a stage idle by design).
+
+    A total outage writes no access line, so the analyzer emits no `Requests` datapoint at all: the
+    alarm must treat missing data as breaching (every other alarm here treats it as not breaching, and
+    the anomaly band keeps its state). The price: a stage that never has traffic is in ALARM too, after
+    `silence_minutes` — which is the reason `0` turns the alarm off for that stage.
+    """
+    t = thresholds
+    if t.silence_minutes <= 0:
+        return ()
+    return (
+        _simple_spec(
+            key="silence",
+            api=api,
+            stage=stage,
+            name=name,
+            description=f"{api}/{stage} received fewer than {t.silence_requests_per_minute:g} request(s) a minute "
+            f"for {t.silence_minutes} minutes in a row: no request reaches the stage (DNS, a deleted custom-domain "
+            "mapping or stage, a client-side outage) or its access logging stopped. A stage idle by design "
+            "alarms too: set thresholds.silenceMinutes to 0 for it.",
+            metric=api_metric(api, stage, METRIC_REQUESTS, "Sum", namespace=namespace, metric_id="requests"),
+            threshold=t.silence_requests_per_minute,
+            periods=t.silence_minutes,
+            comparison=Comparison.LESS_THAN,
+            missing=MissingData.BREACHING,
         ),
     )
 
