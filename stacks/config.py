@@ -30,6 +30,7 @@ from gatewatch.constants import (
 )
 from gatewatch.naming import execution_log_group, slug
 from stacks.monitoring.alarm_specs import HealthThresholds, Thresholds
+from stacks.monitoring.insights import AccessLogFormat
 
 CONTEXT_KEY = "gatewatch"
 
@@ -101,6 +102,7 @@ class WatchedApi:
     route_cap: int = DEFAULT_ROUTE_CAP
     existing_subscription_filters: int = 0
     thresholds: Thresholds = field(default_factory=Thresholds)
+    access_log_format: AccessLogFormat = AccessLogFormat.JSON  # what the dashboard's Logs Insights tables parse
 
     @property
     def dimension(self) -> str:
@@ -318,6 +320,7 @@ _API_KEYS = {
     "routeCap",
     "existingSubscriptionFilters",
     "thresholds",
+    "accessLogFormat",
 }
 
 
@@ -370,6 +373,15 @@ def _api(p: _Problems, raw: Any, where: str, defaults: Thresholds) -> WatchedApi
         raw, "existingSubscriptionFilters", where, 0, integer=True, low=0, high=MAX_SUBSCRIPTION_FILTERS
     )
     thresholds = _thresholds(p, p.mapping(raw, "thresholds", where), f"{where}.thresholds", defaults)
+    log_format = raw.get("accessLogFormat", AccessLogFormat.JSON.value)
+    try:
+        access_log_format = AccessLogFormat(log_format)
+    except ValueError:
+        p.add(
+            f"{where}.accessLogFormat must be one of {', '.join(f.value for f in AccessLogFormat)} (the stage's access-log "
+            f"format, for the dashboard's Logs Insights tables), got {log_format!r}"
+        )
+        access_log_format = AccessLogFormat.JSON
     if api_id is None or stage is None:
         return None
     return WatchedApi(
@@ -384,6 +396,7 @@ def _api(p: _Problems, raw: Any, where: str, defaults: Thresholds) -> WatchedApi
         route_cap=route_cap,
         existing_subscription_filters=existing,
         thresholds=thresholds,
+        access_log_format=access_log_format,
     )
 
 

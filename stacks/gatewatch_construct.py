@@ -33,6 +33,7 @@ from stacks.constructs.dashboard import GatewatchDashboards, StagePanel, dashboa
 from stacks.constructs.functions import AlertingTargets, GatewatchFunctions, retained_log_group
 from stacks.constructs.ingestion import GatewatchIngestion, LogSource
 from stacks.monitoring.alarm_specs import AlarmSpec, Thresholds, api_alarm_specs, health_alarm_specs
+from stacks.monitoring.insights import AccessLogFormat, access_queries
 
 # --------------------------------------------------------------------------- access-log format
 
@@ -114,6 +115,7 @@ class _Target:
     access_log_group: logs.ILogGroup | None
     execution_log_group: logs.ILogGroup | None
     existing_filters: int = 0
+    access_log_format: AccessLogFormat = AccessLogFormat.JSON  # in-app stages log the recommended JSON
 
 
 class Gatewatch(Construct):
@@ -243,6 +245,7 @@ class Gatewatch(Construct):
             access_log_group_name=access.log_group_name if access else None,
             execution_log_group_name=execution.log_group_name if execution else None,
             alarms=[self._alarm_ref(a) for a in alarms],
+            access_queries=access_queries(target.access_log_format, self.config.field_map),
         )
 
     def _configured_target(self, i: int, api: Any) -> _Target:
@@ -273,6 +276,7 @@ class Gatewatch(Construct):
             access,
             execution,
             api.existing_subscription_filters,
+            api.access_log_format,
         )
 
     def _settings(self, api_id: str, name: str, stage: str, access: logs.ILogGroup) -> ApiSettings:
