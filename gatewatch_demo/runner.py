@@ -17,6 +17,7 @@ import io
 import json
 import os
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC
@@ -29,7 +30,7 @@ from gatewatch_demo.alarms import AlarmEvaluator, AlarmTransition, alarm_notific
 from gatewatch_demo.lambda_context import LocalLambdaContext
 from gatewatch_demo.metrics import MINUTE_MS, MetricStore
 from gatewatch_demo.slack_receiver import SlackReceiver
-from stacks.monitoring.alarm_specs import AlarmSpec, api_alarm_specs, health_alarm_specs
+from stacks.monitoring.alarm_specs import AlarmSpec, Thresholds, api_alarm_specs, health_alarm_specs
 
 ACCOUNT = "111122223333"
 REGION = "eu-west-1"
@@ -40,6 +41,9 @@ QUEUE_NAME = "gatewatch-notifier-feed"
 LOG_STREAM = "5f2b8c1e9a7d4f3b6c0e2a1d8b7c9e4f"
 EXTRA_MINUTES = 10  # quiet traffic after the incidents, so alarms can recover
 MAX_PAYLOAD_BYTES = 256 * 1024  # CloudWatch delivers smaller batches than PutLogEvents accepts
+#: The demo's thresholds, as a user's cdk.json would set them: the hour is compressed (incidents of a few
+#: minutes), so the silence alarm fires after 3 silent minutes instead of the deployed default of 10.
+DEMO_THRESHOLDS = Thresholds(silence_minutes=3)
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,7 @@ class DemoOptions:
     minutes: int = 60
     slack_pace_s: float = 0.2  # Slack's webhook allows ~1/s; the loopback receiver has no such limit
     write_files: bool = True
+    thresholds: Thresholds = DEMO_THRESHOLDS
 
 
 @dataclass
@@ -99,6 +104,9 @@ def local_aws() -> Iterator[str]:
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
+    # moto keeps its state per process, not per server: a second run in one process (a test after
+    # another) would find the first run's log groups, topic and table
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10).close()
     try:
         with _environment(
             {
@@ -286,6 +294,9 @@ class DemoPipeline:
         )
         if hasattr(analyzer_handler, "reset_state"):
             analyzer_handler.reset_state()
+        from aws_lambda_powertools.utilities import parameters
+
+        parameters.clear_caches()  # a previous run in this process cached its own loopback webhook URL
 
     def invoke_analyzer(self, event: dict[str, Any], now_s: float) -> list[dict[str, Any]]:
         """Run the real analyzer handler; returns the EMF documents it printed."""
@@ -407,10 +418,10 @@ class DemoPipeline:
                 self.progress("traffic", 1, 1)
                 access_by_minute = self.read_back(self.access_group, start_ms, end_ms)
                 execution_by_minute = self.read_back(self.execution_group, start_ms, end_ms)
-                specs = list(api_alarm_specs(o.api_name, o.stage)) + [
+                specs = list(api_alarm_specs(o.api_name, o.stage, o.thresholds)) + [
                     s
                     for s in health_alarm_specs(
-                        "demo",
+                        None,  # no stack: names start with "gatewatch", like the notifier's links here
                         analyzer_function="gatewatch-analyzer",
                         notifier_function="gatewatch-notifier",
                         dead_letter_queue="gatewatch-dlq",
@@ -491,4 +502,4 @@ def _with_pace(policy: Any, pace_s: float) -> Any:
     return replace(policy, min_interval_s=pace_s)
 
 
-__all__ = ["DemoOptions", "DemoPipeline", "DemoResult", "dashboard_name", "local_aws"]
+__all__ = ["DEMO_THRESHOLDS", "DemoOptions", "DemoPipeline", "DemoResult", "dashboard_name", "local_aws"]

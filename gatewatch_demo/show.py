@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from gatewatch_demo.runner import DemoOptions, DemoPipeline, DemoResult
+from stacks.monitoring.alarm_specs import Thresholds
 
 
 def _hhmm(ms: int) -> str:
@@ -114,6 +115,14 @@ def run_and_show(options: DemoOptions, console: Any) -> int:
     if result.report is not None:
         render_text(result.report, console)
     console.rule("[bold]Alarms (evaluated minute by minute from the stack's alarm definitions)")
+    limits = options.thresholds
+    if limits.silence_minutes:
+        console.print(
+            f"silence alarm: fewer than {limits.silence_requests_per_minute:g} request(s) a minute for "
+            f"{limits.silence_minutes} minutes (the demo's thresholds.silenceMinutes; deployed default "
+            f"{Thresholds().silence_minutes}) — the hour has a silent stretch, the stage unreachable",
+            style="dim",
+        )
     if not result.transitions:
         console.print("no alarm changed state")
     for t in result.transitions:

@@ -41,9 +41,11 @@ __all__ = [
     "DEFAULT_START_MS",
     "DEMO_EPISODES",
     "DEMO_LATENCY_DRIFTS",
+    "DEMO_OUTAGES",
     "FORMATS",
     "Episode",
     "LatencyDrift",
+    "Outage",
     "Route",
     "SimulatedRequest",
     "TrafficSimulator",
@@ -175,6 +177,26 @@ class Episode:
     @property
     def end_minute(self) -> int:
         return self.start_minute + self.minutes
+
+
+@dataclass(frozen=True, slots=True)
+class Outage:
+    """Minutes in which no request reaches the stage: no access line, no execution line, no metric.
+
+    The traffic is still drawn (and then dropped), so the requests of every other minute stay the
+    same bytes with or without the outage."""
+
+    name: str
+    start_minute: int
+    minutes: int
+    description: str = ""
+
+    @property
+    def end_minute(self) -> int:
+        return self.start_minute + self.minutes
+
+    def covers(self, minute: int) -> bool:
+        return self.start_minute <= minute < self.end_minute
 
 
 @dataclass(frozen=True, slots=True)
@@ -435,6 +457,17 @@ DEMO_EPISODES: tuple[Episode, ...] = (
         2,
         "POST /orders",
         description="idempotency keys replayed with another payload",
+    ),
+)
+
+#: The hour's silent stretch, between incidents: the stage is unreachable and nothing is logged at all —
+#: the case only an alarm that treats missing data as breaching sees (the silence alarm).
+DEMO_OUTAGES: tuple[Outage, ...] = (
+    Outage(
+        "stage-unreachable",
+        34,
+        3,
+        description="a custom-domain base-path mapping is deleted: no request reaches the stage",
     ),
 )
 
@@ -928,16 +961,20 @@ class TrafficSimulator:
         minutes: int = 60,
         episodes: Sequence[Episode] = DEMO_EPISODES,
         drifts: Sequence[LatencyDrift] = DEMO_LATENCY_DRIFTS,
+        outages: Sequence[Outage] = DEMO_OUTAGES,
     ) -> list[SimulatedRequest]:
-        """Baseline traffic with noise and a latency tail, plus `episodes`, sorted by timestamp."""
+        """Baseline traffic with noise and a latency tail, plus `episodes`, minus the `outages`' minutes,
+        sorted by timestamp."""
         if self.api_kind == HTTP:
             episodes = [e for e in episodes if e.category not in HTTP_API_UNSUPPORTED]
         takeovers = [e for e in episodes if e.takeover]
         out: list[SimulatedRequest] = []
         for minute in range(minutes):
             minute_ms = start_ms + minute * 60_000
-            out += self._baseline_minute(minute, minute_ms, rate_per_minute, drifts, takeovers)
-            out += self._episodes_minute(minute, minute_ms, rate_per_minute / 60.0, episodes)
+            drawn = self._baseline_minute(minute, minute_ms, rate_per_minute, drifts, takeovers)
+            drawn += self._episodes_minute(minute, minute_ms, rate_per_minute / 60.0, episodes)
+            if not any(o.covers(minute) for o in outages):  # drawn all the same: later minutes keep their bytes
+                out += drawn
         out.sort(key=_by_time)
         return out
 
@@ -994,6 +1031,14 @@ class TrafficSimulator:
         return out
 
 
+def _audible_minute(minute: int, outages: Sequence[Outage]) -> int:
+    """`minute`, or the first minute after the outage that silences it."""
+    for outage in outages:
+        if outage.covers(minute):
+            return _audible_minute(outage.end_minute, outages)
+    return minute
+
+
 def _by_time(req: SimulatedRequest) -> int:
     return req.timestamp_ms
 
@@ -1019,14 +1064,16 @@ def demo_hour(
     rate_per_minute: float = 60.0,
     api_kind: str = REST,
     episodes: Sequence[Episode] = DEMO_EPISODES,
+    outages: Sequence[Outage] = DEMO_OUTAGES,
 ) -> Iterator[SimulatedRequest]:
-    """An hour of traffic for one API, every incident of `DEMO_EPISODES` at its own minutes, in time order.
+    """An hour of traffic for one API, every incident of `DEMO_EPISODES` at its own minutes and the
+    silent stretch of `DEMO_OUTAGES`, in time order.
 
     With the REST default every `ErrorCategory` occurs at least once (the background noise supplies
     NOT_FOUND, BAD_REQUEST, CLIENT_ERROR_OTHER and INTERNAL_ERROR at realistic rates).
     """
     sim = TrafficSimulator(seed, api_id=api_id, stage=stage, api_kind=api_kind)
-    hour = sim.hour(start_ms=start_ms, rate_per_minute=rate_per_minute, episodes=episodes)
+    hour = sim.hour(start_ms=start_ms, rate_per_minute=rate_per_minute, episodes=episodes, outages=outages)
     # The rare noise categories are guaranteed once each, so a short or slow hour still shows them.
     seen = {r.category for r in hour}
     extra = []
@@ -1037,7 +1084,8 @@ def demo_hour(
                 if category in (C.CONFLICT, C.UNAUTHORIZED)
                 else sim.by_key["GET /products/{productId}"]
             )
-            extra.append(sim.request(category, start_ms + (7 + 9 * i) * 60_000 + 1_234, route))
+            minute = _audible_minute(7 + 9 * i, outages)
+            extra.append(sim.request(category, start_ms + minute * 60_000 + 1_234, route))
     if extra:
         hour = sorted(hour + extra, key=_by_time)
     return iter(hour)

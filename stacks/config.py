@@ -28,8 +28,9 @@ from gatewatch.constants import (
     DEFAULT_ROUTE_CAP,
     DEFAULT_SLOW_MS,
 )
-from gatewatch.naming import execution_log_group
+from gatewatch.naming import execution_log_group, slug
 from stacks.monitoring.alarm_specs import HealthThresholds, Thresholds
+from stacks.monitoring.insights import AccessLogFormat
 
 CONTEXT_KEY = "gatewatch"
 
@@ -101,6 +102,7 @@ class WatchedApi:
     route_cap: int = DEFAULT_ROUTE_CAP
     existing_subscription_filters: int = 0
     thresholds: Thresholds = field(default_factory=Thresholds)
+    access_log_format: AccessLogFormat = AccessLogFormat.JSON  # what the dashboard's Logs Insights tables parse
 
     @property
     def dimension(self) -> str:
@@ -138,6 +140,7 @@ class KinesisSettings:
     retry_attempts: int = 3
     max_record_age_s: int = 6 * 3600
     source_accounts: tuple[str, ...] = ()  # other accounts allowed to send logs (cross-account destination)
+    removal_policy: str = "destroy"  # what `cdk destroy` does with the stream: "destroy" or "retain"
 
 
 @dataclass(frozen=True)
@@ -262,6 +265,9 @@ _THRESHOLD_LIMITS: dict[str, tuple[float, float | None, bool]] = {
     "quota_exceeded_per_minute": (0, None, False),
     "anomaly_band": (0, 10, False),
     "anomaly_periods": (1, 60, True),
+    # CloudWatch evaluates at most one day: 1,440 one-minute periods; 0 turns the silence alarm off
+    "silence_minutes": (0, 1440, True),
+    "silence_requests_per_minute": (0, None, False),
 }
 
 
@@ -314,6 +320,7 @@ _API_KEYS = {
     "routeCap",
     "existingSubscriptionFilters",
     "thresholds",
+    "accessLogFormat",
 }
 
 
@@ -366,6 +373,15 @@ def _api(p: _Problems, raw: Any, where: str, defaults: Thresholds) -> WatchedApi
         raw, "existingSubscriptionFilters", where, 0, integer=True, low=0, high=MAX_SUBSCRIPTION_FILTERS
     )
     thresholds = _thresholds(p, p.mapping(raw, "thresholds", where), f"{where}.thresholds", defaults)
+    log_format = raw.get("accessLogFormat", AccessLogFormat.JSON.value)
+    try:
+        access_log_format = AccessLogFormat(log_format)
+    except ValueError:
+        p.add(
+            f"{where}.accessLogFormat must be one of {', '.join(f.value for f in AccessLogFormat)} (the stage's access-log "
+            f"format, for the dashboard's Logs Insights tables), got {log_format!r}"
+        )
+        access_log_format = AccessLogFormat.JSON
     if api_id is None or stage is None:
         return None
     return WatchedApi(
@@ -380,6 +396,7 @@ def _api(p: _Problems, raw: Any, where: str, defaults: Thresholds) -> WatchedApi
         route_cap=route_cap,
         existing_subscription_filters=existing,
         thresholds=thresholds,
+        access_log_format=access_log_format,
     )
 
 
@@ -387,8 +404,16 @@ def _check_api_set(p: _Problems, apis: list[tuple[int, WatchedApi]]) -> None:
     """Mistakes that only show across APIs: duplicates and colliding names."""
     seen_stage: dict[tuple[str, str], int] = {}
     seen_dimension: dict[tuple[str, str], int] = {}
+    by_slug: dict[str, tuple[int, str]] = {}
     by_id: dict[str, tuple[int, WatchedApi]] = {}
     for i, api in apis:
+        named = by_slug.setdefault(slug(api.dimension), (i, api.dimension))
+        if named[1] != api.dimension:
+            p.add(
+                f"gatewatch.apis[{i}]: name {api.dimension!r} and the name {named[1]!r} of apis[{named[0]}] both become "
+                f"{slug(api.dimension)!r} in dashboard and alarm names — their dashboards and alarms would collide; "
+                "give the APIs names that differ in their letters or digits"
+            )
         if (api.api_id, api.stage) in seen_stage:
             p.add(
                 f"gatewatch.apis[{i}]: {api.api_id}/{api.stage} is already listed at apis[{seen_stage[api.api_id, api.stage]}]"
@@ -426,8 +451,11 @@ _KINESIS_KEYS = {
 }
 
 
+KINESIS_REMOVAL_POLICIES = ("destroy", "retain")
+
+
 def _kinesis(p: _Problems, raw: Mapping[str, Any], where: str) -> KinesisSettings:
-    p.unknown_keys(raw, set(_KINESIS_KEYS) | {"sourceAccounts"}, where)
+    p.unknown_keys(raw, set(_KINESIS_KEYS) | {"sourceAccounts", "removalPolicy"}, where)
     defaults = KinesisSettings()
     values = {
         name: p.number(raw, key, where, getattr(defaults, name), integer=True, low=low, high=high)
@@ -437,7 +465,14 @@ def _kinesis(p: _Problems, raw: Mapping[str, Any], where: str) -> KinesisSetting
     if not isinstance(accounts, list) or not all(isinstance(a, str) and re.fullmatch(r"\d{12}", a) for a in accounts):
         p.add(f"{where}.sourceAccounts must be a list of 12-digit AWS account ids, got {accounts!r}")
         accounts = []
-    return KinesisSettings(**values, source_accounts=tuple(accounts))
+    removal = raw.get("removalPolicy", KinesisSettings().removal_policy)
+    if removal not in KINESIS_REMOVAL_POLICIES:
+        p.add(
+            f"{where}.removalPolicy must be {' or '.join(repr(r) for r in KINESIS_REMOVAL_POLICIES)} (what "
+            f"`cdk destroy` does with the stream), got {removal!r}"
+        )
+        removal = KinesisSettings().removal_policy
+    return KinesisSettings(**values, source_accounts=tuple(accounts), removal_policy=removal)
 
 
 def _slack(p: _Problems, raw: Mapping[str, Any], where: str) -> SlackSettings:

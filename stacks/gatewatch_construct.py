@@ -26,13 +26,14 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from gatewatch.config import ApiSettings, api_settings_entry
-from gatewatch.naming import execution_log_group
+from gatewatch.naming import account_policy_name, dashboard_name, execution_log_group, slug
 from stacks.config import GatewatchConfig, GatewatchConfigError, parse_config
 from stacks.constructs.alerting import GatewatchAlerting
 from stacks.constructs.dashboard import GatewatchDashboards, StagePanel, dashboard_url_prefix
 from stacks.constructs.functions import AlertingTargets, GatewatchFunctions, retained_log_group
 from stacks.constructs.ingestion import GatewatchIngestion, LogSource
-from stacks.monitoring.alarm_specs import Thresholds, api_alarm_specs, health_alarm_specs
+from stacks.monitoring.alarm_specs import AlarmSpec, Thresholds, api_alarm_specs, health_alarm_specs
+from stacks.monitoring.insights import AccessLogFormat, access_queries
 
 # --------------------------------------------------------------------------- access-log format
 
@@ -114,6 +115,7 @@ class _Target:
     access_log_group: logs.ILogGroup | None
     execution_log_group: logs.ILogGroup | None
     existing_filters: int = 0
+    access_log_format: AccessLogFormat = AccessLogFormat.JSON  # in-app stages log the recommended JSON
 
 
 class Gatewatch(Construct):
@@ -128,14 +130,31 @@ class Gatewatch(Construct):
         rest_apis: Sequence[apigw.RestApi | apigw.Stage] = (),
         http_apis: Sequence[apigwv2.HttpApi | apigwv2.HttpStage] = (),
         execution_logging: bool = True,
+        deployment_name: str | None = None,
     ) -> None:
+        """`deployment_name` starts every dashboard, alarm and account-policy name (default: the stack's
+        name); give one when two Gatewatch constructs share a stack."""
         super().__init__(scope, id)
         if not isinstance(config, GatewatchConfig):
             config = parse_config(dict(config or {}), require_apis=False)
         self.config = config
         stack = cdk.Stack.of(self)
+        self.deployment = _deployment_name(deployment_name or stack.stack_name)
         targets = self._targets(rest_apis, http_apis, execution_logging)
         self.targets = tuple(targets)
+        stage_specs = [
+            api_alarm_specs(t.dimension, t.stage, t.thresholds, config.metric_namespace, deployment=self.deployment)
+            for t in targets
+        ]
+        check_unique_names(
+            [
+                (s.name, f"the {s.key} alarm of {t.dimension}/{t.stage}")
+                for t, specs in zip(targets, stage_specs, strict=True)
+                for s in specs
+            ]
+            + [(s.name, f"gatewatch's own {s.key} alarm") for s in self._health_specs("analyzer", "notifier", "dlq")]
+            + [(dashboard_name(t.dimension, self.deployment), f"the dashboard of {t.dimension}") for t in targets],
+        )
 
         self.alerting = GatewatchAlerting(self, "Alerting", alert_email=config.alert_email)
         self.functions = GatewatchFunctions(
@@ -144,6 +163,7 @@ class Gatewatch(Construct):
             config=config,
             apis_json=stack.to_json_string([api_settings_entry(t.settings) for t in targets]),
             dashboard_url_prefix=dashboard_url_prefix(),
+            deployment=self.deployment,
             targets=AlertingTargets(
                 key=self.alerting.key,
                 topic=self.alerting.topic,
@@ -164,17 +184,15 @@ class Gatewatch(Construct):
                 self.functions.analyzer_log_group.log_group_name,
                 self.functions.notifier_log_group.log_group_name,
             ],
+            account_policy_name=account_policy_name(self.deployment),
         )
 
-        panels = [self._stage_panel(i, t) for i, t in enumerate(targets)]
+        panels = [self._stage_panel(i, t, specs) for i, (t, specs) in enumerate(zip(targets, stage_specs, strict=True))]
         health = self.alerting.add_alarms(
-            health_alarm_specs(
-                stack.stack_name,
-                analyzer_function=self.functions.analyzer.function_name,
-                notifier_function=self.functions.notifier.function_name,
-                dead_letter_queue=self.alerting.dead_letter_queue.queue_name,
-                thresholds=config.health,
-                namespace=config.metric_namespace,
+            self._health_specs(
+                self.functions.analyzer.function_name,
+                self.functions.notifier.function_name,
+                self.alerting.dead_letter_queue.queue_name,
             ),
             id_prefix="Health",
         )
@@ -184,8 +202,19 @@ class Gatewatch(Construct):
             panels=panels,
             namespace=config.metric_namespace,
             health_alarms=[self._alarm_ref(a) for a in health],
+            deployment=self.deployment,
         )
         self._outputs()
+
+    def _health_specs(self, analyzer: str, notifier: str, dead_letter_queue: str) -> tuple[AlarmSpec, ...]:
+        return health_alarm_specs(
+            self.deployment,
+            analyzer_function=analyzer,
+            notifier_function=notifier,
+            dead_letter_queue=dead_letter_queue,
+            thresholds=self.config.health,
+            namespace=self.config.metric_namespace,
+        )
 
     # ----------------------------------------------------------------- targets
 
@@ -206,9 +235,8 @@ class Gatewatch(Construct):
         self._check_unique(targets)
         return targets
 
-    def _stage_panel(self, i: int, target: _Target) -> StagePanel:
+    def _stage_panel(self, i: int, target: _Target, specs: Sequence[AlarmSpec]) -> StagePanel:
         """The stage's alarms, and its dashboard panel showing them."""
-        specs = api_alarm_specs(target.dimension, target.stage, target.thresholds, self.config.metric_namespace)
         alarms = self.alerting.add_alarms(specs, id_prefix=f"Api{i}")
         access, execution = target.access_log_group, target.execution_log_group
         return StagePanel(
@@ -217,6 +245,7 @@ class Gatewatch(Construct):
             access_log_group_name=access.log_group_name if access else None,
             execution_log_group_name=execution.log_group_name if execution else None,
             alarms=[self._alarm_ref(a) for a in alarms],
+            access_queries=access_queries(target.access_log_format, self.config.field_map),
         )
 
     def _configured_target(self, i: int, api: Any) -> _Target:
@@ -231,6 +260,11 @@ class Gatewatch(Construct):
             execution = retained_log_group(
                 self, f"ExecutionLogs{i}", self.config.log_retention_days, log_group_name=api.execution_log_group
             )
+            cdk.Annotations.of(execution).add_info(
+                f"gatewatch creates {api.execution_log_group}: the deploy fails with 'already exists' if API Gateway "
+                f"has written execution logs for {api.api_id}/{api.stage} before — then set createExecutionLogGroup "
+                "to false (gatewatch subscribes the existing group)"
+            )
         elif api.execution_logs:
             execution = logs.LogGroup.from_log_group_name(self, f"ExecutionLogs{i}", api.execution_log_group)
         return _Target(
@@ -242,6 +276,7 @@ class Gatewatch(Construct):
             access,
             execution,
             api.existing_subscription_filters,
+            api.access_log_format,
         )
 
     def _settings(self, api_id: str, name: str, stage: str, access: logs.ILogGroup) -> ApiSettings:
@@ -371,6 +406,7 @@ class Gatewatch(Construct):
     @staticmethod
     def _check_unique(targets: Sequence[_Target]) -> None:
         seen: set[tuple[str, str]] = set()
+        by_slug: dict[str, str] = {}
         for t in targets:
             if (t.dimension, t.stage) in seen:
                 raise GatewatchConfigError(
@@ -380,6 +416,14 @@ class Gatewatch(Construct):
                     ]
                 )
             seen.add((t.dimension, t.stage))
+            other = by_slug.setdefault(slug(t.dimension), t.dimension)
+            if other != t.dimension:
+                raise GatewatchConfigError(
+                    [
+                        f"Gatewatch: the APIs named {other!r} and {t.dimension!r} both become {slug(t.dimension)!r} "
+                        "in dashboard and alarm names — give them names that differ in their letters or digits"
+                    ]
+                )
 
     def _alarm_ref(self, alarm: cloudwatch.CfnAlarm) -> cloudwatch.IAlarm:
         return cloudwatch.Alarm.from_alarm_arn(self, f"{alarm.node.id}Ref", alarm.attr_arn)
@@ -415,6 +459,36 @@ class Gatewatch(Construct):
             )
 
     recommended_access_log_format = staticmethod(recommended_access_log_format)
+
+
+def check_unique_names(names: Sequence[tuple[str, str]]) -> None:
+    """Raise GatewatchConfigError naming both owners of every name that two resources would share.
+
+    `names` holds (generated name, what owns it). CloudWatch would reject the second alarm or
+    dashboard at deploy time — or, for dashboards, silently let one overwrite the other."""
+    owners: dict[str, str] = {}
+    problems = []
+    for name, owner in names:
+        first = owners.setdefault(name, owner)
+        if first != owner:
+            problems.append(
+                f"Gatewatch: {first} and {owner} would both be named {name!r} — rename an API or a stage "
+                "(names are built from the deployment, the API name, the stage and the alarm)"
+            )
+    if problems:
+        raise GatewatchConfigError(problems)
+
+
+def _deployment_name(name: str) -> str:
+    """The literal name that starts every dashboard and alarm name (a nested stack's name is a token)."""
+    if cdk.Token.is_unresolved(name):
+        raise GatewatchConfigError(
+            [
+                "Gatewatch: the stack's name is not known at synth (a nested stack?); pass deployment_name=... "
+                "(it starts every dashboard, alarm and account-policy name)"
+            ]
+        )
+    return name
 
 
 def _log_sources(targets: Sequence[_Target]) -> list[LogSource]:
@@ -468,6 +542,7 @@ __all__ = [
     "REQUIRED_ACCESS_LOG_VARIABLES",
     "REST_ACCESS_LOG_VARIABLES",
     "Gatewatch",
+    "check_unique_names",
     "missing_access_log_variables",
     "recommended_access_log_format",
 ]

@@ -5,7 +5,11 @@ console links to the very same names. If each side formatted its own string they
 silently (a Slack button to a dashboard that does not exist). Both import these helpers.
 
 Names are built from the value of the `Api` metric dimension (the configured friendly name, or the
-API id when none is configured) so that a dashboard, its alarms and the metrics agree.
+API id when none is configured) so that a dashboard, its alarms and the metrics agree — and start with
+the deployment: the name of the CloudFormation stack (`Gatewatch`, or `-c gatewatch:stackName=Other`),
+so that two copies of gatewatch in one account and region never share a name. The stack passes it to
+the notifier in GATEWATCH_DEPLOYMENT. Without a deployment (the CLI, the local demo) names start with
+`gatewatch`.
 """
 
 from __future__ import annotations
@@ -21,23 +25,40 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _MAX_NAME = 255
 
 
-def _slug(part: str) -> str:
+def slug(part: str) -> str:
+    """`part` as it appears in names: runs of characters outside A-Z a-z 0-9 _ - become one `-`.
+
+    Different values can give one slug ("orders v2" and "orders-v2"): the stack refuses such APIs."""
     return _UNSAFE.sub("-", str(part)).strip("-") or "unnamed"
 
 
-def dashboard_name(api: str) -> str:
-    """The per-API CloudWatch dashboard: `gatewatch-{api}` (api = the `Api` dimension value)."""
-    return f"{NAME_PREFIX}-{_slug(api)}"[:_MAX_NAME]
+def _prefix(deployment: str | None) -> str:
+    return slug(deployment) if deployment else NAME_PREFIX
 
 
-def alarm_name(api: str, stage: str, what: str) -> str:
-    """An alarm's name: `gatewatch-{api}-{stage}-{what}`.
+def dashboard_name(api: str, deployment: str | None = None) -> str:
+    """The per-API CloudWatch dashboard: `{deployment}-{api}` (api = the `Api` dimension value)."""
+    return f"{_prefix(deployment)}-{slug(api)}"[:_MAX_NAME]
+
+
+def alarm_name(api: str, stage: str, what: str, deployment: str | None = None) -> str:
+    """An alarm's name: `{deployment}-{api}-{stage}-{what}`.
 
     `what` names the condition, e.g. `5xx-rate`, `p90-latency`, or a category name such as
     `THROTTLED` for a per-category burst alarm — the notifier recognises category names in alarm
     names and enriches the Slack message with the category's meaning and fix.
     """
-    return f"{NAME_PREFIX}-{_slug(api)}-{_slug(stage)}-{_slug(what)}"[:_MAX_NAME]
+    return f"{_prefix(deployment)}-{slug(api)}-{slug(stage)}-{slug(what)}"[:_MAX_NAME]
+
+
+def health_alarm_name(what: str, deployment: str | None = None) -> str:
+    """One of gatewatch's own alarms (its pipeline, not an API): `{deployment}-health-{what}`."""
+    return f"{_prefix(deployment)}-health-{slug(what)}"[:_MAX_NAME]
+
+
+def account_policy_name(deployment: str | None = None) -> str:
+    """The account-level subscription filter policy of the `account-policy` ingestion mode."""
+    return f"{_prefix(deployment)}-subscription"[:_MAX_NAME]
 
 
 def execution_log_group(api_id: str, stage: str) -> str:

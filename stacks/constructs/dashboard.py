@@ -3,7 +3,8 @@
 Per stage: requests and error rates; errors by category (stacked) and execution-log causes; 429s
 split into quota vs throttle; latency p50/p90/p99 and the integration vs gateway-overhead split;
 near-timeouts; the top failing routes and the latest failing requests (Logs Insights over the
-access log group); and the alarms' state. A last row shows gatewatch's own health.
+access log group, the queries built for the stage's format by `stacks.monitoring.insights`); and the
+alarms' state. A last row shows gatewatch's own health.
 
 The dashboard's name comes from `gatewatch.naming.dashboard_name`, the same function the notifier
 uses for its Slack links. Its metrics and error rates are the alarms' own definitions
@@ -24,21 +25,10 @@ from gatewatch.classify.taxonomy import ErrorCategory
 from gatewatch.naming import dashboard_name
 from stacks.monitoring.alarm_specs import api_metric, error_rate, source_metric
 from stacks.monitoring.factory import graph_math, graph_metric
+from stacks.monitoring.insights import AccessQueries, access_queries
 
 PERIOD = cdk.Duration.minutes(1)
 FULL = 24
-ROUTE_FIELD = 'coalesce(routeKey, concat(httpMethod, " ", resourcePath))'
-
-TOP_FAILING_ROUTES_QUERY = f"""fields status, {ROUTE_FIELD} as route
-| filter status >= 400
-| stats count(*) as failures by route, status
-| sort failures desc
-| limit 10"""
-
-RECENT_FAILURES_QUERY = f"""fields @timestamp, status, {ROUTE_FIELD} as route, `error.responseType`, `error.message`, `integration.error`, integrationLatency, requestId
-| filter status >= 400
-| sort @timestamp desc
-| limit 20"""
 
 RECENT_EXECUTION_FAILURES_QUERY = r"""fields @timestamp, @message
 | filter @message like /Method completed with status: [45]\d\d/ or @message like /Execution failed/
@@ -62,10 +52,11 @@ class StagePanel:
     access_log_group_name: str | None
     execution_log_group_name: str | None
     alarms: Sequence[cloudwatch.IAlarm] = field(default_factory=tuple)
+    access_queries: AccessQueries = field(default_factory=access_queries)  # for the stage's access-log format
 
 
 class GatewatchDashboards(Construct):
-    """Creates `gatewatch-{api}` dashboards; `urls` maps the Api dimension value to the console URL."""
+    """Creates `{deployment}-{api}` dashboards; `urls` maps the Api dimension value to the console URL."""
 
     def __init__(
         self,
@@ -75,6 +66,7 @@ class GatewatchDashboards(Construct):
         panels: Sequence[StagePanel],
         namespace: str,
         health_alarms: Sequence[cloudwatch.IAlarm],
+        deployment: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.namespace = namespace
@@ -84,7 +76,7 @@ class GatewatchDashboards(Construct):
         for panel in panels:
             by_api.setdefault(panel.api, []).append(panel)
         for i, (api, stage_panels) in enumerate(by_api.items()):
-            name = dashboard_name(api)
+            name = dashboard_name(api, deployment)
             board = cloudwatch.Dashboard(
                 self, f"Dashboard{i}", dashboard_name=name, default_interval=cdk.Duration.hours(3)
             )
@@ -183,7 +175,7 @@ class GatewatchDashboards(Construct):
                         width=12,
                         height=8,
                         log_group_names=[panel.access_log_group_name],
-                        query_string=TOP_FAILING_ROUTES_QUERY,
+                        query_string=panel.access_queries.top_failing_routes,
                         view=cloudwatch.LogQueryVisualizationType.TABLE,
                     ),
                     cloudwatch.LogQueryWidget(
@@ -191,7 +183,7 @@ class GatewatchDashboards(Construct):
                         width=12,
                         height=8,
                         log_group_names=[panel.access_log_group_name],
-                        query_string=RECENT_FAILURES_QUERY,
+                        query_string=panel.access_queries.recent_failures,
                         view=cloudwatch.LogQueryVisualizationType.TABLE,
                     ),
                 ]
@@ -239,8 +231,7 @@ def _search_literal(value: str) -> str:
 
 
 __all__ = [
-    "RECENT_FAILURES_QUERY",
-    "TOP_FAILING_ROUTES_QUERY",
+    "RECENT_EXECUTION_FAILURES_QUERY",
     "GatewatchDashboards",
     "StagePanel",
     "dashboard_url_prefix",

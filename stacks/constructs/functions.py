@@ -2,8 +2,10 @@
 
 Why local bundling: PythonFunction needs Docker, and the machines that synth gatewatch have none.
 `LocalPythonBundler` installs functions/requirements.txt as arm64 wheels for the Lambda runtime's
-Python (`pip install --platform manylinux2014_aarch64 --only-binary=:all:`) and copies the engine
-and the two handler packages — nothing is compiled, so an x86 laptop builds an arm64 asset.
+Python (`pip install --platform manylinux2014_aarch64 --only-binary=:all:`), copies the engine and
+the two handler packages, and compiles every module to `.pyc` with the runtime's own CPython version
+(`stacks.bytecode`: Pyodide's CPython 3.14 under Node) — no native code is built, so an x86 laptop
+builds an arm64 asset, and Lambda (whose code directory is read-only) never compiles at cold start.
 boto3 is not bundled: the Lambda runtime provides it.
 
 Why hand-written IAM: the stock grants add managed policies (AWSLambdaBasicExecutionRole) or
@@ -34,6 +36,7 @@ from constructs import Construct
 
 from gatewatch import constants as C
 from stacks.config import GatewatchConfig
+from stacks.constructs.bytecode import compile_bytecode
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = REPO_ROOT / "functions"
@@ -43,7 +46,8 @@ WHEELHOUSE_DIR = REPO_ROOT / ".wheelhouse"
 ASSET_PACKAGES = ("gatewatch", "analyzer", "notifier")
 ASSET_REQUIREMENTS = "requirements.txt"
 
-#: The newest Python runtime aws-cdk-lib 2.275 knows (cdk-nag L1 wants the latest); the wheels follow it.
+#: The newest Python runtime aws-cdk-lib 2.275 knows (cdk-nag L1 wants the latest); the wheels and the
+#: bytecode follow it (the `pyodide` npm package pinned in package.json must be the same CPython version).
 LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_14
 LAMBDA_PYTHON_VERSION = "3.14"
 LAMBDA_PLATFORM = "manylinux2014_aarch64"
@@ -114,6 +118,7 @@ class LocalPythonBundler:
             )
         for package in ASSET_PACKAGES:
             copy_sources(self.source_dir / package, Path(output_dir) / package)
+        compile_bytecode(Path(output_dir), python_version=LAMBDA_PYTHON_VERSION)
         return True
 
 
@@ -129,7 +134,10 @@ def copy_sources(source: Path, target: Path) -> None:
 
 
 def function_code() -> lambda_.Code:
-    """The one asset both functions run (functions/ as asset root, DESIGN §8)."""
+    """The one asset both functions run (functions/ as asset root, DESIGN §8).
+
+    `exclude` keeps a developer's local `__pycache__` out of the source fingerprint; the bundle's own
+    `.pyc` files (compiled for the runtime) are what the asset ships."""
     return lambda_.Code.from_asset(
         str(FUNCTIONS_DIR),
         exclude=["**/__pycache__", "*.pyc"],
@@ -186,6 +194,7 @@ class GatewatchFunctions(Construct):
         apis_json: str,
         targets: AlertingTargets,
         dashboard_url_prefix: str,
+        deployment: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.config = config
@@ -209,6 +218,8 @@ class GatewatchFunctions(Construct):
         if config.field_map:
             analyzer_env[C.ENV_FIELD_MAP] = cdk.Stack.of(self).to_json_string(dict(config.field_map))
         notifier_env = dict(common_env)
+        if deployment:
+            notifier_env[C.ENV_DEPLOYMENT] = deployment  # its dashboard links use the stack's dashboard names
         slack = config.slack
         if slack.webhook_secret_name:
             notifier_env[C.ENV_SLACK_SECRET] = slack.webhook_secret_name

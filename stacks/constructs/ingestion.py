@@ -35,7 +35,6 @@ from constructs import Construct, IConstruct
 from stacks.config import MAX_SUBSCRIPTION_FILTERS, IngestionMode, KinesisSettings
 
 SUBSCRIPTION_FILTER_LIMIT_WARNING = "gatewatch:subscription-filter-limit"
-ACCOUNT_POLICY_NAME = "gatewatch-subscription"
 
 
 @dataclass(frozen=True)
@@ -129,9 +128,11 @@ class GatewatchIngestion(Construct):
         dead_letter_queue: sqs.IQueue,
         excluded_log_group_names: Sequence[str],
         kinesis_settings: KinesisSettings | None = None,
+        account_policy_name: str = "gatewatch-subscription",
     ) -> None:
         super().__init__(scope, id)
         self.mode = mode
+        self.account_policy_name = account_policy_name
         self.stack = cdk.Stack.of(self)
         self.analyzer = analyzer
         self.filters: list[logs.SubscriptionFilter] = []
@@ -204,7 +205,7 @@ class GatewatchIngestion(Construct):
         self.account_policy = logs.CfnAccountPolicy(
             self,
             "AccountSubscriptionPolicy",
-            policy_name=ACCOUNT_POLICY_NAME,
+            policy_name=self.account_policy_name,
             policy_type="SUBSCRIPTION_FILTER_POLICY",
             scope="ALL",
             policy_document=self.stack.to_json_string(
@@ -229,6 +230,11 @@ class GatewatchIngestion(Construct):
             # the AWS-managed aws/kinesis key (cdk-nag KDS3): Kinesis uses it on the callers' behalf, so
             # neither CloudWatch Logs' role nor the analyzer needs a KMS permission
             encryption=kinesis.StreamEncryption.MANAGED,
+            # it holds at most a day of log deliveries already analysed; CDK's default (retain) would keep
+            # paying ~$11 per shard-month after `cdk destroy` (kinesis.removalPolicy)
+            removal_policy=cdk.RemovalPolicy.RETAIN
+            if settings.removal_policy == "retain"
+            else cdk.RemovalPolicy.DESTROY,
         )
         accounts = [stack.account, *settings.source_accounts]
         # CloudWatch Logs assumes this role to put records, only for log groups of the listed accounts

@@ -7,8 +7,10 @@ periods or expressions lived in the stack, the demo would drift from what is dep
 Defaults follow AWS's recommended API Gateway alarms (DESIGN §6): 5xx rate > 5 % for 3 of 3
 minutes, 4xx rate > 5 % for 5 of 5 minutes, p90 latency ≥ 2,500 ms, p90 integration latency
 ≥ 2,000 ms; plus any near-timeout, THROTTLED / QUOTA_EXCEEDED bursts and anomaly detection on
-`Requests` and `Errors5xx`. gatewatch watches itself too: analyzer errors and throttles, the
-dead-letter queue's depth and the share of lines it could not parse.
+`Requests` and `Errors5xx`. And silence: a stage that goes quiet writes no log line, so every metric
+stops — only an alarm that treats missing data as breaching sees a total outage (`silence`).
+gatewatch watches itself too: analyzer errors and throttles, the dead-letter queue's depth and the
+share of lines it could not parse.
 
 Pure Python: no CDK, no boto3. Dimension values may be CDK tokens (strings) when the stack builds
 the specs; the demo passes real names.
@@ -40,7 +42,7 @@ from gatewatch.constants import (
     SOURCE_ACCESS,
     SOURCE_EXECUTION,
 )
-from gatewatch.naming import alarm_name
+from gatewatch.naming import alarm_name, health_alarm_name
 
 LAMBDA_NAMESPACE = "AWS/Lambda"
 SQS_NAMESPACE = "AWS/SQS"
@@ -63,7 +65,8 @@ class Comparison(StrEnum):
 
 
 class MissingData(StrEnum):
-    """TreatMissingData: no traffic is not an outage, so most gatewatch alarms say notBreaching."""
+    """TreatMissingData: no traffic means no error, so most gatewatch alarms say notBreaching; the
+    silence alarm says breaching — for it, no data IS the outage."""
 
     NOT_BREACHING = "notBreaching"
     BREACHING = "breaching"
@@ -168,6 +171,8 @@ class Thresholds:
     quota_exceeded_per_minute: float = 1.0  # any client out of quota
     anomaly_band: float = 2.0  # standard deviations
     anomaly_periods: int = 5
+    silence_minutes: int = 10  # minutes in a row below silence_requests_per_minute; 0 = no silence alarm
+    silence_requests_per_minute: float = 1.0  # fewer requests than this in a minute is silence
 
     #: cdk.json key -> field name (the one place the public spelling lives)
     @classmethod
@@ -266,13 +271,13 @@ def unparsed_rate(source: str, *, namespace: str = DEFAULT_NAMESPACE) -> MetricM
 
 
 def _rate_spec(
-    *, key: str, api: str, stage: str, namespace: str, errors_metric: str, pct: float, periods: int
+    *, key: str, name: str, api: str, stage: str, namespace: str, errors_metric: str, pct: float, periods: int
 ) -> AlarmSpec:
     rate = error_rate(api, stage, errors_metric, namespace=namespace)
     what = ERROR_RATE_CLASSES[errors_metric]
     return AlarmSpec(
         key=key,
-        name=alarm_name(api, stage, key),
+        name=name,
         description=(
             f"{what} rate of {api}/{stage} above {pct:g}% for {periods} of {periods} minutes. "
             f"The dashboard's 'Errors by category' says which ones and whether a retry helps."
@@ -322,10 +327,19 @@ def _simple_spec(
 
 
 def api_alarm_specs(
-    api: str, stage: str, thresholds: Thresholds = Thresholds(), namespace: str = DEFAULT_NAMESPACE
+    api: str,
+    stage: str,
+    thresholds: Thresholds = Thresholds(),
+    namespace: str = DEFAULT_NAMESPACE,
+    *,
+    deployment: str | None = None,
 ) -> tuple[AlarmSpec, ...]:
-    """The alarms of one watched API stage. `api` is the Api dimension value (friendly name or id)."""
+    """The alarms of one watched API stage. `api` is the Api dimension value (friendly name or id);
+    `deployment` (the stack name) starts every alarm name (`gatewatch.naming.alarm_name`)."""
     t = thresholds
+
+    def name(key: str) -> str:
+        return alarm_name(api, stage, key, deployment)
 
     def metric(id_: str, name: str, statistic: str, **extra: str) -> MetricRef:
         return api_metric(api, stage, name, statistic, namespace=namespace, metric_id=id_, **extra)
@@ -336,7 +350,7 @@ def api_alarm_specs(
             key=key,
             api=api,
             stage=stage,
-            name=alarm_name(api, stage, key),
+            name=name(key),
             description=f"{category.value} responses on {api}/{stage}: at least {per_minute:g} in a minute. {advice}",
             metric=metric("errors", METRIC_ERRORS, "Sum", **{DIM_CATEGORY: category.value}),
             threshold=per_minute,
@@ -345,6 +359,7 @@ def api_alarm_specs(
     return (
         _rate_spec(
             key="5xx-rate",
+            name=name("5xx-rate"),
             api=api,
             stage=stage,
             namespace=namespace,
@@ -354,6 +369,7 @@ def api_alarm_specs(
         ),
         _rate_spec(
             key="4xx-rate",
+            name=name("4xx-rate"),
             api=api,
             stage=stage,
             namespace=namespace,
@@ -365,7 +381,7 @@ def api_alarm_specs(
             key="p90-latency",
             api=api,
             stage=stage,
-            name=alarm_name(api, stage, "p90-latency"),
+            name=name("p90-latency"),
             description=f"p90 latency of {api}/{stage} at or above {t.latency_p90_ms:g} ms for "
             f"{t.latency_periods} of {t.latency_periods} minutes.",
             metric=metric("latency", METRIC_LATENCY, "p90"),
@@ -376,7 +392,7 @@ def api_alarm_specs(
             key="p90-integration-latency",
             api=api,
             stage=stage,
-            name=alarm_name(api, stage, "p90-integration-latency"),
+            name=name("p90-integration-latency"),
             description=f"p90 integration (backend) latency of {api}/{stage} at or above "
             f"{t.integration_latency_p90_ms:g} ms for {t.latency_periods} of {t.latency_periods} minutes.",
             metric=metric("integration", METRIC_INTEGRATION_LATENCY, "p90"),
@@ -387,7 +403,7 @@ def api_alarm_specs(
             key="near-timeout",
             api=api,
             stage=stage,
-            name=alarm_name(api, stage, "near-timeout"),
+            name=name("near-timeout"),
             description=f"Requests of {api}/{stage} within 10% of the integration timeout "
             f"(at least {t.near_timeouts_per_minute:g} in a minute, in any of the last 3 minutes): "
             "the next slow-down becomes 504s.",
@@ -409,9 +425,10 @@ def api_alarm_specs(
         ),
         AlarmSpec(
             key="requests-anomaly",
-            name=alarm_name(api, stage, "requests-anomaly"),
+            name=name("requests-anomaly"),
             description=f"Request volume of {api}/{stage} outside its expected band "
-            f"({t.anomaly_band:g} standard deviations): a drop can mean clients cannot reach the API.",
+            f"({t.anomaly_band:g} standard deviations): a drop can mean some clients cannot reach the API. "
+            "No request at all leaves no datapoint and keeps this alarm as it was: the silence alarm covers that.",
             threshold=0,
             comparison=Comparison.OUTSIDE_BAND,
             evaluation_periods=t.anomaly_periods,
@@ -425,7 +442,7 @@ def api_alarm_specs(
         ),
         AlarmSpec(
             key="5xx-anomaly",
-            name=alarm_name(api, stage, "5xx-anomaly"),
+            name=name("5xx-anomaly"),
             description=f"5xx count of {api}/{stage} above its expected band ({t.anomaly_band:g} standard deviations).",
             threshold=0,
             comparison=Comparison.ABOVE_BAND,
@@ -438,11 +455,42 @@ def api_alarm_specs(
             api=api,
             stage=stage,
         ),
+    ) + _silence_specs(api, stage, t, namespace, name("silence"))
+
+
+def _silence_specs(api: str, stage: str, thresholds: Thresholds, namespace: str, name: str) -> tuple[AlarmSpec, ...]:
+    """The outage alarm: fewer than `silence_requests_per_minute` requests in each of the last
+    `silence_minutes` minutes. None when silence_minutes is 0 (a stage idle by design).
+
+    A total outage writes no access line, so the analyzer emits no `Requests` datapoint at all: the
+    alarm must treat missing data as breaching (every other alarm here treats it as not breaching, and
+    the anomaly band keeps its state). The price: a stage that never has traffic is in ALARM too, after
+    `silence_minutes` — which is the reason `0` turns the alarm off for that stage.
+    """
+    t = thresholds
+    if t.silence_minutes <= 0:
+        return ()
+    return (
+        _simple_spec(
+            key="silence",
+            api=api,
+            stage=stage,
+            name=name,
+            description=f"{api}/{stage} received fewer than {t.silence_requests_per_minute:g} request(s) a minute "
+            f"for {t.silence_minutes} minutes in a row: no request reaches the stage (DNS, a deleted custom-domain "
+            "mapping or stage, a client-side outage) or its access logging stopped. A stage idle by design "
+            "alarms too: set thresholds.silenceMinutes to 0 for it.",
+            metric=api_metric(api, stage, METRIC_REQUESTS, "Sum", namespace=namespace, metric_id="requests"),
+            threshold=t.silence_requests_per_minute,
+            periods=t.silence_minutes,
+            comparison=Comparison.LESS_THAN,
+            missing=MissingData.BREACHING,
+        ),
     )
 
 
 def health_alarm_specs(
-    deployment: str,
+    deployment: str | None,
     *,
     analyzer_function: str,
     notifier_function: str,
@@ -450,11 +498,12 @@ def health_alarm_specs(
     thresholds: HealthThresholds = HealthThresholds(),
     namespace: str = DEFAULT_NAMESPACE,
 ) -> tuple[AlarmSpec, ...]:
-    """gatewatch's own alarms. `deployment` keeps names unique when two gatewatch stacks share an account."""
+    """gatewatch's own alarms. `deployment` (the stack name) keeps names unique when two gatewatch
+    stacks share an account (`gatewatch.naming.health_alarm_name`)."""
     t = thresholds
 
     def name(what: str) -> str:
-        return alarm_name("health", deployment, what)
+        return health_alarm_name(what, deployment)
 
     def lambda_metric(id_: str, function: str, metric_name: str) -> MetricRef:
         return MetricRef(id_, LAMBDA_NAMESPACE, metric_name, (("FunctionName", function),), "Sum", FIVE_MINUTES)

@@ -97,4 +97,5 @@ def kinesis_template() -> Template:
     raw = example_config()
     raw["ingestion"] = "kinesis"
     raw["kinesis"] = dict(KINESIS_SETTINGS)
+    raw["apis"][0]["createExecutionLogGroup"] = True  # a stage that has never written execution logs
     return template_of(build_stack(raw))

@@ -63,10 +63,10 @@ def test_per_api_thresholds_change_only_what_they_set():
     assert all(m.namespace == "Acme/Api" for s in specs.values() for m in s.metrics)
 
 
-def test_missing_data_is_not_an_outage_except_for_the_volume_band():
+def test_missing_data_is_no_error_but_is_the_outage_the_silence_alarm_watches():
+    expected = {"requests-anomaly": MissingData.IGNORE, "silence": MissingData.BREACHING}
     for spec in api_alarm_specs("orders", "prod"):
-        expected = MissingData.IGNORE if spec.key == "requests-anomaly" else MissingData.NOT_BREACHING
-        assert spec.treat_missing_data is expected, spec.key
+        assert spec.treat_missing_data is expected.get(spec.key, MissingData.NOT_BREACHING), spec.key
 
 
 def test_health_specs_cover_errors_throttles_dlq_and_unparsed_rate():
@@ -79,7 +79,7 @@ def test_health_specs_cover_errors_throttles_dlq_and_unparsed_rate():
     unparsed = specs["access-unparsed-rate"]
     assert {m.metric_name for m in unparsed.metrics} == {"LinesParsed", "LinesUnparsed"}
     assert all(m.dimension_map == {"Source": "access"} for m in unparsed.metrics)
-    assert all(s.name.startswith("gatewatch-health-Gatewatch-") for s in specs.values())
+    assert all(s.name.startswith("Gatewatch-health-") for s in specs.values())
 
 
 def test_a_spec_must_be_either_a_metric_or_an_expression():

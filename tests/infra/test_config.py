@@ -52,7 +52,7 @@ CASES: list[tuple[str, Callable[[dict], None], str]] = [
     ("execution-logs-not-bool", _api(executionLogs="yes"), "gatewatch.apis[0].executionLogs must be true or false"),
     (
         "create-without-execution",
-        _api(executionLogs=False),
+        _api(executionLogs=False, createExecutionLogGroup=True),
         "createExecutionLogGroup is true but executionLogs is false",
     ),
     (
@@ -111,6 +111,11 @@ CASES: list[tuple[str, Callable[[dict], None], str]] = [
         "kinesis-parallelization",
         _top(ingestion="kinesis", kinesis={"parallelizationFactor": 11}),
         "gatewatch.kinesis.parallelizationFactor must be an integer >= 1 and <= 10",
+    ),
+    (
+        "kinesis-removal-policy",
+        _top(ingestion="kinesis", kinesis={"removalPolicy": "snapshot"}),
+        "gatewatch.kinesis.removalPolicy must be 'destroy' or 'retain'",
     ),
     (
         "kinesis-accounts",

@@ -37,7 +37,7 @@ def _acknowledge_user_api(api: apigw.RestApi) -> None:
         )
 
 
-def _user_stack(app: cdk.App | None = None, **rest_options) -> tuple[cdk.Stack, apigw.RestApi, apigwv2.HttpApi]:
+def user_stack(app: cdk.App | None = None, **rest_options) -> tuple[cdk.Stack, apigw.RestApi, apigwv2.HttpApi]:
     stack = cdk.Stack(app or new_app(), "UserApp")
     rest = apigw.RestApi(stack, "Orders", rest_api_name="orders", cloud_watch_role=False, **rest_options)
     rest.root.add_resource("pets").add_method(
@@ -55,7 +55,7 @@ def _user_stack(app: cdk.App | None = None, **rest_options) -> tuple[cdk.Stack, 
 
 @pytest.fixture(scope="module")
 def in_app() -> Template:
-    stack, rest, http = _user_stack()
+    stack, rest, http = user_stack()
     Gatewatch(stack, "Gatewatch", rest_apis=[rest], http_apis=[http], config=SLACK)
     return Template.from_stack(stack)
 
@@ -96,9 +96,9 @@ def test_in_app_log_groups_are_subscribed_and_named_apis_get_alarms_and_dashboar
     filters = resources(in_app, "AWS::Logs::SubscriptionFilter")
     assert len(filters) == 3  # REST access + REST execution + HTTP access
     boards = sorted(b["Properties"]["DashboardName"] for b in resources(in_app, "AWS::CloudWatch::Dashboard").values())
-    assert boards == ["gatewatch-orders", "gatewatch-users"]
+    assert boards == ["UserApp-orders", "UserApp-users"]  # the stack name starts every name
     names = {a["Properties"]["AlarmName"] for a in resources(in_app, "AWS::CloudWatch::Alarm").values()}
-    assert "gatewatch-orders-prod-5xx-rate" in names and "gatewatch-users-default-5xx-rate" in names
+    assert "UserApp-orders-prod-5xx-rate" in names and "UserApp-users-default-5xx-rate" in names
 
 
 def test_in_app_api_ids_reach_the_analyzer_as_references(in_app):
@@ -114,7 +114,7 @@ def test_in_app_api_ids_reach_the_analyzer_as_references(in_app):
 
 
 def test_existing_custom_format_without_classifier_fields_fails_synth_with_the_missing_variables():
-    stack, rest, _http = _user_stack(
+    stack, rest, _http = user_stack(
         deploy_options=apigw.StageOptions(
             access_log_destination=apigw.LogGroupLogDestination(logs.LogGroup(cdk.Stack(new_app(), "Other"), "G")),
             access_log_format=apigw.AccessLogFormat.json_with_standard_fields(

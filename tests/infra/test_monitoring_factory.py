@@ -7,7 +7,7 @@ import json
 import aws_cdk as cdk
 
 from gatewatch import constants as C
-from gatewatch.naming import alarm_name
+from gatewatch.naming import alarm_name, dashboard_name
 from stacks.monitoring.alarm_specs import MetricRef, api_alarm_specs, error_rate, unparsed_rate
 from stacks.monitoring.factory import (
     RESULT_ID,
@@ -70,14 +70,14 @@ def test_alarm_props_for_a_statistic_a_percentile_an_expression_and_a_band():
 
 def test_the_dashboard_draws_the_rates_the_alarms_watch(subscription_template):
     (alarm,) = subscription_template.find_resources(
-        "AWS::CloudWatch::Alarm", {"Properties": {"AlarmName": alarm_name("orders", "prod", "5xx-rate")}}
+        "AWS::CloudWatch::Alarm", {"Properties": {"AlarmName": alarm_name("orders", "prod", "5xx-rate", "Gatewatch")}}
     ).values()
     result = next(q for q in alarm["Properties"]["Metrics"] if q["Id"] == RESULT_ID)
     assert result["Expression"] == error_rate("orders", "prod", C.METRIC_ERRORS_5XX).expression
     board = next(
         b
         for b in resources(subscription_template, "AWS::CloudWatch::Dashboard").values()
-        if b["Properties"]["DashboardName"] == "gatewatch-orders"
+        if b["Properties"]["DashboardName"] == dashboard_name("orders", "Gatewatch")
     )
     body = json.dumps(board["Properties"]["DashboardBody"])
     for errors_metric in (C.METRIC_ERRORS_5XX, C.METRIC_ERRORS_4XX):

@@ -6,7 +6,7 @@ import json
 
 from aws_cdk.assertions import Template
 
-from tests.infra.conftest import KINESIS_SETTINGS, logical_id, only, resources
+from tests.infra.conftest import KINESIS_SETTINGS, build_stack, example_config, logical_id, only, resources, template_of
 
 
 def _analyzer_id(template: Template) -> str:
@@ -65,6 +65,36 @@ def test_kinesis_stream_is_kms_encrypted_with_the_configured_shards(kinesis_temp
     stream = only(kinesis_template, "AWS::Kinesis::Stream")["Properties"]
     assert stream["ShardCount"] == KINESIS_SETTINGS["shardCount"]
     assert stream["StreamEncryption"] == {"EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"}
+
+
+def test_kinesis_stream_is_deleted_with_the_stack_by_default(kinesis_template):
+    # GIVEN no kinesis.removalPolicy WHEN the stack is deleted THEN so is the stream (no shard-hours after)
+    stream = only(kinesis_template, "AWS::Kinesis::Stream")
+    assert (stream["DeletionPolicy"], stream["UpdateReplacePolicy"]) == ("Delete", "Delete")
+
+
+def test_kinesis_stream_is_kept_when_the_config_says_retain():
+    # GIVEN kinesis.removalPolicy "retain"
+    raw = example_config()
+    raw["ingestion"] = "kinesis"
+    raw["kinesis"] = {"removalPolicy": "retain"}
+    # WHEN synthesized THEN CloudFormation keeps the stream when the stack is deleted or replaces it
+    stream = only(template_of(build_stack(raw)), "AWS::Kinesis::Stream")
+    assert (stream["DeletionPolicy"], stream["UpdateReplacePolicy"]) == ("Retain", "Retain")
+
+
+def test_an_execution_log_group_the_config_asks_for_is_created_with_retention_and_subscribed(kinesis_template):
+    # GIVEN createExecutionLogGroup on apis[0] (a stage that has never written execution logs)
+    groups = {
+        k: g["Properties"]
+        for k, g in resources(kinesis_template, "AWS::Logs::LogGroup").items()
+        if g["Properties"].get("LogGroupName") == "API-Gateway-Execution-Logs_a1b2c3d4e5/prod"
+    }
+    # THEN the stack owns it, with the configured retention, and subscribes it by reference
+    ((group_id, props),) = groups.items()
+    assert props["RetentionInDays"] == 30
+    filters = resources(kinesis_template, "AWS::Logs::SubscriptionFilter").values()
+    assert any(f["Properties"]["LogGroupName"] == {"Ref": group_id} for f in filters)
 
 
 def test_subscriptions_feed_the_stream_through_a_scoped_role(kinesis_template):

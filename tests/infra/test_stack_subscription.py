@@ -106,16 +106,22 @@ def test_access_and_execution_log_groups_are_subscribed_with_one_shared_permissi
     assert json.dumps(permissions[0]["SourceArn"]).endswith(':log-group:*"]]}')
 
 
-def test_execution_log_group_is_created_with_its_api_gateway_name_and_retention(subscription_template):
-    subscription_template.has_resource_properties(
-        "AWS::Logs::LogGroup", {"LogGroupName": "API-Gateway-Execution-Logs_a1b2c3d4e5/prod", "RetentionInDays": 30}
-    )
-    filt = [
+def test_the_example_subscribes_the_existing_execution_log_group_without_creating_it(subscription_template):
+    # GIVEN the example, for a stage whose execution logging is already on (as deploy.md asks first):
+    # API Gateway created API-Gateway-Execution-Logs_a1b2c3d4e5/prod, and creating it again fails the deploy
+    execution = "API-Gateway-Execution-Logs_a1b2c3d4e5/prod"
+    # THEN the stack creates no log group of that name
+    named = [
+        g["Properties"].get("LogGroupName") for g in resources(subscription_template, "AWS::Logs::LogGroup").values()
+    ]
+    assert execution not in named
+    # AND subscribes the group by its name, after the shared permission
+    (filt,) = [
         f
         for f in resources(subscription_template, "AWS::Logs::SubscriptionFilter").values()
-        if "Ref" in f["Properties"]["LogGroupName"]
+        if f["Properties"]["LogGroupName"] == execution
     ]
-    assert len(filt) == 1 and filt[0]["DependsOn"]  # waits for the shared permission
+    assert filt["DependsOn"]
 
 
 def test_alert_topic_is_kms_encrypted_tls_only_and_feeds_notifier_and_email(subscription_template):
@@ -159,13 +165,17 @@ def test_key_rotates_and_lets_cloudwatch_alarms_use_the_encrypted_topic(subscrip
 
 def test_every_alarm_spec_becomes_one_alarm_notifying_the_topic(subscription_template, example):
     config = parse_config(example)
-    expected = {s.name for api in config.apis for s in api_alarm_specs(api.dimension, api.stage, api.thresholds)}
+    expected = {
+        s.name
+        for api in config.apis
+        for s in api_alarm_specs(api.dimension, api.stage, api.thresholds, deployment="Gatewatch")
+    }
     alarms = {
         a["Properties"]["AlarmName"]: a["Properties"]
         for a in resources(subscription_template, "AWS::CloudWatch::Alarm").values()
     }
     assert expected <= set(alarms)
-    health = [n for n in alarms if n.startswith("gatewatch-health-Gatewatch-")]
+    health = [n for n in alarms if n.startswith("Gatewatch-health-")]
     assert len(health) == len(
         health_alarm_specs("x", analyzer_function="a", notifier_function="n", dead_letter_queue="q")
     )
@@ -175,20 +185,22 @@ def test_every_alarm_spec_becomes_one_alarm_notifying_the_topic(subscription_tem
 
 def test_per_api_thresholds_reach_the_alarms(subscription_template):
     props = subscription_template.find_resources(
-        "AWS::CloudWatch::Alarm", {"Properties": {"AlarmName": alarm_name("orders", "prod", "p90-latency")}}
+        "AWS::CloudWatch::Alarm",
+        {"Properties": {"AlarmName": alarm_name("orders", "prod", "p90-latency", "Gatewatch")}},
     )
     (alarm,) = props.values()
     assert alarm["Properties"]["Threshold"] == 1500  # the example's per-API override
     assert alarm["Properties"]["ExtendedStatistic"] == "p90"
     (users,) = subscription_template.find_resources(
-        "AWS::CloudWatch::Alarm", {"Properties": {"AlarmName": alarm_name("users", "$default", "p90-latency")}}
+        "AWS::CloudWatch::Alarm",
+        {"Properties": {"AlarmName": alarm_name("users", "$default", "p90-latency", "Gatewatch")}},
     ).values()
     assert users["Properties"]["Threshold"] == 2500  # the default
 
 
 def test_error_rate_alarm_is_metric_math_over_requests_and_errors(subscription_template):
     (alarm,) = subscription_template.find_resources(
-        "AWS::CloudWatch::Alarm", {"Properties": {"AlarmName": alarm_name("orders", "prod", "5xx-rate")}}
+        "AWS::CloudWatch::Alarm", {"Properties": {"AlarmName": alarm_name("orders", "prod", "5xx-rate", "Gatewatch")}}
     ).values()
     props = alarm["Properties"]
     assert (props["Threshold"], props["EvaluationPeriods"], props["DatapointsToAlarm"]) == (5, 3, 3)
@@ -203,7 +215,8 @@ def test_error_rate_alarm_is_metric_math_over_requests_and_errors(subscription_t
 
 def test_anomaly_alarms_use_a_detection_band(subscription_template):
     (alarm,) = subscription_template.find_resources(
-        "AWS::CloudWatch::Alarm", {"Properties": {"AlarmName": alarm_name("orders", "prod", "requests-anomaly")}}
+        "AWS::CloudWatch::Alarm",
+        {"Properties": {"AlarmName": alarm_name("orders", "prod", "requests-anomaly", "Gatewatch")}},
     ).values()
     props = alarm["Properties"]
     assert props["ThresholdMetricId"] == "band"
@@ -214,9 +227,9 @@ def test_anomaly_alarms_use_a_detection_band(subscription_template):
 def test_one_dashboard_per_api_with_every_panel(subscription_template):
     boards = resources(subscription_template, "AWS::CloudWatch::Dashboard")
     names = sorted(b["Properties"]["DashboardName"] for b in boards.values())
-    assert names == sorted([dashboard_name("orders"), dashboard_name("users")])
+    assert names == sorted([dashboard_name("orders", "Gatewatch"), dashboard_name("users", "Gatewatch")])
     body = json.dumps(
-        next(b for b in boards.values() if b["Properties"]["DashboardName"] == "gatewatch-orders")["Properties"][
+        next(b for b in boards.values() if b["Properties"]["DashboardName"] == "Gatewatch-orders")["Properties"][
             "DashboardBody"
         ]
     )
@@ -244,7 +257,7 @@ def test_outputs_dashboard_urls_topic_and_dlq(subscription_template):
     assert sum(1 for k in outputs if k.startswith("GatewatchDashboardUrl")) == 2
     assert "SNS topic" in described and "failed after retries" in described
     url = json.dumps(next(o["Value"] for k, o in outputs.items() if k.startswith("GatewatchDashboardUrl0")))
-    assert "#dashboards/dashboard/gatewatch-orders" in url
+    assert "#dashboards/dashboard/Gatewatch-orders" in url
 
 
 def test_roles_have_no_managed_policy_and_no_wildcard_action(subscription_template):

@@ -38,6 +38,7 @@ from gatewatch.constants import (
     DIM_ROUTE,
     ENV_APIS,
     ENV_DASHBOARD_URL,
+    ENV_DEPLOYMENT,
     ENV_METRICS_NAMESPACE,
     MAX_ALERT_SAMPLES,
     METRIC_CAUSES,
@@ -162,6 +163,7 @@ class LinkContext:
     dashboard_url: str | None = None  # GATEWATCH_DASHBOARD_URL overrides the per-API dashboard link
     log_groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # by Api dimension value / api id
     api_ids: Mapping[str, str] = field(default_factory=dict)  # friendly name -> api id
+    deployment: str | None = None  # GATEWATCH_DEPLOYMENT: the stack name that starts dashboard names
 
     @classmethod
     def from_environ(
@@ -183,6 +185,7 @@ class LinkContext:
             dashboard_url=environ.get(ENV_DASHBOARD_URL) or None,
             log_groups=log_groups,
             api_ids=api_ids,
+            deployment=environ.get(ENV_DEPLOYMENT) or None,
         )
 
     def groups_for(self, api: str | None, stage: str | None, extra: Iterable[str | None] = ()) -> tuple[str, ...]:
@@ -233,8 +236,8 @@ def dashboard_console_url(ctx: LinkContext, api: str | None, region: str | None)
     if not api:
         return ctx.dashboard_url
     if ctx.dashboard_url:
-        return ctx.dashboard_url + dashboard_name(api)
-    return f"{_console(region)}#dashboards/dashboard/{dashboard_name(api)}" if region else None
+        return ctx.dashboard_url + dashboard_name(api, ctx.deployment)
+    return f"{_console(region)}#dashboards/dashboard/{dashboard_name(api, ctx.deployment)}" if region else None
 
 
 _INSIGHTS_LITERAL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._")
