@@ -12,10 +12,11 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
+from typing import Any
 
 from gatewatch.classify.classifier import classify_access, classify_execution, merge_classified
 from gatewatch.config import ApiSettings, EngineConfig
-from gatewatch.constants import SOURCE_ACCESS, SOURCE_EXECUTION, SOURCE_INPUT
+from gatewatch.constants import SOURCE_ACCESS, SOURCE_EXECUTION, SOURCE_INPUT, SOURCE_OTHER
 from gatewatch.metrics.fastpath import tally_json_lines
 from gatewatch.metrics.tally import minute_runs, owned, route_tallies, tally_summary
 from gatewatch.models import (
@@ -39,8 +40,12 @@ from gatewatch.parse.access import (
 )
 from gatewatch.parse.execution import ExecutionAssembler, looks_like_execution_line
 from gatewatch.parse.layouts import layouts_for
+from gatewatch.parse.log_groups import SNIFF_LINES, holds_gateway_logs
 
 MAX_KEPT_REJECTIONS = 1000
+#: How many log groups' API Gateway verdicts a run remembers, and how many set-aside groups it names.
+MAX_REMEMBERED_GROUPS = 1000
+MAX_NAMED_OTHER_GROUPS = 20
 #: Origins of text a person wrote or exported, where a blank line separates entries (not an empty event).
 _TEXT_ORIGINS = frozenset({"text", "json"})
 #: Origins whose access entries are rows of a query's projection or pasted fragments (see parse_access_line).
@@ -68,6 +73,8 @@ class Analysis:
     access_field_sets: Counter = field(default_factory=Counter)
     recovered_access_lines: int = 0
     decoded_events: int = 0  # log events the input decoded into (set by the CLI; 0 = nothing readable)
+    # Log groups that are not API Gateway's (account-policy mode) -> their lines, set aside (the first few groups)
+    other_log_groups: Counter = field(default_factory=Counter)
 
     def merge(self, other: Analysis) -> Analysis:
         """Combine two analyses (e.g. one per Kinesis record) into a new one."""
@@ -83,6 +90,7 @@ class Analysis:
             access_field_sets=self.access_field_sets + other.access_field_sets,
             recovered_access_lines=self.recovered_access_lines + other.recovered_access_lines,
             decoded_events=self.decoded_events + other.decoded_events,
+            other_log_groups=self.other_log_groups + other.other_log_groups,
         )
 
     @property
@@ -175,6 +183,7 @@ class LogAnalyzer:
         # Near-timeout thresholds (90 % of each API's integration timeout), for the fast path.
         self._near_for = {api_id: s.near_timeout_ms for api_id, s in self.config.apis.items()}
         self._near_for_default = self.config.default.near_timeout_ms
+        self._gateway_groups: dict[str, bool] = {}  # log group -> holds API Gateway logs (see add_batch)
 
     # -- input ---------------------------------------------------------------------------------
     def add_rejection(self, rejection: Rejection) -> None:
@@ -184,19 +193,39 @@ class LogAnalyzer:
 
     def add_batch(self, batch: LogBatch) -> None:
         """Parse and classify a batch: execution logs by their group's name, configured access-log groups
-        and all-JSON batches as access lines, anything else line by line."""
+        and all-JSON batches as access lines, anything else line by line — unless the batch's group is
+        another service's (account-policy mode), whose lines are only counted."""
         kind, log_group = batch.kind, batch.log_group
         if kind is LogKind.EXECUTION:
             self._add_execution_batch(batch.events, log_group, blank_separates=batch.origin in _TEXT_ORIGINS)
         elif kind is LogKind.ACCESS or self.config.api_for_log_group(log_group) is not None:
             # A configured access-log group (GATEWATCH_APIS accessLogGroup) holds access lines only: no sniffing.
             self._add_access_events(batch.events, log_group, partial=batch.origin in _PARTIAL_ORIGINS)
+        elif log_group and not self._holds_gateway_logs(log_group, batch.events):
+            self._set_aside(log_group, len(batch.events))
         elif set(map(_first_char, _columns(batch.events)[0])) == _JSON_ONLY:
             # Every line is a JSON object: access lines, all of them (an account-level subscription's
             # access-log groups come this way); no line can be execution text or its continuation.
             self._add_access_events(batch.events, log_group)
         else:
             self._add_mixed_events(batch.events, log_group, blank_separates=batch.origin in _TEXT_ORIGINS)
+
+    def _holds_gateway_logs(self, log_group: str, events: Events) -> bool:
+        """Decided once per log group and run (gatewatch.parse.log_groups): by name, else by its first lines."""
+        known = self._gateway_groups.get(log_group)
+        if known is None:
+            messages = _columns(events)[0][: 4 * SNIFF_LINES]
+            known = holds_gateway_logs(log_group, messages, self._field_map)
+            if len(self._gateway_groups) < MAX_REMEMBERED_GROUPS:
+                self._gateway_groups[log_group] = known
+        return known
+
+    def _set_aside(self, log_group: str, lines: int) -> None:
+        """Lines of another service's log group: counted under Source "other", never read as API logs."""
+        analysis = self._analysis
+        analysis.lines_unparsed[SOURCE_OTHER] += lines
+        if log_group in analysis.other_log_groups or len(analysis.other_log_groups) < MAX_NAMED_OTHER_GROUPS:
+            analysis.other_log_groups[log_group] += lines
 
     def _add_execution_batch(self, events: Events, log_group: str | None, *, blank_separates: bool = False) -> None:
         ids = execution_log_group_ids(log_group)
@@ -267,11 +296,13 @@ class LogAnalyzer:
         records: list[AccessRecord | Rejection]
         if self.keep_successes:
             records = [
-                parse_access_line(e.message, field_map=field_map, timestamp=e.timestamp, partial=partial)
+                parse_access_line(
+                    e.message, field_map=field_map, timestamp=e.timestamp, partial=partial, log_group=log_group
+                )
                 for e in events
             ]
         else:
-            records, tallied = self._tally_successes(events, owner)
+            records, tallied = self._tally_successes(events, owner, log_group)
             parsed += tallied
         for record in records:
             if isinstance(record, Rejection):
@@ -300,14 +331,20 @@ class LogAnalyzer:
             analysis.lines_parsed[SOURCE_ACCESS] += parsed
         analysis.recovered_access_lines += recovered
 
-    def _tally_successes(self, events: Events, owner: ApiSettings | None) -> tuple[list[AccessRecord | Rejection], int]:
+    def _tally_successes(
+        self, events: Events, owner: ApiSettings | None, log_group: str | None
+    ) -> tuple[list[AccessRecord | Rejection], int]:
         """The metrics-only fast path: tally successful JSON lines per route; return the rest, fully parsed."""
         field_map, field_sets = self._field_map, self._analysis.access_field_sets
         messages, timestamps = _columns(events)
         owner_api, owner_stage = (owner.api_id, owner.stage) if owner is not None else (None, None)
         default_near = self._near_for_default
         if messages and messages[0][:1] == "{":  # JSON lines (a line that is not goes to the full path)
-            layouts = layouts_for(field_map)
+            layouts = layouts_for(field_map, log_group)
+
+            def read(obj: dict[str, Any] | None, line: str, timestamp: int | None) -> AccessRecord | Rejection:
+                return read_json_access(obj, line, field_map, timestamp, log_group)
+
             pending: list[AccessRecord | Rejection] = []
             tallied = 0
             for minute, start, end in minute_runs(timestamps):
@@ -316,6 +353,7 @@ class LogAnalyzer:
                     run,
                     times,
                     minute=minute,
+                    read=read,
                     layouts=layouts,
                     tallies=self._success_tallies,
                     near_for=self._near_for,
@@ -327,12 +365,14 @@ class LogAnalyzer:
                     key = ("json", present)
                     field_sets[key] = field_sets.get(key, 0) + n
                     tallied += n
-                pending += [read_json_access(obj, run[i], field_map, times[i]) for i, obj in rest]
+                pending += rest
             return pending, tallied
         records: list[AccessRecord | Rejection] = []
         tallied = 0
         for message, timestamp in zip(messages, timestamps, strict=True):
-            record = parse_access_line_or_summary(message, field_map=field_map, timestamp=timestamp)
+            record = parse_access_line_or_summary(
+                message, field_map=field_map, timestamp=timestamp, log_group=log_group
+            )
             if not isinstance(record, AccessSummary):
                 records.append(record)
                 continue

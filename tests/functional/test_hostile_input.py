@@ -21,6 +21,7 @@ import pytest
 
 from analyzer import handler
 from gatewatch.constants import MAX_LATENCY_MS
+from gatewatch.parse.layouts import forget_layouts
 from tests.emf_spec import emf_documents, metric_total
 from tests.functional.test_analyzer_alerts_moto import aws, clock, published  # noqa: F401  (fixtures)
 from tests.functional.test_analyzer_handler import ENV_TO_CLEAR
@@ -124,6 +125,30 @@ def test_a_key_the_format_lacks_pasted_after_a_caller_value_names_no_route(confi
     assert not any("forged" in route for route in dimension_values(docs, "Route"))
     assert metric_total(docs, "Requests", ("Api", "Stage"), Api="orders", Stage="prod") == 550
     assert metric_total(docs, "LinesSuspicious", ("Source",), Source="access") == 500
+
+
+def test_forged_lines_that_arrive_before_the_clean_format_do_not_stay_trusted(configured, capsys):
+    # GIVEN a fresh environment whose first lines are forged (a key pasted after the user agent), then
+    # the format's clean lines, then the same forgery again
+    forget_layouts()
+
+    def line(i: int, user_agent: str) -> str:
+        return (
+            f'{{"requestId":"r{i:06d}","apiId":"a1b2c3d4e5","stage":"prod","httpMethod":"GET","status":"200",'
+            f'"userAgent":"{user_agent}","responseLatency":"12"}}'
+        )
+
+    forged = [line(i, f'x","routeKey":"GET /forged/{i}') for i in range(3)]
+    clean = [line(10 + i, "curl/8.4.0") for i in range(50)]
+    again = [line(100 + i, f'x","routeKey":"GET /forged/{100 + i}') for i in range(500)]
+    # WHEN analysed (one delivery)
+    docs, _ = run_handler(forged + clean + again, capsys)
+    # THEN once the clean format is known the forged layout is recognised: every later forged line is
+    # suspicious and names no route; only the lines before it (nothing to compare with yet) could
+    forged_routes = [route for route in dimension_values(docs, "Route") if "forged" in route]
+    assert len(forged_routes) <= len(forged)
+    assert metric_total(docs, "LinesSuspicious", ("Source",), Source="access") >= len(again)
+    assert metric_total(docs, "Requests", ("Api", "Stage"), Api="orders", Stage="prod") == 553
 
 
 def test_raw_paths_never_become_routes(configured, capsys):

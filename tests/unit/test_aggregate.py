@@ -178,18 +178,42 @@ def test_classified_api_name_wins_and_ids_mapping_to_one_name_merge():
 
 
 def test_routes_beyond_the_cap_fold_into_other_and_no_request_is_lost():
-    # GIVEN 130 distinct routes (e.g. a client hammering unmatched paths that still got templated)
-    reqs = [access_request(i, route=f"GET /items/v{i}") for i in range(130)] + [access_request(999, route="UNMATCHED")]
+    # GIVEN 130 distinct routes (e.g. a client hammering unmatched paths that still got templated): the
+    # first 100 with two requests each, the 30 others with one
+    routes = [f"GET /items/v{i}" for i in range(130)]
+    reqs = [access_request(i, route=r) for i, r in enumerate(routes[:100] * 2 + routes[100:])]
+    reqs.append(access_request(999, route="UNMATCHED"))
     # WHEN the cap is 100 (default)
     metrics = aggregate(Analysis(access=reqs), EngineConfig())
     by_route = counts_by_dims(metrics, ("Api", "Stage", "Route"))
     names = {k[2] for k in by_route}
-    # THEN the first 100 keep their names, the 30 later ones are OTHER, UNMATCHED does not use the cap
+    # THEN the 100 busiest keep their names, the 30 others are OTHER, UNMATCHED does not use the cap
     assert len(names) == 102 and "OTHER" in names and "UNMATCHED" in names
     assert "GET /items/v99" in names and "GET /items/v100" not in names
     assert by_route[("a1b2c3d4e5", "prod", "OTHER")]["Requests"] == 30
-    assert sum(c["Requests"] for c in by_route.values()) == 131
+    assert sum(c["Requests"] for c in by_route.values()) == 231
     assert metrics.routes_folded == {"a1b2c3d4e5": 30}
+
+
+def test_which_stages_and_routes_keep_a_name_does_not_depend_on_the_order_of_the_lines():
+    # GIVEN more stages and routes than the caps allow, busiest last
+    reqs = [access_request(i, stage=f"s{i % 14}", route=f"GET /r{i % 9}") for i in range(14 * 9)]
+    reqs += [access_request(1000 + i, stage="zbusy", route="GET /zbusy") for i in range(50)]
+    config = load_engine_config('{"a1b2c3d4e5": {"routeCap": 4}}')
+    # WHEN aggregated in two different orders
+    shuffled = list(reqs)
+    random.Random(5).shuffle(shuffled)
+    first, second = aggregate(Analysis(access=reqs), config), aggregate(Analysis(access=shuffled), config)
+
+    # THEN the documents are the same, and the busiest stage and route are among the kept ones
+    def by_dims(metrics):
+        return {d.dimensions: (dict(d.counts), sorted(d.distributions.get("Latency", ()))) for d in metrics.documents}
+
+    assert by_dims(first) == by_dims(second)
+    stages = {d.dimension("Stage") for d in first.documents if d.dimension("Stage")}
+    assert len(stages - {"unknown"}) == 10 and "zbusy" in stages
+    routes = {d.dimension("Route") for d in first.documents if d.dimension("Route")}
+    assert len(routes - {"OTHER"}) == 4 and "GET /zbusy" in routes
 
 
 def test_route_cap_from_the_environment_default_and_per_api_override():

@@ -14,8 +14,10 @@ The rules this module owns (the metric contract):
   LinesUnparsed under Source "out-of-window";
 - Api is the configured friendly name, else the api id, else "unknown";
 - routes: an API configured with its `routes` names only those (a hard ceiling across invocations,
-  as the API definition has); otherwise the first `routeCap` distinct routes of an invocation keep
-  their name and later ones become OTHER (routes only ever come from API Gateway's templates);
+  as the API definition has); otherwise the `routeCap` busiest routes of an invocation keep their
+  name and the rest become OTHER (routes only ever come from API Gateway's templates);
+- which APIs, stages and routes get a value of their own is decided from the whole invocation (the
+  busiest, ties by name), never by arrival order, so every way of reading a delivery agrees;
 - dimension values are sanitised (control characters removed, at most 250 characters, never empty).
 
 Pure: no AWS, no I/O. Counts are summed; latencies are kept as raw values — every one of them is
@@ -150,44 +152,6 @@ class InvocationMetrics:
         return out
 
 
-class _RouteNames:
-    """The Route dimension values of one API: its configured routes only, when it has a list (`ANY /x`
-    covers every method of /x); else the first `cap` distinct routes keep their (sanitised) name. The
-    rest become OTHER."""
-
-    __slots__ = ("allowed", "cap", "folded", "kept", "names")
-
-    def __init__(self, cap: int, allowed: frozenset[str] = frozenset()) -> None:
-        self.cap = cap
-        self.allowed = allowed
-        self.names: dict[str, str] = {}
-        self.kept = 0
-        self.folded = 0
-
-    def _listed(self, route: str) -> bool:
-        allowed = self.allowed
-        return route in allowed or ("ANY " + route.partition(" ")[2]) in allowed
-
-    def name(self, route: str) -> str:
-        found = self.names.get(route)
-        if found is not None:
-            return found
-        clean = sanitize_dimension_value(route)
-        if clean in (ROUTE_UNMATCHED, ROUTE_OTHER):  # fixed values never use up the cap
-            name = clean
-        elif self.allowed:
-            name = clean if self._listed(clean) else ROUTE_OTHER
-            self.folded += name == ROUTE_OTHER
-        elif self.kept < self.cap:
-            self.kept += 1
-            name = clean
-        else:
-            self.folded += 1
-            name = ROUTE_OTHER
-        self.names[route] = name
-        return name
-
-
 class _RouteTotals:
     __slots__ = ("errors_4xx", "errors_5xx", "latency", "requests")
 
@@ -197,13 +161,18 @@ class _RouteTotals:
         self.errors_5xx = 0
         self.latency: list[float] = []
 
+    def add(self, other: _RouteTotals) -> None:
+        self.requests += other.requests
+        self.errors_4xx += other.errors_4xx
+        self.errors_5xx += other.errors_5xx
+        self.latency += other.latency
+
 
 class _StageTotals:
-    """Running totals for one (minute, Api, Stage)."""
+    """Running totals of one minute of one (api id, stage, api name) as the requests carry them, routes
+    as classified; `result` merges them into dimension values."""
 
     __slots__ = (
-        "api",
-        "by_raw_route",
         "by_route",
         "causes",
         "errors",
@@ -211,19 +180,12 @@ class _StageTotals:
         "errors_5xx",
         "integration_latency",
         "latency",
-        "minute",
         "near_timeout",
         "overhead",
         "requests",
-        "routes",
-        "stage",
     )
 
-    def __init__(self, minute: Minute, api: str, stage: str, routes: _RouteNames) -> None:
-        self.minute = minute
-        self.api = api
-        self.stage = stage
-        self.routes = routes
+    def __init__(self) -> None:
         self.requests = 0
         self.errors_4xx = 0
         self.errors_5xx = 0
@@ -233,38 +195,60 @@ class _StageTotals:
         self.overhead: list[float] = []
         self.errors: Counter[ErrorCategory] = Counter()
         self.causes: Counter[ErrorCategory] = Counter()
-        self.by_route: dict[str, _RouteTotals] = {}  # dimension value -> totals
-        self.by_raw_route: dict[str, _RouteTotals] = {}  # route as classified -> the same totals (fast path)
+        self.by_route: dict[str, _RouteTotals] = {}
 
-    def route(self, raw: str) -> _RouteTotals:
-        name = self.routes.name(raw)
-        totals = self.by_route.get(name)
-        if totals is None:
-            totals = self.by_route[name] = _RouteTotals()
-        self.by_raw_route[raw] = totals
+    def route(self, route: str) -> _RouteTotals:
+        totals = self.by_route[route] = _RouteTotals()
         return totals
+
+    @property
+    def weight(self) -> int:
+        """What ranks an API, stage or route for a dimension of its own: its requests, else its causes."""
+        return self.requests + sum(self.causes.values())
+
+    def add(self, other: _StageTotals, route_names: Mapping[str, str]) -> None:
+        self.requests += other.requests
+        self.errors_4xx += other.errors_4xx
+        self.errors_5xx += other.errors_5xx
+        self.near_timeout += other.near_timeout
+        self.latency += other.latency
+        self.integration_latency += other.integration_latency
+        self.overhead += other.overhead
+        self.errors.update(other.errors)
+        self.causes.update(other.causes)
+        for route, totals in other.by_route.items():
+            name = route_names[route]
+            into = self.by_route.get(name)
+            if into is None:
+                into = self.by_route[name] = _RouteTotals()
+            into.add(totals)
+
+
+#: (minute, api_id, stage, api_name) as the requests carry them
+_RawKey = tuple[Minute, str | None, str | None, str | None]
+
+
+def _top(weights: Mapping[str, int], cap: int) -> set[str]:
+    """The `cap` values with the most weight, ties by value: the same choice whatever order the lines
+    came in (so the fast path and the full path, and two runs of one delivery, agree)."""
+    return set(sorted(weights, key=lambda value: (-weights[value], value))[:cap])
 
 
 class MetricAggregator:
     """Accumulates classified requests of one invocation and produces its metric documents.
 
     `route_cap` is the default cap for APIs whose configuration does not set one (GATEWATCH_ROUTE_CAP);
-    an API configured with its own routeCap keeps it.
+    an API configured with its own routeCap keeps it. Which APIs, stages and routes get a dimension
+    value of their own is decided in `result`, from the whole invocation: the busiest ones.
     """
 
     def __init__(self, config: EngineConfig | None = None, *, route_cap: int | None = None) -> None:
         self.config = config or EngineConfig()
         self.default_route_cap = route_cap if route_cap and route_cap > 0 else self.config.default.route_cap
-        self._stages: dict[tuple[Minute, str, str], _StageTotals] = {}
-        # (minute, api_id, stage, api_name) as the requests carry them -> their totals
-        self._by_raw: dict[tuple[Minute, str | None, str | None, str | None], _StageTotals] = {}
-        self._dimensions: dict[tuple[str | None, str | None, str | None], tuple[str, str]] = {}
-        self._route_names: dict[str, _RouteNames] = {}
+        self._raw: dict[_RawKey, _StageTotals] = {}
         self._lines_parsed: Counter[str] = Counter()
         self._lines_unparsed: Counter[str] = Counter()
         self._lines_suspicious: Counter[str] = Counter()
-        self._unconfigured: set[str] = set()  # api ids without configuration given an Api of their own
-        self._stages_of: dict[str, set[str]] = {}  # Api -> the stages given a Stage of their own
 
     # -- input -----------------------------------------------------------------------------------
     def add_analysis(self, analysis: Analysis) -> MetricAggregator:
@@ -283,18 +267,17 @@ class MetricAggregator:
 
     def add_access(self, requests: Iterable[ClassifiedRequest]) -> None:
         """Hot path (one call per access-log entry): plain attribute reads and list appends only."""
-        totals_for = self._totals_for
-        by_raw = self._by_raw
+        raw = self._raw
         near = _NEAR_TIMEOUT
         ok = _OK
         for req in requests:
             ts = req.timestamp
             key = (None if ts is None else ts - ts % MINUTE_MS, req.api_id, req.stage, req.api_name)
-            totals = by_raw.get(key)
+            totals = raw.get(key)
             if totals is None:
-                totals = totals_for(*key)
+                totals = raw[key] = _StageTotals()
             totals.requests += 1
-            route = totals.by_raw_route.get(req.route)
+            route = totals.by_route.get(req.route)
             if route is None:
                 route = totals.route(req.route)
             route.requests += 1
@@ -337,95 +320,131 @@ class MetricAggregator:
 
     def add_successes(self, tallies: Mapping[tuple, RouteTally]) -> None:
         """Successful requests from the fast path, already tallied per (minute, api_id, stage, api_name, route)."""
-        for (minute, api_id, stage, api_name, raw_route), tally in tallies.items():
+        raw = self._raw
+        for (minute, api_id, stage, api_name, route_name), tally in tallies.items():
             key = (minute, api_id, stage, api_name)
-            totals = self._by_raw.get(key) or self._totals_for(*key)
-            route = totals.by_raw_route.get(raw_route) or totals.route(raw_route)
+            totals = raw.get(key)
+            if totals is None:
+                totals = raw[key] = _StageTotals()
+            route = totals.by_route.get(route_name) or totals.route(route_name)
             totals.requests += tally.requests
             route.requests += tally.requests
             totals.near_timeout += tally.near_timeouts
-            totals.latency.extend(tally.latency_ms)
-            route.latency.extend(tally.latency_ms)
-            totals.integration_latency.extend(tally.integration_latency_ms)
-            totals.overhead.extend(tally.gateway_overhead_ms)
+            totals.latency += tally.latency_ms
+            route.latency += tally.latency_ms
+            totals.integration_latency += tally.integration_latency_ms
+            totals.overhead += tally.gateway_overhead_ms
 
     def add_execution(self, requests: Iterable[ClassifiedRequest]) -> None:
         """Execution-log requests only add Causes (every non-OK one, by category, in its own minute)."""
+        raw = self._raw
         for req in requests:
             if req.category is _OK:
                 continue
             ts = req.timestamp
             key = (None if ts is None else ts - ts % MINUTE_MS, req.api_id, req.stage, req.api_name)
-            totals = self._by_raw.get(key) or self._totals_for(*key)
+            totals = raw.get(key)
+            if totals is None:
+                totals = raw[key] = _StageTotals()
             totals.causes[req.category] += 1
 
-    def _totals_for(self, minute: Minute, api_id: str | None, stage: str | None, api_name: str | None) -> _StageTotals:
-        dims = self._dimensions.get((api_id, stage, api_name))
-        if dims is None:
-            dims = self._dimensions[(api_id, stage, api_name)] = self._dimensions_of(api_id, stage, api_name)
-        api, stage_name = dims
-        totals = self._stages.get((minute, api, stage_name))
-        if totals is None:
-            routes = self._route_names.get(api)
-            if routes is None:
-                routes = self._route_names[api] = self._routes_for(api_id)
-            totals = self._stages[(minute, api, stage_name)] = _StageTotals(minute, api, stage_name, routes)
-        self._by_raw[(minute, api_id, stage, api_name)] = totals
-        return totals
+    # -- dimension values ------------------------------------------------------------------------
+    def _dimension_values(self) -> dict[_RawKey, tuple[str, str]]:
+        """(Api, Stage) of every raw key — bounded, whatever the lines say.
 
-    def _dimensions_of(self, api_id: str | None, stage: str | None, api_name: str | None) -> tuple[str, str]:
-        """The (Api, Stage) dimension values of a request — bounded, whatever the lines say.
-
-        With APIs configured, only they get an Api of their own; any other api id goes to the one
-        bucket ("unknown", "unknown"). Without, an api id must look like one (10 lower-case letters or
-        digits) and at most MAX_UNCONFIGURED_APIS get their own. A stage must look like a stage name,
-        and each API has at most MAX_STAGES_PER_API; anything else is "unknown".
+        With APIs configured, only they get an Api of their own; any other api id goes to the one bucket
+        ("unknown", "unknown"). Without, an api id must look like one (10 lower-case letters or digits)
+        and the MAX_UNCONFIGURED_APIS busiest get their own. A stage must look like a stage name, and the
+        MAX_STAGES_PER_API busiest of an API get their own; any other stage is "unknown".
         """
         configured = self.config.apis
-        if api_id is not None and api_id not in configured and not self._own_api(api_id):
-            return UNKNOWN, UNKNOWN
-        api = sanitize_dimension_value(api_name or self.config.display_name(api_id) or UNKNOWN)
-        if stage is None or not STAGE_NAME.fullmatch(stage):
-            return api, UNKNOWN
-        stages = self._stages_of.setdefault(api, set())
-        return api, (stage if self._admit(stages, stage, MAX_STAGES_PER_API) else UNKNOWN)
+        api_weights: Counter[str] = Counter()
+        if not configured:
+            for (_minute, api_id, _stage, _name), totals in self._raw.items():
+                if api_id is not None and API_ID.fullmatch(api_id):
+                    api_weights[api_id] += totals.weight
+        own = set(configured) | _top(api_weights, MAX_UNCONFIGURED_APIS)
+        apis: dict[_RawKey, str | None] = {}
+        stage_weights: dict[str, Counter[str]] = {}
+        for key, totals in self._raw.items():
+            _minute, api_id, stage, api_name = key
+            if api_id is not None and api_id not in own:
+                apis[key] = None
+                continue
+            name = apis[key] = sanitize_dimension_value(api_name or self.config.display_name(api_id) or UNKNOWN)
+            if stage is not None and STAGE_NAME.fullmatch(stage):
+                stage_weights.setdefault(name, Counter())[stage] += totals.weight
+        kept = {name: _top(weights, MAX_STAGES_PER_API) for name, weights in stage_weights.items()}
+        out: dict[_RawKey, tuple[str, str]] = {}
+        for key, api in apis.items():
+            stage = key[2]
+            if api is None:
+                out[key] = (UNKNOWN, UNKNOWN)
+            else:
+                out[key] = (api, stage if stage is not None and stage in kept.get(api, ()) else UNKNOWN)
+        return out
 
-    def _own_api(self, api_id: str) -> bool:
-        """May an api id nobody configured have an Api of its own? Only when nothing is configured."""
-        if self.config.apis or not API_ID.fullmatch(api_id):
-            return False
-        return self._admit(self._unconfigured, api_id, MAX_UNCONFIGURED_APIS)
-
-    @staticmethod
-    def _admit(seen: set[str], value: str, cap: int) -> bool:
-        if value in seen:
-            return True
-        if len(seen) >= cap:
-            return False
-        seen.add(value)
-        return True
-
-    def _routes_for(self, api_id: str | None) -> _RouteNames:
+    def _route_names(self, api_id: str | None, weights: Mapping[str, int]) -> tuple[dict[str, str], int]:
+        """Route -> its Route value for one API: its configured routes only, when it has a list (`ANY /x`
+        covers every method of /x); else its `routeCap` busiest routes. The rest are OTHER. Also returns
+        how many distinct routes were folded into OTHER."""
         settings = self.config.apis.get(api_id) if api_id is not None else None
-        if settings is not None and settings.route_cap != DEFAULT_ROUTE_CAP:
-            cap = settings.route_cap  # set explicitly for this API (routeCap)
+        cleaned = {route: sanitize_dimension_value(route) for route in weights}
+        fixed = {ROUTE_UNMATCHED, ROUTE_OTHER}  # fixed values never use up the cap
+        if settings is not None and settings.routes:
+            allowed = settings.routes
+            kept = {
+                clean for clean in cleaned.values() if clean in allowed or "ANY " + clean.partition(" ")[2] in allowed
+            }
         else:
-            cap = self.default_route_cap
-        return _RouteNames(cap, settings.routes if settings is not None else frozenset())
+            cap = settings.route_cap if settings is not None and settings.route_cap != DEFAULT_ROUTE_CAP else None
+            by_clean: Counter[str] = Counter()
+            for route, weight in weights.items():
+                if cleaned[route] not in fixed:
+                    by_clean[cleaned[route]] += weight
+            kept = _top(by_clean, cap or self.default_route_cap)
+        names = {route: clean if clean in kept or clean in fixed else ROUTE_OTHER for route, clean in cleaned.items()}
+        folded = len({clean for clean in cleaned.values() if clean not in kept and clean not in fixed})
+        return names, folded
+
+    def _merged(self) -> tuple[dict[tuple[Minute, str, str], _StageTotals], dict[str, int]]:
+        """The raw totals merged into (minute, Api, Stage), routes named; and the routes folded per Api."""
+        dims = self._dimension_values()
+        by_api: dict[str, list[_RawKey]] = {}
+        for key, (api, _stage) in dims.items():
+            by_api.setdefault(api, []).append(key)
+        merged: dict[tuple[Minute, str, str], _StageTotals] = {}
+        folded: dict[str, int] = {}
+        for api, keys in by_api.items():
+            route_weights: Counter[str] = Counter()
+            for key in keys:
+                for route, totals in self._raw[key].by_route.items():
+                    route_weights[route] += totals.requests
+            api_id = next((key[1] for key in keys if key[1] in self.config.apis), None) if api != UNKNOWN else None
+            names, folded_here = self._route_names(api_id, route_weights)
+            if folded_here:
+                folded[api] = folded_here
+            for key in keys:
+                target = (key[0], *dims[key])
+                into = merged.get(target)
+                if into is None:
+                    into = merged[target] = _StageTotals()
+                into.add(self._raw[key], names)
+        return merged, folded
 
     # -- output ----------------------------------------------------------------------------------
     def result(self, *, now_ms: int | None = None) -> InvocationMetrics:
         """The documents, one set per minute. With `now_ms`, a minute CloudWatch would not accept for a
         metric at that time is left out and its requests counted under Source "out-of-window"."""
+        merged, folded = self._merged()
         docs: list[MetricDocument] = []
         late: Counter[str] = Counter()
-        for totals in self._stages.values():
-            minute = totals.minute
+        for (minute, api, stage), totals in merged.items():
             if now_ms is not None and minute is not None and not _in_window(minute, now_ms):
                 late[SOURCE_ACCESS] += totals.requests
                 late[SOURCE_EXECUTION] += sum(totals.causes.values())
                 continue
-            docs.extend(_stage_documents(totals))
+            docs.extend(_stage_documents(minute, api, stage, totals))
         unparsed = self._lines_unparsed.copy()
         late = +late  # drop zero counts
         if late:
@@ -438,7 +457,6 @@ class MetricAggregator:
             if self._lines_suspicious[source]:
                 counts[METRIC_LINES_SUSPICIOUS] = self._lines_suspicious[source]
             docs.append(MetricDocument(((DIM_SOURCE, sanitize_dimension_value(source)),), counts))
-        folded = {api: names.folded for api, names in self._route_names.items() if names.folded}
         return InvocationMetrics(tuple(docs), folded, dict(late))
 
 
@@ -447,10 +465,9 @@ def _in_window(minute: int, now_ms: int) -> bool:
     return now_ms - EMF_MAX_PAST_MS <= minute + MINUTE_MS - 1 and minute <= now_ms + EMF_MAX_FUTURE_MS
 
 
-def _stage_documents(totals: _StageTotals) -> Iterable[MetricDocument]:
+def _stage_documents(minute: Minute, api: str, stage: str, totals: _StageTotals) -> Iterable[MetricDocument]:
     """One minute of one (Api, Stage): its totals, its routes and its categories."""
-    minute = totals.minute
-    base = ((DIM_API, totals.api), (DIM_STAGE, totals.stage))
+    base = ((DIM_API, api), (DIM_STAGE, stage))
     if totals.requests:
         dists = {
             name: tuple(values)
@@ -469,6 +486,8 @@ def _stage_documents(totals: _StageTotals) -> Iterable[MetricDocument]:
         }
         yield MetricDocument(base, counts, dists, minute)
         for route_name, route in totals.by_route.items():
+            if not route.requests:
+                continue
             yield MetricDocument(
                 base + ((DIM_ROUTE, route_name),),
                 {

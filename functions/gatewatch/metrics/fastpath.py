@@ -14,14 +14,14 @@ property tests prove the metrics identical to the full path.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import msgspec
 import orjson
 
 from gatewatch.metrics.tally import Minute, RawTallies, owned, tally_summary
-from gatewatch.models import RouteTally
+from gatewatch.models import AccessRecord, Rejection, RouteTally
 from gatewatch.parse.access import has_object_value
 from gatewatch.parse.layouts import JsonLayouts, KeyLayout
 from gatewatch.parse.trust import has_shadowed_keys
@@ -33,8 +33,8 @@ _DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
 
 #: (tally, near-timeout threshold, and the bound appends of its three latency lists)
 RouteEntry = tuple[RouteTally, float, Any, Any, Any]
-#: One line for the full path: (its index, its parsed object, or None when it is not parsed yet)
-PendingLine = tuple[int, "dict[str, Any] | None"]
+#: Reads one line in full: (its parsed object, or None when it is not parsed yet; the line; its event time)
+ReadLine = Callable[["dict[str, Any] | None", str, "int | None"], "AccessRecord | Rejection"]
 
 
 class _RouteEntries(dict[tuple[Any, ...], RouteEntry]):
@@ -92,21 +92,23 @@ def tally_json_lines(
     timestamps: Sequence[int | None],
     *,
     minute: Minute,
+    read: ReadLine,
     layouts: JsonLayouts,
     tallies: RawTallies,
     near_for: Mapping[Any, float],
     default_near: float,
     owner_api: str | None,
     owner_stage: str | None,
-) -> tuple[list[PendingLine], dict[frozenset[str], int]]:
+) -> tuple[list[AccessRecord | Rejection], dict[frozenset[str], int]]:
     """Tally every successful line of one minute of a delivery (all its events are in `minute`, see
-    `metrics.tally.minute_runs`); returns the other lines for the full path and, per set of fields a
+    `metrics.tally.minute_runs`); returns the other lines read in full by `read` — in line order, as
+    the full path reads them, so the layouts learned on the way are the same — and, per set of fields a
     layout carries, how many lines were tallied (the report's format summary).
 
     Each line is decoded on its own: one parse of the lines joined into an array would be unsafe, as a
     crafted user agent can leave an array open and swallow the next request's line into its own.
     """
-    rest: list[PendingLine] = []
+    rest: list[AccessRecord | Rejection] = []
     counts: dict[KeyLayout, int] = {}
     entries = _RouteEntries(tallies, minute, near_for, default_near, owner_api, owner_stage)
     layout: KeyLayout | None = None
@@ -119,17 +121,17 @@ def tally_json_lines(
             try:
                 values = _astuple(decode(line))[:9]
             except _DECODE_ERRORS:
-                rest.append((i, None))
+                rest.append(read(None, line, timestamps[i]))
                 continue
             if _UNSET not in values:
                 # _tally_typed, inlined: this runs once per successful request
                 if status_of[values[0]] is None:
-                    rest.append((i, None))
+                    rest.append(read(None, line, timestamps[i]))
                     continue
                 try:
                     latency, integration, authorizer = ms[values[6]], ms[values[7]], ms[values[8]]
                 except (ValueError, TypeError):
-                    rest.append((i, None))
+                    rest.append(read(None, line, timestamps[i]))
                     continue
                 tally, near, add_latency, add_integration, add_overhead = entries[values[1:6]]
                 tally.requests += 1
@@ -158,7 +160,7 @@ def tally_json_lines(
         if success:
             tallied += 1
         else:
-            rest.append((i, obj))
+            rest.append(read(obj, line, timestamps[i]))
     if layout is not None and tallied:
         counts[layout] = counts.get(layout, 0) + tallied
     present: dict[frozenset[str], int] = {}

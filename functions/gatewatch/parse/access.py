@@ -64,19 +64,21 @@ def parse_access_line(
     field_map: Mapping[str, str] | None = None,
     timestamp: int | None = None,
     partial: bool = False,
+    log_group: str | None = None,
 ) -> AccessRecord | Rejection:
     """Parse one access-log line in any console format (JSON, CLF, CSV, XML) or a custom JSON format.
 
     `field_map` maps your own JSON keys / XML tags to canonical field names (CANONICAL_FIELDS) and wins
     over the built-in aliases. `timestamp` (the CloudWatch event time, epoch ms) is copied onto the record.
     `partial`: the line is a row of a query's projection or a pasted fragment, one request even without a
-    status or a request id when it carries an error's evidence. Never raises: unreadable input becomes a
-    Rejection with a short sample.
+    status or a request id when it carries an error's evidence. `log_group`: where the line was logged
+    (the layouts of one group are learned together, see gatewatch.parse.layouts). Never raises:
+    unreadable input becomes a Rejection with a short sample.
     """
     try:
         if message[:1] == "{":
-            return _parse_json(message, layouts_for(field_map), timestamp, partial=partial)
-        return _parse_other(message, field_map, timestamp)
+            return _parse_json(message, layouts_for(field_map, log_group), timestamp, partial=partial)
+        return _parse_other(message, layouts_for(field_map, log_group), field_map, timestamp)
     except Exception as exc:  # a safety net: a parser bug must cost one line, never the batch
         if not isinstance(message, str):
             return access_rejection(REASON_UNRECOGNISED, message, f"not text: {type(message).__name__}")
@@ -114,17 +116,25 @@ def looks_like_access_line(message: str) -> bool:
 
 
 def read_json_access(
-    obj: dict[str, Any] | None, message: str, field_map: Mapping[str, str] | None, timestamp: int | None
+    obj: dict[str, Any] | None,
+    message: str,
+    field_map: Mapping[str, str] | None,
+    timestamp: int | None,
+    log_group: str | None = None,
 ) -> AccessRecord | Rejection:
     """The full record for an already parsed JSON line (what parse_access_line returns for it);
     for None (not parsed yet), what parse_access_line makes of the line (it repairs invalid JSON)."""
     if obj is None:
-        return parse_access_line(message, field_map=field_map, timestamp=timestamp)
-    return _read_json_object(obj, message, layouts_for(field_map), timestamp)
+        return parse_access_line(message, field_map=field_map, timestamp=timestamp, log_group=log_group)
+    return _read_json_object(obj, message, layouts_for(field_map, log_group), timestamp)
 
 
 def parse_access_line_or_summary(
-    message: str, *, field_map: Mapping[str, str] | None = None, timestamp: int | None = None
+    message: str,
+    *,
+    field_map: Mapping[str, str] | None = None,
+    timestamp: int | None = None,
+    log_group: str | None = None,
 ) -> AccessSummary | AccessRecord | Rejection:
     """The analyzer's fast path: a successful request in a JSON format comes back as an AccessSummary
     (only what its metrics need); everything else exactly as `parse_access_line` returns it."""
@@ -132,7 +142,7 @@ def parse_access_line_or_summary(
         if message[:1] == "{":
             obj = orjson.loads(message)
             if obj.__class__ is dict:
-                layouts = layouts_for(field_map)
+                layouts = layouts_for(field_map, log_group)
                 if not has_object_value(obj) and not has_shadowed_keys(message, obj):
                     layout = layouts.layout_for(obj)
                     summary = None if layout.injected else layout.summarize(obj, timestamp)
@@ -141,7 +151,7 @@ def parse_access_line_or_summary(
                 return _read_json_object(obj, message, layouts, timestamp)
     except Exception:  # invalid JSON (repaired below) or a parser bug (a rejection below): one line, never the batch
         pass
-    return parse_access_line(message, field_map=field_map, timestamp=timestamp)
+    return parse_access_line(message, field_map=field_map, timestamp=timestamp, log_group=log_group)
 
 
 def _parse_json(
@@ -205,13 +215,15 @@ def _flatten(obj: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------------
 
 
-def _parse_other(message: str, field_map: Mapping[str, str] | None, timestamp: int | None) -> AccessRecord | Rejection:
+def _parse_other(
+    message: str, layouts: JsonLayouts, field_map: Mapping[str, str] | None, timestamp: int | None
+) -> AccessRecord | Rejection:
     if not isinstance(message, str):
         return access_rejection(REASON_UNRECOGNISED, message, f"not text: {type(message).__name__}")
     text = message.lstrip(_LEADING_JUNK)
     first = text[:1]
     if first == "{":
-        return _parse_json(text, layouts_for(field_map), timestamp)
+        return _parse_json(text, layouts, timestamp)
     record: list[Any] | None = None
     if first == "<":
         record = parse_xml(text, resolver_for(field_map))

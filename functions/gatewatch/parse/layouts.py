@@ -108,6 +108,7 @@ class KeyLayout:
     """How to read one JSON key layout (see the module docstring)."""
 
     __slots__ = (
+        "checked_at",
         "entries",
         "injected",
         "keys",
@@ -126,6 +127,7 @@ class KeyLayout:
         # The keys of a known layout plus keys that feed a dimension or the status: what a caller's
         # unescaped value adds (`x","resourcePath":"/x`). Such a layout's lines are suspicious.
         self.injected = injected
+        self.checked_at = 0  # the JsonLayouts generation `injected` was last decided at
         self.entries = entries  # (key, slot index, value kind), one per slot fed
         self.present = frozenset(_FIELD_NAME[index] for _key, index, _kind in entries)
         # A key of this layout that the summary does not read could, holding an object, flatten into a
@@ -256,10 +258,22 @@ class JsonLayouts:
     """The key layouts of one field map's JSON lines, cached: `layout_for(obj)` is one tuple compare
     for consecutive lines of one format."""
 
-    __slots__ = ("_last", "_layouts", "_risky", "_summary_exact", "_summary_normals", "resolver")
+    __slots__ = (
+        "_generation",
+        "_last",
+        "_layouts",
+        "_risky",
+        "_summary_exact",
+        "_summary_normals",
+        "resolver",
+        "scoped",
+    )
 
-    def __init__(self, resolver: FieldResolver) -> None:
+    def __init__(self, resolver: FieldResolver, *, scoped: bool = False) -> None:
         self.resolver = resolver
+        # The layouts of one log group (one format): only then may a layout that extends another be
+        # read as forged. Lines without a group (a file, a paste) may mix the formats of many APIs.
+        self.scoped = scoped
         field_map = resolver.field_map
         # What a flattened key must start with to feed a summary field (see risky_key).
         self._summary_normals = _SUMMARY_ALIAS_NORMALS | {
@@ -269,6 +283,7 @@ class JsonLayouts:
         self._risky: dict[str, bool] = {}
         self._layouts: dict[tuple[str, ...], KeyLayout] = {}
         self._last: KeyLayout | None = None
+        self._generation = 0  # counts the layouts learned: a layout's `injected` is decided again after one
 
     def risky_key(self, key: str) -> bool:
         """Could an object under `key` flatten into a key that feeds a summary field (status, route,
@@ -290,6 +305,8 @@ class JsonLayouts:
         """Is this a known layout with keys inserted right after a value a caller controls, among them a
         key that feeds a dimension or the status? That is the shape of `x","resourcePath":"/x` pasted into
         a user agent — a key the format lacks, so no key is duplicated."""
+        if not self.scoped:
+            return False
         fed = {key: index for key, index, _kind in entries}
         for known in self._layouts.values():
             inserted = _inserted_run(known.keys, keys)
@@ -302,11 +319,15 @@ class JsonLayouts:
         return False
 
     def layout_for(self, obj: Mapping[str, Any]) -> KeyLayout:
-        """The layout of a parsed line's keys (made once per distinct key tuple, bounded)."""
+        """The layout of a parsed line's keys (made once per distinct key tuple, bounded).
+
+        Whether a layout is `injected` depends on the layouts known: one seen before the clean layout it
+        extends is decided again once that one is known (and is then injected for good), so the order in
+        which a caller's lines arrive cannot make a forged layout trusted."""
         keys = tuple(obj)
         last = self._last
-        if last is not None and keys == last.keys:  # consecutive lines share a layout
-            return last
+        if last is not None and keys == last.keys and last.checked_at == self._generation:
+            return last  # consecutive lines share a layout
         layout = self._layouts.get(keys)
         if layout is None:
             chosen = self.resolver.choose(keys)
@@ -318,6 +339,11 @@ class JsonLayouts:
                 if len(self._layouts) >= _MAX_LAYOUTS:
                     self._layouts.clear()
                 self._layouts[keys] = layout
+                self._generation += 1
+        elif layout.checked_at != self._generation and not layout.injected and self._injected(keys, layout.entries):
+            layout.injected = True
+            layout.summary_decoder = None  # never read typed again
+        layout.checked_at = self._generation
         self._last = layout
         return layout
 
@@ -341,23 +367,35 @@ def known_field(resolver: FieldResolver, key: str) -> str | None:
     return target[3] if target is not None else None
 
 
-_LAYOUTS: dict[int, JsonLayouts] = {}
+#: One layout cache per (field map, log group): a log group holds one format, so what one group's lines
+#: teach (a quote count, the clean layout a forged one extends) never judges another group's lines.
+_LAYOUTS: dict[tuple[int, str | None], JsonLayouts] = {}
+_MAX_SCOPES = 256
 
 
-def layouts_for(field_map: Mapping[str, str] | None) -> JsonLayouts:
-    """The layout cache of a field map (one per resolver, reused across lines and batches)."""
-    if not field_map:
+def layouts_for(field_map: Mapping[str, str] | None, log_group: str | None = None) -> JsonLayouts:
+    """The layout cache of a field map and log group (reused across lines and batches)."""
+    if not field_map and log_group is None:
         return _DEFAULT_LAYOUTS
     resolver = resolver_for(field_map)
-    layouts = _LAYOUTS.get(id(resolver))
+    key = (id(resolver), log_group)
+    layouts = _LAYOUTS.get(key)
     if layouts is None or layouts.resolver is not resolver:
-        if len(_LAYOUTS) >= 16:
+        if len(_LAYOUTS) >= _MAX_SCOPES:
             _LAYOUTS.clear()
-        layouts = _LAYOUTS[id(resolver)] = JsonLayouts(resolver)
+        layouts = _LAYOUTS[key] = JsonLayouts(resolver, scoped=log_group is not None)
     return layouts
 
 
 _DEFAULT_LAYOUTS = JsonLayouts(resolver_for(None))
+
+
+def forget_layouts() -> None:
+    """Forget every learned layout, as a new execution environment starts (tests compare two ways of
+    reading one delivery from the same state; layouts learned by one would otherwise teach the other)."""
+    global _DEFAULT_LAYOUTS
+    _LAYOUTS.clear()
+    _DEFAULT_LAYOUTS = JsonLayouts(resolver_for(None))
 
 
 def json_layout(obj: Mapping[str, Any], field_map: Mapping[str, str] | None = None) -> KeyLayout:

@@ -37,6 +37,7 @@ from gatewatch.constants import (
     ENV_ROUTE_CAP,
     ENV_STATE_TABLE,
     SOURCE_INPUT,
+    SOURCE_OTHER,
 )
 from gatewatch.ingest.lambda_events import batches_from_lambda_event
 from gatewatch.metrics.aggregate import InvocationMetrics, aggregate
@@ -260,7 +261,8 @@ def log_rejections(analysis: Analysis, logger: Logger) -> None:
         key = (rejection.source, rejection.reason)
         counts[key] += 1
         first.setdefault(key, rejection)
-    truncated = sum(analysis.lines_unparsed.values()) > len(analysis.rejections)
+    rejected = sum(n for source, n in analysis.lines_unparsed.items() if source != SOURCE_OTHER)
+    truncated = rejected > len(analysis.rejections)
     for (source, reason), count in counts.items():
         sample = first[(source, reason)]
         extra: dict[str, Any] = {
@@ -312,6 +314,15 @@ class AnalyzerService:
         self._name_sources(result)
         analysis = result.analysis
         log_rejections(analysis, logger)
+        if analysis.other_log_groups:
+            logger.info(
+                "lines of log groups that are not API Gateway's set aside",
+                extra={
+                    "lines": analysis.lines_unparsed[SOURCE_OTHER],
+                    "log_groups": dict(analysis.other_log_groups),
+                    "counted_as": "LinesUnparsed, Source=other",
+                },
+            )
         # (1) before anything is sent
         metrics = aggregate(analysis, settings.config, route_cap=settings.route_cap, now_ms=int(now_s * 1000))
         if metrics.out_of_window:
