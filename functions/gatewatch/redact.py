@@ -50,7 +50,7 @@ def redact_secrets(text: str) -> str:
     return text
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")  # lone surrogates cannot be written as UTF-8
 
 
 def short_sample(text: str | bytes, limit: int = REJECTION_SAMPLE_CHARS) -> str:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
-from typing import Any
 
 import boto3
 import pytest
@@ -21,7 +19,7 @@ from analyzer import handler as analyzer
 from gatewatch.adapters.slack_client import RetryPolicy, SlackClient
 from gatewatch_demo.lambda_context import LocalLambdaContext
 from notifier import handler as notifier
-from tests.functional.slack_stub import WEBHOOK_PATH, SlackStub
+from tests.functional.slack_stub import WEBHOOK_PATH, SlackStub, strings
 from tests.helpers import subscription_event, subscription_payload
 
 REGION = "eu-west-1"
@@ -73,18 +71,6 @@ def hostile_access_lines(n: int = 3) -> list[str]:
             )
         )
     return lines
-
-
-def strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield k
-            yield from strings(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from strings(v)
 
 
 @pytest.fixture

@@ -159,8 +159,28 @@ def test_timestamps_are_iso_utc():
         ("", "", None, None),
         ("abc", "abc", None, None),
         ([1], "[1]", None, None),
+        (float("inf"), "inf", None, None),  # json.loads reads Infinity and NaN
+        (float("nan"), "nan", None, None),
+        ([[[[]]]], "[[[[]]]]", None, None),
     ],
 )
 def test_received_fields_are_read_leniently(value, as_str, as_int, as_float):
     # a field of the wrong type in a received message reads as absent, never as an exception
     assert (optional_str(value), optional_int(value), optional_float(value)) == (as_str, as_int, as_float)
+
+
+def test_numbers_too_large_to_render_or_convert_read_as_absent():
+    huge = 10**5000  # str() refuses more than 4,300 digits; float() overflows
+    assert (optional_str(huge), optional_int(huge), optional_float(huge)) == (None, huge, None)
+
+
+def test_a_nesting_too_deep_to_render_reads_as_absent():
+    deep: list = []
+    for _ in range(5000):
+        deep = [deep]
+    assert optional_str(deep) is None
+
+
+def test_int_bounds_make_out_of_range_values_absent():
+    assert optional_int("60", low=1, high=86400) == 60
+    assert optional_int(10**30, low=1, high=86400) is None and optional_int(0, low=1) is None

@@ -48,6 +48,12 @@ class DeliveryError(RuntimeError):
         self.error = error
         self.attempts = attempts
 
+    @property
+    def refused_content(self) -> bool:
+        """Slack refused this message's format (blocks, attachments, length): the same message never
+        goes through, but its text alone may."""
+        return self.permanent and (self.error or "") in CONTENT_ERRORS
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -62,6 +68,18 @@ class RetryPolicy:
     max_retry_after_s: float = 60.0  # outside Lambda (no deadline), wait at most this long on a 429
 
 
+#: Errors that mean "this message's blocks, not the destination": the notifier then posts the text alone.
+CONTENT_ERRORS = frozenset(
+    {
+        "invalid_payload",
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "invalid_attachments",
+        "msg_too_long",
+        "msg_blocks_too_long",
+        "too_many_attachments",
+    }
+)
 #: Slack's error codes that will not go away by retrying, with what a person should do.
 PERMANENT_CAUSES: dict[str, str] = {
     **dict.fromkeys(
@@ -83,15 +101,7 @@ PERMANENT_CAUSES: dict[str, str] = {
         "a workspace admin restricted posting to this channel",
     ),
     **dict.fromkeys(
-        (
-            "invalid_payload",
-            "invalid_blocks",
-            "invalid_blocks_format",
-            "invalid_attachments",
-            "msg_too_long",
-            "too_many_attachments",
-            "invalid_arguments",
-        ),
+        (*sorted(CONTENT_ERRORS), "invalid_arguments"),
         "Slack rejected the message format: please report this as a gatewatch bug",
     ),
 }

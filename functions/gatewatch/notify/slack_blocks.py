@@ -18,7 +18,7 @@ import copy
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -137,11 +137,22 @@ def truncate(text: str, limit: int, ellipsis: str = ELLIPSIS) -> str:
 
 
 def safe(text: Any, limit: int = MAX_SECTION_TEXT) -> str:
-    """Untrusted text made fit for Slack: redacted, escaped, and cut to `limit` characters."""
+    """Untrusted text made fit for Slack: well-formed, redacted, escaped, and cut to `limit` characters."""
     if text is None:
         return ""
-    raw = str(text)[: 2 * limit + 256]  # escaping only grows text; bound the work on huge input
+    raw = well_formed(str(text)[: 2 * limit + 256])  # escaping only grows text; bound the work on huge input
     return truncate(escape_slack(redact_secrets(raw)), limit)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def well_formed(text: str) -> str:
+    """The text with lone UTF-16 surrogates (JSON allows "\\ud800") replaced by U+FFFD: they cannot be
+    encoded as UTF-8, so they would break a DynamoDB key, a URL or Slack's JSON decoder."""
+    if _SURROGATE.search(text) is None:
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def _code(text: Any, limit: int = 200) -> str:
@@ -290,7 +301,8 @@ def logs_insights_url(region: str, log_groups: Iterable[str], query: str, start:
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    """2026-11-25T14:00:00.000Z (UTC; the year always four digits, as the console expects)."""
+    return moment.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + ".000Z"
 
 
 _REQUEST_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=")
@@ -327,6 +339,8 @@ class SlackMessage:
 
     def to_payload(self) -> dict[str, Any]:
         """The JSON body for an incoming webhook or chat.postMessage (add `channel` / `thread_ts`)."""
+        if not self.header and not self.body:  # text only (plain_text())
+            return {"text": self.text, "unfurl_links": False, "unfurl_media": False}
         header = {"type": "header", "text": {"type": "plain_text", "text": self.header, "emoji": True}}
         body = _limit_blocks(list(self.body), MAX_BLOCKS - 1)
         return {
@@ -336,6 +350,10 @@ class SlackMessage:
             "unfurl_links": False,
             "unfurl_media": False,
         }
+
+    def plain_text(self) -> SlackMessage:
+        """The same message as its text line only: what is left to post when Slack refuses the blocks."""
+        return replace(self, header="", body=())
 
 
 def mark_resolved(payload: Mapping[str, Any], when: str) -> dict[str, Any]:
@@ -406,7 +424,7 @@ def format_alarm(alarm: AlarmNotification, ctx: LinkContext) -> SlackMessage:
         body=tuple(blocks),
         severity=severity,
         lifecycle=lifecycle,
-        thread_key=alarm.arn or alarm.name,
+        thread_key=well_formed(alarm.arn or alarm.name),
     )
 
 
@@ -524,8 +542,9 @@ def _alarm_links(
         buttons.append(("Dashboard", dashboard))
     groups = ctx.groups_for(alarm.api, alarm.stage)
     moment = _parse_time(alarm.changed_at)
-    if groups and moment:
-        window = timedelta(seconds=(alarm.period_s or 60) * (alarm.evaluation_periods or 1) + 300)
+    window = timedelta(seconds=(alarm.period_s or 60) * (alarm.evaluation_periods or 1) + 300)
+    span = _shifted_span(moment, moment, -window, timedelta(minutes=1)) if moment else None
+    if groups and span:
         names = {alarm.metric_name} | {m.metric_name for m in alarm.metrics}
         status = (
             "5"
@@ -535,9 +554,7 @@ def _alarm_links(
         if status is None and names & {METRIC_ERRORS, METRIC_CAUSES}:
             status = "[45]"
         query = insights_query(status_prefix=status)
-        buttons.append(
-            ("Logs Insights", logs_insights_url(region, groups, query, moment - window, moment + timedelta(minutes=1)))
-        )
+        buttons.append(("Logs Insights", logs_insights_url(region, groups, query, *span)))
     return _actions(buttons)
 
 
@@ -567,7 +584,7 @@ def format_analyzer_alert(alert: AnalyzerAlert, ctx: LinkContext) -> SlackMessag
             + [f"alert {safe(alert.alert_id, 200)}"]
         )
     )
-    thread_key = "|".join(alert.alert_id.split("|")[:3]) or None
+    thread_key = well_formed("|".join(alert.alert_id.split("|")[:3])) or None
     return SlackMessage(
         text=safe(text, MAX_FALLBACK_TEXT),
         header=safe(header, MAX_HEADER),
@@ -585,14 +602,15 @@ def _alert_headline(
     where = "/".join(p for p in (api, alert.stage) if p)
     title = info.title if info else (alert.title or alert.category)
     header = f"{severity.emoji} {severity.name} · {title}" + (f" · {where}" if where else "")
-    text = f"{severity.name}: {alert.count} {_requests_noun(alert)} failed with {alert.category}" + (
-        f" on {where}" if where else ""
-    )
+    text = f"{severity.name}: {_requests(alert)} failed with {alert.category}" + (f" on {where}" if where else "")
     return header, text
 
 
-def _requests_noun(alert: AnalyzerAlert) -> str:
-    return "request" if alert.count == 1 else "requests"
+def _requests(alert: AnalyzerAlert) -> str:
+    """'1 request', '12 requests'; 'Requests' when the message gave no usable count."""
+    if alert.count <= 0:
+        return "Requests"
+    return f"{alert.count} request" if alert.count == 1 else f"{alert.count} requests"
 
 
 def _alert_intro(alert: AnalyzerAlert, info: CategoryInfo | None) -> str:
@@ -605,7 +623,7 @@ def _alert_intro(alert: AnalyzerAlert, info: CategoryInfo | None) -> str:
         )
         if p
     )
-    intro = f"*{alert.count} {_requests_noun(alert)} failed with `{safe(alert.category, 60)}`* {safe(window, 200)}"
+    intro = f"*{_requests(alert)} failed with `{safe(alert.category, 60)}`* {safe(window, 200)}"
     if info and info.category in BROKEN_DEPLOY_CATEGORIES:
         intro += "\n_Every call on the route fails the same way: this cause means a broken deploy._"
     return intro
@@ -648,9 +666,10 @@ def _alert_links(alert: AnalyzerAlert, ctx: LinkContext, api: str | None) -> dic
         return None
     buttons = []
     groups = ctx.groups_for(api, alert.stage, extra=[alert.log_group])
-    span = _time_span(_parse_time(alert.first_seen), _parse_time(alert.last_seen))
+    seen = _time_span(_parse_time(alert.first_seen), _parse_time(alert.last_seen))
+    span = _shifted_span(*seen, -timedelta(minutes=5), timedelta(minutes=5)) if seen else None
     if groups and span:
-        start, end = span[0] - timedelta(minutes=5), span[1] + timedelta(minutes=5)
+        start, end = span
         ids = [s.request_id for s in alert.samples[:MAX_ALERT_SAMPLES]]
         for query in (alert.insights_query or insights_query(ids), insights_query(status_prefix="[45]")):
             url = logs_insights_url(region, groups, query, start, end)
@@ -781,7 +800,8 @@ def _duration(seconds: int | None) -> str:
 
 
 def _parse_time(value: str | None) -> datetime | None:
-    """CloudWatch writes 2021-06-27T13:53:39.351+0000; the analyzer 2026-11-25T14:00:01Z."""
+    """CloudWatch writes 2021-06-27T13:53:39.351+0000; the analyzer 2026-11-25T14:00:01Z. In UTC; None
+    for anything unreadable, including a moment that has no UTC equivalent (0001-01-01T00:00+01:00)."""
     if not value:
         return None
     text = value.strip()
@@ -789,9 +809,19 @@ def _parse_time(value: str | None) -> datetime | None:
         text = text[:-5] + "+00:00"
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _shifted_span(
+    start: datetime, end: datetime, before: timedelta, after: timedelta
+) -> tuple[datetime, datetime] | None:
+    """(start + before, end + after), or None when that leaves the calendar (a StateChangeTime in year 1 or 9999)."""
+    try:
+        return start + before, end + after
+    except OverflowError:
+        return None
 
 
 def _time_span(first: datetime | None, last: datetime | None) -> tuple[datetime, datetime] | None:
@@ -803,4 +833,4 @@ def _time_span(first: datetime | None, last: datetime | None) -> tuple[datetime,
 
 def _human_time(value: str | None) -> str:
     moment = _parse_time(value)
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if moment else (value or "")
+    return moment.replace(microsecond=0, tzinfo=None).isoformat(sep=" ") + " UTC" if moment else (value or "")
