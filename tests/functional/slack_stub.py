@@ -10,6 +10,7 @@ empty the stub answers like Slack does on success. Scripts: ok, 429 with Retry-A
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections import deque
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 WEBHOOK_PATH = "/services/T0GATEWATCH/B0GATEWATCH/xyzSECRETwebhookTOKEN42"
 
@@ -67,6 +69,39 @@ def hang(seconds: float) -> Answer:
 
 def api_error(error: str) -> Answer:
     return Answer(200, json.dumps({"ok": False, "error": error}))
+
+
+#: Where a posted message may link to: the AWS consoles (commercial, China, GovCloud) and Slack.
+LINK_HOSTS = re.compile(
+    r"[a-z]{2}(?:-[a-z]+){1,3}-[0-9]{1,2}\.console\.aws\.amazon\.com|console\.amazonaws\.cn"
+    r"|console\.amazonaws-us-gov\.com|(?:[a-z0-9-]+\.)?slack(?:-gov)?\.com"
+)
+_MRKDWN_LINK = re.compile(r"<([a-zA-Z][a-zA-Z0-9+.-]*:[^|>]*)")
+
+
+def link_urls(value: Any) -> Iterator[str]:
+    """Every link target of a payload: `url` fields (buttons) and `<scheme:…|label>` links in text."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k == "url" and isinstance(v, str):
+                yield v
+            else:
+                yield from link_urls(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from link_urls(v)
+    elif isinstance(value, str):
+        yield from _MRKDWN_LINK.findall(value)
+
+
+def foreign_links(value: Any) -> list[str]:
+    """The link targets that are not https to an AWS console or Slack host."""
+    out = []
+    for url in link_urls(value):
+        parts = urlsplit(url)
+        if parts.scheme != "https" or not LINK_HOSTS.fullmatch(parts.hostname or "") or parts.port or parts.username:
+            out.append(url)
+    return out
 
 
 @dataclass(frozen=True)

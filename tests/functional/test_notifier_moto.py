@@ -19,7 +19,15 @@ from gatewatch.notify.slack_blocks import Severity
 from gatewatch.services import notifier as notifier_service
 from gatewatch_demo.lambda_context import LocalLambdaContext
 from notifier import handler
-from tests.functional.slack_stub import WEBHOOK_PATH, Answer, SlackStub, no_service, strings
+from tests.functional.slack_stub import (
+    WEBHOOK_PATH,
+    Answer,
+    SlackStub,
+    foreign_links,
+    link_urls,
+    no_service,
+    strings,
+)
 
 ALARMS = json.loads((Path(__file__).resolve().parents[1] / "events" / "sns_alarms.json").read_text())
 REGION = "eu-west-1"
@@ -255,7 +263,22 @@ HOSTILE_BODIES = {
         json.dumps(ALERT).replace('["POST /orders"]', "[" * 900 + "]" * 900),
         "MALFORMED_RESPONSE",
     ),
-    "lone surrogates in an alarm's ARN": (alarm_body(AlarmArn="arn:aws:cloudwatch:::alarm:\udfff"), "Throttled"),
+    "lone surrogates in an alarm's name and ARN": (
+        alarm_body(AlarmName="gatewatch-\ud800-x", AlarmArn="arn:aws:cloudwatch:eu-west-1:111122223333:alarm:\udfff"),
+        "gatewatch-\ufffd-x",
+    ),
+    "alarm ARN whose region is a host": (
+        alarm_body(AlarmArn="arn:aws:cloudwatch:evil.example/x?:111122223333:alarm:a"),
+        "gatewatch-orders-prod-THROTTLED",
+    ),
+    "alert whose region is a host and account a script": (
+        json.dumps({**ALERT, "region": "evil.example/x?", "account": "<script>", "log_group": "https://evil.example/"}),
+        "Malformed",
+    ),
+    "alert whose log group and query are hostile": (
+        json.dumps({**ALERT, "log_group": "x?#@evil.example", "insights_query": "https://evil.example/\ud800"}),
+        "Malformed",
+    ),
 }
 
 
@@ -283,6 +306,8 @@ def test_a_hostile_body_is_posted_and_the_handler_does_not_raise(bot_with_thread
     text = "\n".join(strings(posted.json))
     assert shown in text
     text.encode("utf-8")  # well-formed: no lone surrogate reached Slack
+    # ... and it links only to AWS consoles and Slack
+    assert not foreign_links(posted.json)
 
 
 def test_when_slack_refuses_the_blocks_the_text_line_is_posted_instead(aws, slack, monkeypatch, caplog):
@@ -343,3 +368,21 @@ def test_a_message_that_cannot_even_be_noted_is_a_counted_logged_rejection(aws, 
     (error,) = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert error.rejected == 1 and error.error == "MemoryError" and "gatewatch-orders" in error.sample
     assert not slack.requests
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        alarm_body(AlarmArn="arn:aws:cloudwatch:evil.example/x?:111122223333:alarm:a"),
+        json.dumps({**ALERT, "region": "evil.example/x?"}),
+        json.dumps({**ALERT, "region": "eu-west-1.evil.example#"}),
+        json.dumps({**ALERT, "region": "eu-west-\u0661"}),  # an Arabic-Indic digit: \d would take it
+    ],
+)
+def test_a_region_that_is_not_a_region_code_gets_no_link_at_all(bot_with_threads, body):
+    # GIVEN a message whose region would put another host in front of .console.aws.amazon.com
+    # WHEN it arrives THEN it is posted without a single link (rather than one to that host)
+    handler.lambda_handler(sns_event(body), Context())
+    (posted,) = bot_with_threads.calls("/chat.postMessage")
+    assert list(link_urls(posted.json)) == []
+    assert "evil.example" not in posted.body.decode()  # nor shown as the message's region

@@ -28,12 +28,15 @@ from gatewatch.notify.slack_blocks import (
     MAX_SECTION_TEXT,
     LinkContext,
     Severity,
+    alarm_console_url,
+    console_home,
     escape_slack,
     format_notification,
     logs_insights_url,
     mark_resolved,
     safe,
     truncate,
+    valid_account,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -355,3 +358,44 @@ def test_mark_resolved_recolours_and_retitles_the_original():
     assert resolved["attachments"][0]["color"] == Severity.RESOLVED.color
     assert "Resolved at 2026-11-25 14:21:05 UTC" in body_text(resolved)
     assert original["attachments"][0]["color"] == Severity.WARNING.color  # the input is untouched
+
+
+@pytest.mark.parametrize(
+    "region, home",
+    [
+        ("eu-west-1", "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1"),
+        ("ap-southeast-2", "https://ap-southeast-2.console.aws.amazon.com/cloudwatch/home?region=ap-southeast-2"),
+        ("us-gov-west-1", "https://console.amazonaws-us-gov.com/cloudwatch/home?region=us-gov-west-1"),
+        ("cn-north-1", "https://console.amazonaws.cn/cloudwatch/home?region=cn-north-1"),
+        ("us-iso-east-1", None),  # isolated partitions have no public console
+        ("evil.example/x?", None),
+        ("eu-west-1.evil.example", None),
+        ("eu-west-1\n", None),
+        ("eu-west-\u0661", None),  # not an ASCII digit
+        ("EU-WEST-1", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_console_links_start_from_a_valid_region_code_only(region, home):
+    assert console_home(region) == home
+
+
+def test_account_ids_are_twelve_ascii_digits():
+    assert valid_account("111122223333") == "111122223333"
+    assert [valid_account(a) for a in ("11112222333", "1111222233334", "11112222333x", "١١١١٢٢٢٢٣٣٣٣", None)] == [
+        None
+    ] * 5
+
+
+def test_names_are_encoded_into_links_and_an_unencodable_name_gets_none():
+    assert alarm_console_url("eu-west-1", "a/b?c#d e").endswith("#alarmsV2:alarm/a%2Fb%3Fc%23d%20e")
+    assert alarm_console_url("eu-west-1", "x\ud800") is None
+    assert alarm_console_url("evil.example/x?", "a") is None
+
+
+def test_log_groups_outside_cloudwatchs_alphabet_are_left_out_of_insights_links():
+    moment = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
+    url = logs_insights_url("eu-west-1", ["/ok/group", "x?#@evil.example"], "fields @message", moment, moment)
+    assert decode_insights(url)["source"] == ["/ok/group"]
+    assert logs_insights_url("eu-west-1", ["x?#@evil.example"], "q", moment, moment) is None

@@ -8,6 +8,8 @@ Safety rules, applied in one place (`safe`): every string that did not come from
 taxonomy is passed through `redact_secrets` (credentials) and `escape_slack` (`&`, `<`, `>`), so no
 request, alarm description or dimension value can inject `<!channel>`, `<!here>` or a disguised
 `<http://evil|link>`; text objects are `verbatim` so Slack does not auto-link or mention-parse them.
+Links are built from validated parts only: a region code of AWS's shape (its partition's console
+host), names percent-encoded, log group names of CloudWatch's alphabet; anything else gets no link.
 Limits (Slack's): section text ≤ 3,000 characters, header ≤ 150, ≤ 50 blocks, button URLs ≤ 3,000;
 text is cut with "…" where it would exceed them (never inside an `&amp;` entity).
 """
@@ -228,24 +230,71 @@ def _api_entries(raw_json: str | None) -> Iterator[tuple[str, Mapping[str, Any]]
             yield str(api_id), entry
 
 
-def _console(region: str) -> str:
-    return f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+# Console links are built only from validated parts: a region code of AWS's shape, names URL-encoded
+# (or no link when they cannot be), log group names of CloudWatch's alphabet. A message that says its
+# region is `evil.example/x?` gets no link rather than one to https://evil.example/x?.console.aws…
+_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+){1,3}-[0-9]{1,2}")
+_ACCOUNT = re.compile(r"[0-9]{12}")
+_LOG_GROUP = re.compile(r"[A-Za-z0-9_./#-]{1,512}")
+#: Partitions whose console is not {region}.console.aws.amazon.com; None: no public console to link to.
+_PARTITION_CONSOLES: tuple[tuple[str, str | None], ...] = (
+    ("cn-", "console.amazonaws.cn"),
+    ("us-gov-", "console.amazonaws-us-gov.com"),
+    ("us-iso", None),
+    ("eu-isoe-", None),
+)
 
 
-def alarm_console_url(region: str, alarm_name: str) -> str:
-    return f"{_console(region)}#alarmsV2:alarm/{quote(alarm_name, safe='')}"
+def valid_region(region: str | None) -> str | None:
+    """The region code if it has the shape of one (eu-west-1, us-gov-west-1, cn-north-1), else None."""
+    return region if region and _REGION.fullmatch(region) else None
+
+
+def valid_account(account: str | None) -> str | None:
+    """The account id if it is twelve digits, else None."""
+    return account if account and _ACCOUNT.fullmatch(account) else None
+
+
+def console_home(region: str | None) -> str | None:
+    """The CloudWatch console of a region; None when the region is not valid or its partition has none."""
+    code = valid_region(region)
+    if code is None:
+        return None
+    host: str | None = f"{code}.console.aws.amazon.com"
+    for prefix, partition_host in _PARTITION_CONSOLES:
+        if code.startswith(prefix):
+            host = partition_host
+            break
+    return f"https://{host}/cloudwatch/home?region={code}" if host else None
+
+
+def _url_part(text: str) -> str | None:
+    """A name percent-encoded for a URL path or fragment; None when it cannot be (a lone surrogate)."""
+    try:
+        return quote(text, safe="")
+    except UnicodeError:
+        return None
+
+
+def alarm_console_url(region: str | None, alarm_name: str) -> str | None:
+    home, name = console_home(region), _url_part(alarm_name)
+    return f"{home}#alarmsV2:alarm/{name}" if home and name else None
 
 
 def dashboard_console_url(ctx: LinkContext, api: str | None, region: str | None) -> str | None:
     """The per-API dashboard. GATEWATCH_DASHBOARD_URL ending in '/' is a prefix (the stack sets
-    `…#dashboards/dashboard/`) to which `naming.dashboard_name(api)` is appended; otherwise it is used as is."""
-    if ctx.dashboard_url and not ctx.dashboard_url.endswith("/"):
-        return ctx.dashboard_url
+    `…#dashboards/dashboard/`) to which `naming.dashboard_name(api)` is appended; otherwise it is used as is.
+    The configured URL is the operator's (any https URL); the names appended to it are encoded."""
+    configured = ctx.dashboard_url if ctx.dashboard_url and ctx.dashboard_url.startswith("https://") else None
+    if configured and not configured.endswith("/"):
+        return configured
     if not api:
-        return ctx.dashboard_url
-    if ctx.dashboard_url:
-        return ctx.dashboard_url + dashboard_name(api)
-    return f"{_console(region)}#dashboards/dashboard/{dashboard_name(api)}" if region else None
+        return configured
+    name = _url_part(dashboard_name(api))
+    if configured:
+        return configured + name if name else None
+    home = console_home(region)
+    return f"{home}#dashboards/dashboard/{name}" if home and name else None
 
 
 _INSIGHTS_LITERAL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._")
@@ -277,27 +326,35 @@ def _jsurl(value: Any) -> str:
     return "~(" + "".join(_jsurl(v) for v in value) + ")"
 
 
-def logs_insights_url(region: str, log_groups: Iterable[str], query: str, start: datetime, end: datetime) -> str:
-    """A Logs Insights console link with the log groups, the query and an absolute UTC time window.
+def logs_insights_url(
+    region: str | None, log_groups: Iterable[str], query: str, start: datetime, end: datetime
+) -> str | None:
+    """A Logs Insights console link with the log groups, the query and an absolute UTC time window (None
+    without a valid region; log group names not of CloudWatch's alphabet are left out, and with them
+    all of them, the link).
 
     The console reads `#logsV2:logs-insights?queryDetail=<JSURL>`, where the JSURL text is passed
     through JavaScript's escape(), then the whole fragment through encodeURIComponent with `%`
     written as `$` (so `~` appears as `$257E`, `?queryDetail=` as `$3FqueryDetail$3D`).
     """
+    home = console_home(region)
+    groups = [g for g in log_groups if _LOG_GROUP.fullmatch(g)]
+    if home is None or not groups:
+        return None
     detail = _jsurl(
         {
             "end": _iso(end),
             "start": _iso(start),
             "timeType": "ABSOLUTE",
             "tz": "UTC",
-            "editorString": query,
+            "editorString": well_formed(query),
             "isLiveTail": False,
-            "source": list(log_groups),
+            "source": groups,
         }
     )
     escaped = "".join(ch if ch in _JS_ESCAPE_SAFE else f"%{ord(ch):02X}" for ch in detail)
     fragment = quote("?queryDetail=" + escaped, safe="*-._").replace("%", "$")
-    return f"{_console(region)}#logsV2:logs-insights{fragment}"
+    return f"{home}#logsV2:logs-insights{fragment}"
 
 
 def _iso(moment: datetime) -> str:
@@ -536,10 +593,10 @@ def _alarm_links(
 ) -> dict[str, Any] | None:
     if not region:
         return None
-    buttons = [("Open alarm", alarm_console_url(region, alarm.name))]
-    dashboard = dashboard_console_url(ctx, alarm.api, region)
-    if dashboard:
-        buttons.append(("Dashboard", dashboard))
+    buttons = [
+        ("Open alarm", alarm_console_url(region, alarm.name)),
+        ("Dashboard", dashboard_console_url(ctx, alarm.api, region)),
+    ]
     groups = ctx.groups_for(alarm.api, alarm.stage)
     moment = _parse_time(alarm.changed_at)
     window = timedelta(seconds=(alarm.period_s or 60) * (alarm.evaluation_periods or 1) + 300)
@@ -664,7 +721,7 @@ def _alert_links(alert: AnalyzerAlert, ctx: LinkContext, api: str | None) -> dic
     region = alert.region or ctx.region
     if not region:
         return None
-    buttons = []
+    buttons: list[tuple[str, str | None]] = []
     groups = ctx.groups_for(api, alert.stage, extra=[alert.log_group])
     seen = _time_span(_parse_time(alert.first_seen), _parse_time(alert.last_seen))
     span = _shifted_span(*seen, -timedelta(minutes=5), timedelta(minutes=5)) if seen else None
@@ -673,13 +730,11 @@ def _alert_links(alert: AnalyzerAlert, ctx: LinkContext, api: str | None) -> dic
         ids = [s.request_id for s in alert.samples[:MAX_ALERT_SAMPLES]]
         for query in (alert.insights_query or insights_query(ids), insights_query(status_prefix="[45]")):
             url = logs_insights_url(region, groups, query, start, end)
-            if len(url) <= MAX_URL:
+            if url and len(url) <= MAX_URL:
                 buttons.append(("Logs Insights", url))
                 break
-    dashboard = dashboard_console_url(ctx, api, region)
-    if dashboard:
-        buttons.append(("Dashboard", dashboard))
-    return _actions(buttons) if buttons else None
+    buttons.append(("Dashboard", dashboard_console_url(ctx, api, region)))
+    return _actions(buttons)
 
 
 # --- anything else -------------------------------------------------------------------------------
@@ -752,7 +807,8 @@ def _context(items: list[str]) -> dict[str, Any]:
     }
 
 
-def _actions(buttons: list[tuple[str, str]]) -> dict[str, Any] | None:
+def _actions(buttons: list[tuple[str, str | None]]) -> dict[str, Any] | None:
+    """Link buttons for the URLs that could be built (None: no valid region, name or log group)."""
     elements = [
         {
             "type": "button",
@@ -760,8 +816,7 @@ def _actions(buttons: list[tuple[str, str]]) -> dict[str, Any] | None:
             "url": url,
             "action_id": f"gatewatch-link-{i}",
         }
-        for i, (label, url) in enumerate(buttons)
-        if len(url) <= MAX_URL
+        for i, (label, url) in enumerate((label, url) for label, url in buttons if url and len(url) <= MAX_URL)
     ]
     return {"type": "actions", "elements": elements} if elements else None
 
@@ -777,11 +832,12 @@ def _limit_blocks(blocks: list[dict[str, Any]], limit: int) -> list[dict[str, An
 
 
 def _where_bits(account: str | None, region: str | None, region_name: str | None) -> list[str]:
+    """'account 111122223333', 'eu-west-1 (EU (Ireland))': only an account id and a region code that are valid."""
     bits = []
-    if account:
-        bits.append(f"account {safe(account, 20)}")
-    if region:
-        bits.append(safe(region, 30) + (f" ({safe(region_name, 60)})" if region_name else ""))
+    if valid_account(account):
+        bits.append(f"account {account}")
+    if valid_region(region):
+        bits.append(f"{region}" + (f" ({safe(region_name, 60)})" if region_name else ""))
     return bits
 
 
