@@ -4,7 +4,8 @@ It serves an incoming-webhook path (`/services/T…/B…/…`) and the Web API m
 uses (`/api/chat.postMessage`, `/api/chat.update`). Every request is recorded with its body, headers
 and arrival time (time.monotonic). Answers are scripted per request, in order; when the script is
 empty the stub answers like Slack does on success. Scripts: ok, 429 with Retry-After, 500,
-404 no_service, 410, a Web API error, or a hang longer than the client's timeout.
+404 no_service, 410, a Web API error, a hang longer than the client's timeout, or a slow drip (the
+whole answer, status line included, one byte at a time: no single read ever waits long).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Answer:
     body: str | None = None  # None: Slack's success body for the path
     headers: tuple[tuple[str, str], ...] = ()
     delay_s: float = 0.0  # sleep before answering (a hang when longer than the client timeout)
+    drip_s: float = 0.0  # send the answer one byte at a time, this long apart
 
 
 OK = Answer()
@@ -65,6 +67,11 @@ def gone() -> Answer:
 
 def hang(seconds: float) -> Answer:
     return Answer(200, None, (), seconds)
+
+
+def drip(every_s: float) -> Answer:
+    """Slack answering 200 ok, one byte every `every_s` seconds (a per-read timeout never trips)."""
+    return Answer(200, "ok", (), 0.0, every_s)
 
 
 def api_error(error: str) -> Answer:
@@ -123,6 +130,7 @@ class SlackStub:
     requests: list[Recorded] = field(default_factory=list)
     _answers: deque = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _closing: threading.Event = field(default_factory=threading.Event)
     _ts: int = 0
 
     def __enter__(self) -> SlackStub:
@@ -140,6 +148,9 @@ class SlackStub:
                     time.sleep(answer.delay_s)
                 text = answer.body if answer.body is not None else stub._success_body(self.path, body)
                 data = text.encode()
+                if answer.drip_s:
+                    self._drip(answer, data)
+                    return
                 try:
                     self.send_response(answer.status)
                     for name, value in answer.headers:
@@ -154,6 +165,19 @@ class SlackStub:
             def log_message(self, *args: Any) -> None:  # keep test output clean
                 pass
 
+            def _drip(self, answer: Answer, data: bytes) -> None:
+                head = f"HTTP/1.1 {answer.status} {self.responses.get(answer.status, ('',))[0]}\r\n"
+                head += "".join(f"{n}: {v}\r\n" for n, v in answer.headers)
+                head += f"Content-Type: text/plain\r\nContent-Length: {len(data)}\r\n\r\n"
+                self.close_connection = True
+                for byte in head.encode() + data:
+                    if stub._closing.wait(answer.drip_s):
+                        return  # the stub is stopping: end the thread
+                    try:
+                        self.wfile.write(bytes([byte]))
+                    except (BrokenPipeError, ConnectionResetError):
+                        return  # the client gave up, as it should
+
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -161,6 +185,7 @@ class SlackStub:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        self._closing.set()
         self._server.shutdown()
         self._server.server_close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
@@ -23,6 +24,7 @@ from tests.functional.slack_stub import (
     WEBHOOK_PATH,
     Answer,
     SlackStub,
+    drip,
     foreign_links,
     link_urls,
     no_service,
@@ -37,6 +39,16 @@ BOT = {"bot_token": "xoxb-999-888-moto-bot-SECRET", "channel": "C0GATEWATCH"}
 
 def Context() -> LocalLambdaContext:
     return LocalLambdaContext("gatewatch-notifier", 256, region=REGION, aws_request_id="req-1", remaining_ms=60_000)
+
+
+@dataclass(frozen=True)
+class CountdownContext(LocalLambdaContext):
+    """A Lambda context whose remaining time runs down in real time from `remaining_ms`."""
+
+    started: float = field(default_factory=time.monotonic)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int(self.remaining_ms - (time.monotonic() - self.started) * 1000)
 
 
 @pytest.fixture
@@ -386,3 +398,21 @@ def test_a_region_that_is_not_a_region_code_gets_no_link_at_all(bot_with_threads
     (posted,) = bot_with_threads.calls("/chat.postMessage")
     assert list(link_urls(posted.json)) == []
     assert "evil.example" not in posted.body.decode()  # nor shown as the message's region
+
+
+def test_a_slow_drip_slack_ends_the_handler_before_the_lambda_with_a_retryable_error(aws, monkeypatch):
+    # GIVEN the production delivery policy, a Lambda with 3 s left (the 15 s notifier, scaled down), and
+    # a Slack that trickles its answer one byte a second: no read ever waits 5 s, so no per-socket
+    # timeout would end it
+    with SlackStub() as slack:
+        monkeypatch.setattr(handler, "slack_client", SlackClient(api_base=slack.api_base))
+        monkeypatch.setenv("GATEWATCH_SLACK_SECRET", secret("gatewatch/slack", slack.webhook_url))
+        slack.script(drip(1.0))
+        context = CountdownContext("gatewatch-notifier", 256, region=REGION, remaining_ms=3_000)
+        # WHEN an alarm arrives
+        with pytest.raises(DeliveryError) as caught:
+            handler.lambda_handler(sns_event(ALARMS["static_alarm"]), context)
+        # THEN the handler has ended before the Lambda's time ran out, with an error Lambda retries
+        assert context.get_remaining_time_in_millis() > 0
+        assert not caught.value.permanent and caught.value.error == "TimeoutError"
+        assert len(slack.requests) == 1  # it was connected and reading: the deadline, not a refusal, ended it
