@@ -2,11 +2,13 @@
 the real notifier handler (webhook secret in moto Secrets Manager) -> the loopback Slack stub.
 
 The request's path, error message and user agent carry Slack control sequences and a credential;
-what Slack receives must contain none of them unescaped, and no credential at all.
+what Slack receives must contain none of them unescaped, and no credential at all. And the lines the
+analyzer cannot read, whose samples it logs, carry no credential into its structured log either.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 
@@ -17,10 +19,12 @@ from moto import mock_aws
 
 from analyzer import handler as analyzer
 from gatewatch.adapters.slack_client import RetryPolicy, SlackClient
+from gatewatch.parse.reasons import SAMPLE_CHARS
 from gatewatch_demo.lambda_context import LocalLambdaContext
 from notifier import handler as notifier
 from tests.functional.slack_stub import WEBHOOK_PATH, SlackStub, strings
 from tests.helpers import subscription_event, subscription_payload
+from tests.secret_formats import SECRET_FORMATS, leaked, placements
 
 REGION = "eu-west-1"
 T0_MS = 1764075600000
@@ -142,3 +146,33 @@ def test_a_hostile_request_reaches_slack_escaped_and_without_its_credential(chai
     # ... and the webhook URL is in no log line
     captured = capsys.readouterr().out + caplog.text + "".join(str(r.__dict__) for r in caplog.records)
     assert WEBHOOK_PATH not in captured
+
+
+@pytest.fixture
+def analyzer_log(monkeypatch):
+    """The analyzer handler without alerting; its structured log lines written to a buffer."""
+    for name in (*ENV_TO_CLEAR, "GATEWATCH_ALERT_TOPIC_ARN", "GATEWATCH_STATE_TABLE"):
+        monkeypatch.delenv(name, raising=False)
+    analyzer.reset_state()
+    log_handler = analyzer.logger.registered_handler
+    stream, buffer = log_handler.stream, io.StringIO()
+    log_handler.stream = buffer
+    yield buffer
+    log_handler.stream = stream
+    analyzer.reset_state()
+
+
+@pytest.mark.parametrize("name", sorted(SECRET_FORMATS))
+def test_the_analyzers_samples_of_unreadable_lines_carry_no_credential(analyzer_log, name):
+    secret, core = SECRET_FORMATS[name]
+    for where, line in placements(secret, SAMPLE_CHARS):
+        # GIVEN an access-log line the analyzer cannot read, with a credential planted in it
+        analyzer_log.seek(0)
+        analyzer_log.truncate()
+        # WHEN the analyzer handler reads it
+        analyzer.lambda_handler(subscription_event(subscription_payload(ACCESS_GROUP, [line])), Context())
+        # THEN its WARNING about the line carries a sample, and nothing of the credential anywhere in the log
+        logs = [json.loads(x) for x in analyzer_log.getvalue().splitlines() if x.startswith("{")]
+        (warning,) = [x for x in logs if x["level"] == "WARNING" and x["message"] == "unreadable log data"]
+        assert warning["sample"], where
+        assert not leaked(analyzer_log.getvalue(), core), (where, warning["sample"])
