@@ -3,7 +3,10 @@
 It serves an incoming-webhook path (`/services/T…/B…/…`) and the Web API methods the notifier
 uses (`/api/chat.postMessage`, `/api/chat.update`). Every request is recorded with its body, headers
 and arrival time (time.monotonic). Answers are scripted per request, in order; when the script is
-empty the stub answers like Slack does on success. Scripts: ok, 429 with Retry-After, 500,
+empty the stub answers like Slack does on success — after checking the payload the way Slack does:
+one that is not valid Block Kit (tests.slack_kit, slack_sdk's models) is refused with
+`invalid_blocks` (400 for a webhook, `{"ok": false}` for the Web API), so no test delivers a message
+Slack would reject. Scripts: ok, 429 with Retry-After, 500,
 404 no_service, 410, a Web API error, a hang longer than the client's timeout, or a slow drip (the
 whole answer, status line included, one byte at a time: no single read ever waits long).
 """
@@ -20,6 +23,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
+
+from tests.slack_kit import block_kit_errors
 
 WEBHOOK_PATH = "/services/T0GATEWATCH/B0GATEWATCH/xyzSECRETwebhookTOKEN42"
 
@@ -128,6 +133,7 @@ class SlackStub:
     """Start with `with SlackStub() as slack:`; script answers with `slack.script(...)`."""
 
     requests: list[Recorded] = field(default_factory=list)
+    refusals: list[list[str]] = field(default_factory=list)  # why each refused payload was not valid Block Kit
     _answers: deque = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _closing: threading.Event = field(default_factory=threading.Event)
@@ -144,6 +150,8 @@ class SlackStub:
                     Recorded(self.path, body, {k.lower(): v for k, v in self.headers.items()}, time.monotonic())
                 )
                 answer = stub._next_answer()
+                if answer == OK:
+                    answer = stub._judge(self.path, body)
                 if answer.delay_s:
                     time.sleep(answer.delay_s)
                 text = answer.body if answer.body is not None else stub._success_body(self.path, body)
@@ -216,6 +224,20 @@ class SlackStub:
     def _next_answer(self) -> Answer:
         with self._lock:
             return self._answers.popleft() if self._answers else OK
+
+    def _judge(self, path: str, body: bytes) -> Answer:
+        """OK, or Slack's refusal of a payload that is not valid Block Kit."""
+        try:
+            errors = block_kit_errors(json.loads(body))
+        except (ValueError, AttributeError, TypeError) as exc:
+            errors = [f"not a JSON object: {exc}"]
+        if not errors:
+            return OK
+        with self._lock:
+            self.refusals.append(errors)
+        if path.startswith("/api/"):
+            return Answer(200, json.dumps({"ok": False, "error": "invalid_blocks", "errors": errors}))
+        return Answer(400, "invalid_blocks")
 
     def _success_body(self, path: str, body: bytes) -> str:
         if not path.startswith("/api/"):

@@ -315,6 +315,7 @@ def test_a_hostile_body_is_posted_and_the_handler_does_not_raise(bot_with_thread
     # THEN exactly one message is posted, showing what arrived, and nothing is rejected
     assert result == {"delivered": 1}
     (posted,) = slack.calls("/chat.postMessage")
+    assert not slack.refusals  # valid Block Kit: not refused and re-posted as text
     text = "\n".join(strings(posted.json))
     assert shown in text
     text.encode("utf-8")  # well-formed: no lone surrogate reached Slack

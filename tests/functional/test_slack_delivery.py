@@ -230,3 +230,20 @@ def test_a_tls_handshake_that_never_completes_ends_at_the_deadline():
         with pytest.raises(TimeoutError):
             http_deadline.post(url, b"{}", {"Content-Type": "application/json"}, 0.5)
         assert 0.45 <= time.monotonic() - started < 1.5
+
+
+@pytest.mark.parametrize(
+    "payload, why",
+    [
+        ({"text": "x", "blocks": [{"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}]}, "150"),
+        ({"text": "x", "blocks": [{"type": "header", "text": {"type": "plain_text", "text": "😀" * 76}}]}, "UTF-16"),
+        ({"text": "x", "blocks": [{"type": "section", "fields": [{"type": "mrkdwn", "text": "f"}] * 11}]}, "10 items"),
+        ({"text": "x", "blocks": [{"type": "headline", "text": "?"}]}, "not a block"),
+    ],
+)
+def test_the_stub_refuses_what_slack_refuses(slack, payload, why):
+    # GIVEN a payload that is not valid Block Kit WHEN it is posted THEN the stub answers as Slack does
+    with pytest.raises(DeliveryError) as caught:
+        client().post_webhook(slack.webhook_url, payload)
+    assert caught.value.permanent and caught.value.error == "invalid_blocks"
+    assert why in " ".join(slack.refusals[0])

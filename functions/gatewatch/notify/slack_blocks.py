@@ -11,7 +11,9 @@ request, alarm description or dimension value can inject `<!channel>`, `<!here>`
 Links are built from validated parts only: a region code of AWS's shape (its partition's console
 host), names percent-encoded, log group names of CloudWatch's alphabet; anything else gets no link.
 Limits (Slack's): section text ≤ 3,000 characters, header ≤ 150, ≤ 50 blocks, button URLs ≤ 3,000;
-text is cut with "…" where it would exceed them (never inside an `&amp;` entity).
+text is cut with "…" where it would exceed them, counting UTF-16 code units (an emoji is two: the
+stricter reading of Slack's "characters"), never inside an `&amp;` entity or an emoji sequence. The
+tests check every payload against slack_sdk's Block Kit models (tests/slack_kit.py).
 """
 
 from __future__ import annotations
@@ -59,7 +61,10 @@ from gatewatch.notify.messages import (
 )
 from gatewatch.redact import redact_secrets
 
-# Slack's limits (https://api.slack.com/reference/block-kit/blocks).
+# Slack's limits (https://docs.slack.dev/reference/block-kit/blocks), in UTF-16 code units: Slack
+# documents "characters" without saying which; slack_sdk counts code points, while JavaScript (Slack's
+# own SDK and clients) counts UTF-16 units, in which an emoji or any astral character is two. Cutting
+# to the stricter count keeps every text within the limit under either reading.
 MAX_SECTION_TEXT = 3000
 MAX_FIELD_TEXT = 2000
 MAX_FIELDS = 10
@@ -127,19 +132,49 @@ def escape_slack(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def utf16_units(text: str) -> int:
+    """The length of `text` in UTF-16 code units (an emoji or any character beyond U+FFFF counts two)."""
+    return len(text) if text.isascii() else len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+#: Characters that only modify the one before them: a cut just after one of them is moved before it,
+#: so no text ends in half an emoji sequence (a joiner, a variation selector, a skin tone).
+_JOINER = "\u200d"
+_MODIFIERS = frozenset((_JOINER, "\ufe0e", "\ufe0f")) | {chr(c) for c in range(0x1F3FB, 0x1F400)}
+
+
 def truncate(text: str, limit: int, ellipsis: str = ELLIPSIS) -> str:
-    """Cut `text` to at most `limit` characters, ending in `ellipsis`, never inside an escape entity."""
-    if len(text) <= limit:
+    """Cut `text` to at most `limit` UTF-16 code units, ending in `ellipsis`: never inside an escape entity,
+    never between a character and its emoji modifier (a Python string cannot split a surrogate pair)."""
+    if utf16_units(text) <= limit:
         return text
-    cut = text[: max(0, limit - len(ellipsis))]
+    cut = _within_units(text, max(0, limit - utf16_units(ellipsis)))
     amp = cut.rfind("&", max(0, len(cut) - 4))
     if amp != -1 and ";" not in cut[amp:]:
         cut = cut[:amp]
-    return cut + ellipsis
+    end = len(cut)
+    if text[end : end + 1] in _MODIFIERS:  # the cut parts a character from what modifies it: drop both
+        while end and cut[end - 1] in _MODIFIERS:
+            end -= 1
+        end = max(0, end - 1)
+    while end and cut[end - 1] == _JOINER:  # no sequence ends in a joiner
+        end -= 1
+    return cut[:end] + ellipsis
+
+
+def _within_units(text: str, units: int) -> str:
+    """The longest prefix of `text` that is at most `units` UTF-16 code units long."""
+    head = text[:units]  # never shorter than the answer: each character is at least one unit
+    excess = utf16_units(head) - units
+    end = len(head)
+    while excess > 0:
+        end -= 1
+        excess -= 2 if ord(head[end]) > 0xFFFF else 1
+    return head[:end]
 
 
 def safe(text: Any, limit: int = MAX_SECTION_TEXT) -> str:
-    """Untrusted text made fit for Slack: well-formed, redacted, escaped, and cut to `limit` characters."""
+    """Untrusted text made fit for Slack: well-formed, redacted, escaped, and cut to `limit` UTF-16 units."""
     if text is None:
         return ""
     raw = well_formed(str(text)[: 2 * limit + 256])  # escaping only grows text; bound the work on huge input
@@ -741,7 +776,7 @@ def _alert_links(alert: AnalyzerAlert, ctx: LinkContext, api: str | None) -> dic
 
 
 def format_generic(notification: GenericNotification) -> SlackMessage:
-    subject = notification.subject or "Notification on the gatewatch topic"
+    subject = (notification.subject or "").strip() or "Notification on the gatewatch topic"
     blocks: list[dict[str, Any]] = []
     if notification.text:
         blocks.append(_section(safe(notification.text, MAX_SECTION_TEXT)))
