@@ -176,3 +176,23 @@ def test_the_analyzers_samples_of_unreadable_lines_carry_no_credential(analyzer_
         (warning,) = [x for x in logs if x["level"] == "WARNING" and x["message"] == "unreadable log data"]
         assert warning["sample"], where
         assert not leaked(analyzer_log.getvalue(), core), (where, warning["sample"])
+
+
+def test_two_apis_without_an_id_do_not_silence_each_other(chain):
+    slack, sqs = chain["slack"], chain["sqs"]
+    # GIVEN two APIs whose access logs carry no API id, each breaking the same way on the same stage
+    groups = ("/aws/apigateway/orders-prod-access", "/aws/apigateway/payments-prod-access")
+    lines = [json.dumps({k: v for k, v in json.loads(x).items() if k != "apiId"}) for x in hostile_access_lines()]
+    # WHEN the analyzer reads one, then the other, within the cooldown
+    for group in groups:
+        analyzer.lambda_handler(subscription_event(subscription_payload(group, lines, start_ms=T0_MS)), Context())
+    # THEN each API's alert is published: the second is not taken for the first's repeat
+    published = sqs.receive_message(QueueUrl=chain["queue"], MaxNumberOfMessages=10)["Messages"]
+    envelopes = [json.loads(m["Body"]) for m in published]
+    alerts = [json.loads(e["Message"]) for e in envelopes]
+    assert sorted(a["log_group"] for a in alerts) == sorted(groups)
+    assert len({a["alert_id"] for a in alerts}) == 2 and all(a["api_id"] == "unknown" for a in alerts)
+    # ... and the notifier posts both, each saying which log group it is about
+    notifier.lambda_handler({"Records": [{"EventSource": "aws:sns", "Sns": e} for e in envelopes]}, Context())
+    posted = ["\n".join(strings(r.json)) for r in slack.requests]
+    assert len(posted) == 2 and all(any(g in text for text in posted) for g in groups)

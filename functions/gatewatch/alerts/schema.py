@@ -4,8 +4,9 @@ Schema `gatewatch.alert/v1` (additive changes only within v1):
 
     {
       "schema": "gatewatch.alert/v1",
-      "alert_id": "<api>|<stage>|<category>|<window start epoch s>",  # also the dedupe key
-      "api_id": "a1b2c3", "api_name": "orders" | null, "stage": "prod",
+      "alert_id": "<api>|<stage>|<category>|<window start epoch s>",  # the dedupe key's parts
+                       # <api>: the id, else name=<name>, else log=<log group>; parts percent-encoded
+      "api_id": "a1b2c3", "api_name": "orders" | null, "stage": "prod",   # id, else name, else "unknown"
       "category": "MALFORMED_RESPONSE", "title": "...", "retry": "no", "blame": "backend",
       "count": 12,                                   # requests of this category in the batch
       "first_seen": "2026-11-25T14:00:01Z", "last_seen": "2026-11-25T14:00:09Z",

@@ -727,6 +727,8 @@ def _alert_fields(alert: AnalyzerAlert, api: str | None, info: CategoryInfo | No
         fields.append(
             f"*API*\n{safe(api, 200)}" + (f" ({safe(alert.api_id, 60)})" if alert.api_name and alert.api_id else "")
         )
+    if alert.log_group and not alert.api_name and not _API_ID.fullmatch(alert.api_id or ""):
+        fields.append(f"*Log group*\n{_code(alert.log_group, 300)}")  # the API is known by neither: this says which
     if alert.stage:
         fields.append(f"*Stage*\n{safe(alert.stage, 200)}")
     if alert.routes:
