@@ -22,7 +22,7 @@ from gatewatch.adapters.slack_client import RetryPolicy, SlackClient
 from gatewatch.parse.reasons import SAMPLE_CHARS
 from gatewatch_demo.lambda_context import LocalLambdaContext
 from notifier import handler as notifier
-from tests.functional.slack_stub import WEBHOOK_PATH, SlackStub, strings
+from tests.functional.slack_stub import WEBHOOK_PATH, SlackStub, foreign_links, strings
 from tests.helpers import subscription_event, subscription_payload
 from tests.secret_formats import SECRET_FORMATS, leaked, placements
 
@@ -142,6 +142,7 @@ def test_a_hostile_request_reaches_slack_escaped_and_without_its_credential(chai
         assert injection not in everything and injection not in delivered.body.decode()
     assert not [t for t in texts if "<" in t or ">" in t]
     assert "&lt;!channel&gt;" in everything  # shown, as text, not dropped: the responder sees what was sent
+    assert not foreign_links(payload)  # and it links to AWS consoles only
     assert TOKEN not in delivered.body.decode() and TOKEN[:20] not in everything
     # ... and the webhook URL is in no log line
     captured = capsys.readouterr().out + caplog.text + "".join(str(r.__dict__) for r in caplog.records)

@@ -417,3 +417,15 @@ def test_a_slow_drip_slack_ends_the_handler_before_the_lambda_with_a_retryable_e
         assert context.get_remaining_time_in_millis() > 0
         assert not caught.value.permanent and caught.value.error == "TimeoutError"
         assert len(slack.requests) == 1  # it was connected and reading: the deadline, not a refusal, ended it
+
+
+def test_records_that_are_not_sns_notifications_are_counted_and_logged(aws, slack, monkeypatch, caplog):
+    # GIVEN an event with one real SNS record and two that are not SNS notifications at all
+    monkeypatch.setenv("GATEWATCH_SLACK_SECRET", secret("gatewatch/slack", slack.webhook_url))
+    event = sns_event(ALARMS["static_alarm"])
+    event["Records"] += [{"EventSource": "aws:sqs", "body": "x"}, "not a record"]
+    # WHEN it arrives THEN the notification is posted and the other two are a counted, logged rejection
+    assert handler.lambda_handler(event, Context()) == {"delivered": 1, "rejected": 2}
+    assert len(slack.requests) == 1
+    (error,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert error.rejected == 2

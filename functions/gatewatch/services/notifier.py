@@ -81,8 +81,13 @@ def deliver_notifications(
     links = LinkContext.from_environ(environ, account=account)
     client.remaining_s = remaining_s
     delivery = build_delivery(environ, client, logger)
-    delivered, rejected, failures = 0, 0, []
-    for sns in sns_messages(event):
+    messages = sns_messages(event)
+    records = event.get("Records") if isinstance(event, Mapping) else None
+    rejected = (len(records) if isinstance(records, list) else 0) - len(messages)  # records without an Sns part
+    if rejected:
+        logger.error("records that are not SNS notifications rejected", extra={"rejected": rejected})
+    delivered, failures = 0, []
+    for sns in messages:
         formatted = format_sns_message(sns, links, logger)
         if formatted is None:
             rejected += 1
