@@ -278,7 +278,9 @@ class SlackClient:
             raise self._give_up(what, pace_key, outcome, attempt, f"no success after {attempt} attempts")
         delay = outcome.retry_after_s if outcome.retry_after_s is not None else self._backoff(attempt)
         left = deadline - self._clock()
-        if outcome.error == DEADLINE or delay >= left:
+        if outcome.error == DEADLINE:
+            raise self._give_up(what, pace_key, outcome, attempt, "no time left before the delivery deadline")
+        if delay >= left:
             raise self._give_up(
                 what,
                 pace_key,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, TypeGuard
@@ -475,9 +475,3 @@ def _dumps(value: Any) -> str:
         return json.dumps(value, default=str)
     except (ValueError, TypeError, RecursionError):
         return ""
-
-
-def iter_notifications(event: Any) -> Iterable[tuple[SnsMessage, Notification]]:
-    """Every SNS message of a Lambda event with what it was recognised as."""
-    for sns in sns_messages(event):
-        yield sns, parse_sns_message(sns)

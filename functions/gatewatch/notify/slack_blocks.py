@@ -365,8 +365,8 @@ def logs_insights_url(
     region: str | None, log_groups: Iterable[str], query: str, start: datetime, end: datetime
 ) -> str | None:
     """A Logs Insights console link with the log groups, the query and an absolute UTC time window (None
-    without a valid region; log group names not of CloudWatch's alphabet are left out, and with them
-    all of them, the link).
+    without a valid region; log group names outside CloudWatch's alphabet are left out, and with none
+    left there is no link).
 
     The console reads `#logsV2:logs-insights?queryDetail=<JSURL>`, where the JSURL text is passed
     through JavaScript's escape(), then the whole fragment through encodeURIComponent with `%`

@@ -76,7 +76,7 @@ def deliver_notifications(
     generic format (at worst as a note that an unreadable message arrived), and a message whose blocks
     Slack refuses is posted as its text line. Only a delivery failure (Slack unreachable, refusing the
     destination, the secret unreadable) raises. Returns {"delivered": n}, plus "rejected": n when some
-    message could not even be noted (each logged as an error).
+    record was not an SNS notification or some message could not even be noted (logged as errors).
     """
     links = LinkContext.from_environ(environ, account=account)
     client.remaining_s = remaining_s
