@@ -3,21 +3,28 @@
 It serves an incoming-webhook path (`/services/T…/B…/…`) and the Web API methods the notifier
 uses (`/api/chat.postMessage`, `/api/chat.update`). Every request is recorded with its body, headers
 and arrival time (time.monotonic, or the FakeClock the test shares with the client). Answers are
-scripted per request, in order; when the script is empty the stub answers like Slack does on success.
-Scripts: ok, 429 with Retry-After, 500, 404 no_service, 410, a Web API error, or a hang longer than
-the client's timeout.
+scripted per request, in order; when the script is empty the stub answers like Slack does on success —
+after checking the payload the way Slack does: one that is not valid Block Kit (tests.slack_kit,
+slack_sdk's models) is refused with `invalid_blocks` (400 for a webhook, `{"ok": false}` for the Web
+API), so no test delivers a message Slack would reject. Scripts: ok, 429 with Retry-After, 500,
+404 no_service, 410, a Web API error, a hang longer than the client's timeout, or a slow drip (the
+whole answer, status line included, one byte at a time: no single read ever waits long).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
+
+from tests.slack_kit import block_kit_errors
 
 WEBHOOK_PATH = "/services/T0GATEWATCH/B0GATEWATCH/xyzSECRETwebhookTOKEN42"
 POLL_INTERVAL_S = 0.01  # how often serve_forever looks for shutdown (the default 0.5 s is paid at every exit)
@@ -46,9 +53,23 @@ class Answer:
     body: str | None = None  # None: Slack's success body for the path
     headers: tuple[tuple[str, str], ...] = ()
     delay_s: float = 0.0  # sleep before answering (a hang when longer than the client timeout)
+    drip_s: float = 0.0  # send the answer one byte at a time, this long apart
 
 
 OK = Answer()
+
+
+def strings(value: Any) -> Iterator[str]:
+    """Every string of a received JSON payload, keys included (what a responder could see or click)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield k
+            yield from strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from strings(v)
 
 
 def rate_limited(retry_after: int | str = 1) -> Answer:
@@ -71,8 +92,46 @@ def hang(seconds: float) -> Answer:
     return Answer(200, None, (), seconds)
 
 
+def drip(every_s: float) -> Answer:
+    """Slack answering 200 ok, one byte every `every_s` seconds (a per-read timeout never trips)."""
+    return Answer(200, "ok", (), 0.0, every_s)
+
+
 def api_error(error: str) -> Answer:
     return Answer(200, json.dumps({"ok": False, "error": error}))
+
+
+#: Where a posted message may link to: the AWS consoles (commercial, China, GovCloud) and Slack.
+LINK_HOSTS = re.compile(
+    r"[a-z]{2}(?:-[a-z]+){1,3}-[0-9]{1,2}\.console\.aws\.amazon\.com|console\.amazonaws\.cn"
+    r"|console\.amazonaws-us-gov\.com|(?:[a-z0-9-]+\.)?slack(?:-gov)?\.com"
+)
+_MRKDWN_LINK = re.compile(r"<([a-zA-Z][a-zA-Z0-9+.-]*:[^|>]*)")
+
+
+def link_urls(value: Any) -> Iterator[str]:
+    """Every link target of a payload: `url` fields (buttons) and `<scheme:…|label>` links in text."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k == "url" and isinstance(v, str):
+                yield v
+            else:
+                yield from link_urls(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from link_urls(v)
+    elif isinstance(value, str):
+        yield from _MRKDWN_LINK.findall(value)
+
+
+def foreign_links(value: Any) -> list[str]:
+    """The link targets that are not https to an AWS console or Slack host."""
+    out = []
+    for url in link_urls(value):
+        parts = urlsplit(url)
+        if parts.scheme != "https" or not LINK_HOSTS.fullmatch(parts.hostname or "") or parts.port or parts.username:
+            out.append(url)
+    return out
 
 
 @dataclass(frozen=True)
@@ -94,8 +153,10 @@ class SlackStub:
 
     clock: Callable[[], float] = time.monotonic
     requests: list[Recorded] = field(default_factory=list)
+    refusals: list[list[str]] = field(default_factory=list)  # why each refused payload was not valid Block Kit
     _answers: deque = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _closing: threading.Event = field(default_factory=threading.Event)
     _ts: int = 0
 
     def __enter__(self) -> SlackStub:
@@ -107,10 +168,15 @@ class SlackStub:
                 body = self.rfile.read(length)
                 stub._record(Recorded(self.path, body, {k.lower(): v for k, v in self.headers.items()}, stub.clock()))
                 answer = stub._next_answer()
+                if answer == OK:
+                    answer = stub._judge(self.path, body)
                 if answer.delay_s:
                     time.sleep(answer.delay_s)
                 text = answer.body if answer.body is not None else stub._success_body(self.path, body)
                 data = text.encode()
+                if answer.drip_s:
+                    self._drip(answer, data)
+                    return
                 try:
                     self.send_response(answer.status)
                     for name, value in answer.headers:
@@ -125,6 +191,19 @@ class SlackStub:
             def log_message(self, *args: Any) -> None:  # keep test output clean
                 pass
 
+            def _drip(self, answer: Answer, data: bytes) -> None:
+                head = f"HTTP/1.1 {answer.status} {self.responses.get(answer.status, ('',))[0]}\r\n"
+                head += "".join(f"{n}: {v}\r\n" for n, v in answer.headers)
+                head += f"Content-Type: text/plain\r\nContent-Length: {len(data)}\r\n\r\n"
+                self.close_connection = True
+                for byte in head.encode() + data:
+                    if stub._closing.wait(answer.drip_s):
+                        return  # the stub is stopping: end the thread
+                    try:
+                        self.wfile.write(bytes([byte]))
+                    except (BrokenPipeError, ConnectionResetError):
+                        return  # the client gave up, as it should
+
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, args=(POLL_INTERVAL_S,), daemon=True)
@@ -132,6 +211,7 @@ class SlackStub:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        self._closing.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -162,6 +242,20 @@ class SlackStub:
     def _next_answer(self) -> Answer:
         with self._lock:
             return self._answers.popleft() if self._answers else OK
+
+    def _judge(self, path: str, body: bytes) -> Answer:
+        """OK, or Slack's refusal of a payload that is not valid Block Kit."""
+        try:
+            errors = block_kit_errors(json.loads(body))
+        except (ValueError, AttributeError, TypeError) as exc:
+            errors = [f"not a JSON object: {exc}"]
+        if not errors:
+            return OK
+        with self._lock:
+            self.refusals.append(errors)
+        if path.startswith("/api/"):
+            return Answer(200, json.dumps({"ok": False, "error": "invalid_blocks", "errors": errors}))
+        return Answer(400, "invalid_blocks")
 
     def _success_body(self, path: str, body: bytes) -> str:
         if not path.startswith("/api/"):

@@ -2,15 +2,15 @@
 the real notifier handler (webhook secret in moto Secrets Manager) -> the loopback Slack stub.
 
 The request's path, error message and user agent carry Slack control sequences and a credential;
-what Slack receives must contain none of them unescaped, and no credential at all.
+what Slack receives must contain none of them unescaped, and no credential at all. And the lines the
+analyzer cannot read, whose samples it logs, carry no credential into its structured log either.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
-from collections.abc import Iterator
-from typing import Any
 
 import boto3
 import pytest
@@ -19,10 +19,12 @@ from moto import mock_aws
 
 from analyzer import handler as analyzer
 from gatewatch.adapters.slack_client import RetryPolicy, SlackClient
+from gatewatch.parse.reasons import SAMPLE_CHARS
 from gatewatch_demo.lambda_context import LocalLambdaContext
 from notifier import handler as notifier
-from tests.functional.slack_stub import WEBHOOK_PATH, SlackStub
+from tests.functional.slack_stub import WEBHOOK_PATH, SlackStub, foreign_links, strings
 from tests.helpers import subscription_event, subscription_payload
+from tests.secret_formats import SECRET_FORMATS, leaked, placements
 
 REGION = "eu-west-1"
 T0_MS = 1764075600000
@@ -73,18 +75,6 @@ def hostile_access_lines(n: int = 3) -> list[str]:
             )
         )
     return lines
-
-
-def strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield k
-            yield from strings(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from strings(v)
 
 
 @pytest.fixture
@@ -152,7 +142,58 @@ def test_a_hostile_request_reaches_slack_escaped_and_without_its_credential(chai
         assert injection not in everything and injection not in delivered.body.decode()
     assert not [t for t in texts if "<" in t or ">" in t]
     assert "&lt;!channel&gt;" in everything  # shown, as text, not dropped: the responder sees what was sent
+    assert not foreign_links(payload)  # and it links to AWS consoles only
     assert TOKEN not in delivered.body.decode() and TOKEN[:20] not in everything
     # ... and the webhook URL is in no log line
     captured = capsys.readouterr().out + caplog.text + "".join(str(r.__dict__) for r in caplog.records)
     assert WEBHOOK_PATH not in captured
+
+
+@pytest.fixture
+def analyzer_log(monkeypatch):
+    """The analyzer handler without alerting; its structured log lines written to a buffer."""
+    for name in (*ENV_TO_CLEAR, "GATEWATCH_ALERT_TOPIC_ARN", "GATEWATCH_STATE_TABLE"):
+        monkeypatch.delenv(name, raising=False)
+    analyzer.reset_state()
+    log_handler = analyzer.logger.registered_handler
+    stream, buffer = log_handler.stream, io.StringIO()
+    log_handler.stream = buffer
+    yield buffer
+    log_handler.stream = stream
+    analyzer.reset_state()
+
+
+@pytest.mark.parametrize("name", sorted(SECRET_FORMATS))
+def test_the_analyzers_samples_of_unreadable_lines_carry_no_credential(analyzer_log, name):
+    secret, core = SECRET_FORMATS[name]
+    for where, line in placements(secret, SAMPLE_CHARS):
+        # GIVEN an access-log line the analyzer cannot read, with a credential planted in it
+        analyzer_log.seek(0)
+        analyzer_log.truncate()
+        # WHEN the analyzer handler reads it
+        analyzer.lambda_handler(subscription_event(subscription_payload(ACCESS_GROUP, [line])), Context())
+        # THEN its WARNING about the line carries a sample, and nothing of the credential anywhere in the log
+        logs = [json.loads(x) for x in analyzer_log.getvalue().splitlines() if x.startswith("{")]
+        (warning,) = [x for x in logs if x["level"] == "WARNING" and x["message"] == "unreadable log data"]
+        assert warning["sample"], where
+        assert not leaked(analyzer_log.getvalue(), core), (where, warning["sample"])
+
+
+def test_two_apis_without_an_id_do_not_silence_each_other(chain):
+    slack, sqs = chain["slack"], chain["sqs"]
+    # GIVEN two APIs whose access logs carry no API id, each breaking the same way on the same stage
+    groups = ("/aws/apigateway/orders-prod-access", "/aws/apigateway/payments-prod-access")
+    lines = [json.dumps({k: v for k, v in json.loads(x).items() if k != "apiId"}) for x in hostile_access_lines()]
+    # WHEN the analyzer reads one, then the other, within the cooldown
+    for group in groups:
+        analyzer.lambda_handler(subscription_event(subscription_payload(group, lines, start_ms=T0_MS)), Context())
+    # THEN each API's alert is published: the second is not taken for the first's repeat
+    published = sqs.receive_message(QueueUrl=chain["queue"], MaxNumberOfMessages=10)["Messages"]
+    envelopes = [json.loads(m["Body"]) for m in published]
+    alerts = [json.loads(e["Message"]) for e in envelopes]
+    assert sorted(a["log_group"] for a in alerts) == sorted(groups)
+    assert len({a["alert_id"] for a in alerts}) == 2 and all(a["api_id"] == "unknown" for a in alerts)
+    # ... and the notifier posts both, each saying which log group it is about
+    notifier.lambda_handler({"Records": [{"EventSource": "aws:sns", "Sns": e} for e in envelopes]}, Context())
+    posted = ["\n".join(strings(r.json)) for r in slack.requests]
+    assert len(posted) == 2 and all(any(g in text for text in posted) for g in groups)

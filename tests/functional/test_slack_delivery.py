@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import itertools
 import logging
+import socket
+import time
 
 import pytest
 
+from gatewatch.adapters import http_deadline
 from gatewatch.adapters.slack_client import DeliveryError, RetryPolicy, SlackClient
 from tests.functional.slack_stub import (
     WEBHOOK_PATH,
     FakeClock,
     SlackStub,
     api_error,
+    drip,
     gone,
     hang,
     no_service,
@@ -178,3 +182,84 @@ def test_web_api_error_codes_are_permanent_or_retried_by_meaning(slack, clock, c
         c.call(BOT_TOKEN, "chat.postMessage", {"channel": "C1", "text": "y"})
     assert caught.value.permanent and len(slack.requests) == 3
     assert "invite" in caplog.text and BOT_TOKEN not in str(caught.value)
+
+
+def real_client(**kw) -> SlackClient:
+    """A client on the real clock: for the deadline tests, which are about wall-clock time."""
+    return SlackClient(kw.pop("policy", FAST), **kw)
+
+
+def lambda_with(seconds: float):
+    """A Lambda's remaining time, counting down from `seconds` in real time."""
+    started = time.monotonic()
+    return lambda: seconds - (time.monotonic() - started)
+
+
+def test_a_slow_drip_answer_ends_at_the_delivery_deadline_with_a_retryable_error(slack):
+    # GIVEN a Lambda with 2 s left, and a Slack that trickles its answer one byte every 0.3 s: no single
+    # read waits anywhere near the production policy's 5 s per-request timeout
+    slack.script(drip(0.3))
+    remaining = lambda_with(2.0)
+    started = time.monotonic()
+    # WHEN a message is posted with the production policy
+    with pytest.raises(DeliveryError) as caught:
+        SlackClient(remaining_s=remaining).post_webhook(slack.webhook_url, PAYLOAD)
+    elapsed = time.monotonic() - started
+    # THEN it fails at the delivery deadline (2 s less the 0.5 s margin), before the Lambda would end,
+    # not permanently (Lambda retries, then the dead-letter queue), after one request it had no time to repeat
+    assert elapsed >= 1.4 and remaining() > 0
+    assert not caught.value.permanent and caught.value.error == "TimeoutError"
+    assert len(slack.requests) == 1
+
+
+def test_each_request_ends_within_its_timeout_however_quickly_each_read_returns(slack):
+    # GIVEN no Lambda deadline and a Slack that drips its answers (the whole answer would take ~15 s)
+    slack.script(drip(0.2), drip(0.2))
+    policy = RetryPolicy(max_attempts=2, base_delay_s=0.01, max_delay_s=0.01, timeout_s=0.5, min_interval_s=0.0)
+    started = time.monotonic()
+    # WHEN posting THEN each of the two attempts is cut at 0.5 s in all, and the delivery fails retryably
+    with pytest.raises(DeliveryError) as caught:
+        real_client(policy=policy).post_webhook(slack.webhook_url, PAYLOAD)
+    assert time.monotonic() - started < 2.5
+    assert len(slack.requests) == 2 and not caught.value.permanent
+
+
+def test_pacing_that_would_pass_the_deadline_gives_up_instead_of_sleeping(slack):
+    # GIVEN a message just sent to a destination paced at one per second, and 0.8 s of Lambda left
+    c = real_client(remaining_s=lambda_with(10.0))
+    c.post_webhook(slack.webhook_url, PAYLOAD)
+    c.remaining_s = lambda_with(0.8)
+    started = time.monotonic()
+    # WHEN the next message is due THEN it fails at once (retryable) rather than sleeping past the deadline
+    with pytest.raises(DeliveryError) as caught:
+        c.post_webhook(slack.webhook_url, PAYLOAD)
+    assert time.monotonic() - started < 0.5 and not caught.value.permanent
+    assert len(slack.requests) == 1
+
+
+def test_a_tls_handshake_that_never_completes_ends_at_the_deadline():
+    # GIVEN a server that accepts TCP connections and never answers the TLS handshake
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        url = f"https://127.0.0.1:{server.getsockname()[1]}/services/T/B/x"
+        started = time.monotonic()
+        # WHEN posting with 0.5 s in all THEN the handshake is cut at 0.5 s
+        with pytest.raises(TimeoutError):
+            http_deadline.post(url, b"{}", {"Content-Type": "application/json"}, 0.5)
+        assert 0.45 <= time.monotonic() - started < 1.5
+
+
+@pytest.mark.parametrize(
+    "payload, why",
+    [
+        ({"text": "x", "blocks": [{"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}]}, "150"),
+        ({"text": "x", "blocks": [{"type": "header", "text": {"type": "plain_text", "text": "😀" * 76}}]}, "UTF-16"),
+        ({"text": "x", "blocks": [{"type": "section", "fields": [{"type": "mrkdwn", "text": "f"}] * 11}]}, "10 items"),
+        ({"text": "x", "blocks": [{"type": "headline", "text": "?"}]}, "not a block"),
+    ],
+)
+def test_the_stub_refuses_what_slack_refuses(slack, payload, why):
+    # GIVEN a payload that is not valid Block Kit WHEN it is posted THEN the stub answers as Slack does
+    with pytest.raises(DeliveryError) as caught:
+        real_client().post_webhook(slack.webhook_url, payload)
+    assert caught.value.permanent and caught.value.error == "invalid_blocks"
+    assert why in " ".join(slack.refusals[0])

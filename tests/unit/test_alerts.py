@@ -126,7 +126,53 @@ def test_dedupe_window_is_keyed_per_api_stage_category_and_expires_after_the_coo
         == dedupe_key("a1b2c3d4e5", "prod", "CONFIGURATION_ERROR")
     )
     assert window.expires_at == int(NOW) + 900 and window.alert_id == alert.alert_id
-    assert dedupe_key(None, None, ErrorCategory.MALFORMED_RESPONSE) == "alert#unknown|unknown|MALFORMED_RESPONSE"
+    assert dedupe_key(None, None, ErrorCategory.MALFORMED_RESPONSE) == "alert#none=|none=|MALFORMED_RESPONSE"
+
+
+def test_apis_without_an_id_are_told_apart_by_name_else_by_log_group():
+    # GIVEN the same broken-deploy category on two APIs logged without an id (different access log groups),
+    # and on an API known only by name
+    reqs = [
+        failed(1, ErrorCategory.MALFORMED_RESPONSE, 502, api_id=None, log_group="/aws/apigateway/orders"),
+        failed(2, ErrorCategory.MALFORMED_RESPONSE, 502, api_id=None, log_group="/aws/apigateway/payments"),
+        failed(3, ErrorCategory.MALFORMED_RESPONSE, 502, api_id=None, api_name="orders", log_group="/x"),
+    ]
+    # WHEN alerts are built THEN each API has its own alert and its own cooldown window
+    alerts = build_alerts(reqs, [], policy=POLICY, now_s=NOW)
+    keys = {dedupe_window(a, now_s=NOW, cooldown_s=900).key for a in alerts}
+    assert keys == {
+        "alert#log=%2Faws%2Fapigateway%2Forders|prod|MALFORMED_RESPONSE",
+        "alert#log=%2Faws%2Fapigateway%2Fpayments|prod|MALFORMED_RESPONSE",
+        "alert#name=orders|prod|MALFORMED_RESPONSE",
+    }
+    # ... named the same way in the alert id (the notifier threads on it), the alert's fields as before
+    assert {a.alert_id.rsplit("|", 1)[0] for a in alerts} == {k.removeprefix("alert#") for k in keys}
+    assert sorted(a.api_id for a in alerts) == ["orders", "unknown", "unknown"]
+    assert {a.log_group for a in alerts} == {"/aws/apigateway/orders", "/aws/apigateway/payments", "/x"}
+
+
+@pytest.mark.parametrize(
+    "one, other",
+    [
+        ((("a|b", "c"), {}), (("a", "b|c"), {})),  # a separator inside a part
+        ((("name=x", "prod"), {}), ((None, "prod"), {"api_name": "x"})),  # an id that looks like a tag
+        ((("unknown", "prod"), {}), ((None, "prod"), {})),  # an id that reads like "nothing known"
+        (((None, "prod"), {"log_group": "g"}), ((None, "prod"), {"api_name": "g"})),  # a name equal to a log group
+        ((("a%7Cb", "c"), {}), (("a|b", "c"), {})),  # an id that is another's encoding
+        ((("a", "unknown"), {}), (("a", None), {})),  # a stage called "unknown" and no stage
+    ],
+)
+def test_dedupe_keys_encode_their_parts_unambiguously(one, other):
+    (args1, kw1), (args2, kw2) = one, other
+    category = ErrorCategory.MALFORMED_RESPONSE
+    assert dedupe_key(*args1, category, **kw1) != dedupe_key(*args2, category, **kw2)
+
+
+def test_keys_of_apis_with_an_id_read_as_before_and_long_keys_stay_within_dynamodbs_limit():
+    assert dedupe_key("a1b2c3d4e5", "prod-v2_beta", "THROTTLED") == "alert#a1b2c3d4e5|prod-v2_beta|THROTTLED"
+    long = dedupe_key(None, "prod", "THROTTLED", api_name="n" * 2000)
+    assert long.startswith("alert#sha256:") and len(long.encode()) <= 1024
+    assert long != dedupe_key(None, "prod", "THROTTLED", api_name="n" * 2001)
 
 
 def test_requests_without_timestamps_or_ids_still_alert():
@@ -159,8 +205,28 @@ def test_timestamps_are_iso_utc():
         ("", "", None, None),
         ("abc", "abc", None, None),
         ([1], "[1]", None, None),
+        (float("inf"), "inf", None, None),  # json.loads reads Infinity and NaN
+        (float("nan"), "nan", None, None),
+        ([[[[]]]], "[[[[]]]]", None, None),
     ],
 )
 def test_received_fields_are_read_leniently(value, as_str, as_int, as_float):
     # a field of the wrong type in a received message reads as absent, never as an exception
     assert (optional_str(value), optional_int(value), optional_float(value)) == (as_str, as_int, as_float)
+
+
+def test_numbers_too_large_to_render_or_convert_read_as_absent():
+    huge = 10**5000  # str() refuses more than 4,300 digits; float() overflows
+    assert (optional_str(huge), optional_int(huge), optional_float(huge)) == (None, huge, None)
+
+
+def test_a_nesting_too_deep_to_render_reads_as_absent():
+    deep: list = []
+    for _ in range(5000):
+        deep = [deep]
+    assert optional_str(deep) is None
+
+
+def test_int_bounds_make_out_of_range_values_absent():
+    assert optional_int("60", low=1, high=86400) == 60
+    assert optional_int(10**30, low=1, high=86400) is None and optional_int(0, low=1) is None

@@ -28,13 +28,17 @@ from gatewatch.notify.slack_blocks import (
     MAX_SECTION_TEXT,
     LinkContext,
     Severity,
+    alarm_console_url,
+    console_home,
     escape_slack,
     format_notification,
     logs_insights_url,
     mark_resolved,
     safe,
     truncate,
+    valid_account,
 )
+from tests.slack_kit import assert_valid_block_kit, utf16_units
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAPSHOTS = ROOT / "snapshots" / "slack"
@@ -239,6 +243,7 @@ def test_huge_inputs_stay_within_slacks_limits():
 
 
 def assert_within_limits(payload: dict) -> None:
+    assert_valid_block_kit(payload)  # slack_sdk's block models, and every limit in UTF-16 units
     blocks = payload["blocks"] + payload["attachments"][0]["blocks"]
     assert len(blocks) <= MAX_BLOCKS
     assert payload["text"] and len(payload["blocks"][0]["text"]["text"]) <= MAX_HEADER
@@ -355,3 +360,107 @@ def test_mark_resolved_recolours_and_retitles_the_original():
     assert resolved["attachments"][0]["color"] == Severity.RESOLVED.color
     assert "Resolved at 2026-11-25 14:21:05 UTC" in body_text(resolved)
     assert original["attachments"][0]["color"] == Severity.WARNING.color  # the input is untouched
+
+
+@pytest.mark.parametrize(
+    "region, home",
+    [
+        ("eu-west-1", "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1"),
+        ("ap-southeast-2", "https://ap-southeast-2.console.aws.amazon.com/cloudwatch/home?region=ap-southeast-2"),
+        ("us-gov-west-1", "https://console.amazonaws-us-gov.com/cloudwatch/home?region=us-gov-west-1"),
+        ("cn-north-1", "https://console.amazonaws.cn/cloudwatch/home?region=cn-north-1"),
+        ("us-iso-east-1", None),  # isolated partitions have no public console
+        ("evil.example/x?", None),
+        ("eu-west-1.evil.example", None),
+        ("eu-west-1\n", None),
+        ("eu-west-\u0661", None),  # not an ASCII digit
+        ("EU-WEST-1", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_console_links_start_from_a_valid_region_code_only(region, home):
+    assert console_home(region) == home
+
+
+def test_account_ids_are_twelve_ascii_digits():
+    assert valid_account("111122223333") == "111122223333"
+    assert [valid_account(a) for a in ("11112222333", "1111222233334", "11112222333x", "١١١١٢٢٢٢٣٣٣٣", None)] == [
+        None
+    ] * 5
+
+
+def test_names_are_encoded_into_links_and_an_unencodable_name_gets_none():
+    assert alarm_console_url("eu-west-1", "a/b?c#d e").endswith("#alarmsV2:alarm/a%2Fb%3Fc%23d%20e")
+    assert alarm_console_url("eu-west-1", "x\ud800") is None
+    assert alarm_console_url("evil.example/x?", "a") is None
+
+
+def test_log_groups_outside_cloudwatchs_alphabet_are_left_out_of_insights_links():
+    moment = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
+    url = logs_insights_url("eu-west-1", ["/ok/group", "x?#@evil.example"], "fields @message", moment, moment)
+    assert decode_insights(url)["source"] == ["/ok/group"]
+    assert logs_insights_url("eu-west-1", ["x?#@evil.example"], "q", moment, moment) is None
+
+
+def every_payload() -> Iterator[tuple[str, dict]]:
+    """Every kind of payload the notifier sends: each case as posted, as chat.update marks it resolved, and
+    as its text line alone; generic notifications of every shape; and the huge inputs."""
+    generic = {
+        "generic mapping": parse_notification(json.dumps({f"key{i}": {"nested": [i, "x" * 400]} for i in range(30)})),
+        "generic list": parse_notification(json.dumps([[1, 2], {"a": None}, "x" * 5000])),
+        "generic empty": parse_notification(""),
+        "generic whitespace": parse_notification("   ", subject="   "),
+        "generic astral": parse_notification("𝕏" * 4000, subject="🔥" * 200),
+    }
+    for name, notification in {**CASES, **generic}.items():
+        message = format_notification(notification, CTX)
+        yield name, message.to_payload()
+        yield f"{name} resolved", mark_resolved(message.to_payload(), "2026-11-25 14:21:05 UTC")
+        yield f"{name} as text", message.plain_text().to_payload()
+
+
+@pytest.mark.parametrize("name, payload", list(every_payload()), ids=[n for n, _ in every_payload()])
+def test_every_payload_the_notifier_builds_is_valid_block_kit(name, payload):
+    assert_valid_block_kit(payload)
+
+
+def test_headers_are_cut_in_utf16_units_so_emoji_cannot_push_them_past_150():
+    # GIVEN an alarm named with 120 emoji (120 characters for Python and slack_sdk, 240 UTF-16 units)
+    name = "🔥" * 120
+    raw = {
+        **ALARMS["static_alarm"],
+        "AlarmName": name,
+        "Trigger": {**ALARMS["static_alarm"]["Trigger"], "Dimensions": [{"name": "Api", "value": name}]},
+    }
+    # WHEN it is formatted
+    header = format_notification(parse_notification(json.dumps(raw)), CTX).to_payload()["blocks"][0]["text"]["text"]
+    # THEN the header is cut to at most 150 UTF-16 units, ending on a whole emoji and the ellipsis
+    assert utf16_units(header) <= MAX_HEADER and header.endswith("🔥…")
+    assert len(header) < 100  # a cut at 150 Python characters would have sent ~280 units
+
+
+@pytest.mark.parametrize(
+    "text, limit, expected",
+    [
+        ("ab😀cd", 4, "ab…"),  # the emoji (2 units) would straddle the limit: dropped whole
+        ("ab😀cd", 5, "ab😀…"),
+        ("👍🏽👍🏽👍🏽", 5, "👍🏽…"),  # never a thumb without its skin tone
+        ("a\u200db\u200dc\u200dd", 4, "a…"),  # never a trailing zero-width joiner
+    ],
+)
+def test_truncate_counts_utf16_units_and_keeps_emoji_whole(text, limit, expected):
+    out = truncate(text, limit)
+    assert out == expected and utf16_units(out) <= limit
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.text(max_size=300),
+    st.text(alphabet=st.characters(min_codepoint=0x1F300, max_codepoint=0x1FAFF), min_size=1, max_size=200),
+    st.integers(min_value=-10, max_value=10**12),
+)
+def test_analyzer_alerts_with_any_text_are_valid_block_kit(text, emoji, count):
+    alert = analyzer_alert("MALFORMED_RESPONSE", 502, text + emoji, emoji + text, count=count)
+    alert = AnalyzerAlert(**{**alert.__dict__, "api_name": emoji * 3, "stage": text, "routes": (text, emoji)})
+    assert_valid_block_kit(format_notification(alert, CTX).to_payload())

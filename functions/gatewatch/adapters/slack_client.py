@@ -1,11 +1,13 @@
 """Deliver Slack messages over HTTP without losing one: retries, Retry-After, pacing, clear failures.
 
-Why stdlib urllib rather than slack_sdk: the rules here are specific — honour 429 Retry-After only
-within the Lambda's remaining time, retry connection errors and 5xx with full-jitter exponential
-backoff and a bounded number of attempts, pace to one message per second per destination, treat
-400/403/404/410 as permanent, and never let a webhook URL or token reach a log line or an exception.
-slack_sdk's retry handlers cover parts of that and would still need wrapping; forty lines of urllib
-are easier to audit.
+Why the standard library rather than slack_sdk: the rules here are specific — one deadline per
+delivery, derived from the Lambda's remaining time less a margin and enforced across connect, send,
+read, pacing and retries (gatewatch.adapters.http_deadline: a Slack that trickles its answer cannot
+outlive the Lambda); honour 429 Retry-After only within that deadline; retry connection errors and
+5xx with full-jitter exponential backoff and a bounded number of attempts; pace to one message per
+second per destination; treat 400/403/404/410 as permanent; never let a webhook URL or token reach a
+log line or an exception. slack_sdk's retry handlers cover parts of that and would still need
+wrapping.
 
 When delivery finally fails, DeliveryError propagates to the handler, which raises so that Lambda
 retries the event and the stack's dead-letter queue keeps it: an alert is never silently lost.
@@ -20,13 +22,12 @@ import logging
 import random
 import re
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from gatewatch.adapters.http_deadline import HttpResponse, post
 from gatewatch.adapters.secrets import BotSecret, WebhookSecret
 from gatewatch.adapters.threads import ThreadRef, ThreadStore
 from gatewatch.notify.slack_blocks import Lifecycle, SlackMessage, mark_resolved
@@ -48,6 +49,12 @@ class DeliveryError(RuntimeError):
         self.error = error
         self.attempts = attempts
 
+    @property
+    def refused_content(self) -> bool:
+        """Slack refused this message's format (blocks, attachments, length): the same message never
+        goes through, but its text alone may."""
+        return self.permanent and (self.error or "") in CONTENT_ERRORS
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -56,12 +63,29 @@ class RetryPolicy:
     max_attempts: int = 5  # total attempts per message, the first included
     base_delay_s: float = 0.5  # backoff: sleep uniform(0, min(max_delay, base * 2**(n-1)))
     max_delay_s: float = 8.0
-    timeout_s: float = 5.0  # per HTTP request (connect + read)
+    timeout_s: float = 5.0  # per HTTP request, in all (connect, TLS, send, every read)
     min_interval_s: float = 1.0  # Slack: about one message per second per webhook / channel
-    safety_margin_s: float = 3.0  # Lambda time kept back so the handler can still fail cleanly
+    safety_margin_s: float = 3.0  # Lambda time kept back so the handler can still fail cleanly ...
+    safety_fraction: float = 0.25  # ... or this share of the remaining time, if less (a nearly spent Lambda)
     max_retry_after_s: float = 60.0  # outside Lambda (no deadline), wait at most this long on a 429
 
+    def margin_s(self, remaining_s: float) -> float:
+        """The Lambda time kept back from a delivery: min(safety margin, safety fraction × remaining)."""
+        return min(self.safety_margin_s, max(0.0, remaining_s) * self.safety_fraction)
 
+
+#: Errors that mean "this message's blocks, not the destination": the notifier then posts the text alone.
+CONTENT_ERRORS = frozenset(
+    {
+        "invalid_payload",
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "invalid_attachments",
+        "msg_too_long",
+        "msg_blocks_too_long",
+        "too_many_attachments",
+    }
+)
 #: Slack's error codes that will not go away by retrying, with what a person should do.
 PERMANENT_CAUSES: dict[str, str] = {
     **dict.fromkeys(
@@ -83,15 +107,7 @@ PERMANENT_CAUSES: dict[str, str] = {
         "a workspace admin restricted posting to this channel",
     ),
     **dict.fromkeys(
-        (
-            "invalid_payload",
-            "invalid_blocks",
-            "invalid_blocks_format",
-            "invalid_attachments",
-            "msg_too_long",
-            "too_many_attachments",
-            "invalid_arguments",
-        ),
+        (*sorted(CONTENT_ERRORS), "invalid_arguments"),
         "Slack rejected the message format: please report this as a gatewatch bug",
     ),
 }
@@ -106,34 +122,11 @@ _RETRYABLE_API_ERRORS = frozenset(
     {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
 )
 _ERROR_CODE = re.compile(r"[a-z][a-z0-9_]{1,63}")
+#: The outcome's error when the delivery deadline left no time for (another) attempt.
+DEADLINE = "deadline"
 
 
-@dataclass(frozen=True)
-class HttpResponse:
-    status: int
-    headers: Mapping[str, str]  # lower-cased names
-    body: str
-
-
-def urllib_post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> HttpResponse:
-    """POST with the standard library. Connection failures and timeouts raise OSError (URLError, TimeoutError)."""
-    request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return HttpResponse(
-                response.status,
-                {k.lower(): v for k, v in response.headers.items()},
-                response.read(65536).decode("utf-8", "replace"),
-            )
-    except urllib.error.HTTPError as err:
-        with err:
-            return HttpResponse(
-                err.code,
-                {k.lower(): v for k, v in (err.headers or {}).items()},
-                err.read(65536).decode("utf-8", "replace"),
-            )
-
-
+#: POST (url, body, headers, timeout): the answer within `timeout` seconds in all, or OSError.
 Transport = Callable[[str, bytes, Mapping[str, str], float], HttpResponse]
 
 
@@ -164,7 +157,7 @@ class SlackClient:
         policy: RetryPolicy | None = None,
         *,
         remaining_s: Callable[[], float] | None = None,
-        transport: Transport = urllib_post,
+        transport: Transport = post,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         rand: Callable[[], float] = random.random,
@@ -213,10 +206,11 @@ class SlackClient:
         parse: Parse,
         what: str = "webhook",
     ) -> _Outcome:
+        deadline = self._clock() + self._time_budget()  # one deadline for the whole delivery
         attempt = 0
         while True:
             attempt += 1
-            outcome = self._attempt(url, body, headers, pace_key=pace_key, parse=parse)
+            outcome = self._attempt(url, body, headers, pace_key=pace_key, parse=parse, deadline=deadline)
             if outcome.ok:
                 if attempt > 1:
                     logger.info(
@@ -228,7 +222,7 @@ class SlackClient:
                 return outcome
             if not outcome.retry:
                 raise self._permanent_failure(what, pace_key, outcome, attempt)
-            delay = self._retry_delay(what, pace_key, outcome, attempt)
+            delay = self._retry_delay(what, pace_key, outcome, attempt, deadline)
             logger.warning(
                 "Slack %s attempt %d failed (HTTP %s %s); retrying in %.2f s",
                 what,
@@ -240,12 +234,19 @@ class SlackClient:
             )
             self._sleep(delay)
 
-    def _attempt(self, url: str, body: bytes, headers: Mapping[str, str], *, pace_key: str, parse: Parse) -> _Outcome:
-        """One paced request; a connection failure is an outcome to retry, not an exception."""
-        self._pace(pace_key)
+    def _attempt(
+        self, url: str, body: bytes, headers: Mapping[str, str], *, pace_key: str, parse: Parse, deadline: float
+    ) -> _Outcome:
+        """One paced request within what is left of the deadline; a connection failure or the deadline
+        passing is an outcome to retry, not an exception."""
+        if not self._pace(pace_key, deadline):
+            return _Outcome(ok=False, retry=True, error=DEADLINE)
+        left = deadline - self._clock()
+        if left <= 0:
+            return _Outcome(ok=False, retry=True, error=DEADLINE)
         try:
-            return parse(self._transport(url, body, headers, self.policy.timeout_s))
-        except (OSError, http.client.HTTPException) as exc:  # refused, reset, DNS, timeout
+            return parse(self._transport(url, body, headers, min(self.policy.timeout_s, left)))
+        except (OSError, http.client.HTTPException) as exc:  # refused, reset, DNS, timeout, deadline
             return _Outcome(ok=False, retry=True, error=_exception_name(exc))
         finally:
             self._last_sent[pace_key] = self._clock()
@@ -271,20 +272,21 @@ class SlackClient:
             attempts=attempts,
         )
 
-    def _retry_delay(self, what: str, pace_key: str, outcome: _Outcome, attempt: int) -> float:
-        """How long to wait before the next attempt; raises when attempts or the remaining time run out."""
-        policy = self.policy
-        if attempt >= policy.max_attempts:
+    def _retry_delay(self, what: str, pace_key: str, outcome: _Outcome, attempt: int, deadline: float) -> float:
+        """How long to wait before the next attempt; raises when attempts or the time before the deadline run out."""
+        if attempt >= self.policy.max_attempts:
             raise self._give_up(what, pace_key, outcome, attempt, f"no success after {attempt} attempts")
         delay = outcome.retry_after_s if outcome.retry_after_s is not None else self._backoff(attempt)
-        budget = self._time_budget()
-        if delay + policy.timeout_s > budget:
+        left = deadline - self._clock()
+        if outcome.error == DEADLINE:
+            raise self._give_up(what, pace_key, outcome, attempt, "no time left before the delivery deadline")
+        if delay >= left:
             raise self._give_up(
                 what,
                 pace_key,
                 outcome,
                 attempt,
-                f"waiting {delay:.1f} s would exceed the remaining time ({budget:.1f} s)",
+                f"waiting {delay:.1f} s would pass the delivery deadline ({max(0.0, left):.1f} s left)",
             )
         return delay
 
@@ -310,16 +312,22 @@ class SlackClient:
         return self._rand() * ceiling
 
     def _time_budget(self) -> float:
+        """Seconds this delivery may take: the Lambda's remaining time less the margin (outside Lambda, a bound)."""
         if self.remaining_s is None:
             return self.policy.max_retry_after_s + self.policy.timeout_s
-        return self.remaining_s() - self.policy.safety_margin_s
+        remaining = self.remaining_s()
+        return remaining - self.policy.margin_s(remaining)
 
-    def _pace(self, pace_key: str) -> None:
+    def _pace(self, pace_key: str, deadline: float) -> bool:
+        """Wait until the destination may take another message; False when that would pass the deadline."""
         last = self._last_sent.get(pace_key)
         if last is not None:
             wait = self.policy.min_interval_s - (self._clock() - last)
             if wait > 0:
+                if self._clock() + wait >= deadline:
+                    return False
                 self._sleep(wait)
+        return True
 
 
 def _delivery_error(message: str, last: _Outcome, *, permanent: bool, attempts: int) -> DeliveryError:

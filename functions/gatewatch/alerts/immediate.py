@@ -6,15 +6,27 @@ only write the dedupe item and publish. One alert per (api, stage, category) per
 the window is a DynamoDB item `pk = dedupe_key(...)` written with a conditional put
 (`attribute_not_exists(pk) OR expires_at < :now`) and `expires_at = now + cooldown` (the table's TTL
 attribute), so concurrent and retried invocations alert once.
+
+The API in a key is its id; an API logged without an id is named by `name=<api name>`, else by
+`log=<log group>` (two id-less APIs write different log groups), `none=` when nothing is known.
+Each part is percent-encoded (`|`, `=`, `%`, `/` … never appear raw), so no API, name, log group or
+stage can produce another's key. The alert's id starts with the same window name, and the alert's
+fields keep their meaning (`api_id` is the id, else the name, else "unknown"). Keys of APIs with an
+id and a plain stage read exactly as before (`alert#a1b2c3d4e5|prod|MALFORMED_RESPONSE`), so their
+open windows stay valid across a deploy; id-less keys change (`alert#unknown|…` was shared by all of
+them, `alert#orders|…` becomes `alert#name=orders|…`), which can repeat one alert per id-less API
+within the first cooldown after the deploy.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 from gatewatch.alerts.schema import AlertSample, AnalyzerAlert
 from gatewatch.classify.taxonomy import BROKEN_DEPLOY_CATEGORIES, ErrorCategory, category_info
@@ -32,8 +44,10 @@ MAX_ALERT_ROUTES = 10
 MAX_EVIDENCE_CHARS = 300
 MAX_QUERY_REQUEST_IDS = 20
 INSIGHTS_QUERY_LIMIT = 50
-UNKNOWN = "unknown"
+UNKNOWN = "unknown"  # the api id / stage an alert shows when its requests did not say
 DEDUPE_KEY_PREFIX = "alert#"
+NOT_KNOWN = "none="  # a key part nothing is known of (an encoded part never holds "=")
+_MAX_KEY_BYTES = 1024  # DynamoDB allows 2,048 bytes for a partition key; longer keys are hashed
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,14 +105,52 @@ class DedupeWindow:
     alert_id: str
 
 
-def dedupe_key(api: str | None, stage: str | None, category: ErrorCategory | str) -> str:
-    return f"{DEDUPE_KEY_PREFIX}{api or UNKNOWN}|{stage or UNKNOWN}|{ErrorCategory(category).value}"
+def _key_part(value: str) -> str:
+    """A value percent-encoded so that it holds none of the key's separators (`|`, `=`, `%`)."""
+    return quote(value.encode("utf-8", "surrogatepass"), safe="")
+
+
+def api_identity(api_id: str | None, api_name: str | None = None, log_group: str | None = None) -> str:
+    """Which API an alert is about, as a key part: its id, else `name=…`, else `log=…`, else `none=`."""
+    if api_id:
+        return _key_part(api_id)
+    if api_name:
+        return "name=" + _key_part(api_name)
+    if log_group:
+        return "log=" + _key_part(log_group)
+    return NOT_KNOWN
+
+
+def window_name(identity: str, stage: str | None, category: ErrorCategory | str) -> str:
+    """`<api identity>|<stage>|<category>`: what one cooldown window is about (alert ids start with it)."""
+    return f"{identity}|{_key_part(stage) if stage else NOT_KNOWN}|{ErrorCategory(category).value}"
+
+
+def dedupe_key(
+    api_id: str | None,
+    stage: str | None,
+    category: ErrorCategory | str,
+    *,
+    api_name: str | None = None,
+    log_group: str | None = None,
+) -> str:
+    """The DynamoDB key of an (api, stage, category) cooldown window; unambiguous (see the module doc)."""
+    return _pk(window_name(api_identity(api_id, api_name, log_group), stage, category))
+
+
+def _pk(window: str) -> str:
+    key = DEDUPE_KEY_PREFIX + window
+    if len(key.encode()) <= _MAX_KEY_BYTES:
+        return key
+    return DEDUPE_KEY_PREFIX + "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def dedupe_window(alert: AnalyzerAlert, *, now_s: float, cooldown_s: int) -> DedupeWindow:
+    """The alert's cooldown window, keyed by the window its id names (`<window>|<epoch s>`, build_alerts)."""
     now = int(now_s)
+    window, _sep, _start = alert.alert_id.rpartition("|")
     return DedupeWindow(
-        key=dedupe_key(alert.api_id, alert.stage, alert.category),
+        key=_pk(window) if window.count("|") == 2 else dedupe_key(alert.api_id, alert.stage, alert.category),
         now_s=now,
         expires_at=now + int(cooldown_s),
         alert_id=alert.alert_id,
@@ -171,21 +223,29 @@ def build_alerts(
 
     A request seen in both logs with the same category counts once (distinct request ids).
     """
-    groups: dict[tuple[str, str, ErrorCategory], list[ClassifiedRequest]] = {}
+    groups: dict[tuple[str, str | None, ErrorCategory], list[ClassifiedRequest]] = {}
     for req in alerting_requests(access, execution, policy.categories):
-        api = req.api_id or req.api_name or UNKNOWN
-        groups.setdefault((api, req.stage or UNKNOWN, req.category), []).append(req)
+        identity = api_identity(req.api_id, req.api_name, req.log_group)
+        groups.setdefault((identity, req.stage or None, req.category), []).append(req)
     alerts = [
-        _alert(api, stage, category, reqs, now_s=int(now_s), account=account, region=region)
-        for (api, stage, category), reqs in groups.items()
+        _alert(
+            window_name(identity, stage, category),
+            stage,
+            category,
+            reqs,
+            now_s=int(now_s),
+            account=account,
+            region=region,
+        )
+        for (identity, stage, category), reqs in groups.items()
     ]
     alerts.sort(key=lambda a: (-a.count, a.api_id or "", a.stage or "", a.category))
     return alerts
 
 
 def _alert(
-    api: str,
-    stage: str,
+    window: str,
+    stage: str | None,
     category: ErrorCategory,
     reqs: list[ClassifiedRequest],
     *,
@@ -199,10 +259,10 @@ def _alert(
     routes = Counter(r.route for r in distinct if r.route)
     samples = tuple(_sample(r) for r in distinct[:MAX_ALERT_SAMPLES])
     return AnalyzerAlert(
-        alert_id=f"{api}|{stage}|{category.value}|{now_s}",
-        api_id=api,
+        alert_id=f"{window}|{now_s}",
+        api_id=next((r.api_id or r.api_name for r in distinct if r.api_id or r.api_name), UNKNOWN),
         api_name=next((r.api_name for r in distinct if r.api_name), None),
-        stage=stage,
+        stage=stage or UNKNOWN,
         category=category.value,
         title=info.title,
         retry=info.retry.value if info.retry else None,
@@ -258,10 +318,12 @@ __all__ = [
     "AlertPolicy",
     "DedupeWindow",
     "alerting_requests",
+    "api_identity",
     "build_alerts",
     "dedupe_key",
     "dedupe_window",
     "evidence_phrases",
     "insights_query",
     "iso_utc",
+    "window_name",
 ]

@@ -4,8 +4,9 @@ Schema `gatewatch.alert/v1` (additive changes only within v1):
 
     {
       "schema": "gatewatch.alert/v1",
-      "alert_id": "<api>|<stage>|<category>|<window start epoch s>",  # also the dedupe key
-      "api_id": "a1b2c3", "api_name": "orders" | null, "stage": "prod",
+      "alert_id": "<api>|<stage>|<category>|<window start epoch s>",  # the dedupe key's parts
+                       # <api>: the id, else name=<name>, else log=<log group>; parts percent-encoded
+      "api_id": "a1b2c3", "api_name": "orders" | null, "stage": "prod",   # id, else name, else "unknown"
       "category": "MALFORMED_RESPONSE", "title": "...", "retry": "no", "blame": "backend",
       "count": 12,                                   # requests of this category in the batch
       "first_seen": "2026-11-25T14:00:01Z", "last_seen": "2026-11-25T14:00:09Z",
@@ -68,40 +69,49 @@ class AnalyzerAlert:
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> AnalyzerAlert:
-        """Parse a received message; raises ValueError when it is not a v1 alert."""
+        """Parse a received message; raises ValueError when it is not a v1 alert.
+
+        Every field is read leniently (gatewatch.alerts.coerce): a count of `Infinity`, a status of
+        "abc" or a route nested 900 lists deep reads as absent, never as an exception.
+        """
         if not is_analyzer_alert(raw):
             raise ValueError("not a gatewatch.alert/v1 message")
         samples = tuple(
             AlertSample(
                 request_id=optional_str(s.get("request_id")),
-                route=str(s.get("route") or ""),
-                status=optional_int(s.get("status")),
+                route=optional_str(s.get("route") or "") or "",
+                status=optional_int(s.get("status"), low=0, high=999),
                 timestamp=optional_str(s.get("timestamp")),
-                evidence=str(s.get("evidence") or ""),
+                evidence=optional_str(s.get("evidence") or "") or "",
             )
-            for s in (raw.get("samples") or [])
+            for s in _list(raw.get("samples"))
             if isinstance(s, Mapping)
         )
         return cls(
-            alert_id=str(raw.get("alert_id") or ""),
+            alert_id=optional_str(raw.get("alert_id") or "") or "",
             api_id=optional_str(raw.get("api_id")),
             api_name=optional_str(raw.get("api_name")),
             stage=optional_str(raw.get("stage")),
-            category=str(raw.get("category") or ""),
-            title=str(raw.get("title") or ""),
+            category=optional_str(raw.get("category") or "") or "",
+            title=optional_str(raw.get("title") or "") or "",
             retry=optional_str(raw.get("retry")),
             blame=optional_str(raw.get("blame")),
-            count=optional_int(raw.get("count")) or 0,
+            count=optional_int(raw.get("count"), low=0) or 0,
             first_seen=optional_str(raw.get("first_seen")),
             last_seen=optional_str(raw.get("last_seen")),
-            routes=tuple(str(r) for r in (raw.get("routes") or []) if r is not None),
+            routes=tuple(r for r in map(optional_str, _list(raw.get("routes"))) if r is not None),
             samples=samples,
             log_group=optional_str(raw.get("log_group")),
             insights_query=optional_str(raw.get("insights_query")),
             account=optional_str(raw.get("account")),
             region=optional_str(raw.get("region")),
-            schema=str(raw.get("schema")),
+            schema=optional_str(raw.get("schema")) or "",
         )
+
+
+def _list(value: Any) -> list[Any]:
+    """A JSON array field; anything else (a string, a number, an object) reads as empty."""
+    return value if isinstance(value, list) else []
 
 
 def is_analyzer_alert(raw: Any) -> TypeGuard[Mapping[str, Any]]:

@@ -4,7 +4,8 @@ Why: the notifier must tell a responder what broke whatever the sender. CloudWat
 notifications come in three shapes (a static threshold on one metric, metric math such as an error
 rate, an anomaly-detection band), the analyzer publishes its own versioned alert, and anything else
 (a test publish, an e-mail-style text, a foreign JSON event) must still be shown readably. Parsing
-never raises: what cannot be understood becomes a GenericNotification.
+never raises: what cannot be understood becomes a GenericNotification — JSON nested too deep to
+decode, `Infinity` where a count belongs, a period of 10**30 seconds included.
 
 Pure: no AWS call. The SNS event is a plain mapping.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, TypeGuard
@@ -206,7 +207,7 @@ def sns_messages(event: Any) -> list[SnsMessage]:
         message = sns.get("Message")
         out.append(
             SnsMessage(
-                message=message if isinstance(message, str) else json.dumps(message, default=str),
+                message=message if isinstance(message, str) else _dumps(message),
                 subject=optional_str(sns.get("Subject")),
                 topic_arn=optional_str(sns.get("TopicArn")),
                 message_id=optional_str(sns.get("MessageId")),
@@ -220,16 +221,19 @@ def parse_sns_message(sns: SnsMessage) -> Notification:
     """Recognise what arrived. Never raises."""
     try:
         raw = json.loads(sns.message) if sns.message and sns.message.lstrip()[:1] in ("{", "[") else None
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than the decoder goes ('[' * 900)
         raw = None
     try:
         if is_analyzer_alert(raw):
             return AnalyzerAlert.from_dict(raw)
         if is_alarm_message(raw):
             return parse_alarm(raw, topic_arn=sns.topic_arn)
-    except (TypeError, ValueError, AttributeError):
-        pass  # a message that looks like one but is broken: show it generically
-    return _generic(raw, sns)
+    except Exception:  # a message that looks like one but is broken: show it generically
+        pass
+    try:
+        return _generic(raw, sns)
+    except Exception:  # the generic reading of the parsed value failed too: show the text as it came
+        return _generic(None, sns)
 
 
 def parse_notification(message: str, *, subject: str | None = None, topic_arn: str | None = None) -> Notification:
@@ -255,7 +259,7 @@ def _state_change(raw: Mapping[str, Any], topic_arn: str | None) -> AlarmNotific
     reason = optional_str(raw.get("NewStateReason"))
     return AlarmNotification(
         kind=AlarmKind.COMPOSITE,
-        name=str(raw.get("AlarmName")),
+        name=optional_str(raw.get("AlarmName")) or "",
         state=_state(raw.get("NewStateValue")) or AlarmState.INSUFFICIENT_DATA,
         previous_state=_state(raw.get("OldStateValue")),
         description=_non_empty_str(raw.get("AlarmDescription")),
@@ -282,9 +286,9 @@ def _with_trigger(alarm: AlarmNotification, trigger: Mapping[str, Any]) -> Alarm
         namespace=_non_empty_str(trigger.get("Namespace")),
         dimensions=_dimensions(trigger.get("Dimensions")),
         statistic=_trigger_statistic(trigger, kind, metrics),
-        period_s=optional_int(trigger.get("Period")),
-        evaluation_periods=optional_int(trigger.get("EvaluationPeriods")),
-        datapoints_to_alarm=optional_int(trigger.get("DatapointsToAlarm")),
+        period_s=optional_int(trigger.get("Period"), low=1, high=MAX_PERIOD_S),
+        evaluation_periods=optional_int(trigger.get("EvaluationPeriods"), low=1, high=MAX_EVALUATION_PERIODS),
+        datapoints_to_alarm=optional_int(trigger.get("DatapointsToAlarm"), low=1, high=MAX_EVALUATION_PERIODS),
         threshold=None if threshold_metric_id else optional_float(trigger.get("Threshold")),
         comparison_operator=optional_str(trigger.get("ComparisonOperator")),
         threshold_metric_id=threshold_metric_id,
@@ -339,6 +343,12 @@ def implied_category(alarm: AlarmNotification, namespace: str = DEFAULT_NAMESPAC
 
 # --- helpers -------------------------------------------------------------------------------------
 
+#: Bounds on what an alarm can say about its periods: CloudWatch allows far less (a period of at most a
+#: day, period × evaluation periods of at most a week); anything beyond is read as not said, so no date
+#: arithmetic downstream can overflow on it.
+MAX_PERIOD_S = 31 * 86_400
+MAX_EVALUATION_PERIODS = 10_000
+
 _FLOAT = r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?"
 # "... datapoints [12.0 (25/11/26 14:00:00), 9.0 (...)] was greater than ..." — the first is the latest.
 _OBSERVED = re.compile(rf"datapoints? \[({_FLOAT}) \(")
@@ -348,7 +358,7 @@ _UPPER = re.compile(rf"upper thresholds? \[({_FLOAT})\]")
 
 def _observed(reason: str | None) -> float | None:
     m = _OBSERVED.search(reason[:4096]) if reason else None
-    return float(m.group(1)) if m else None
+    return optional_float(m.group(1)) if m else None
 
 
 def _band(reason: str | None) -> tuple[float | None, float | None] | None:
@@ -357,19 +367,19 @@ def _band(reason: str | None) -> tuple[float | None, float | None] | None:
     lower, upper = _LOWER.search(reason[:4096]), _UPPER.search(reason[:4096])
     if not lower and not upper:
         return None
-    return (float(lower.group(1)) if lower else None, float(upper.group(1)) if upper else None)
+    return (optional_float(lower.group(1)) if lower else None, optional_float(upper.group(1)) if upper else None)
 
 
 def _alarm_metric(raw: Mapping[str, Any]) -> AlarmMetric:
     stat = _mapping(raw.get("MetricStat"))
     metric = _mapping(stat.get("Metric"))
     return AlarmMetric(
-        id=str(raw.get("Id") or ""),
+        id=optional_str(raw.get("Id")) or "",
         metric_name=_non_empty_str(metric.get("MetricName")),
         namespace=_non_empty_str(metric.get("Namespace")),
         dimensions=_dimensions(metric.get("Dimensions")),
         stat=_non_empty_str(stat.get("Stat")),
-        period_s=optional_int(stat.get("Period")),
+        period_s=optional_int(stat.get("Period"), low=1, high=MAX_PERIOD_S),
         expression=_non_empty_str(raw.get("Expression")),
         label=_non_empty_str(raw.get("Label")),
         return_data=raw.get("ReturnData") is True,
@@ -390,10 +400,10 @@ def _dimensions(raw: Any) -> tuple[tuple[str, str], ...]:
     out = []
     for d in raw if isinstance(raw, list) else []:
         if isinstance(d, Mapping):
-            name = d.get("name", d.get("Name"))
-            value = d.get("value", d.get("Value"))
+            name = optional_str(d.get("name", d.get("Name")))
+            value = optional_str(d.get("value", d.get("Value")))
             if name is not None and value is not None:
-                out.append((str(name), str(value)))
+                out.append((name, value))
     return tuple(out)
 
 
@@ -435,26 +445,33 @@ def _generic(raw: Any, sns: SnsMessage) -> GenericNotification:
     )
 
 
-def _compact(value: Any, limit: int = 300) -> str:
-    """A one-line, human-sized rendering of a nested value."""
+_MAX_COMPACT_DEPTH = 4
+
+
+def _compact(value: Any, limit: int = 300, depth: int = 0) -> str:
+    """A one-line, human-sized rendering of a nested value (four levels deep at most, then "…")."""
     if isinstance(value, str):
         text = value
     elif isinstance(value, (int, float, bool)) or value is None:
         text = json.dumps(value)
+    elif depth >= _MAX_COMPACT_DEPTH and isinstance(value, (Mapping, list, tuple)):
+        text = "…"
     elif isinstance(value, Mapping):
-        text = ", ".join(f"{k}={_compact(v, 60)}" for k, v in list(value.items())[:8])
+        text = ", ".join(f"{k}={_compact(v, 60, depth + 1)}" for k, v in list(value.items())[:8])
         if len(value) > 8:
             text += ", …"
     elif isinstance(value, (list, tuple)):
-        text = ", ".join(_compact(v, 60) for v in list(value)[:8])
+        text = ", ".join(_compact(v, 60, depth + 1) for v in list(value)[:8])
         if len(value) > 8:
             text += ", …"
     else:
-        text = str(value)
+        text = optional_str(value) or ""
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def iter_notifications(event: Any) -> Iterable[tuple[SnsMessage, Notification]]:
-    """Every SNS message of a Lambda event with what it was recognised as."""
-    for sns in sns_messages(event):
-        yield sns, parse_sns_message(sns)
+def _dumps(value: Any) -> str:
+    """An SNS `Message` that is not a string (a test event), as JSON text; nested too deep, as nothing."""
+    try:
+        return json.dumps(value, default=str)
+    except (ValueError, TypeError, RecursionError):
+        return ""

@@ -8,8 +8,12 @@ Safety rules, applied in one place (`safe`): every string that did not come from
 taxonomy is passed through `redact_secrets` (credentials) and `escape_slack` (`&`, `<`, `>`), so no
 request, alarm description or dimension value can inject `<!channel>`, `<!here>` or a disguised
 `<http://evil|link>`; text objects are `verbatim` so Slack does not auto-link or mention-parse them.
+Links are built from validated parts only: a region code of AWS's shape (its partition's console
+host), names percent-encoded, log group names of CloudWatch's alphabet; anything else gets no link.
 Limits (Slack's): section text ≤ 3,000 characters, header ≤ 150, ≤ 50 blocks, button URLs ≤ 3,000;
-text is cut with "…" where it would exceed them (never inside an `&amp;` entity).
+text is cut with "…" where it would exceed them, counting UTF-16 code units (an emoji is two: the
+stricter reading of Slack's "characters"), never inside an `&amp;` entity or an emoji sequence. The
+tests check every payload against slack_sdk's Block Kit models (tests/slack_kit.py).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import copy
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -58,7 +62,10 @@ from gatewatch.notify.messages import (
 )
 from gatewatch.redact import redact_secrets
 
-# Slack's limits (https://api.slack.com/reference/block-kit/blocks).
+# Slack's limits (https://docs.slack.dev/reference/block-kit/blocks), in UTF-16 code units: Slack
+# documents "characters" without saying which; slack_sdk counts code points, while JavaScript (Slack's
+# own SDK and clients) counts UTF-16 units, in which an emoji or any astral character is two. Cutting
+# to the stricter count keeps every text within the limit under either reading.
 MAX_SECTION_TEXT = 3000
 MAX_FIELD_TEXT = 2000
 MAX_FIELDS = 10
@@ -126,23 +133,64 @@ def escape_slack(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def utf16_units(text: str) -> int:
+    """The length of `text` in UTF-16 code units (an emoji or any character beyond U+FFFF counts two)."""
+    return len(text) if text.isascii() else len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+#: Characters that only modify the one before them: a cut just after one of them is moved before it,
+#: so no text ends in half an emoji sequence (a joiner, a variation selector, a skin tone).
+_JOINER = "\u200d"
+_MODIFIERS = frozenset((_JOINER, "\ufe0e", "\ufe0f")) | {chr(c) for c in range(0x1F3FB, 0x1F400)}
+
+
 def truncate(text: str, limit: int, ellipsis: str = ELLIPSIS) -> str:
-    """Cut `text` to at most `limit` characters, ending in `ellipsis`, never inside an escape entity."""
-    if len(text) <= limit:
+    """Cut `text` to at most `limit` UTF-16 code units, ending in `ellipsis`: never inside an escape entity,
+    never between a character and its emoji modifier (a Python string cannot split a surrogate pair)."""
+    if utf16_units(text) <= limit:
         return text
-    cut = text[: max(0, limit - len(ellipsis))]
+    cut = _within_units(text, max(0, limit - utf16_units(ellipsis)))
     amp = cut.rfind("&", max(0, len(cut) - 4))
     if amp != -1 and ";" not in cut[amp:]:
         cut = cut[:amp]
-    return cut + ellipsis
+    end = len(cut)
+    if text[end : end + 1] in _MODIFIERS:  # the cut parts a character from what modifies it: drop both
+        while end and cut[end - 1] in _MODIFIERS:
+            end -= 1
+        end = max(0, end - 1)
+    while end and cut[end - 1] == _JOINER:  # no sequence ends in a joiner
+        end -= 1
+    return cut[:end] + ellipsis
+
+
+def _within_units(text: str, units: int) -> str:
+    """The longest prefix of `text` that is at most `units` UTF-16 code units long."""
+    head = text[:units]  # never shorter than the answer: each character is at least one unit
+    excess = utf16_units(head) - units
+    end = len(head)
+    while excess > 0:
+        end -= 1
+        excess -= 2 if ord(head[end]) > 0xFFFF else 1
+    return head[:end]
 
 
 def safe(text: Any, limit: int = MAX_SECTION_TEXT) -> str:
-    """Untrusted text made fit for Slack: redacted, escaped, and cut to `limit` characters."""
+    """Untrusted text made fit for Slack: well-formed, redacted, escaped, and cut to `limit` UTF-16 units."""
     if text is None:
         return ""
-    raw = str(text)[: 2 * limit + 256]  # escaping only grows text; bound the work on huge input
+    raw = well_formed(str(text)[: 2 * limit + 256])  # escaping only grows text; bound the work on huge input
     return truncate(escape_slack(redact_secrets(raw)), limit)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def well_formed(text: str) -> str:
+    """The text with lone UTF-16 surrogates (JSON allows "\\ud800") replaced by U+FFFD: they cannot be
+    encoded as UTF-8, so they would break a DynamoDB key, a URL or Slack's JSON decoder."""
+    if _SURROGATE.search(text) is None:
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def _code(text: Any, limit: int = 200) -> str:
@@ -220,24 +268,71 @@ def _api_entries(raw_json: str | None) -> Iterator[tuple[str, Mapping[str, Any]]
             yield str(api_id), entry
 
 
-def _console(region: str) -> str:
-    return f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+# Console links are built only from validated parts: a region code of AWS's shape, names URL-encoded
+# (or no link when they cannot be), log group names of CloudWatch's alphabet. A message that says its
+# region is `evil.example/x?` gets no link rather than one to https://evil.example/x?.console.aws…
+_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+){1,3}-[0-9]{1,2}")
+_ACCOUNT = re.compile(r"[0-9]{12}")
+_LOG_GROUP = re.compile(r"[A-Za-z0-9_./#-]{1,512}")
+#: Partitions whose console is not {region}.console.aws.amazon.com; None: no public console to link to.
+_PARTITION_CONSOLES: tuple[tuple[str, str | None], ...] = (
+    ("cn-", "console.amazonaws.cn"),
+    ("us-gov-", "console.amazonaws-us-gov.com"),
+    ("us-iso", None),
+    ("eu-isoe-", None),
+)
 
 
-def alarm_console_url(region: str, alarm_name: str) -> str:
-    return f"{_console(region)}#alarmsV2:alarm/{quote(alarm_name, safe='')}"
+def valid_region(region: str | None) -> str | None:
+    """The region code if it has the shape of one (eu-west-1, us-gov-west-1, cn-north-1), else None."""
+    return region if region and _REGION.fullmatch(region) else None
+
+
+def valid_account(account: str | None) -> str | None:
+    """The account id if it is twelve digits, else None."""
+    return account if account and _ACCOUNT.fullmatch(account) else None
+
+
+def console_home(region: str | None) -> str | None:
+    """The CloudWatch console of a region; None when the region is not valid or its partition has none."""
+    code = valid_region(region)
+    if code is None:
+        return None
+    host: str | None = f"{code}.console.aws.amazon.com"
+    for prefix, partition_host in _PARTITION_CONSOLES:
+        if code.startswith(prefix):
+            host = partition_host
+            break
+    return f"https://{host}/cloudwatch/home?region={code}" if host else None
+
+
+def _url_part(text: str) -> str | None:
+    """A name percent-encoded for a URL path or fragment; None when it cannot be (a lone surrogate)."""
+    try:
+        return quote(text, safe="")
+    except UnicodeError:
+        return None
+
+
+def alarm_console_url(region: str | None, alarm_name: str) -> str | None:
+    home, name = console_home(region), _url_part(alarm_name)
+    return f"{home}#alarmsV2:alarm/{name}" if home and name else None
 
 
 def dashboard_console_url(ctx: LinkContext, api: str | None, region: str | None) -> str | None:
     """The per-API dashboard. GATEWATCH_DASHBOARD_URL ending in '/' is a prefix (the stack sets
-    `…#dashboards/dashboard/`) to which `naming.dashboard_name(api)` is appended; otherwise it is used as is."""
-    if ctx.dashboard_url and not ctx.dashboard_url.endswith("/"):
-        return ctx.dashboard_url
+    `…#dashboards/dashboard/`) to which `naming.dashboard_name(api)` is appended; otherwise it is used as is.
+    The configured URL is the operator's (any https URL); the names appended to it are encoded."""
+    configured = ctx.dashboard_url if ctx.dashboard_url and ctx.dashboard_url.startswith("https://") else None
+    if configured and not configured.endswith("/"):
+        return configured
     if not api:
-        return ctx.dashboard_url
-    if ctx.dashboard_url:
-        return ctx.dashboard_url + dashboard_name(api, ctx.deployment)
-    return f"{_console(region)}#dashboards/dashboard/{dashboard_name(api, ctx.deployment)}" if region else None
+        return configured
+    name = _url_part(dashboard_name(api, ctx.deployment))
+    if configured:
+        return configured + name if name else None
+    home = console_home(region)
+    return f"{home}#dashboards/dashboard/{name}" if home and name else None
 
 
 _INSIGHTS_LITERAL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._")
@@ -269,31 +364,40 @@ def _jsurl(value: Any) -> str:
     return "~(" + "".join(_jsurl(v) for v in value) + ")"
 
 
-def logs_insights_url(region: str, log_groups: Iterable[str], query: str, start: datetime, end: datetime) -> str:
-    """A Logs Insights console link with the log groups, the query and an absolute UTC time window.
+def logs_insights_url(
+    region: str | None, log_groups: Iterable[str], query: str, start: datetime, end: datetime
+) -> str | None:
+    """A Logs Insights console link with the log groups, the query and an absolute UTC time window (None
+    without a valid region; log group names outside CloudWatch's alphabet are left out, and with none
+    left there is no link).
 
     The console reads `#logsV2:logs-insights?queryDetail=<JSURL>`, where the JSURL text is passed
     through JavaScript's escape(), then the whole fragment through encodeURIComponent with `%`
     written as `$` (so `~` appears as `$257E`, `?queryDetail=` as `$3FqueryDetail$3D`).
     """
+    home = console_home(region)
+    groups = [g for g in log_groups if _LOG_GROUP.fullmatch(g)]
+    if home is None or not groups:
+        return None
     detail = _jsurl(
         {
             "end": _iso(end),
             "start": _iso(start),
             "timeType": "ABSOLUTE",
             "tz": "UTC",
-            "editorString": query,
+            "editorString": well_formed(query),
             "isLiveTail": False,
-            "source": list(log_groups),
+            "source": groups,
         }
     )
     escaped = "".join(ch if ch in _JS_ESCAPE_SAFE else f"%{ord(ch):02X}" for ch in detail)
     fragment = quote("?queryDetail=" + escaped, safe="*-._").replace("%", "$")
-    return f"{_console(region)}#logsV2:logs-insights{fragment}"
+    return f"{home}#logsV2:logs-insights{fragment}"
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    """2026-11-25T14:00:00.000Z (UTC; the year always four digits, as the console expects)."""
+    return moment.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + ".000Z"
 
 
 _REQUEST_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=")
@@ -330,6 +434,8 @@ class SlackMessage:
 
     def to_payload(self) -> dict[str, Any]:
         """The JSON body for an incoming webhook or chat.postMessage (add `channel` / `thread_ts`)."""
+        if not self.header and not self.body:  # text only (plain_text())
+            return {"text": self.text, "unfurl_links": False, "unfurl_media": False}
         header = {"type": "header", "text": {"type": "plain_text", "text": self.header, "emoji": True}}
         body = _limit_blocks(list(self.body), MAX_BLOCKS - 1)
         return {
@@ -339,6 +445,10 @@ class SlackMessage:
             "unfurl_links": False,
             "unfurl_media": False,
         }
+
+    def plain_text(self) -> SlackMessage:
+        """The same message as its text line only: what is left to post when Slack refuses the blocks."""
+        return replace(self, header="", body=())
 
 
 def mark_resolved(payload: Mapping[str, Any], when: str) -> dict[str, Any]:
@@ -409,7 +519,7 @@ def format_alarm(alarm: AlarmNotification, ctx: LinkContext) -> SlackMessage:
         body=tuple(blocks),
         severity=severity,
         lifecycle=lifecycle,
-        thread_key=alarm.arn or alarm.name,
+        thread_key=well_formed(alarm.arn or alarm.name),
     )
 
 
@@ -521,14 +631,15 @@ def _alarm_links(
 ) -> dict[str, Any] | None:
     if not region:
         return None
-    buttons = [("Open alarm", alarm_console_url(region, alarm.name))]
-    dashboard = dashboard_console_url(ctx, alarm.api, region)
-    if dashboard:
-        buttons.append(("Dashboard", dashboard))
+    buttons = [
+        ("Open alarm", alarm_console_url(region, alarm.name)),
+        ("Dashboard", dashboard_console_url(ctx, alarm.api, region)),
+    ]
     groups = ctx.groups_for(alarm.api, alarm.stage)
     moment = _parse_time(alarm.changed_at)
-    if groups and moment:
-        window = timedelta(seconds=(alarm.period_s or 60) * (alarm.evaluation_periods or 1) + 300)
+    window = timedelta(seconds=(alarm.period_s or 60) * (alarm.evaluation_periods or 1) + 300)
+    span = _shifted_span(moment, moment, -window, timedelta(minutes=1)) if moment else None
+    if groups and span:
         names = {alarm.metric_name} | {m.metric_name for m in alarm.metrics}
         status = (
             "5"
@@ -538,9 +649,7 @@ def _alarm_links(
         if status is None and names & {METRIC_ERRORS, METRIC_CAUSES}:
             status = "[45]"
         query = insights_query(status_prefix=status)
-        buttons.append(
-            ("Logs Insights", logs_insights_url(region, groups, query, moment - window, moment + timedelta(minutes=1)))
-        )
+        buttons.append(("Logs Insights", logs_insights_url(region, groups, query, *span)))
     return _actions(buttons)
 
 
@@ -570,7 +679,7 @@ def format_analyzer_alert(alert: AnalyzerAlert, ctx: LinkContext) -> SlackMessag
             + [f"alert {safe(alert.alert_id, 200)}"]
         )
     )
-    thread_key = "|".join(alert.alert_id.split("|")[:3]) or None
+    thread_key = well_formed("|".join(alert.alert_id.split("|")[:3])) or None
     return SlackMessage(
         text=safe(text, MAX_FALLBACK_TEXT),
         header=safe(header, MAX_HEADER),
@@ -588,14 +697,15 @@ def _alert_headline(
     where = "/".join(p for p in (api, alert.stage) if p)
     title = info.title if info else (alert.title or alert.category)
     header = f"{severity.emoji} {severity.name} · {title}" + (f" · {where}" if where else "")
-    text = f"{severity.name}: {alert.count} {_requests_noun(alert)} failed with {alert.category}" + (
-        f" on {where}" if where else ""
-    )
+    text = f"{severity.name}: {_requests(alert)} failed with {alert.category}" + (f" on {where}" if where else "")
     return header, text
 
 
-def _requests_noun(alert: AnalyzerAlert) -> str:
-    return "request" if alert.count == 1 else "requests"
+def _requests(alert: AnalyzerAlert) -> str:
+    """'1 request', '12 requests'; 'Requests' when the message gave no usable count."""
+    if alert.count <= 0:
+        return "Requests"
+    return f"{alert.count} request" if alert.count == 1 else f"{alert.count} requests"
 
 
 def _alert_intro(alert: AnalyzerAlert, info: CategoryInfo | None) -> str:
@@ -608,7 +718,7 @@ def _alert_intro(alert: AnalyzerAlert, info: CategoryInfo | None) -> str:
         )
         if p
     )
-    intro = f"*{alert.count} {_requests_noun(alert)} failed with `{safe(alert.category, 60)}`* {safe(window, 200)}"
+    intro = f"*{_requests(alert)} failed with `{safe(alert.category, 60)}`* {safe(window, 200)}"
     if info and info.category in BROKEN_DEPLOY_CATEGORIES:
         intro += "\n_Every call on the route fails the same way: this cause means a broken deploy._"
     return intro
@@ -620,6 +730,8 @@ def _alert_fields(alert: AnalyzerAlert, api: str | None, info: CategoryInfo | No
         fields.append(
             f"*API*\n{safe(api, 200)}" + (f" ({safe(alert.api_id, 60)})" if alert.api_name and alert.api_id else "")
         )
+    if alert.log_group and not alert.api_name and not _API_ID.fullmatch(alert.api_id or ""):
+        fields.append(f"*Log group*\n{_code(alert.log_group, 300)}")  # the API is known by neither: this says which
     if alert.stage:
         fields.append(f"*Stage*\n{safe(alert.stage, 200)}")
     if alert.routes:
@@ -649,28 +761,27 @@ def _alert_links(alert: AnalyzerAlert, ctx: LinkContext, api: str | None) -> dic
     region = alert.region or ctx.region
     if not region:
         return None
-    buttons = []
+    buttons: list[tuple[str, str | None]] = []
     groups = ctx.groups_for(api, alert.stage, extra=[alert.log_group])
-    span = _time_span(_parse_time(alert.first_seen), _parse_time(alert.last_seen))
+    seen = _time_span(_parse_time(alert.first_seen), _parse_time(alert.last_seen))
+    span = _shifted_span(*seen, -timedelta(minutes=5), timedelta(minutes=5)) if seen else None
     if groups and span:
-        start, end = span[0] - timedelta(minutes=5), span[1] + timedelta(minutes=5)
+        start, end = span
         ids = [s.request_id for s in alert.samples[:MAX_ALERT_SAMPLES]]
         for query in (alert.insights_query or insights_query(ids), insights_query(status_prefix="[45]")):
             url = logs_insights_url(region, groups, query, start, end)
-            if len(url) <= MAX_URL:
+            if url and len(url) <= MAX_URL:
                 buttons.append(("Logs Insights", url))
                 break
-    dashboard = dashboard_console_url(ctx, api, region)
-    if dashboard:
-        buttons.append(("Dashboard", dashboard))
-    return _actions(buttons) if buttons else None
+    buttons.append(("Dashboard", dashboard_console_url(ctx, api, region)))
+    return _actions(buttons)
 
 
 # --- anything else -------------------------------------------------------------------------------
 
 
 def format_generic(notification: GenericNotification) -> SlackMessage:
-    subject = notification.subject or "Notification on the gatewatch topic"
+    subject = (notification.subject or "").strip() or "Notification on the gatewatch topic"
     blocks: list[dict[str, Any]] = []
     if notification.text:
         blocks.append(_section(safe(notification.text, MAX_SECTION_TEXT)))
@@ -736,7 +847,8 @@ def _context(items: list[str]) -> dict[str, Any]:
     }
 
 
-def _actions(buttons: list[tuple[str, str]]) -> dict[str, Any] | None:
+def _actions(buttons: list[tuple[str, str | None]]) -> dict[str, Any] | None:
+    """Link buttons for the URLs that could be built (None: no valid region, name or log group)."""
     elements = [
         {
             "type": "button",
@@ -744,8 +856,7 @@ def _actions(buttons: list[tuple[str, str]]) -> dict[str, Any] | None:
             "url": url,
             "action_id": f"gatewatch-link-{i}",
         }
-        for i, (label, url) in enumerate(buttons)
-        if len(url) <= MAX_URL
+        for i, (label, url) in enumerate((label, url) for label, url in buttons if url and len(url) <= MAX_URL)
     ]
     return {"type": "actions", "elements": elements} if elements else None
 
@@ -761,11 +872,12 @@ def _limit_blocks(blocks: list[dict[str, Any]], limit: int) -> list[dict[str, An
 
 
 def _where_bits(account: str | None, region: str | None, region_name: str | None) -> list[str]:
+    """'account 111122223333', 'eu-west-1 (EU (Ireland))': only an account id and a region code that are valid."""
     bits = []
-    if account:
-        bits.append(f"account {safe(account, 20)}")
-    if region:
-        bits.append(safe(region, 30) + (f" ({safe(region_name, 60)})" if region_name else ""))
+    if valid_account(account):
+        bits.append(f"account {account}")
+    if valid_region(region):
+        bits.append(f"{region}" + (f" ({safe(region_name, 60)})" if region_name else ""))
     return bits
 
 
@@ -784,7 +896,8 @@ def _duration(seconds: int | None) -> str:
 
 
 def _parse_time(value: str | None) -> datetime | None:
-    """CloudWatch writes 2021-06-27T13:53:39.351+0000; the analyzer 2026-11-25T14:00:01Z."""
+    """CloudWatch writes 2021-06-27T13:53:39.351+0000; the analyzer 2026-11-25T14:00:01Z. In UTC; None
+    for anything unreadable, including a moment that has no UTC equivalent (0001-01-01T00:00+01:00)."""
     if not value:
         return None
     text = value.strip()
@@ -792,9 +905,19 @@ def _parse_time(value: str | None) -> datetime | None:
         text = text[:-5] + "+00:00"
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _shifted_span(
+    start: datetime, end: datetime, before: timedelta, after: timedelta
+) -> tuple[datetime, datetime] | None:
+    """(start + before, end + after), or None when that leaves the calendar (a StateChangeTime in year 1 or 9999)."""
+    try:
+        return start + before, end + after
+    except OverflowError:
+        return None
 
 
 def _time_span(first: datetime | None, last: datetime | None) -> tuple[datetime, datetime] | None:
@@ -806,4 +929,4 @@ def _time_span(first: datetime | None, last: datetime | None) -> tuple[datetime,
 
 def _human_time(value: str | None) -> str:
     moment = _parse_time(value)
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if moment else (value or "")
+    return moment.replace(microsecond=0, tzinfo=None).isoformat(sep=" ") + " UTC" if moment else (value or "")

@@ -33,8 +33,9 @@ from gatewatch.adapters.slack_client import (
 )
 from gatewatch.adapters.threads import ThreadStore
 from gatewatch.constants import ENV_SLACK_BOT_SECRET, ENV_SLACK_CHANNEL, ENV_SLACK_SECRET, ENV_STATE_TABLE
-from gatewatch.notify.messages import iter_notifications
-from gatewatch.notify.slack_blocks import LinkContext, format_notification
+from gatewatch.notify.messages import GenericNotification, SnsMessage, parse_sns_message, sns_messages
+from gatewatch.notify.slack_blocks import LinkContext, SlackMessage, format_notification
+from gatewatch.redact import short_sample
 
 ENV_SLACK_API_URL = "GATEWATCH_SLACK_API_URL"
 
@@ -69,31 +70,96 @@ def deliver_notifications(
     account: str | None,
     remaining_s: Callable[[], float],
 ) -> dict[str, int]:
-    """Format and deliver every SNS record of the event; raise the first delivery failure after trying all."""
+    """Format and deliver every SNS record of the event; raise the first delivery failure after trying all.
+
+    Content never raises: a message that cannot be formatted as what it claims to be is posted in the
+    generic format (at worst as a note that an unreadable message arrived), and a message whose blocks
+    Slack refuses is posted as its text line. Only a delivery failure (Slack unreachable, refusing the
+    destination, the secret unreadable) raises. Returns {"delivered": n}, plus "rejected": n when some
+    record was not an SNS notification or some message could not even be noted (logged as errors).
+    """
     links = LinkContext.from_environ(environ, account=account)
     client.remaining_s = remaining_s
     delivery = build_delivery(environ, client, logger)
+    messages = sns_messages(event)
+    records = event.get("Records") if isinstance(event, Mapping) else None
+    rejected = (len(records) if isinstance(records, list) else 0) - len(messages)  # records without an Sns part
+    if rejected:
+        logger.error("records that are not SNS notifications rejected", extra={"rejected": rejected})
     delivered, failures = 0, []
-    for sns, notification in iter_notifications(event):
-        message = format_notification(notification, links)
+    for sns in messages:
+        formatted = format_sns_message(sns, links, logger)
+        if formatted is None:
+            rejected += 1
+            continue
+        message, kind = formatted
         logger.info(
             "notification received",
             extra={
-                "kind": type(notification).__name__,
+                "kind": kind,
                 "severity": str(message.severity),
                 "lifecycle": str(message.lifecycle),
-                "sns_message_id": sns.message_id,
+                "sns_message_id": short_sample(sns.message_id or "", 100),
             },
         )
         try:
-            delivery.deliver(message)
+            _deliver(delivery, message, logger, sns)
             delivered += 1
         except (DeliveryError, SecretError) as exc:
             logger.error(
                 "alert not delivered; raising so Lambda retries and the dead-letter queue keeps it",
-                extra={"error": str(exc), "sns_message_id": sns.message_id},
+                extra={"error": str(exc), "sns_message_id": short_sample(sns.message_id or "", 100)},
             )
             failures.append(exc)
     if failures:
         raise failures[0]
-    return {"delivered": delivered}
+    return {"delivered": delivered, **({"rejected": rejected} if rejected else {})}
+
+
+def format_sns_message(sns: SnsMessage, links: LinkContext, logger: Logger) -> tuple[SlackMessage, str] | None:
+    """The Slack message for one SNS message and what it was read as: as what it is, else generic, else a
+    note; None (logged) if even the note cannot be made."""
+    kind = "unparsed"
+    try:
+        notification = parse_sns_message(sns)
+        kind = type(notification).__name__
+        return format_notification(notification, links), kind
+    except Exception as exc:  # a formatter bug meeting odd content: never a reason to lose the alert
+        logger.warning(
+            "notification could not be formatted as read; posting it in the generic format",
+            extra={"kind": kind, "error": type(exc).__name__, "sample": short_sample(sns.message or "")},
+        )
+    fallbacks = (
+        lambda: GenericNotification(
+            subject=sns.subject, text=sns.message, topic_arn=sns.topic_arn, timestamp=sns.timestamp
+        ),
+        lambda: GenericNotification(subject=None, text=UNREADABLE_NOTE),
+    )
+    error = ""
+    for fallback in fallbacks:
+        try:
+            return format_notification(fallback(), links), f"{kind} (shown generically)"
+        except Exception as exc:
+            error = type(exc).__name__
+    logger.error(
+        "notification rejected: not even a note about it could be formatted",
+        extra={"error": error, "sample": short_sample(sns.message or ""), "rejected": 1},
+    )
+    return None
+
+
+UNREADABLE_NOTE = "A message arrived on the gatewatch topic that could not be shown; the notifier's log has a sample."
+
+
+def _deliver(delivery: Delivery, message: SlackMessage, logger: Logger, sns: SnsMessage) -> None:
+    """Deliver; when Slack refuses the blocks themselves, deliver the text line alone."""
+    try:
+        delivery.deliver(message)
+    except DeliveryError as exc:
+        if not exc.refused_content:
+            raise
+        logger.warning(
+            "Slack refused the message's blocks; posting its text alone",
+            extra={"slack_error": exc.error, "sns_message_id": short_sample(sns.message_id or "", 100)},
+        )
+        delivery.deliver(message.plain_text())
