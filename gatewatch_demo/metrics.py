@@ -180,3 +180,49 @@ def statistic_of(values: list[float], statistic: str) -> float | None:
         rank = max(1, math.ceil(q / 100 * len(ordered)))
         return ordered[min(rank, len(ordered)) - 1]
     raise ValueError(f"unsupported statistic {statistic!r}")
+
+
+@dataclass(frozen=True)
+class PercentileCheck:
+    """One percentile of one window: what CloudWatch computes from the published metrics, and the truth."""
+
+    window: str
+    statistic: str
+    published: float | None
+    truth: float | None
+
+    @property
+    def error(self) -> float | None:
+        """Relative difference (0.01 = 1 %); None when either side has no data."""
+        if self.published is None or self.truth is None:
+            return None
+        return abs(self.published - self.truth) / self.truth if self.truth else abs(self.published)
+
+
+def percentile_checks(
+    store: MetricStore,
+    truth: Iterable[tuple[int, float]],
+    namespace: str,
+    dimensions: Mapping[str, str],
+    start_ms: int,
+    end_ms: int,
+    statistics: tuple[str, ...] = ("p50", "p90", "p99"),
+) -> list[PercentileCheck]:
+    """Latency percentiles over the whole window and over its busiest minute, published vs true.
+
+    `truth` is (event time, latency) of every request the simulator sent: the published side must be
+    computed from what the analyzer printed alone, as CloudWatch would."""
+    true_values = [(ts, float(v)) for ts, v in truth if start_ms <= ts < end_ms]
+    by_minute: dict[int, list[float]] = defaultdict(list)
+    for ts, v in true_values:
+        by_minute[ts - ts % MINUTE_MS].append(v)
+    windows = [("hour", start_ms, end_ms, [v for _, v in true_values])]
+    if by_minute:
+        busiest = max(by_minute, key=lambda m: (len(by_minute[m]), m))
+        windows.append(("busiest minute", busiest, busiest + MINUTE_MS, by_minute[busiest]))
+    out: list[PercentileCheck] = []
+    for label, start, end, values in windows:
+        published = store.values(namespace, "Latency", dimensions, start, end)
+        for stat in statistics:
+            out.append(PercentileCheck(label, stat, statistic_of(published, stat), statistic_of(values, stat)))
+    return out

@@ -76,6 +76,8 @@ class DemoResult:
     store: MetricStore = field(default_factory=MetricStore)
     report: Any = None
     moto_totals: dict[str, float] = field(default_factory=dict)
+    # (event time, response latency) of every simulated request: the truth the published percentiles meet
+    true_latencies: list[tuple[int, float]] = field(default_factory=list)
 
 
 @contextlib.contextmanager
@@ -221,6 +223,7 @@ class DemoPipeline:
             minutes=self.options.minutes + EXTRA_MINUTES,
         )
         self.result.requests = len(requests)
+        self.result.true_latencies = [(r.timestamp_ms, float(r.response_latency_ms)) for r in requests]
         access = [(r.timestamp_ms, sim.render_access_json(r, "camel")) for r in requests]
         execution = sorted((e for r in requests for e in sim.execution_events(r)), key=lambda e: e[0])
         self.access_events, self.execution_events = access, execution

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gatewatch.constants import DEFAULT_NAMESPACE
+from gatewatch_demo.metrics import percentile_checks
 from gatewatch_demo.runner import DemoOptions, DemoPipeline, DemoResult
 from stacks.monitoring.alarm_specs import Thresholds
 
@@ -83,6 +85,33 @@ def write_outputs(pipeline: DemoPipeline, result: DemoResult, out_dir: Path) -> 
     return files
 
 
+def _show_percentiles(result: DemoResult, options: DemoOptions, console: Any) -> None:
+    """The latency percentiles CloudWatch computes from the published EMF, against the simulator's truth."""
+    from rich.table import Table
+
+    checks = percentile_checks(
+        result.store,
+        result.true_latencies,
+        DEFAULT_NAMESPACE,
+        {"Api": options.api_name, "Stage": options.stage},
+        result.start_ms,
+        result.end_ms,
+    )
+    table = Table(title="Latency percentiles: published metrics (as CloudWatch computes them) vs the simulator's truth")
+    for column in ("window", "statistic", "published", "truth", "difference"):
+        table.add_column(column, justify="left" if column in ("window", "statistic") else "right")
+    for c in checks:
+        error = c.error
+        table.add_row(
+            c.window,
+            c.statistic,
+            f"{c.published:,.0f} ms" if c.published is not None else "-",
+            f"{c.truth:,.0f} ms" if c.truth is not None else "-",
+            f"{error:.1%}" if error is not None else "-",
+        )
+    console.print(table)
+
+
 def run_and_show(options: DemoOptions, console: Any) -> int:
     from rich.progress import BarColumn, Progress, TextColumn
 
@@ -114,6 +143,7 @@ def run_and_show(options: DemoOptions, console: Any) -> int:
             result.files = write_outputs(pipeline, result, options.out_dir)
     if result.report is not None:
         render_text(result.report, console)
+    _show_percentiles(result, options, console)
     console.rule("[bold]Alarms (evaluated minute by minute from the stack's alarm definitions)")
     limits = options.thresholds
     if limits.silence_minutes:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gatewatch.classify.taxonomy import BROKEN_DEPLOY_CATEGORIES, ErrorCategory
-from gatewatch.config import ApiSettings, api_settings_entry
+from gatewatch.config import ApiSettings, ConfigError, api_settings_entry, parse_routes
 from gatewatch.constants import (
     DEFAULT_ALERT_COOLDOWN_S,
     DEFAULT_INTEGRATION_TIMEOUT_MS,
@@ -100,6 +100,7 @@ class WatchedApi:
     integration_timeout_ms: int = DEFAULT_INTEGRATION_TIMEOUT_MS
     slow_ms: int = DEFAULT_SLOW_MS
     route_cap: int = DEFAULT_ROUTE_CAP
+    routes: frozenset[str] = frozenset()  # the API's routes: only these get a Route dimension (a hard ceiling)
     existing_subscription_filters: int = 0
     thresholds: Thresholds = field(default_factory=Thresholds)
     access_log_format: AccessLogFormat = AccessLogFormat.JSON  # what the dashboard's Logs Insights tables parse
@@ -125,6 +126,7 @@ class WatchedApi:
             route_cap=self.route_cap,
             stage=self.stage,
             access_log_group=self.access_log_group,
+            routes=self.routes,
         )
 
 
@@ -318,6 +320,7 @@ _API_KEYS = {
     "integrationTimeoutMs",
     "slowMs",
     "routeCap",
+    "routes",
     "existingSubscriptionFilters",
     "thresholds",
     "accessLogFormat",
@@ -369,6 +372,11 @@ def _api(p: _Problems, raw: Any, where: str, defaults: Thresholds) -> WatchedApi
     )
     slow = p.number(raw, "slowMs", where, DEFAULT_SLOW_MS, integer=True, low=1, high=900_000)
     route_cap = p.number(raw, "routeCap", where, DEFAULT_ROUTE_CAP, integer=True, low=1, high=1_000)
+    try:
+        routes = parse_routes(raw.get("routes"), f"{where}.routes")
+    except ConfigError as exc:
+        p.add(str(exc))
+        routes = frozenset()
     existing = p.number(
         raw, "existingSubscriptionFilters", where, 0, integer=True, low=0, high=MAX_SUBSCRIPTION_FILTERS
     )
@@ -394,6 +402,7 @@ def _api(p: _Problems, raw: Any, where: str, defaults: Thresholds) -> WatchedApi
         integration_timeout_ms=timeout,
         slow_ms=slow,
         route_cap=route_cap,
+        routes=routes,
         existing_subscription_filters=existing,
         thresholds=thresholds,
         access_log_format=access_log_format,

@@ -25,7 +25,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from gatewatch.config import ApiSettings, api_settings_entry
+from gatewatch.config import ApiSettings, api_settings_entry, normalize_route
 from gatewatch.naming import account_policy_name, dashboard_name, execution_log_group, slug
 from stacks.config import GatewatchConfig, GatewatchConfigError, parse_config
 from stacks.constructs.alerting import GatewatchAlerting
@@ -279,9 +279,12 @@ class Gatewatch(Construct):
             api.access_log_format,
         )
 
-    def _settings(self, api_id: str, name: str, stage: str, access: logs.ILogGroup) -> ApiSettings:
-        """The API's settings (stage and access log group: Logs Insights links, attribution)."""
-        return ApiSettings(api_id=api_id, name=name, stage=stage, access_log_group=access.log_group_name)
+    def _settings(
+        self, api_id: str, name: str, stage: str, access: logs.ILogGroup, routes: frozenset[str] = frozenset()
+    ) -> ApiSettings:
+        """The API's settings (stage and access log group: Logs Insights links, attribution; its routes, as
+        the app defines them: only they get a Route dimension, so its custom metrics have a ceiling)."""
+        return ApiSettings(api_id=api_id, name=name, stage=stage, access_log_group=access.log_group_name, routes=routes)
 
     def _rest_target(self, i: int, api: apigw.RestApi | apigw.Stage, execution_logging: bool) -> _Target:
         stage = api.deployment_stage if isinstance(api, apigw.RestApi) else api
@@ -315,7 +318,7 @@ class Gatewatch(Construct):
             rest_api.rest_api_id,
             stage_name,
             name,
-            self._settings(rest_api.rest_api_id, name, stage_name, access),
+            self._settings(rest_api.rest_api_id, name, stage_name, access, rest_routes(rest_api)),
             self.config.thresholds,
             access,
             execution,
@@ -352,7 +355,7 @@ class Gatewatch(Construct):
             http_api.api_id,
             stage_name,
             name,
-            self._settings(http_api.api_id, name, stage_name, access),
+            self._settings(http_api.api_id, name, stage_name, access, http_routes(http_api)),
             self.config.thresholds,
             access,
             None,
@@ -489,6 +492,27 @@ def _deployment_name(name: str) -> str:
             ]
         )
     return name
+
+
+def rest_routes(rest_api: apigw.IRestApi) -> frozenset[str]:
+    """The routes a REST API defines in this app ("GET /pets/{petId}", "ANY /{proxy+}"); empty when it
+    is imported or defined elsewhere (an OpenAPI document): then the routeCap busiest routes are named."""
+    methods = getattr(rest_api, "methods", None) or ()
+    routes = set()
+    for method in methods:
+        path, verb = method.resource.path, method.http_method
+        if cdk.Token.is_unresolved(path) or cdk.Token.is_unresolved(verb):
+            return frozenset()  # a route the synth cannot read: do not list a partial set
+        routes.add(normalize_route(f"{verb} {path}"))
+    return frozenset(routes)
+
+
+def http_routes(http_api: apigwv2.IHttpApi) -> frozenset[str]:
+    """The route keys an HTTP API defines in this app ("GET /pets", "$default"); empty if none can be read."""
+    keys = [c.route_key for c in http_api.node.find_all() if isinstance(c, apigwv2.CfnRoute)]
+    if not keys or any(cdk.Token.is_unresolved(k) for k in keys):
+        return frozenset()
+    return frozenset(map(normalize_route, keys))
 
 
 def _log_sources(targets: Sequence[_Target]) -> list[LogSource]:

@@ -116,7 +116,8 @@ def normalize_route(route: str) -> str:
     return f"{method.upper()} {path}" if path else method
 
 
-def _routes(raw: Any, where: str) -> frozenset[str]:
+def parse_routes(raw: Any, where: str) -> frozenset[str]:
+    """An API's `routes` (a list of "METHOD /path" or route keys), normalised; ConfigError naming `where`."""
     if raw is None:
         return frozenset()
     if not isinstance(raw, list) or not all(isinstance(r, str) and r.strip() for r in raw):
@@ -164,7 +165,7 @@ def parse_api_settings(raw: Any) -> dict[str, ApiSettings]:
         }
         for key, (attribute, default) in API_NUMBER_KEYS.items():
             values[attribute] = _positive_int(entry.get(key), f"{where}.{key}", default)
-        values["routes"] = _routes(entry.get(ROUTES_KEY), f"{where}.{ROUTES_KEY}")
+        values["routes"] = parse_routes(entry.get(ROUTES_KEY), f"{where}.{ROUTES_KEY}")
         out[api_id] = ApiSettings(api_id=api_id, **values)
     return out
 

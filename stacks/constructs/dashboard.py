@@ -219,6 +219,15 @@ class GatewatchDashboards(Construct):
                 graph_metric(source_metric(name, source, namespace=self.namespace), label=f"{name} {source}")
                 for name in (C.METRIC_LINES_PARSED, C.METRIC_LINES_UNPARSED)
                 for source in (C.SOURCE_ACCESS, C.SOURCE_EXECUTION)
+            ]
+            # set aside, not failures: other services' log groups, and requests too old (or too far
+            # ahead) for CloudWatch to take as metrics
+            + [
+                graph_metric(
+                    source_metric(C.METRIC_LINES_UNPARSED, source, namespace=self.namespace),
+                    label=f"set aside: {source}",
+                )
+                for source in (C.SOURCE_OTHER, C.SOURCE_OUT_OF_WINDOW)
             ],
         )
         status = cloudwatch.AlarmStatusWidget(title="gatewatch health", width=12, alarms=list(health_alarms))

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from gatewatch_demo.metrics import percentile_checks
 from gatewatch_demo.runner import DemoOptions, DemoPipeline
 from gatewatch_demo.show import write_outputs
 
@@ -59,6 +60,25 @@ def test_metrics_in_moto_match_what_was_logged(demo):
     assert result.moto_totals["Errors5xx"] == sum(1 for a in access if int(a["status"]) >= 500)
     assert result.moto_totals["Errors4xx"] == sum(1 for a in access if 400 <= int(a["status"]) < 500)
     assert result.moto_totals["NearTimeout"] > 0
+
+
+def test_the_published_latency_percentiles_are_the_simulators_truth(demo):
+    pipeline, result = demo
+    # GIVEN what the analyzer printed, minute by minute, and the latency of every simulated request
+    checks = percentile_checks(
+        result.store,
+        result.true_latencies,
+        "Gatewatch",
+        {"Api": pipeline.options.api_name, "Stage": pipeline.options.stage},
+        result.start_ms,
+        result.end_ms,
+    )
+    # THEN p50/p90/p99 of the hour and of its busiest minute, as CloudWatch computes them, are within 2 %
+    assert {c.window for c in checks} == {"hour", "busiest minute"} and len(checks) == 6
+    assert all(c.error is not None and c.error <= 0.02 for c in checks), checks
+    # AND every request's latency was published once (the sample count is the request count)
+    published = result.store.values("Gatewatch", "Latency", {"Api": "shop-api", "Stage": "prod"}, 0, 2**62)
+    assert len(published) == len(result.true_latencies) == result.requests
 
 
 def test_the_demo_writes_its_files(demo):

@@ -136,6 +136,8 @@ CASES: list[tuple[str, Callable[[dict], None], str]] = [
     ("cooldown", _top(alertCooldownSeconds=5), "gatewatch.alertCooldownSeconds must be an integer >= 60"),
     ("field-map", _top(fieldMap={"rt": 1}), "gatewatch.fieldMap must map your access-log field names"),
     ("health-unknown", _top(health={"dlq": 1}), "gatewatch.health.dlq: unknown key"),
+    ("routes-not-a-list", _api(routes="GET /pets"), 'gatewatch.apis[0].routes must be a list of routes such as "GET'),
+    ("routes-no-path", _api(routes=["GET pets"]), "gatewatch.apis[0].routes: 'GET pets' is not \"METHOD /path\""),
 ]
 
 
@@ -187,6 +189,13 @@ def test_config_file_with_invalid_json_points_at_the_position(tmp_path):
     (tmp_path / "bad.json").write_text('{"apis": [}')
     with pytest.raises(GatewatchConfigError, match=r"not valid JSON: .* at line 1 column 11"):
         load_config("bad.json", base_dir=tmp_path)
+
+
+def test_an_apis_routes_reach_the_analyzer_normalised():
+    raw = example_config()
+    raw["apis"][0]["routes"] = ["get /pets/{petId}", "ANY /{proxy+}", "$default"]
+    (entry, *_rest) = json.loads(parse_config(raw).engine_apis_json())
+    assert entry["routes"] == ["$default", "ANY /{proxy+}", "GET /pets/{petId}"]
 
 
 def test_the_documented_example_is_valid_and_uses_the_defaults_it_does_not_set():

@@ -113,6 +113,43 @@ def test_in_app_api_ids_reach_the_analyzer_as_references(in_app):
     assert rest_id in apis and http_id in apis and '\\"name\\":\\"orders\\"' in apis
 
 
+def test_in_app_routes_bound_the_route_dimension(in_app):
+    # GIVEN the in-app REST API with its one method (GET /pets)
+    fn = next(
+        f
+        for f in resources(in_app, "AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"] == "analyzer.handler.lambda_handler"
+    )
+    apis = json.dumps(fn["Properties"]["Environment"]["Variables"]["GATEWATCH_APIS"])
+    # THEN the analyzer knows that route list: only it gets a Route dimension of its own
+    assert '\\"routes\\":[\\"GET /pets\\"]' in apis
+
+
+def test_http_api_routes_reach_the_analyzer():
+    from aws_cdk import aws_apigatewayv2_integrations as integrations
+
+    # GIVEN an HTTP API with two routes defined in the app
+    stack, rest, http = user_stack()
+    target = integrations.HttpUrlIntegration("Backend", "https://example.com/{proxy}")
+    http.add_routes(path="/users/{id}", methods=[apigwv2.HttpMethod.GET, apigwv2.HttpMethod.DELETE], integration=target)
+    cdk.Validations.of(http).acknowledge(
+        cdk.Acknowledgment(
+            id="AwsSolutions-APIG4", reason="A test API hosting gatewatch; its auth is the user's choice."
+        )
+    )
+    Gatewatch(stack, "Gatewatch", rest_apis=[rest], http_apis=[http], config=SLACK)
+    # WHEN synthesized THEN its route keys are the analyzer's route list for it
+    app_template = Template.from_stack(stack)
+    fn = next(
+        f
+        for f in resources(app_template, "AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"] == "analyzer.handler.lambda_handler"
+    )
+    entry = fn["Properties"]["Environment"]["Variables"]["GATEWATCH_APIS"]
+    text = json.dumps(entry)
+    assert '\\"routes\\":[\\"DELETE /users/{id}\\",\\"GET /users/{id}\\"]' in text
+
+
 def test_existing_custom_format_without_classifier_fields_fails_synth_with_the_missing_variables():
     stack, rest, _http = user_stack(
         deploy_options=apigw.StageOptions(

@@ -192,17 +192,15 @@ ODD_JSON = st.recursive(
 
 
 def _shown_count(value: object) -> int:
-    """What an alert's count reads as: a whole number (or its digits in a string); anything else shows 0."""
+    """What an alert's count reads as: a whole number of requests (a number, or its digits in a string,
+    whole part); anything else — a negative count, a boolean, Infinity, text — shows 0."""
     if isinstance(value, bool) or value is None:
         return 0
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        try:
-            return int(value)
-        except ValueError:
-            return 0
-    return 0
+    try:
+        number = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError, OverflowError):
+        return 0
+    return number if number >= 0 else 0
 
 
 @settings(max_examples=150, deadline=None)
