@@ -11,15 +11,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
 from gatewatch.adapters.aws import reset_clients
 from gatewatch.constants import SERVICE_NAME
+from gatewatch.lambda_logger import lambda_logger
 from gatewatch.services.analyzer import AlertDeliveryError, AnalyzerService, AnalyzerSettings
 
 __all__ = ["AlertDeliveryError", "lambda_handler", "reset_state"]
 
-logger = Logger(service=SERVICE_NAME)
+logger = lambda_logger(SERVICE_NAME)
 
 #: The wall clock used for alert windows and the EMF fallback timestamp; tests replace it.
 clock: Callable[[], float] = time.time

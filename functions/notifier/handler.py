@@ -10,13 +10,12 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
 from gatewatch.adapters.slack_client import SLACK_API_BASE, SlackClient
 from gatewatch.constants import SERVICE_NAME
+from gatewatch.lambda_logger import lambda_logger
 from gatewatch.services.notifier import ENV_SLACK_API_URL, account_of, deliver_notifications
 
-logger = Logger(service=SERVICE_NAME)
+logger = lambda_logger(SERVICE_NAME)
 #: One client per execution environment, so pacing (1 message/s per destination) spans warm invocations.
 slack_client = SlackClient(api_base=os.environ.get(ENV_SLACK_API_URL) or SLACK_API_BASE)
 

@@ -308,6 +308,33 @@ def test_subscription_engine_failure_is_counted_and_logged_not_raised(monkeypatc
     assert any(log["level"] == "ERROR" for log in logs)
 
 
+def test_an_engine_failure_logs_its_traceback_without_the_secrets_its_message_echoes(monkeypatch, capsys):
+    # GIVEN an engine bug whose exception message echoes the data it failed on, secrets included
+    secrets = [
+        "AKIAIOSFODNN7EXAMPLE",
+        "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
+        "s3cr3tT0kenValue123",
+    ]
+    message = f"cannot read line: key={secrets[0]} slack={secrets[1]} ?token={secrets[2]}"
+
+    def failing(self, batch):
+        error = KeyError(message)
+        error.add_note(f"while reading Authorization: Bearer {secrets[2]}")
+        raise error
+
+    monkeypatch.setattr(LogAnalyzer, "add_batch", failing)
+    # WHEN the handler runs
+    _, _, logs = invoke(subscription_event(subscription_payload(ACCESS_GROUP, ["{}"])), capsys)
+    # THEN the ERROR line still carries the traceback and the exception's name, and none of the secrets
+    error = next(log for log in logs if log["level"] == "ERROR")
+    assert error["exception_name"] == "KeyError" and "Traceback" in error["exception"]
+    assert "cannot read line" in error["exception"] and "[REDACTED]" in error["exception"]
+    assert error["stack_trace"]["type"] == "KeyError" and "[REDACTED]" in error["stack_trace"]["value"]
+    assert ["while reading" in note for note in error["exception_notes"]] == [True]
+    text = json.dumps(logs)
+    assert [s for s in secrets if s in text] == [], text
+
+
 def test_logs_carry_the_batch_keys_and_never_a_full_line_or_secret(capsys):
     secret_line = json.dumps(
         {
