@@ -1,8 +1,9 @@
-"""Reference pages generated from the taxonomy table, so the docs cannot drift from the code.
+"""Reference pages generated from the code (the taxonomy table, the input bounds), so the docs cannot drift.
 
 A page under docs/ holds a generated block between `<!-- BEGIN GENERATED: name -->` and
 `<!-- END GENERATED: name -->`: `categories` lives in docs/categories.md, `troubleshooting` in
-docs/troubleshooting.md. `gatewatch docs categories|troubleshooting` prints a block;
+docs/troubleshooting.md, `bounds` in docs/limits.md. `gatewatch docs categories|troubleshooting|bounds`
+prints a block;
 `python -m gatewatch_cli.docs --write [PATH]` rewrites the blocks of every page under PATH (a folder,
 docs/ by default, or one file); tests/unit/test_docs.py fails when a committed block differs from
 what this module generates.
@@ -17,6 +18,25 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from gatewatch.classify.taxonomy import CATEGORY_TABLE, STATUS_FALLBACK, Blame, CategoryInfo, Retry
+from gatewatch.constants import (
+    DEFAULT_ROUTE_CAP,
+    EMF_MAX_FUTURE_MS,
+    EMF_MAX_PAST_MS,
+    MAX_DIMENSION_VALUE_LENGTH,
+    MAX_LATENCY_MS,
+    ROUTE_OTHER,
+    ROUTE_UNMATCHED,
+    SOURCE_INPUT,
+    SOURCE_OUT_OF_WINDOW,
+)
+from gatewatch.ingest.lambda_events import MAX_EVENTS_PER_RECORD, MAX_SUBSCRIPTION_BYTES
+from gatewatch.ingest.rejections import Reason
+from gatewatch.metrics.aggregate import MAX_STAGES_PER_API, MAX_UNCONFIGURED_APIS, UNKNOWN
+from gatewatch.metrics.emf import MAX_VALUES_PER_METRIC
+from gatewatch.parse.access import MAX_FLATTEN_DEPTH
+from gatewatch.parse.execution import MAX_ID_CHARS, MAX_LINE_CHARS
+from gatewatch.parse.json_repair import MAX_REPAIR_DEPTH, MAX_REPAIR_KEYS
+from gatewatch_cli.streams import MAX_FILE_BYTES, MAX_LINE_BYTES, MAX_WHOLE_INPUT
 
 #: Where the pages with generated blocks live, relative to the repository root.
 DOCS_DIR = Path("docs")
@@ -74,9 +94,103 @@ def troubleshooting_markdown() -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+def _size(n: int) -> str:
+    """Bytes in the largest binary unit that divides them (16 MiB, 2 GiB)."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n % scale == 0:
+            return f"{n // scale} {unit}"
+    return f"{n:,} bytes"
+
+
+def _duration(ms: int) -> str:
+    """Milliseconds as days, hours and minutes (13 d 23 h 50 min); under two days in hours (24 h)."""
+    minutes = ms // 60_000
+    days, rest = divmod(minutes, 24 * 60) if minutes >= 2 * 24 * 60 else (0, minutes)
+    hours, mins = divmod(rest, 60)
+    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{mins} min" if mins else ""]
+    return " ".join(p for p in parts if p) or f"{ms} ms"
+
+
+def bounds_markdown() -> str:
+    """What any one input can cost at most, and what happens beyond each bound.
+
+    Why generated: these figures are the answer to "can a crafted log line or delivery hurt the Lambda
+    or the bill"; a figure changed in the code and not in the docs would be a false promise.
+    """
+    unparsed = "`LinesUnparsed{{Source={}}}`, reason `{}`"
+    rows = [
+        ("**Lambda input**", "", ""),
+        (
+            "decompressed size of one record (subscription delivery, Kinesis or Firehose record)",
+            f"{_size(MAX_SUBSCRIPTION_BYTES)} (16 × the 1 MiB PutLogEvents batch)",
+            "the record is rejected before anything is parsed: " + unparsed.format(SOURCE_INPUT, Reason.TOO_LARGE),
+        ),
+        (
+            "log events in one record",
+            f"{MAX_EVENTS_PER_RECORD:,} (5 × PutLogEvents' 10,000)",
+            "rejected before a single event is made: " + unparsed.format(SOURCE_INPUT, Reason.TOO_MANY_EVENTS),
+        ),
+        ("**Parsing**", "", ""),
+        (
+            "characters of one execution line kept for classification",
+            f"{MAX_LINE_CHARS:,}",
+            "the rest is not read (API Gateway itself cuts execution messages at 1 KB + `[TRUNCATED]`)",
+        ),
+        ("characters of a request id", f"{MAX_ID_CHARS}", "longer text is not an id"),
+        (
+            "nesting of a JSON access line flattened into dotted keys",
+            f"{MAX_FLATTEN_DEPTH} levels",
+            "deeper objects are ignored",
+        ),
+        (
+            "repair of a broken JSON access line (unescaped quotes)",
+            f"{MAX_REPAIR_KEYS:,} keys, {MAX_REPAIR_DEPTH} nested objects",
+            "the rest of the line is left as text; the work stays linear in the line's length",
+        ),
+        (
+            "a latency gatewatch believes",
+            f"0 to {_duration(MAX_LATENCY_MS)}",
+            'read as not logged ("1e300", negative values): no metric value outside CloudWatch\'s range',
+        ),
+        ("**Metrics**", "", ""),
+        (
+            "age of a request's minute",
+            f"{_duration(EMF_MAX_PAST_MS)} back, {_duration(EMF_MAX_FUTURE_MS)} ahead (CloudWatch's EMF "
+            "window, 10 min inside each edge)",
+            f"counted, not published at a wrong time: `LinesUnparsed{{Source={SOURCE_OUT_OF_WINDOW}}}`",
+        ),
+        (
+            "`Api` values per invocation",
+            f"the configured APIs; without configuration the {MAX_UNCONFIGURED_APIS} busiest API-id-shaped ids",
+            f"any other api id is `{UNKNOWN}`",
+        ),
+        ("`Stage` values per API and invocation", f"{MAX_STAGES_PER_API}, stage-shaped", f"`{UNKNOWN}`"),
+        (
+            "`Route` values per API stage",
+            f"the API's `routes` + `{ROUTE_UNMATCHED}` + `{ROUTE_OTHER}`; without `routes` the `routeCap` "
+            f"({DEFAULT_ROUTE_CAP}) busiest per invocation, from API Gateway's templates only",
+            f"`{ROUTE_OTHER}`",
+        ),
+        ("characters of a dimension value", f"{MAX_DIMENSION_VALUE_LENGTH}", "cut"),
+        ("latency values per EMF metric array", f"{MAX_VALUES_PER_METRIC}", "another EMF document: none is dropped"),
+        ("**CLI** (`gatewatch analyze`, `classify`)", "", ""),
+        ("decompressed bytes read from one input", _size(MAX_FILE_BYTES), f"reason `{Reason.TOO_LARGE}`"),
+        (
+            "an input that is one JSON document (read whole)",
+            _size(MAX_WHOLE_INPUT),
+            f"reason `{Reason.TOO_LARGE}`, which says to split it into JSON Lines",
+        ),
+        ("one text line", _size(MAX_LINE_BYTES), f"skipped and counted, reason `{Reason.LINE_TOO_LONG}`"),
+    ]
+    out = ["| what | bound | beyond it |", "|---|---|---|"]
+    out += [f"| {what} | {bound} | {beyond} |" for what, bound, beyond in rows]
+    return "\n".join(out)
+
+
 SECTIONS: dict[str, Callable[[], str]] = {
     "categories": category_table_markdown,
     "troubleshooting": troubleshooting_markdown,
+    "bounds": bounds_markdown,
 }
 
 

@@ -260,6 +260,23 @@ def test_decompression_bomb_is_rejected_as_too_large(monkeypatch):
     assert rejection.reason == Reason.TOO_LARGE
 
 
+def _tiny_events_record(n: int) -> str:
+    body = b",".join([b'{"id":"","timestamp":0,"message":"x"}'] * n)
+    return _gzip_b64(b'{"messageType":"DATA_MESSAGE","logGroup":"g","logEvents":[' + body + b"]}")
+
+
+def test_a_record_with_exactly_the_documented_event_cap_is_read_and_one_more_is_rejected():
+    # GIVEN records of tiny events at the cap docs/limits.md states, and one event over it
+    cap = lambda_events.MAX_EVENTS_PER_RECORD
+    # WHEN each is decoded
+    [batch] = list(decode_subscription_data(_tiny_events_record(cap)))
+    [rejection] = list(decode_subscription_data(_tiny_events_record(cap + 1)))
+    # THEN the one at the cap keeps every event, the one over it is a counted too-many-events rejection
+    assert isinstance(batch, LogBatch) and len(batch.events) == cap
+    assert isinstance(rejection, Rejection) and rejection.reason == Reason.TOO_MANY_EVENTS
+    assert rejection.source == "input" and f"{cap + 1} events" in rejection.detail
+
+
 def test_several_gzip_members_and_glued_documents_all_decode():
     # GIVEN a Firehose->S3 style blob: member 1 = payload A, member 2 = payloads B and C glued "}{"
     a, b, c = s01_payloads()[:3]

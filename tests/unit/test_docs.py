@@ -24,8 +24,12 @@ DOCS = ROOT / "docs"
 README = ROOT / "README.md"
 PAGES = sorted(DOCS.glob("*.md"))
 # Where each generated block lives (a page holds at most the blocks listed for it).
-HOMES = {"categories": DOCS / "categories.md", "troubleshooting": DOCS / "troubleshooting.md"}
-REGENERATE = "run `.venv/bin/gatewatch docs --write` after editing taxonomy.py"
+HOMES = {
+    "categories": DOCS / "categories.md",
+    "troubleshooting": DOCS / "troubleshooting.md",
+    "bounds": DOCS / "limits.md",
+}
+REGENERATE = "run `.venv/bin/gatewatch docs --write` after editing taxonomy.py or a bound"
 
 
 def _rel(path: Path) -> str:
@@ -67,6 +71,7 @@ def test_troubleshooting_guide_covers_every_category_with_its_fix():
     [
         ("troubleshooting", "Return statusCode as a number", "Return statusCode as a string"),
         ("categories", "| `THROTTLED` | 429 | backoff |", "| `THROTTLED` | 429 | no |"),
+        ("bounds", "| 50,000 (5 ×", "| 500,000 (5 ×"),
     ],
 )
 def test_a_hand_edited_block_is_detected_and_regenerating_restores_it(name, original, edit):
@@ -91,10 +96,11 @@ def test_write_rewrites_every_stale_page_of_a_folder_and_leaves_the_others(tmp_p
     assert guide.read_text(encoding="utf-8") == (DOCS / "troubleshooting.md").read_text(encoding="utf-8")
     assert capsys.readouterr().out.splitlines() == [
         f"{docs / 'categories.md'}: already up to date",
+        f"{docs / 'limits.md'}: already up to date",
         f"{docs / 'troubleshooting.md'}: updated",
     ]
     # AND a second run changes nothing
-    assert [changed for _, changed in write_generated(docs)] == [False, False]
+    assert [changed for _, changed in write_generated(docs)] == [False, False, False]
 
 
 def test_write_takes_a_single_page_too(tmp_path):

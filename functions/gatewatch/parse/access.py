@@ -49,6 +49,7 @@ from gatewatch.parse.trust import distrustful_object, has_shadowed_keys
 
 __all__ = [
     "CANONICAL_FIELDS",
+    "MAX_FLATTEN_DEPTH",
     "has_object_value",
     "json_layout",
     "looks_like_access_line",
@@ -192,7 +193,8 @@ def has_object_value(obj: dict[str, Any]) -> bool:
     return dict in map(type, obj.values())
 
 
-_MAX_DEPTH = 16
+#: Nesting levels of a JSON access line that are flattened into dotted keys; deeper objects are ignored.
+MAX_FLATTEN_DEPTH = 16
 
 
 def _flatten(obj: dict[str, Any]) -> dict[str, Any]:
@@ -203,7 +205,7 @@ def _flatten(obj: dict[str, Any]) -> dict[str, Any]:
         prefix, current, depth = stack.pop()
         for key, value in current.items():
             if value.__class__ is dict:
-                if depth < _MAX_DEPTH:
+                if depth < MAX_FLATTEN_DEPTH:
                     stack.append((f"{prefix}{key}.", value, depth + 1))
             else:
                 flat[prefix + key] = value

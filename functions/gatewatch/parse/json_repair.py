@@ -35,8 +35,10 @@ from gatewatch.parse.values import CONVERT
 # The tolerant scanner. A key is an identifier in quotes, after `{` or `,`, followed by `:`.
 _JSON_KEY = re.compile(r'[{,][ \t\r\n]{0,64}"([\w$@.\-]{1,128})"[ \t\r\n]{0,64}:[ \t\r\n]{0,64}')
 _WS = " \t\r\n"
-_MAX_CANDIDATES = 4096
-_MAX_DEPTH = 8  # nested objects a repaired line may open (API Gateway formats nest two levels at most)
+#: Key candidates the scanner looks at per line; the rest of a longer line is left unread (linear work).
+MAX_REPAIR_KEYS = 4096
+#: Nested objects a repaired line may open (API Gateway formats nest two levels at most); deeper ones stay text.
+MAX_REPAIR_DEPTH = 8
 
 
 def recover_json_record(
@@ -133,7 +135,7 @@ def _scan_pairs(s: str, holds_text: Callable[[str], bool] = lambda _key: True) -
     current: _Open | None = None
     last_pair_mergeable = False  # the last pair may be undone when the key after it proves to be text
     previous: _Open | None = None
-    for match in islice(_JSON_KEY.finditer(s), _MAX_CANDIDATES):
+    for match in islice(_JSON_KEY.finditer(s), MAX_REPAIR_KEYS):
         key_start = match.start()
         if current is None:
             current = _Open(s, match.group(1), match.end())
@@ -143,7 +145,7 @@ def _scan_pairs(s: str, holds_text: Callable[[str], bool] = lambda _key: True) -
             # `"error": {` opens a nested object. The stack holds full paths, so a path is one join with
             # its parent's (never the whole stack joined again: that doubled at each level), and nesting
             # deeper than a log format does stops here (the keys below read at the deepest level kept).
-            if len(prefixes) < _MAX_DEPTH:
+            if len(prefixes) < MAX_REPAIR_DEPTH:
                 prefixes.append(current.path)
             current = _Open(s, prefixes[-1] + "." + match.group(1), match.end())
             last_pair_mergeable = False
