@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import logging
 import socket
+import threading
 import time
 
 import pytest
@@ -246,6 +247,49 @@ def test_a_tls_handshake_that_never_completes_ends_at_the_deadline():
         with pytest.raises(TimeoutError):
             http_deadline.post(url, b"{}", {"Content-Type": "application/json"}, 0.5)
         assert 0.45 <= time.monotonic() - started < 1.5
+
+
+def test_a_host_name_is_resolved_and_the_message_posted(slack):
+    # GIVEN the loopback Slack reached by name ("localhost" resolves through the system resolver)
+    url = slack.webhook_url.replace("127.0.0.1", "localhost")
+    # WHEN a message is posted to it
+    answer = http_deadline.post(url, b'{"text": "x"}', {"Content-Type": "application/json"}, 5.0)
+    # THEN Slack answers and got the message once
+    assert answer.status == 200 and len(slack.requests) == 1
+
+
+def test_a_resolver_that_hangs_ends_at_the_deadline(monkeypatch):
+    # GIVEN a resolver that does not answer for a Slack host name (getaddrinfo cannot be interrupted)
+    released = threading.Event()
+    real_getaddrinfo = socket.getaddrinfo
+
+    def hung_resolver(host, *args, **kwargs):
+        if host == "hooks.slack.example":
+            released.wait(30)
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", hung_resolver)
+    started = time.monotonic()
+    try:
+        # WHEN posting with 0.5 s in all
+        with pytest.raises(TimeoutError, match="resolved"):
+            http_deadline.post("https://hooks.slack.example/services/T/B/x", b"{}", {}, 0.5)
+        # THEN the request ends at its deadline, not when the resolver gives up
+        assert 0.45 <= time.monotonic() - started < 1.5
+    finally:
+        released.set()
+
+
+def test_a_name_that_does_not_resolve_is_a_connection_error_the_client_retries(monkeypatch):
+    # GIVEN a resolver that knows no such host
+    def no_such_host(host, *args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_host)
+    # WHEN posting THEN the resolver's own error reaches the caller (an OSError: retryable for the client)
+    with pytest.raises(socket.gaierror):
+        http_deadline.post("https://hooks.slack.example/services/T/B/x", b"{}", {}, 0.5)
 
 
 @pytest.mark.parametrize(

@@ -6,18 +6,22 @@ can run for minutes — longer than the Lambda. Here each socket operation is gi
 of one deadline, so the whole request ends within `timeout` seconds, and the caller can keep one
 deadline across its retries.
 
-Limits: name resolution (getaddrinfo) is not interruptible and is not counted; no proxy support
-(Lambda needs none). Standard library only.
+Name resolution counts too: getaddrinfo cannot be interrupted or given a timeout, so a host name is
+resolved in a daemon thread that the request waits for only until the deadline (a hung resolver costs
+the thread until the resolver itself gives up, never the delivery). No proxy support (Lambda needs
+none). Standard library only.
 """
 
 from __future__ import annotations
 
 import http.client
 import io
+import ipaddress
 import socket
 import ssl
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -98,7 +102,7 @@ class _DeadlineConnection(http.client.HTTPConnection):
 def _open_socket(host: str, port: int, deadline: float) -> socket.socket:
     """A TCP connection to the first address that answers before the deadline."""
     last: OSError = OSError("no address to connect to")
-    for family, kind, proto, _name, address in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+    for family, kind, proto, _name, address in resolve(host, port, deadline):
         sock = socket.socket(family, kind, proto)
         try:
             sock.settimeout(time_left(deadline))
@@ -109,6 +113,42 @@ def _open_socket(host: str, port: int, deadline: float) -> socket.socket:
             sock.close()
             last = exc
     raise last
+
+
+AddressInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, Any]
+
+
+def resolve(host: str, port: int, deadline: float) -> Sequence[AddressInfo]:
+    """getaddrinfo for a TCP connection, finished before `deadline` or TimeoutError.
+
+    An IP address needs no resolver and is read at once; a name is resolved in a daemon thread.
+    """
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    outcome: list[Sequence[AddressInfo] | OSError] = []
+    done = threading.Event()
+
+    def lookup() -> None:
+        try:
+            outcome.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except OSError as exc:  # socket.gaierror: no such name, no network
+            outcome.append(exc)
+        except Exception as exc:  # e.g. UnicodeError for a label too long to encode
+            outcome.append(OSError(f"cannot resolve the host name ({type(exc).__name__})"))
+        finally:
+            done.set()
+
+    threading.Thread(target=lookup, name="gatewatch-resolve", daemon=True).start()
+    if not done.wait(time_left(deadline)):
+        raise TimeoutError("the host name was not resolved before the request's deadline")
+    result = outcome[0]
+    if isinstance(result, OSError):
+        raise result
+    return result
 
 
 class _DeadlineSocket:
@@ -170,4 +210,4 @@ class _DeadlineReader(io.RawIOBase):
         super().close()
 
 
-__all__ = ["MAX_BODY", "HttpResponse", "post", "time_left"]
+__all__ = ["MAX_BODY", "HttpResponse", "post", "resolve", "time_left"]

@@ -1,7 +1,7 @@
 """Deliver Slack messages over HTTP without losing one: retries, Retry-After, pacing, clear failures.
 
 Why the standard library rather than slack_sdk: the rules here are specific — one deadline per
-delivery, derived from the Lambda's remaining time less a margin and enforced across connect, send,
+delivery, derived from the Lambda's remaining time less a margin and enforced across name resolution, connect, send,
 read, pacing and retries (gatewatch.adapters.http_deadline: a Slack that trickles its answer cannot
 outlive the Lambda); honour 429 Retry-After only within that deadline; retry connection errors and
 5xx with full-jitter exponential backoff and a bounded number of attempts; pace to one message per
