@@ -293,6 +293,7 @@ def _health(p: _Problems, raw: Mapping[str, Any], where: str) -> HealthThreshold
         "notifierErrors": "notifier_errors",
         "deadLetterMessages": "dead_letter_messages",
         "unparsedRatePct": "unparsed_rate_pct",
+        "suspiciousRatePct": "suspicious_rate_pct",
     }
     p.unknown_keys(raw, set(names), where)
     values = {
@@ -303,7 +304,7 @@ def _health(p: _Problems, raw: Mapping[str, Any], where: str) -> HealthThreshold
             getattr(HealthThresholds(), name),
             low=0,
             low_open=True,
-            high=100 if key == "unparsedRatePct" else None,
+            high=100 if key.endswith("RatePct") else None,
         )
         for key, name in names.items()
     }

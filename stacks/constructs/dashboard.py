@@ -228,6 +228,13 @@ class GatewatchDashboards(Construct):
                     label=f"set aside: {source}",
                 )
                 for source in (C.SOURCE_OTHER, C.SOURCE_OUT_OF_WINDOW)
+            ]
+            # read distrustfully: a caller's value added keys (or a format change looks like it did)
+            + [
+                graph_metric(
+                    source_metric(C.METRIC_LINES_SUSPICIOUS, C.SOURCE_ACCESS, namespace=self.namespace),
+                    label=f"suspicious: {C.SOURCE_ACCESS}",
+                )
             ],
         )
         status = cloudwatch.AlarmStatusWidget(title="gatewatch health", width=12, alarms=list(health_alarms))

@@ -9,8 +9,8 @@ minutes, 4xx rate > 5 % for 5 of 5 minutes, p90 latency ≥ 2,500 ms, p90 integr
 ≥ 2,000 ms; plus any near-timeout, THROTTLED / QUOTA_EXCEEDED bursts and anomaly detection on
 `Requests` and `Errors5xx`. And silence: a stage that goes quiet writes no log line, so every metric
 stops — only an alarm that treats missing data as breaching sees a total outage (`silence`).
-gatewatch watches itself too: analyzer errors and throttles, the dead-letter queue's depth and the
-share of lines it could not parse.
+gatewatch watches itself too: analyzer errors and throttles, the dead-letter queue's depth, the
+share of lines it could not parse, and the share of access lines it had to read distrustfully.
 
 Pure Python: no CDK, no boto3. Dimension values may be CDK tokens (strings) when the stack builds
 the specs; the demo passes real names.
@@ -36,6 +36,7 @@ from gatewatch.constants import (
     METRIC_INTEGRATION_LATENCY,
     METRIC_LATENCY,
     METRIC_LINES_PARSED,
+    METRIC_LINES_SUSPICIOUS,
     METRIC_LINES_UNPARSED,
     METRIC_NEAR_TIMEOUT,
     METRIC_REQUESTS,
@@ -193,6 +194,7 @@ class HealthThresholds:
     notifier_errors: float = 1.0  # per 5 minutes
     dead_letter_messages: float = 1.0  # any message kept in the DLQ is an alert not delivered
     unparsed_rate_pct: float = 5.0  # of lines, per source, over 3 × 5 minutes
+    suspicious_rate_pct: float = 5.0  # of parsed access lines, over 3 × 5 minutes
 
 
 def _camel(name: str) -> str:
@@ -266,6 +268,20 @@ def unparsed_rate(source: str, *, namespace: str = DEFAULT_NAMESPACE) -> MetricM
             source_metric(METRIC_LINES_UNPARSED, source, namespace=namespace, metric_id="unparsed"),
         ),
         label=f"Unparsed {source} lines (%)",
+        period_s=FIVE_MINUTES,
+    )
+
+
+def suspicious_rate(*, namespace: str = DEFAULT_NAMESPACE) -> MetricMath:
+    """The percentage of parsed access lines read distrustfully (a caller's value added keys), per 5
+    minutes; 0 without lines."""
+    return MetricMath(
+        expression="IF(FILL(parsed, 0) > 0, 100 * FILL(suspicious, 0) / FILL(parsed, 0), 0)",
+        inputs=(
+            source_metric(METRIC_LINES_PARSED, SOURCE_ACCESS, namespace=namespace, metric_id="parsed"),
+            source_metric(METRIC_LINES_SUSPICIOUS, SOURCE_ACCESS, namespace=namespace, metric_id="suspicious"),
+        ),
+        label=f"Suspicious {SOURCE_ACCESS} lines (%)",
         period_s=FIVE_MINUTES,
     )
 
@@ -555,16 +571,35 @@ def health_alarm_specs(
             threshold=t.dead_letter_messages,
         ),
     ]
-    for source in (SOURCE_ACCESS, SOURCE_EXECUTION):
-        rate = unparsed_rate(source, namespace=namespace)
-        key = f"{source}-unparsed-rate"
+    shares = [
+        (
+            f"{source}-unparsed-rate",
+            unparsed_rate(source, namespace=namespace),
+            t.unparsed_rate_pct,
+            f"More than {t.unparsed_rate_pct:g}% of {source} log lines could not be parsed for 15 minutes: "
+            "the log format changed or is not one gatewatch reads (see the analyzer's rejection log lines).",
+        )
+        for source in (SOURCE_ACCESS, SOURCE_EXECUTION)
+    ]
+    shares.append(
+        (
+            f"{SOURCE_ACCESS}-suspicious-rate",
+            suspicious_rate(namespace=namespace),
+            t.suspicious_rate_pct,
+            f"More than {t.suspicious_rate_pct:g}% of {SOURCE_ACCESS} log lines were read distrustfully for "
+            "15 minutes: they carry keys a caller's value added (API Gateway does not escape values), so their "
+            "Api, Stage and Route are not believed and they raise no alert. Either callers are injecting keys, or the "
+            "access-log format changed with a new field right after a caller-controlled one such as userAgent: "
+            "keep caller-controlled fields last, then update the analyzer function so it learns the new format.",
+        )
+    )
+    for key, rate, pct, description in shares:
         specs.append(
             AlarmSpec(
                 key=key,
                 name=name(key),
-                description=f"More than {t.unparsed_rate_pct:g}% of {source} log lines could not be parsed for 15 minutes: "
-                "the log format changed or is not one gatewatch reads (see the analyzer's rejection log lines).",
-                threshold=t.unparsed_rate_pct,
+                description=description,
+                threshold=pct,
                 comparison=Comparison.GREATER_THAN,
                 evaluation_periods=3,
                 datapoints_to_alarm=3,
@@ -593,5 +628,6 @@ __all__ = [
     "error_rate",
     "health_alarm_specs",
     "source_metric",
+    "suspicious_rate",
     "unparsed_rate",
 ]

@@ -43,10 +43,12 @@ def access_line(i: int, *, status: str = "200", user_agent: str = "curl/8.4.0", 
     )
 
 
-def run_handler(lines: list[str], capsys, *, group: str = ACCESS_GROUP) -> tuple[list[dict], list[dict]]:
+def run_handler(
+    lines: list[str], capsys, *, group: str = ACCESS_GROUP, timestamps: list[int] | None = None
+) -> tuple[list[dict], list[dict]]:
     """The handler on one subscription delivery; returns (EMF documents, structured log lines)."""
     handler.logger.registered_handler.stream = sys.stdout
-    event = subscription_event(subscription_payload(group, lines))
+    event = subscription_event(subscription_payload(group, lines, timestamps=timestamps))
     handler.clock = lambda: delivered_at(event)  # at the logs' own time
     try:
         handler.lambda_handler(event, _Context())

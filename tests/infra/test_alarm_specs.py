@@ -69,7 +69,7 @@ def test_missing_data_is_no_error_but_is_the_outage_the_silence_alarm_watches():
         assert spec.treat_missing_data is expected.get(spec.key, MissingData.NOT_BREACHING), spec.key
 
 
-def test_health_specs_cover_errors_throttles_dlq_and_unparsed_rate():
+def test_health_specs_cover_errors_throttles_dlq_unparsed_and_suspicious_rates():
     specs = _by_key(
         health_alarm_specs("Gatewatch", analyzer_function="an", notifier_function="no", dead_letter_queue="q")
     )
@@ -79,6 +79,10 @@ def test_health_specs_cover_errors_throttles_dlq_and_unparsed_rate():
     unparsed = specs["access-unparsed-rate"]
     assert {m.metric_name for m in unparsed.metrics} == {"LinesParsed", "LinesUnparsed"}
     assert all(m.dimension_map == {"Source": "access"} for m in unparsed.metrics)
+    suspicious = specs["access-suspicious-rate"]
+    assert {m.metric_name for m in suspicious.metrics} == {"LinesParsed", "LinesSuspicious"}
+    assert all(m.dimension_map == {"Source": "access"} for m in suspicious.metrics)
+    assert "userAgent" in suspicious.description  # says what to do after a format change
     assert all(s.name.startswith("Gatewatch-health-") for s in specs.values())
 
 

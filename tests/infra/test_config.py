@@ -136,6 +136,11 @@ CASES: list[tuple[str, Callable[[dict], None], str]] = [
     ("cooldown", _top(alertCooldownSeconds=5), "gatewatch.alertCooldownSeconds must be an integer >= 60"),
     ("field-map", _top(fieldMap={"rt": 1}), "gatewatch.fieldMap must map your access-log field names"),
     ("health-unknown", _top(health={"dlq": 1}), "gatewatch.health.dlq: unknown key"),
+    (
+        "health-suspicious-rate",
+        _top(health={"suspiciousRatePct": 150}),
+        "gatewatch.health.suspiciousRatePct must be a number > 0 and <= 100",
+    ),
     ("routes-not-a-list", _api(routes="GET /pets"), 'gatewatch.apis[0].routes must be a list of routes such as "GET'),
     ("routes-no-path", _api(routes=["GET pets"]), "gatewatch.apis[0].routes: 'GET pets' is not \"METHOD /path\""),
 ]
