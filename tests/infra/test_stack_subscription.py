@@ -249,6 +249,10 @@ def test_one_dashboard_per_api_with_every_panel(subscription_template):
         assert title in body, title
     assert "/aws/apigateway/orders-prod-access" in body  # Logs Insights over the access log group
     assert "SEARCH(" in body and "Category" in body  # errors by category: whatever categories appear
+    # the health row graphs what was set aside and what was read distrustfully, not only parse failures
+    for label in ("set aside: other", "set aside: out-of-window", "suspicious: access"):
+        assert label in body, label
+    assert "LinesSuspicious" in body
 
 
 def test_outputs_dashboard_urls_topic_and_dlq(subscription_template):
