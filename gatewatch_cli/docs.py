@@ -118,16 +118,18 @@ def bounds_markdown() -> str:
     or the bill"; a figure changed in the code and not in the docs would be a false promise.
     """
     unparsed = "`LinesUnparsed{{Source={}}}`, reason `{}`"
+    batch_bytes, batch_events = 1 << 20, 10_000  # what one PutLogEvents call may carry
     rows = [
         ("**Lambda input**", "", ""),
         (
             "decompressed size of one record (subscription delivery, Kinesis or Firehose record)",
-            f"{_size(MAX_SUBSCRIPTION_BYTES)} (16 × the 1 MiB PutLogEvents batch)",
+            f"{_size(MAX_SUBSCRIPTION_BYTES)} ({MAX_SUBSCRIPTION_BYTES / batch_bytes:g} × the {_size(batch_bytes)} "
+            "PutLogEvents batch)",
             "the record is rejected before anything is parsed: " + unparsed.format(SOURCE_INPUT, Reason.TOO_LARGE),
         ),
         (
             "log events in one record",
-            f"{MAX_EVENTS_PER_RECORD:,} (5 × PutLogEvents' 10,000)",
+            f"{MAX_EVENTS_PER_RECORD:,} ({MAX_EVENTS_PER_RECORD / batch_events:g} × PutLogEvents' {batch_events:,})",
             "rejected before a single event is made: " + unparsed.format(SOURCE_INPUT, Reason.TOO_MANY_EVENTS),
         ),
         ("**Parsing**", "", ""),

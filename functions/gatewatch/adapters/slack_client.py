@@ -1,9 +1,9 @@
 """Deliver Slack messages over HTTP without losing one: retries, Retry-After, pacing, clear failures.
 
 Why the standard library rather than slack_sdk: the rules here are specific — one deadline per
-delivery, derived from the Lambda's remaining time less a margin and enforced across name resolution, connect, send,
-read, pacing and retries (gatewatch.adapters.http_deadline: a Slack that trickles its answer cannot
-outlive the Lambda); honour 429 Retry-After only within that deadline; retry connection errors and
+delivery, derived from the Lambda's remaining time less a margin and enforced across name resolution,
+connect, send, read, pacing and retries (gatewatch.adapters.http_deadline: a Slack that trickles its
+answer cannot outlive the Lambda); honour 429 Retry-After only within that deadline; retry connection errors and
 5xx with full-jitter exponential backoff and a bounded number of attempts; pace to one message per
 second per destination; treat 400/403/404/410 as permanent; never let a webhook URL or token reach a
 log line or an exception. slack_sdk's retry handlers cover parts of that and would still need
