@@ -18,25 +18,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from gatewatch.classify.taxonomy import CATEGORY_TABLE, STATUS_FALLBACK, Blame, CategoryInfo, Retry
-from gatewatch.constants import (
-    DEFAULT_ROUTE_CAP,
-    EMF_MAX_FUTURE_MS,
-    EMF_MAX_PAST_MS,
-    MAX_DIMENSION_VALUE_LENGTH,
-    MAX_LATENCY_MS,
-    ROUTE_OTHER,
-    ROUTE_UNMATCHED,
-    SOURCE_INPUT,
-    SOURCE_OUT_OF_WINDOW,
-)
-from gatewatch.ingest.lambda_events import MAX_EVENTS_PER_RECORD, MAX_SUBSCRIPTION_BYTES
-from gatewatch.ingest.rejections import Reason
-from gatewatch.metrics.aggregate import MAX_STAGES_PER_API, MAX_UNCONFIGURED_APIS, UNKNOWN
-from gatewatch.metrics.emf import MAX_VALUES_PER_METRIC
-from gatewatch.parse.access import MAX_FLATTEN_DEPTH
-from gatewatch.parse.execution import MAX_ID_CHARS, MAX_LINE_CHARS
-from gatewatch.parse.json_repair import MAX_REPAIR_DEPTH, MAX_REPAIR_KEYS
-from gatewatch_cli.streams import MAX_FILE_BYTES, MAX_LINE_BYTES, MAX_WHOLE_INPUT
 
 #: Where the pages with generated blocks live, relative to the repository root.
 DOCS_DIR = Path("docs")
@@ -117,6 +98,27 @@ def bounds_markdown() -> str:
     Why generated: these figures are the answer to "can a crafted log line or delivery hurt the Lambda
     or the bill"; a figure changed in the code and not in the docs would be a false promise.
     """
+    # Imported here, not at the top: `gatewatch --help` and the other docs blocks need none of the engine.
+    from gatewatch.constants import (
+        DEFAULT_ROUTE_CAP,
+        EMF_MAX_FUTURE_MS,
+        EMF_MAX_PAST_MS,
+        MAX_DIMENSION_VALUE_LENGTH,
+        MAX_LATENCY_MS,
+        ROUTE_OTHER,
+        ROUTE_UNMATCHED,
+        SOURCE_INPUT,
+        SOURCE_OUT_OF_WINDOW,
+    )
+    from gatewatch.ingest.lambda_events import MAX_EVENTS_PER_RECORD, MAX_SUBSCRIPTION_BYTES
+    from gatewatch.ingest.rejections import Reason
+    from gatewatch.metrics.aggregate import MAX_STAGES_PER_API, MAX_UNCONFIGURED_APIS, UNKNOWN
+    from gatewatch.metrics.emf import MAX_VALUES_PER_METRIC
+    from gatewatch.parse.access import MAX_FLATTEN_DEPTH
+    from gatewatch.parse.execution import MAX_ID_CHARS, MAX_LINE_CHARS
+    from gatewatch.parse.json_repair import MAX_REPAIR_DEPTH, MAX_REPAIR_KEYS
+    from gatewatch_cli.streams import MAX_FILE_BYTES, MAX_LINE_BYTES, MAX_WHOLE_INPUT
+
     unparsed = "`LinesUnparsed{{Source={}}}`, reason `{}`"
     batch_bytes, batch_events = 1 << 20, 10_000  # what one PutLogEvents call may carry
     rows = [
